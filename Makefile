@@ -1,0 +1,70 @@
+# Topicdesk — every target does its own set-up (virtualenv + pinned pip installs,
+# `npm ci` for the CDK CLI), so a fresh clone needs only `make local` / `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAGE ?= dev
+ARGS ?=
+CDK := npx --no-install cdk
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint typecheck unit integration infra e2e synth deploy local ops emulator bench bench-limits reliability clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+## The whole suite: lint, types, then every test layer.
+test: setup lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+infra: setup
+	$(BIN)/pytest tests/infra $(PYTEST_ARGS)
+
+e2e: setup
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+## Synthesise one stage into cdk.out/ (offline).
+synth: setup
+	source $(BIN)/activate && $(CDK) synth --quiet -c stage=$(STAGE)
+
+## Deploy one stage to the AWS account in your credentials.
+deploy: setup
+	source $(BIN)/activate && $(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+
+## The embedded stage: moto + local Lambda runtime + Bot API emulator, no AWS, no internet.
+local: setup
+	$(BIN)/python -m local.stage $(ARGS)
+
+## Operations CLI, e.g. make ops STAGE=prod ARGS="dlq list"
+ops: $(VENV)/.installed
+	$(BIN)/python -m local.ops --stage $(STAGE) $(ARGS)
+
+## The Bot API emulator on its own.
+emulator: $(VENV)/.installed
+	$(BIN)/python -m local.telegram_emulator $(ARGS)
+
+clean:
+	rm -rf cdk.out .local .cache
