@@ -1,0 +1,339 @@
+"""python-telegram-bot behind the domain's TelegramGateway port.
+
+Telegram's errors become domain errors here and nowhere else. Transient failures (network,
+timeouts, 5xx) are retried in-process with growing backoff before they surface; a 429 is
+reported to the shared throttle (so every instance backs off) and surfaces as RateLimited so
+the consumer can defer the record by exactly ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol, TypeVar
+
+from telegram import Bot, Message, ReactionTypeEmoji, ReplyParameters
+from telegram import User as TgUser
+from telegram.error import (
+    BadRequest,
+    ChatMigrated as TgChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from topicdesk.domain.errors import (
+    ChatMigrated,
+    MessageGone,
+    NotCopyable,
+    NotModified,
+    RateLimited,
+    RecipientBlocked,
+    RejectedByTelegram,
+    TopicClosed,
+    TopicMissing,
+    TransientFailure,
+)
+from topicdesk.domain.model import ChatMessage, Person
+from topicdesk.domain.ports import Metrics
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Throttle(Protocol):
+    """The shared flood limiter, consulted before every message-sending call."""
+
+    async def before_send(self, chat_id: int, count: int = 1) -> None:
+        """Wait for a slot, or raise RateLimited when the wait would be too long."""
+        ...
+
+    def penalize(self, chat_id: int, retry_after: float) -> None:
+        """Telegram said 429: make every instance wait ``retry_after`` on that chat."""
+        ...
+
+
+class NoThrottle:
+    async def before_send(self, chat_id: int, count: int = 1) -> None:
+        return None
+
+    def penalize(self, chat_id: int, retry_after: float) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """In-process retries for transient failures: 0.5 s, 1 s, 2 s ... then give up."""
+
+    attempts: int = 3
+    first_delay: float = 0.5
+    factor: float = 2.0
+
+    def delays(self) -> list[float]:
+        return [self.first_delay * self.factor**i for i in range(self.attempts - 1)]
+
+
+_TOPIC_MISSING = ("message thread not found", "topic_deleted", "thread not found")
+_NOT_COPYABLE = ("can't be copied", "message can't be forwarded", "cannot be copied")
+_GONE = (
+    "message to copy not found",
+    "message to edit not found",
+    "message to forward not found",
+    "message to react not found",
+    "message_id_invalid",
+    "messages to copy not found",
+    "message not found",
+)
+
+
+def translate(error: TelegramError) -> Exception:
+    """Telegram's error -> the domain's error."""
+    if isinstance(error, RetryAfter):
+        delay = error.retry_after
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        return RateLimited(seconds)
+    if isinstance(error, TgChatMigrated):
+        return ChatMigrated(int(error.new_chat_id))
+    if isinstance(error, Forbidden):
+        return RecipientBlocked(error.message)
+    if isinstance(error, BadRequest):
+        text = error.message.lower()
+        if any(marker in text for marker in _TOPIC_MISSING):
+            return TopicMissing(error.message)
+        if "topic_closed" in text:
+            return TopicClosed(error.message)
+        if any(marker in text for marker in _NOT_COPYABLE):
+            return NotCopyable(error.message)
+        if "not modified" in text or "topic_not_modified" in text:
+            return NotModified(error.message)
+        if any(marker in text for marker in _GONE):
+            return MessageGone(error.message)
+        return RejectedByTelegram(error.message, code=400)
+    if isinstance(error, NetworkError):  # timeouts, connection errors, 5xx
+        return TransientFailure(error.message)
+    return RejectedByTelegram(error.message)
+
+
+def _error_metric(error: Exception) -> str:
+    if isinstance(error, RateLimited):
+        return "TelegramError429"
+    if isinstance(error, RecipientBlocked):
+        return "TelegramError403"
+    if isinstance(error, TransientFailure):
+        return "TelegramError5xx"
+    return "TelegramError400"
+
+
+class PtbTelegramGateway:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        throttle: Throttle | None = None,
+        retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._bot = bot
+        self._throttle = throttle or NoThrottle()
+        self._retry = retry or RetryPolicy()
+        self._metrics = metrics
+        self._sleep = sleep
+
+    async def _call(
+        self, call: Callable[[], Awaitable[T]], *, chat_id: int, sends: int = 0
+    ) -> T:
+        """One Bot API call: throttle (for sends), retry transient failures, translate."""
+        delays = self._retry.delays()
+        while True:
+            if sends:
+                await self._throttle.before_send(chat_id, sends)
+            try:
+                return await call()
+            except TelegramError as error:
+                translated = translate(error)
+                if self._metrics is not None:
+                    self._metrics.count(_error_metric(translated))
+                if isinstance(translated, RateLimited):
+                    self._throttle.penalize(chat_id, translated.retry_after)
+                if isinstance(translated, TransientFailure) and delays:
+                    delay = delays.pop(0)
+                    logger.warning("transient Telegram failure, retrying in %.1fs: %s", delay, error)
+                    await self._sleep(delay)
+                    continue
+                raise translated from error
+
+    @staticmethod
+    def _reply(reply_to: int | None) -> ReplyParameters | None:
+        if reply_to is None:
+            return None
+        # A deleted reply target must not cost the message itself.
+        return ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> int:
+        message = await self._call(
+            lambda: self._bot.send_message(
+                chat_id,
+                text,
+                message_thread_id=thread_id,
+                reply_parameters=self._reply(reply_to),
+            ),
+            chat_id=chat_id,
+            sends=1,
+        )
+        return message.message_id
+
+    async def copy_message(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> int:
+        copied = await self._call(
+            lambda: self._bot.copy_message(
+                chat_id,
+                from_chat_id,
+                message_id,
+                message_thread_id=thread_id,
+                reply_parameters=self._reply(reply_to),
+            ),
+            chat_id=chat_id,
+            sends=1,
+        )
+        return copied.message_id
+
+    async def copy_messages(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_ids: Sequence[int],
+        *,
+        thread_id: int | None = None,
+    ) -> list[int]:
+        copied = await self._call(
+            lambda: self._bot.copy_messages(
+                chat_id, from_chat_id, list(message_ids), message_thread_id=thread_id
+            ),
+            chat_id=chat_id,
+            sends=len(message_ids),
+        )
+        return [item.message_id for item in copied]
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
+        await self._call(
+            lambda: self._bot.edit_message_text(text, chat_id=chat_id, message_id=message_id),
+            chat_id=chat_id,
+        )
+
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
+        await self._call(
+            lambda: self._bot.edit_message_caption(
+                chat_id=chat_id, message_id=message_id, caption=caption
+            ),
+            chat_id=chat_id,
+        )
+
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
+        await self._call(
+            lambda: self._bot.set_message_reaction(
+                chat_id, message_id, reaction=[ReactionTypeEmoji(emoji)]
+            ),
+            chat_id=chat_id,
+        )
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        topic = await self._call(
+            lambda: self._bot.create_forum_topic(chat_id, name),
+            chat_id=chat_id,
+            sends=1,  # creating a topic posts a service message into the group
+        )
+        return topic.message_thread_id
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> None:
+        await self._call(lambda: self._bot.close_forum_topic(chat_id, thread_id), chat_id=chat_id)
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
+        await self._call(
+            lambda: self._bot.reopen_forum_topic(chat_id, thread_id), chat_id=chat_id
+        )
+
+
+# ---------------------------------------------------------------------- PTB -> domain
+
+# Content attributes in the order Telegram documents them; the first present names the kind.
+_CONTENT_KINDS = (
+    "text",
+    "animation",
+    "audio",
+    "document",
+    "paid_media",
+    "photo",
+    "sticker",
+    "story",
+    "video",
+    "video_note",
+    "voice",
+    "checklist",
+    "contact",
+    "dice",
+    "game",
+    "poll",
+    "venue",
+    "location",
+    "invoice",
+    "giveaway",
+    "giveaway_winners",
+)
+_CAPTIONED = frozenset({"animation", "audio", "document", "paid_media", "photo", "video", "voice"})
+
+
+def person_from(user: TgUser) -> Person:
+    return Person(
+        user_id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+        is_bot=user.is_bot,
+    )
+
+
+def message_kind(message: Message) -> str:
+    for kind in _CONTENT_KINDS:
+        value = getattr(message, kind, None)
+        if value:
+            return kind
+    return "service"
+
+
+def chat_message_from(message: Message) -> ChatMessage:
+    kind = message_kind(message)
+    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
+    if message.is_topic_message and reply_to == message.message_thread_id:
+        reply_to = None  # in a topic, the topic's first message stands in for "no reply"
+    return ChatMessage(
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        sender=person_from(message.from_user) if message.from_user else None,
+        kind=kind,
+        text=message.text if kind == "text" else message.caption,
+        thread_id=message.message_thread_id,
+        is_topic_message=bool(message.is_topic_message),
+        reply_to_message_id=reply_to,
+        media_group_id=message.media_group_id,
+        has_caption_slot=kind in _CAPTIONED,
+    )

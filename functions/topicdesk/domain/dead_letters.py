@@ -1,0 +1,180 @@
+"""What happens to an update that exhausted its retries: archive, tell, alert, count."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from topicdesk.domain import texts
+from topicdesk.domain.errors import DeliveryError, TopicMissing
+from topicdesk.domain.model import DeadLetter
+from topicdesk.domain.ports import (
+    Clock,
+    DeadLetterArchive,
+    FailureJournal,
+    Metrics,
+    SessionRepository,
+    TelegramGateway,
+)
+from topicdesk.domain.routing import group_key, update_type
+
+logger = logging.getLogger(__name__)
+
+REASON_MALFORMED = "malformed body: not a JSON object with an integer update_id"
+REASON_UNRECORDED = "failed without a recorded reason (crash or timeout)"
+
+
+class OpsChannel:
+    """The ops topic in the first operators' group: alerts for the people on call."""
+
+    def __init__(
+        self, sessions: SessionRepository, telegram: TelegramGateway, operator_chat_id: int
+    ) -> None:
+        self._sessions = sessions
+        self._telegram = telegram
+        self._chat_id = operator_chat_id
+
+    async def post(self, text: str) -> int:
+        thread_id = self._sessions.ops_thread(self._chat_id) or await self._create()
+        try:
+            return await self._telegram.send_text(self._chat_id, text, thread_id=thread_id)
+        except TopicMissing:
+            thread_id = await self._create(replace=True)
+            return await self._telegram.send_text(self._chat_id, text, thread_id=thread_id)
+
+    async def _create(self, *, replace: bool = False) -> int:
+        thread_id = await self._telegram.create_topic(self._chat_id, texts.OPS_TOPIC_NAME)
+        if replace:
+            self._sessions.set_ops_thread(self._chat_id, thread_id, replace=True)
+            return thread_id
+        # Two workers may race to create it; the stored one wins and the other is unused.
+        return self._sessions.set_ops_thread(self._chat_id, thread_id)
+
+
+@dataclass(frozen=True)
+class DeadRecord:
+    """One DLQ record as the SQS adapter hands it over."""
+
+    message_id: str
+    body: str
+    receive_count: int
+    sent_at: float
+    group_id: str | None
+
+
+def _parse(body: str) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    update_id = parsed.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    return parsed
+
+
+def _private_origin(update: dict[str, Any]) -> tuple[int, int | None] | None:
+    """(chat, message) of a person's private message the update carries, if any."""
+    for kind in ("message", "edited_message"):
+        message = update.get(kind)
+        if isinstance(message, dict):
+            chat = message.get("chat")
+            if isinstance(chat, dict) and chat.get("type") == "private":
+                chat_id, message_id = chat.get("id"), message.get("message_id")
+                if isinstance(chat_id, int):
+                    return chat_id, message_id if isinstance(message_id, int) else None
+    return None
+
+
+class DeadLetterService:
+    def __init__(
+        self,
+        *,
+        archive: DeadLetterArchive,
+        journal: FailureJournal,
+        telegram: TelegramGateway,
+        ops: OpsChannel,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self._archive = archive
+        self._journal = journal
+        self._telegram = telegram
+        self._ops = ops
+        self._clock = clock
+        self._metrics = metrics
+
+    async def handle(self, record: DeadRecord) -> DeadLetter:
+        """Archive first (that must succeed, or the record is retried); telling the person
+        and the operators is best effort and happens once per archived update."""
+        dead = self._describe(record)
+        if self._archive.archive(dead):
+            self._metrics.count("DeadLetters")
+        stored = self._archive.get(dead.archive_id) or dead
+        if not stored.notified:
+            await self._tell(stored)
+        return stored
+
+    def _describe(self, record: DeadRecord) -> DeadLetter:
+        update = _parse(record.body)
+        now = self._clock.now()
+        if update is None:
+            return DeadLetter(
+                archive_id=f"sqs-{record.message_id}",
+                body=record.body,
+                update_id=None,
+                chat_id=None,
+                reason=REASON_MALFORMED,
+                receive_count=record.receive_count,
+                first_failure_at=record.sent_at,
+                last_failure_at=now,
+                sent_at=record.sent_at,
+                group_id=record.group_id,
+            )
+        update_id = int(update["update_id"])
+        failure = self._journal.get(update_id)
+        origin = _private_origin(update)
+        group = group_key(update)
+        chat_id = origin[0] if origin else (int(group) if group.lstrip("-").isdigit() else None)
+        return DeadLetter(
+            archive_id=str(update_id),
+            body=record.body,
+            update_id=update_id,
+            chat_id=chat_id,
+            reason=failure.reason if failure else REASON_UNRECORDED,
+            receive_count=record.receive_count,
+            first_failure_at=failure.first_failure_at if failure else record.sent_at,
+            last_failure_at=failure.last_failure_at if failure else now,
+            sent_at=record.sent_at,
+            group_id=record.group_id,
+            extra={"update_type": update_type(update) or "unknown"},
+        )
+
+    async def _tell(self, dead: DeadLetter) -> None:
+        if not self._archive.mark_notified(dead.archive_id):
+            return  # another delivery of this record already told them
+        update = _parse(dead.body)
+        origin = _private_origin(update) if update else None
+        if origin is not None:
+            chat_id, message_id = origin
+            try:
+                await self._telegram.send_text(
+                    chat_id, texts.TO_PERSON_UNDELIVERED, reply_to=message_id
+                )
+            except DeliveryError as error:
+                logger.warning("could not tell chat %s about a dead letter: %s", chat_id, error)
+        alert = texts.OPS_DEAD_LETTER.format(
+            update_id=dead.update_id if dead.update_id is not None else "?",
+            chat=dead.chat_id if dead.chat_id is not None else "unknown",
+            receives=dead.receive_count,
+            reason=dead.reason,
+            archive_id=dead.archive_id,
+        )
+        try:
+            await self._ops.post(alert)
+        except DeliveryError as error:
+            logger.warning("could not post the dead-letter alert: %s", error)

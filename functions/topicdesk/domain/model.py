@@ -1,0 +1,116 @@
+"""Value objects of the relay. Built by the Telegram adapter from Bot API updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who writes to the bot in a private chat."""
+
+    user_id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part).strip() or str(
+            self.user_id
+        )
+
+
+class SessionStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One person's conversation: which operators' group and topic it lives in."""
+
+    person: Person
+    operator_chat_id: int
+    thread_id: int | None = None
+    status: SessionStatus = SessionStatus.OPEN
+    banned: bool = False
+    blocked: bool = False
+    card_posted: bool = False
+    created_at: float = 0.0
+    messages_in: int = 0
+    messages_out: int = 0
+    dropped: int = 0
+
+    @property
+    def user_id(self) -> int:
+        return self.person.user_id
+
+    @property
+    def has_topic(self) -> bool:
+        return self.thread_id is not None
+
+    def with_changes(self, **changes: object) -> Session:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A message as the relay needs it: where it is, who sent it, what it is."""
+
+    chat_id: int
+    message_id: int
+    sender: Person | None
+    kind: str
+    """`text`, `photo`, `document`, ... or `service` for messages that carry no content."""
+    text: str | None = None
+    """The text, or the caption of a media message."""
+    thread_id: int | None = None
+    is_topic_message: bool = False
+    reply_to_message_id: int | None = None
+    media_group_id: str | None = None
+    has_caption_slot: bool = False
+    """True for media that can carry a caption (edits then use editMessageCaption)."""
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == "service"
+
+    @property
+    def command(self) -> str | None:
+        """`/close@bot args` -> `close`; None when the text is not a command."""
+        if self.kind != "text" or not self.text or not self.text.startswith("/"):
+            return None
+        word = self.text.split(maxsplit=1)[0][1:]
+        return word.split("@", 1)[0].lower() or None
+
+    @property
+    def from_bot(self) -> bool:
+        return self.sender is not None and self.sender.is_bot
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    chat_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An update that could not be processed, as archived by the DLQ processor."""
+
+    archive_id: str
+    body: str
+    update_id: int | None
+    chat_id: int | None
+    reason: str
+    receive_count: int
+    first_failure_at: float
+    last_failure_at: float
+    sent_at: float
+    group_id: str | None = None
+    notified: bool = False
+    extra: dict[str, str] = field(default_factory=dict)

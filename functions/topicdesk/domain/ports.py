@@ -1,0 +1,144 @@
+"""The ports the domain talks to. Adapters implement them; unit tests use in-memory fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session
+
+
+class SessionRepository(Protocol):
+    """Sessions (person -> operators' topic) and the reverse topic index."""
+
+    def get(self, user_id: int) -> Session | None: ...
+
+    def claim_topic_creation(
+        self, person: Person, operator_chat_id: int, owner: str, now: float, lease_seconds: float
+    ) -> bool:
+        """Conditionally create the session (or take over a stale claim) so that exactly one
+        worker creates the person's topic. False when the session already has a topic or
+        another worker's claim is still live."""
+        ...
+
+    def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
+        """Store the topic created under ``owner``'s claim, and index the topic."""
+        ...
+
+    def replace_topic(self, user_id: int, old_thread_id: int, new_thread_id: int) -> None:
+        """Point the session at a recreated topic (the old one was deleted)."""
+        ...
+
+    def update(self, user_id: int, **fields: object) -> None:
+        """Set flags: status, banned, blocked, card_posted, person."""
+        ...
+
+    def increment(self, user_id: int, counter: str, by: int = 1) -> None: ...
+
+    def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None: ...
+
+    def ops_thread(self, operator_chat_id: int) -> int | None: ...
+
+    def set_ops_thread(
+        self, operator_chat_id: int, thread_id: int, *, replace: bool = False
+    ) -> int:
+        """Remember the ops topic unless one is already stored (or ``replace``); returns the
+        stored one."""
+        ...
+
+    def count_by_operator_chat(self, operator_chat_ids: Sequence[int]) -> dict[int, int]:
+        """How many people each operators' group hosts (for shard choice)."""
+        ...
+
+
+class MessageMap(Protocol):
+    """Which message in the private chat is which message in the topic (both ways, with TTL)."""
+
+    def link(self, first: MessageRef, second: MessageRef) -> None: ...
+
+    def peer(self, ref: MessageRef) -> MessageRef | None: ...
+
+
+class TelegramGateway(Protocol):
+    """The Bot API calls the relay makes. Raises domain errors only."""
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> int: ...
+
+    async def copy_message(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> int: ...
+
+    async def copy_messages(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_ids: Sequence[int],
+        *,
+        thread_id: int | None = None,
+    ) -> list[int]: ...
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str) -> None: ...
+
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None: ...
+
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None: ...
+
+    async def create_topic(self, chat_id: int, name: str) -> int: ...
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> None: ...
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> None: ...
+
+
+class FailureJournal(Protocol):
+    """The consumer notes why an update failed; the DLQ processor reads it back."""
+
+    def record(self, update_id: int, reason: str, now: float) -> None: ...
+
+    def get(self, update_id: int) -> FailureRecord | None: ...
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    reason: str
+    first_failure_at: float
+    last_failure_at: float
+    failures: int
+
+
+class DeadLetterArchive(Protocol):
+    def archive(self, dead: DeadLetter) -> bool:
+        """Store it; False when that archive id is already stored (a redelivery)."""
+        ...
+
+    def get(self, archive_id: str) -> DeadLetter | None: ...
+
+    def mark_notified(self, archive_id: str) -> bool:
+        """Set `notified` once; False when it was already set."""
+        ...
+
+    def list(self) -> list[DeadLetter]: ...
+
+    def delete(self, archive_id: str) -> None: ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: float = 1) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...

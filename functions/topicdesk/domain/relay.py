@@ -1,0 +1,451 @@
+"""The relay rules: people <-> their topic in the operators' forum group.
+
+Every method is safe to run again for the same update: a message already copied (it has a
+peer in the message map) is not copied twice, topic creation is claimed with a conditional
+write, and flags are idempotent. What cannot be made idempotent (a Telegram send whose answer
+was lost) is the rare duplicate we accept instead of a loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from topicdesk.domain import texts
+from topicdesk.domain.errors import (
+    MessageGone,
+    NotCopyable,
+    NotModified,
+    RecipientBlocked,
+    TopicBeingCreated,
+    TopicClosed,
+    TopicMissing,
+)
+from topicdesk.domain.model import ChatMessage, MessageRef, Person, Session, SessionStatus
+from topicdesk.domain.ports import Clock, MessageMap, Metrics, SessionRepository, TelegramGateway
+
+T = TypeVar("T")
+
+COPY_MESSAGES_LIMIT = 100  # copyMessages: 1-100 message ids
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    operator_chat_ids: tuple[int, ...]
+    greeting: str = texts.DEFAULT_GREETING
+    topic_claim_lease_seconds: float = 60.0
+    delivered_reaction: str = "👍"
+    owner_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Identifies this worker's topic-creation claims."""
+
+
+class ShardPicker:
+    """Chooses the operators' group for a new person: the one hosting the fewest people.
+
+    A person's topic never moves once created; only new people are spread.
+    """
+
+    def __init__(self, sessions: SessionRepository, operator_chat_ids: Sequence[int]) -> None:
+        self._sessions = sessions
+        self._chats = tuple(operator_chat_ids)
+
+    def pick(self) -> int:
+        if len(self._chats) == 1:
+            return self._chats[0]
+        counts = self._sessions.count_by_operator_chat(self._chats)
+        return min(self._chats, key=lambda chat: (counts.get(chat, 0), self._chats.index(chat)))
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        sessions: SessionRepository,
+        messages: MessageMap,
+        telegram: TelegramGateway,
+        settings: RelaySettings,
+        clock: Clock,
+        metrics: Metrics,
+        shard_picker: ShardPicker | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._messages = messages
+        self._telegram = telegram
+        self._settings = settings
+        self._clock = clock
+        self._metrics = metrics
+        self._shards = shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
+
+    def is_operator_chat(self, chat_id: int) -> bool:
+        return chat_id in self._settings.operator_chat_ids
+
+    # ------------------------------------------------------------------ person -> topic
+
+    async def private_messages(self, run: Sequence[ChatMessage]) -> None:
+        """A person's message, followed by the person's next plain messages in this batch.
+
+        The followers ride along in one ``copyMessages`` call (albums stay albums, and one
+        call spends one slot of the group's 20/min budget instead of many); when their own
+        record comes up they find themselves already mapped and do nothing.
+        """
+        message = run[0]
+        if message.sender is None or self._already_relayed(message):
+            return
+        if message.command == "start":
+            await self._greet(message)
+            return
+        person = message.sender
+        session = await self._ensure_session(person)
+        if session.banned:
+            self._sessions.increment(person.user_id, "dropped")
+            self._metrics.count("BannedDropped")
+            return
+        session = await self._refresh_on_contact(session, person)
+        batch = self._copy_batch(run)
+        if len(batch) == 1:
+            await self._copy_one_to_topic(session, batch[0])
+        else:
+            await self._copy_many_to_topic(session, batch)
+        self._sessions.increment(person.user_id, "messages_in", len(batch))
+        self._metrics.count("MessagesToOperators", len(batch))
+
+    async def private_edit(self, message: ChatMessage) -> None:
+        """A person edited a message: mirror the edit on its copy in the topic."""
+        await self._mirror_edit(message)
+
+    def _already_relayed(self, message: ChatMessage) -> bool:
+        return self._messages.peer(MessageRef(message.chat_id, message.message_id)) is not None
+
+    def _copy_batch(self, run: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The leading messages of ``run`` that can go in one copyMessages call."""
+        first = run[0]
+        if first.reply_to_message_id is not None:
+            return [first]  # copyMessages cannot carry a reply target
+        batch = [first]
+        for follower in run[1:]:
+            if len(batch) == COPY_MESSAGES_LIMIT:
+                break
+            if (
+                follower.chat_id != first.chat_id
+                or follower.command is not None
+                or follower.reply_to_message_id is not None
+                or follower.message_id <= batch[-1].message_id
+            ):
+                break
+            if not self._already_relayed(follower):
+                batch.append(follower)
+        return batch
+
+    async def _greet(self, message: ChatMessage) -> None:
+        try:
+            await self._telegram.send_text(message.chat_id, self._settings.greeting)
+        except RecipientBlocked:
+            self._metrics.count("PeopleBlocked")
+
+    async def _refresh_on_contact(self, session: Session, person: Person) -> Session:
+        """The person wrote: keep their card fresh, lift a blocked flag, reopen a closed topic."""
+        changes: dict[str, object] = {}
+        if session.person != person:
+            changes["person"] = person
+        if session.blocked:
+            changes["blocked"] = False
+        if session.status is SessionStatus.CLOSED:
+            changes["status"] = SessionStatus.OPEN
+            await self._reopen_topic(session)
+            await self._note(session, texts.REOPENED_BY_PERSON.format(name=person.full_name))
+        if changes:
+            self._sessions.update(person.user_id, **changes)
+            session = session.with_changes(**changes)
+        return session
+
+    async def _reopen_topic(self, session: Session) -> None:
+        assert session.thread_id is not None
+        # Already open, or gone (the next send recreates it): both fine.
+        with contextlib.suppress(NotModified, TopicMissing):
+            await self._telegram.reopen_topic(session.operator_chat_id, session.thread_id)
+
+    async def _copy_one_to_topic(self, session: Session, message: ChatMessage) -> None:
+        reply_to = self._peer_id(message.chat_id, message.reply_to_message_id)
+
+        async def send(current: Session) -> int:
+            assert current.thread_id is not None
+            return await self._telegram.copy_message(
+                current.operator_chat_id,
+                message.chat_id,
+                message.message_id,
+                thread_id=current.thread_id,
+                reply_to=reply_to,
+            )
+
+        try:
+            copied, session = await self._into_topic(session, send)
+        except NotCopyable:
+            self._metrics.count("NotCopyable")
+            await self._note(
+                session,
+                texts.NOT_COPYABLE_FROM_PERSON.format(
+                    name=session.person.full_name, kind=message.kind
+                ),
+            )
+            return
+        self._messages.link(
+            MessageRef(message.chat_id, message.message_id),
+            MessageRef(session.operator_chat_id, copied),
+        )
+
+    async def _copy_many_to_topic(self, session: Session, batch: Sequence[ChatMessage]) -> None:
+        ids = [message.message_id for message in batch]
+
+        async def send(current: Session) -> list[int]:
+            assert current.thread_id is not None
+            return await self._telegram.copy_messages(
+                current.operator_chat_id, batch[0].chat_id, ids, thread_id=current.thread_id
+            )
+
+        try:
+            copied, session = await self._into_topic(session, send)
+        except NotCopyable:
+            # One of them cannot be copied: go one by one so only that one is skipped.
+            for message in batch:
+                await self._copy_one_to_topic(session, message)
+            return
+        if len(copied) != len(batch):
+            # Telegram skips what it cannot copy without saying which; without a sure
+            # pairing we record nothing rather than thread replies to the wrong message.
+            self._metrics.count("CopyMessagesPartial")
+            return
+        for message, copy_id in zip(batch, copied, strict=True):
+            self._messages.link(
+                MessageRef(message.chat_id, message.message_id),
+                MessageRef(session.operator_chat_id, copy_id),
+            )
+
+    def _peer_id(self, chat_id: int, message_id: int | None) -> int | None:
+        if message_id is None:
+            return None
+        peer = self._messages.peer(MessageRef(chat_id, message_id))
+        return peer.message_id if peer else None
+
+    async def _into_topic(
+        self, session: Session, send: Callable[[Session], Awaitable[T]]
+    ) -> tuple[T, Session]:
+        """Send into the person's topic; recreate a deleted topic, reopen a closed one."""
+        try:
+            return await send(session), session
+        except TopicMissing:
+            session = await self._recreate_topic(session)
+        except TopicClosed:
+            await self._reopen_topic(session)
+        return await send(session), session
+
+    # ------------------------------------------------------------------ sessions & topics
+
+    async def _ensure_session(self, person: Person) -> Session:
+        """The person's session with a topic and a contact card, created race-free."""
+        session = self._sessions.get(person.user_id)
+        if session is None or not session.has_topic:
+            session = await self._create_topic(person, session)
+        if not session.card_posted:
+            await self._post_card(session)
+            session = session.with_changes(card_posted=True)
+        return session
+
+    async def _create_topic(self, person: Person, existing: Session | None) -> Session:
+        chat_id = existing.operator_chat_id if existing else self._shards.pick()
+        claimed = self._sessions.claim_topic_creation(
+            person,
+            chat_id,
+            self._settings.owner_id,
+            self._clock.now(),
+            self._settings.topic_claim_lease_seconds,
+        )
+        if not claimed:
+            current = self._sessions.get(person.user_id)
+            if current is not None and current.has_topic:
+                return current
+            raise TopicBeingCreated(f"topic for {person.user_id} is being created elsewhere")
+        thread_id = await self._telegram.create_topic(chat_id, texts.topic_name(person))
+        self._sessions.attach_topic(person.user_id, chat_id, thread_id, self._settings.owner_id)
+        self._metrics.count("TopicsCreated")
+        current = self._sessions.get(person.user_id)
+        assert current is not None and current.has_topic
+        return current
+
+    async def _post_card(self, session: Session) -> None:
+        assert session.thread_id is not None
+        await self._telegram.send_text(
+            session.operator_chat_id,
+            texts.contact_card(session.person),
+            thread_id=session.thread_id,
+        )
+        self._sessions.update(session.user_id, card_posted=True)
+
+    async def _recreate_topic(self, session: Session) -> Session:
+        assert session.thread_id is not None
+        new_thread = await self._telegram.create_topic(
+            session.operator_chat_id, texts.topic_name(session.person)
+        )
+        self._sessions.replace_topic(session.user_id, session.thread_id, new_thread)
+        self._metrics.count("TopicsRecreated")
+        session = session.with_changes(thread_id=new_thread, status=SessionStatus.OPEN)
+        await self._telegram.send_text(
+            session.operator_chat_id,
+            f"{texts.contact_card(session.person)}\n\n{texts.TOPIC_RECREATED}",
+            thread_id=new_thread,
+        )
+        return session
+
+    async def _note(self, session: Session, text: str, *, reply_to: int | None = None) -> int:
+        """Tell the operators something inside the person's topic; returns the note's id."""
+
+        async def send(current: Session) -> int:
+            return await self._telegram.send_text(
+                current.operator_chat_id, text, thread_id=current.thread_id, reply_to=reply_to
+            )
+
+        note_id, _ = await self._into_topic(session, send)
+        return note_id
+
+    # ------------------------------------------------------------------ topic -> person
+
+    async def group_messages(self, run: Sequence[ChatMessage]) -> None:
+        """A message in an operators' group: answers in a person's topic go to the person."""
+        message = run[0]
+        session = self._topic_session(message)
+        if session is None or message.is_service:
+            return
+        if self._already_relayed(message):
+            return
+        command = message.command
+        if command is not None:
+            ack_id = await self._command(session, message, command)
+            # The command is linked to its answer so that a redelivery does not run it again.
+            self._messages.link(
+                MessageRef(message.chat_id, message.message_id),
+                MessageRef(message.chat_id, ack_id),
+            )
+            return
+        reply_to = self._peer_id(message.chat_id, message.reply_to_message_id)
+        try:
+            delivered = await self._telegram.copy_message(
+                session.user_id, message.chat_id, message.message_id, reply_to=reply_to
+            )
+        except RecipientBlocked:
+            self._metrics.count("UndeliveredBlocked")
+            if not session.blocked:
+                self._sessions.update(session.user_id, blocked=True)
+            await self._note(
+                session,
+                texts.NOT_DELIVERED_BLOCKED.format(name=session.person.full_name),
+                reply_to=message.message_id,
+            )
+            return
+        except NotCopyable:
+            self._metrics.count("NotCopyable")
+            await self._note(
+                session,
+                texts.NOT_DELIVERED_NOT_COPYABLE.format(kind=message.kind),
+                reply_to=message.message_id,
+            )
+            return
+        self._messages.link(
+            MessageRef(message.chat_id, message.message_id),
+            MessageRef(session.user_id, delivered),
+        )
+        self._sessions.increment(session.user_id, "messages_out")
+        if session.blocked:
+            self._sessions.update(session.user_id, blocked=False)
+        self._metrics.count("MessagesToPeople")
+        await self._receipt(message)
+
+    async def group_edit(self, message: ChatMessage) -> None:
+        if self._topic_session(message) is not None:
+            await self._mirror_edit(message)
+
+    def _topic_session(self, message: ChatMessage) -> Session | None:
+        """The session whose topic ``message`` is in; None for the bot's own messages, the
+        General topic, the ops topic and any topic that is not a person's."""
+        if message.from_bot or not self.is_operator_chat(message.chat_id):
+            return None
+        if not message.is_topic_message or message.thread_id is None:
+            return None
+        user_id = self._sessions.user_for_topic(message.chat_id, message.thread_id)
+        return self._sessions.get(user_id) if user_id is not None else None
+
+    async def _receipt(self, message: ChatMessage) -> None:
+        """Delivery receipt: a reaction on the operator's message. Best effort."""
+        with contextlib.suppress(MessageGone, NotModified, TopicMissing):
+            await self._telegram.react(
+                message.chat_id, message.message_id, self._settings.delivered_reaction
+            )
+
+    async def _mirror_edit(self, message: ChatMessage) -> None:
+        peer = self._messages.peer(MessageRef(message.chat_id, message.message_id))
+        if peer is None or message.text is None or message.command is not None:
+            self._metrics.count("EditsNotMirrored")
+            return
+        try:
+            if message.has_caption_slot:
+                await self._telegram.edit_caption(peer.chat_id, peer.message_id, message.text)
+            else:
+                await self._telegram.edit_text(peer.chat_id, peer.message_id, message.text)
+        except (NotModified, MessageGone, RecipientBlocked, TopicMissing):
+            self._metrics.count("EditsNotMirrored")
+            return
+        self._metrics.count("EditsMirrored")
+
+    # ------------------------------------------------------------------ membership
+
+    async def membership(self, person: Person, *, blocked: bool) -> None:
+        """``my_chat_member`` in a private chat: the person blocked or restored the bot."""
+        session = self._sessions.get(person.user_id)
+        if session is None or not session.has_topic or session.blocked == blocked:
+            return
+        self._sessions.update(person.user_id, blocked=blocked)
+        template = texts.PERSON_BLOCKED if blocked else texts.PERSON_UNBLOCKED
+        self._metrics.count("PeopleBlocked" if blocked else "PeopleUnblocked")
+        await self._note(session, template.format(name=person.full_name))
+
+    # ------------------------------------------------------------------ commands
+
+    async def _command(self, session: Session, message: ChatMessage, command: str) -> int:
+        """Run an operator's command in a topic; returns the id of the bot's answer."""
+        name = session.person.full_name
+        reply_to = message.message_id
+        assert session.thread_id is not None
+        if command == "close":
+            with contextlib.suppress(NotModified):
+                await self._telegram.close_topic(session.operator_chat_id, session.thread_id)
+            self._sessions.update(session.user_id, status=SessionStatus.CLOSED)
+            told = await self._tell_person(session, texts.TO_PERSON_CLOSED)
+            ack = texts.CLOSED_ACK if told else texts.CLOSED_ACK_UNTOLD
+            answer = ack.format(name=name)
+        elif command == "reopen":
+            await self._reopen_topic(session)
+            self._sessions.update(session.user_id, status=SessionStatus.OPEN)
+            await self._tell_person(session, texts.TO_PERSON_REOPENED)
+            answer = texts.REOPENED_ACK.format(name=name)
+        elif command == "ban":
+            self._sessions.update(session.user_id, banned=True)
+            answer = texts.BANNED_ACK.format(name=name)
+        elif command == "unban":
+            self._sessions.update(session.user_id, banned=False)
+            answer = texts.UNBANNED_ACK.format(name=name)
+        elif command == "info":
+            answer = texts.session_info(session)
+        else:
+            answer = texts.UNKNOWN_COMMAND
+        self._metrics.count("Commands")
+        return await self._note(session, answer, reply_to=reply_to)
+
+    async def _tell_person(self, session: Session, text: str) -> bool:
+        try:
+            await self._telegram.send_text(session.user_id, text)
+        except RecipientBlocked:
+            if not session.blocked:
+                self._sessions.update(session.user_id, blocked=True)
+            return False
+        return True

@@ -1,0 +1,79 @@
+"""Every sentence the bot says, in one place (operators' notes and messages to people)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from topicdesk.domain.model import Person, Session
+
+DEFAULT_GREETING = "Hello! Write your question here and our support team will answer in this chat."
+TOPIC_NAME_LIMIT = 128  # createForumTopic: name is 1-128 characters
+
+
+def topic_name(person: Person) -> str:
+    name = person.full_name
+    if person.username:
+        name = f"{name} (@{person.username})"
+    return name[:TOPIC_NAME_LIMIT]
+
+
+def contact_card(person: Person) -> str:
+    lines = [f"👤 {person.full_name}"]
+    lines.append(f"@{person.username}" if person.username else "no @username")
+    lines.append(f"id: {person.user_id}")
+    lines.append(f"language: {person.language_code or 'unknown'}")
+    return "\n".join(lines)
+
+
+def _when(timestamp: float) -> str:
+    if not timestamp:
+        return "unknown"
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def session_info(session: Session) -> str:
+    person = session.person
+    return "\n".join(
+        [
+            "ℹ️ Session",
+            contact_card(person),
+            f"status: {session.status.value}",
+            f"banned: {'yes' if session.banned else 'no'}",
+            f"blocked the bot: {'yes' if session.blocked else 'no'}",
+            f"since: {_when(session.created_at)}",
+            f"messages from them: {session.messages_in}",
+            f"answers delivered: {session.messages_out}",
+            f"dropped while banned: {session.dropped}",
+        ]
+    )
+
+
+TOPIC_RECREATED = "♻️ The previous topic was deleted; the conversation continues here."
+REOPENED_BY_PERSON = "🔓 Reopened: {name} wrote again."
+NOT_COPYABLE_FROM_PERSON = "⚠️ {name} sent a {kind} message that cannot be relayed here."
+NOT_DELIVERED_BLOCKED = "⚠️ Not delivered: {name} has blocked the bot."
+NOT_DELIVERED_NOT_COPYABLE = "⚠️ Not delivered: this kind of message ({kind}) cannot be copied."
+NOT_DELIVERED_OTHER = "⚠️ Not delivered: {reason}"
+PERSON_BLOCKED = "🚫 {name} blocked the bot. Answers will not reach them until they unblock it."
+PERSON_UNBLOCKED = "✅ {name} unblocked the bot."
+CLOSED_ACK = "✅ Closed. {name} was told."
+CLOSED_ACK_UNTOLD = "✅ Closed. {name} could not be told (they blocked the bot)."
+REOPENED_ACK = "✅ Reopened. {name} was told."
+BANNED_ACK = "⛔ {name} is banned: their messages are dropped and counted (see /info)."
+UNBANNED_ACK = "✅ {name} is no longer banned."
+UNKNOWN_COMMAND = "Commands here: /close, /reopen, /ban, /unban, /info."
+
+TO_PERSON_CLOSED = (
+    "Your conversation with support has been closed. Write here any time to start again."
+)
+TO_PERSON_REOPENED = "Support has reopened your conversation."
+TO_PERSON_UNDELIVERED = (
+    "⚠️ Sorry, your message could not be delivered to support. Please send it again later."
+)
+
+OPS_TOPIC_NAME = "🚨 Topicdesk alerts"
+OPS_DEAD_LETTER = (
+    "🚨 Update {update_id} (chat {chat}) could not be processed after {receives} attempts.\n"
+    "Reason: {reason}\n"
+    'Archived as {archive_id}. Replay: make ops STAGE=<stage> ARGS="dlq replay {archive_id}"'
+)
