@@ -19,11 +19,13 @@ from telegram import Bot, Message, ReactionTypeEmoji, ReplyParameters
 from telegram import User as TgUser
 from telegram.error import (
     BadRequest,
-    ChatMigrated as TgChatMigrated,
     Forbidden,
     NetworkError,
     RetryAfter,
     TelegramError,
+)
+from telegram.error import (
+    ChatMigrated as TgChatMigrated,
 )
 
 from topicdesk.domain.errors import (
@@ -144,9 +146,7 @@ class PtbTelegramGateway:
         self._metrics = metrics
         self._sleep = sleep
 
-    async def _call(
-        self, call: Callable[[], Awaitable[T]], *, chat_id: int, sends: int = 0
-    ) -> T:
+    async def _call(self, call: Callable[[], Awaitable[T]], *, chat_id: int, sends: int = 0) -> T:
         """One Bot API call: throttle (for sends), retry transient failures, translate."""
         delays = self._retry.delays()
         while True:
@@ -162,7 +162,7 @@ class PtbTelegramGateway:
                     self._throttle.penalize(chat_id, translated.retry_after)
                 if isinstance(translated, TransientFailure) and delays:
                     delay = delays.pop(0)
-                    logger.warning("transient Telegram failure, retrying in %.1fs: %s", delay, error)
+                    logger.warning("Telegram failed, retry in %.1fs: %s", delay, error)
                     await self._sleep(delay)
                     continue
                 raise translated from error
@@ -267,9 +267,7 @@ class PtbTelegramGateway:
         await self._call(lambda: self._bot.close_forum_topic(chat_id, thread_id), chat_id=chat_id)
 
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
-        await self._call(
-            lambda: self._bot.reopen_forum_topic(chat_id, thread_id), chat_id=chat_id
-        )
+        await self._call(lambda: self._bot.reopen_forum_topic(chat_id, thread_id), chat_id=chat_id)
 
 
 # ---------------------------------------------------------------------- PTB -> domain

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ from topicdesk.domain.ports import (
     SessionRepository,
     TelegramGateway,
 )
-from topicdesk.domain.routing import group_key, update_type
+from topicdesk.domain.routing import group_key, parse_update, update_type
 
 logger = logging.getLogger(__name__)
 
@@ -64,19 +63,6 @@ class DeadRecord:
     group_id: str | None
 
 
-def _parse(body: str) -> dict[str, Any] | None:
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(parsed, dict):
-        return None
-    update_id = parsed.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        return None
-    return parsed
-
-
 def _private_origin(update: dict[str, Any]) -> tuple[int, int | None] | None:
     """(chat, message) of a person's private message the update carries, if any."""
     for kind in ("message", "edited_message"):
@@ -120,7 +106,7 @@ class DeadLetterService:
         return stored
 
     def _describe(self, record: DeadRecord) -> DeadLetter:
-        update = _parse(record.body)
+        update = parse_update(record.body)
         now = self._clock.now()
         if update is None:
             return DeadLetter(
@@ -157,7 +143,7 @@ class DeadLetterService:
     async def _tell(self, dead: DeadLetter) -> None:
         if not self._archive.mark_notified(dead.archive_id):
             return  # another delivery of this record already told them
-        update = _parse(dead.body)
+        update = parse_update(dead.body)
         origin = _private_origin(update) if update else None
         if origin is not None:
             chat_id, message_id = origin

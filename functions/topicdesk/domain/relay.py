@@ -79,6 +79,10 @@ class Relay:
         self._metrics = metrics
         self._shards = shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
 
+    @property
+    def operator_chat_ids(self) -> tuple[int, ...]:
+        return self._settings.operator_chat_ids
+
     def is_operator_chat(self, chat_id: int) -> bool:
         return chat_id in self._settings.operator_chat_ids
 

@@ -7,6 +7,7 @@ every update type of Bot API 10.1 and where its chat (or, failing that, its user
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,3 +79,18 @@ def group_key(update: Mapping[str, Any]) -> str:
             prefix = "poll:" if kind == "poll" else ""
             return f"{prefix}{found}"[:128]
     return f"{kind}:unrouted"
+
+
+def parse_update(body: str) -> dict[str, Any] | None:
+    """A queued body back to an update; None when it is not an object with an integer
+    ``update_id`` (the webhook never enqueues such a thing, but a replay might)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    update_id = parsed.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    return parsed

@@ -1,0 +1,98 @@
+"""SQS and Secrets Manager at the edge: boto3 errors become domain errors here."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import BotoCoreError, ClientError
+
+from topicdesk.domain.errors import StorageUnavailable
+
+SECRET_CACHE_SECONDS = 300
+MAX_VISIBILITY_SECONDS = 43_200  # SQS's ceiling for ChangeMessageVisibility
+
+
+def read_secret(name: str) -> str:
+    """A plain-string secret through Powertools parameters (cached per container)."""
+    try:
+        value = parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)
+    except parameters.exceptions.GetParameterError as error:
+        raise StorageUnavailable(f"secret {name} could not be read") from error
+    if not isinstance(value, str):
+        raise StorageUnavailable(f"secret {name} is not a string")
+    return value.strip()
+
+
+class SqsUpdateQueue:
+    """The FIFO updates queue as the webhook and the ops CLI see it."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def enqueue(self, body: str, *, group_id: str, deduplication_id: str) -> str:
+        try:
+            answer = self._client.send_message(
+                QueueUrl=self._url,
+                MessageBody=body,
+                MessageGroupId=group_id,
+                MessageDeduplicationId=deduplication_id,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailable(f"SQS send failed: {type(error).__name__}") from error
+        return str(answer["MessageId"])
+
+
+@dataclass(frozen=True)
+class Deferral:
+    receipt_handle: str
+    seconds: int
+
+
+def queue_url_from_arn(client: Any, arn: str) -> str:
+    """arn:aws:sqs:<region>:<account>:<name> -> the queue's URL (asked, not guessed, so it
+    works on moto and on every partition)."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        raise StorageUnavailable(f"not an SQS queue ARN: {arn}")
+    account, name = parts[4], parts[5]
+    try:
+        answer = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
+    except (ClientError, BotoCoreError) as error:
+        raise StorageUnavailable(f"queue {name} not found") from error
+    return str(answer["QueueUrl"])
+
+
+class SqsVisibility:
+    """Changes when failed records come back: deferral for 429s, backoff for the rest."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._urls: dict[str, str] = {}
+
+    def defer(self, queue_arn: str, deferrals: Iterable[Deferral]) -> None:
+        entries = [
+            {
+                "Id": str(index),
+                "ReceiptHandle": item.receipt_handle,
+                "VisibilityTimeout": max(0, min(MAX_VISIBILITY_SECONDS, math.ceil(item.seconds))),
+            }
+            for index, item in enumerate(deferrals)
+        ]
+        if not entries:
+            return
+        if queue_arn not in self._urls:
+            self._urls[queue_arn] = queue_url_from_arn(self._client, queue_arn)
+        for start in range(0, len(entries), 10):  # the API takes at most 10 entries
+            try:
+                self._client.change_message_visibility_batch(
+                    QueueUrl=self._urls[queue_arn], Entries=entries[start : start + 10]
+                )
+            except (ClientError, BotoCoreError) as error:
+                # The records still fail and come back after the queue's visibility timeout:
+                # later than planned, never lost.
+                raise StorageUnavailable("could not change visibility") from error

@@ -1,0 +1,29 @@
+"""Consumer Lambda (SQS FIFO updates queue): partial batch responses, idempotent updates."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.runtime.consumer import ConsumerRuntime
+from topicdesk.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@cache
+def runtime() -> ConsumerRuntime:
+    return ConsumerRuntime(Settings.from_env(), PowertoolsMetrics(metrics))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return runtime().handle(event, context)

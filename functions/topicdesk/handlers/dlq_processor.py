@@ -1,0 +1,29 @@
+"""DLQ processor Lambda: archive each dead update, tell its writer, alert on-call, count it."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.runtime.dead_letters import DeadLetterRuntime
+from topicdesk.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@cache
+def runtime() -> DeadLetterRuntime:
+    return DeadLetterRuntime(Settings.from_env(), PowertoolsMetrics(metrics))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return runtime().handle(event, context)

@@ -1,0 +1,200 @@
+"""The consumer: one SQS FIFO batch -> PTB Application -> relay, one record at a time.
+
+- ``SqsFifoPartialProcessor(skip_group_on_error=True)``: a failing chat holds back only itself.
+- Powertools idempotency per ``update_id`` (kept 48 h, longer than Telegram's 24 h of
+  retries): an update that arrives again after SQS's 5-minute dedup window is a no-op.
+- After the batch, each failed record's visibility is set to when it should come back:
+  exactly ``retry_after`` after a 429 (the whole group, to keep its order), else a backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from telegram import Update
+
+from topicdesk.adapters.aws import Deferral, SqsVisibility, read_secret
+from topicdesk.adapters.dynamodb import (
+    DynamoFailureJournal,
+    DynamoMessageMap,
+    DynamoSessionRepository,
+)
+from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
+from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
+from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
+from topicdesk.domain.errors import RateLimited, StorageUnavailable, TopicdeskError
+from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.runtime.ptb import RelayApplication, build_bot
+from topicdesk.settings import Settings
+
+logger = Logger(child=True)
+
+IDEMPOTENCY_SECONDS = 48 * 3600
+DEADLINE_MARGIN_MS = 5_000
+
+
+class MalformedUpdate(TopicdeskError):
+    """The queued body is not an update; it fails until the DLQ archives it."""
+
+
+class DeadlineNear(TopicdeskError):
+    """Too little time left in this invocation to start another record."""
+
+
+class ConsumerRuntime:
+    """Built once per container: event loop, PTB Application, adapters."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: PowertoolsMetrics,
+        *,
+        throttle: Throttle | None = None,
+        dynamodb: Any = None,
+        sqs: Any = None,
+    ) -> None:
+        settings.need(
+            "bot_token_secret_name", "data_table", "idempotency_table", "operator_chat_ids"
+        )
+        self._metrics = metrics
+        self._clock = SystemClock()
+        self._loop = asyncio.new_event_loop()
+        table = (dynamodb or boto3.resource("dynamodb")).Table(settings.data_table)
+        self._journal = DynamoFailureJournal(table)
+        bot = build_bot(read_secret(settings.bot_token_secret_name), settings.telegram_api_url)
+        gateway = PtbTelegramGateway(bot, throttle=throttle, metrics=metrics)
+        relay = Relay(
+            sessions=DynamoSessionRepository(table),
+            messages=DynamoMessageMap(table),
+            telegram=gateway,
+            settings=RelaySettings(
+                operator_chat_ids=settings.operator_chat_ids, greeting=settings.greeting
+            ),
+            clock=self._clock,
+            metrics=metrics,
+        )
+        self._app = RelayApplication(bot=bot, relay=relay, followers=self._followers_of)
+        self._loop.run_until_complete(self._app.initialize())
+        self._idempotency = IdempotencyConfig(
+            event_key_jmespath="update_id",
+            expires_after_seconds=IDEMPOTENCY_SECONDS,
+            raise_on_no_idempotency_key=True,
+        )
+        persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+        self._process_once = idempotent_function(
+            data_keyword_argument="update",
+            config=self._idempotency,
+            persistence_store=persistence,
+        )(self._process)
+        self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        self._visibility = SqsVisibility(sqs or boto3.client("sqs"))
+        self._plan = BatchPlan([])
+        self._current: str | None = None
+        self._group_errors: dict[str, BaseException] = {}
+        self._context: LambdaContext | None = None
+
+    # -------------------------------------------------------------- batch
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        self._idempotency.register_lambda_context(context)
+        self._context = context
+        records = event.get("Records", [])
+        self._plan = BatchPlan(
+            [
+                RecordView(
+                    message_id=record["messageId"],
+                    group_id=record.get("attributes", {}).get("MessageGroupId", ""),
+                    body=record.get("body", ""),
+                )
+                for record in records
+            ]
+        )
+        self._group_errors = {}
+        response = dict(
+            process_partial_response(
+                event=event,
+                record_handler=self._record,
+                processor=self._processor,
+                context=context,
+            )
+        )
+        self._schedule_retries(records, response)
+        return response
+
+    def _record(self, record: SQSRecord) -> None:
+        group = record.attributes.message_group_id or ""
+        update = self._plan.updates.get(record.message_id)
+        started = time.time()
+        try:
+            if update is None:
+                raise MalformedUpdate("the queued body is not a Telegram update")
+            if self._context is not None and (
+                self._context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
+            ):
+                raise DeadlineNear("invocation deadline near")
+            self._current = record.message_id
+            self._process_once(update=update)
+        except Exception as error:
+            self._group_errors[group] = error
+            self._note_failure(update, error)
+            raise
+        sent_at = float(record.attributes.sent_timestamp) / 1000.0
+        self._metrics.count("UpdatesProcessed")
+        self._metrics.milliseconds("ProcessingLatency", max(0.0, (time.time() - sent_at) * 1000))
+        logger.debug("processed", extra={"seconds": round(time.time() - started, 3)})
+
+    def _process(self, update: dict[str, Any]) -> dict[str, bool]:
+        logger.set_correlation_id(str(update.get("update_id")))
+        self._loop.run_until_complete(self._app.process(update))
+        return {"ok": True}
+
+    def _followers_of(self, update: Update) -> list[dict[str, Any]]:
+        return self._plan.followers(self._current) if self._current else []
+
+    def _note_failure(self, update: dict[str, Any] | None, error: BaseException) -> None:
+        deferred = isinstance(error, (RateLimited, DeadlineNear))
+        self._metrics.count("UpdatesDeferred" if deferred else "UpdatesFailed")
+        log = logger.info if deferred else logger.warning
+        log("record failed", extra={"error": f"{type(error).__name__}: {error}"})
+        if update is None:
+            return
+        try:
+            self._journal.record(
+                int(update["update_id"]), f"{type(error).__name__}: {error}", self._clock.now()
+            )
+        except StorageUnavailable:
+            logger.warning("could not journal the failure")
+
+    def _schedule_retries(self, records: list[dict[str, Any]], response: dict[str, Any]) -> None:
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        by_queue: dict[str, list[Deferral]] = {}
+        for record in records:
+            if record["messageId"] not in failed:
+                continue
+            attributes = record.get("attributes", {})
+            error = self._group_errors.get(attributes.get("MessageGroupId", ""))
+            receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
+            delay = 0 if isinstance(error, DeadlineNear) else retry_delay(error, receive_count)
+            by_queue.setdefault(record["eventSourceARN"], []).append(
+                Deferral(record["receiptHandle"], delay)
+            )
+        for queue_arn, deferrals in by_queue.items():
+            try:
+                self._visibility.defer(queue_arn, deferrals)
+            except StorageUnavailable:
+                logger.warning("could not schedule retries; the queue's timeout applies")

@@ -1,0 +1,88 @@
+"""The DLQ processor: each dead update is archived, its writer told, on-call alerted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from telegram.error import TelegramError
+
+from topicdesk.adapters.aws import read_secret
+from topicdesk.adapters.dynamodb import (
+    DynamoDeadLetterArchive,
+    DynamoFailureJournal,
+    DynamoSessionRepository,
+)
+from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
+from topicdesk.adapters.telegram import PtbTelegramGateway
+from topicdesk.domain.dead_letters import DeadLetterService, DeadRecord, OpsChannel
+from topicdesk.domain.errors import StorageUnavailable
+from topicdesk.runtime.ptb import build_bot
+from topicdesk.settings import Settings
+
+logger = Logger(child=True)
+
+# Used when the bot token cannot be read: Telegram answers 401/404, which the service logs,
+# and the archive (the part that matters) still happens.
+_UNAVAILABLE_TOKEN = "0:token-unavailable"  # noqa: S105 (a placeholder, not a secret)
+
+
+class DeadLetterRuntime:
+    def __init__(self, settings: Settings, metrics: PowertoolsMetrics, *, dynamodb: Any = None):
+        settings.need("data_table", "bot_token_secret_name", "operator_chat_ids")
+        self._loop = asyncio.new_event_loop()
+        table = (dynamodb or boto3.resource("dynamodb")).Table(settings.data_table)
+        try:
+            token = read_secret(settings.bot_token_secret_name)
+        except StorageUnavailable:
+            logger.exception("bot token unavailable: dead letters are archived, nobody is told")
+            token = _UNAVAILABLE_TOKEN
+        bot = build_bot(token, settings.telegram_api_url)
+        try:
+            self._loop.run_until_complete(bot.initialize())
+        except TelegramError:
+            logger.exception("bot could not start: dead letters are archived, nobody is told")
+        gateway = PtbTelegramGateway(bot, metrics=metrics)
+        sessions = DynamoSessionRepository(table)
+        self._service = DeadLetterService(
+            archive=DynamoDeadLetterArchive(table),
+            journal=DynamoFailureJournal(table),
+            telegram=gateway,
+            ops=OpsChannel(sessions, gateway, settings.operator_chat_ids[0]),
+            clock=SystemClock(),
+            metrics=metrics,
+        )
+        self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return dict(
+            process_partial_response(
+                event=event,
+                record_handler=self._record,
+                processor=self._processor,
+                context=context,
+            )
+        )
+
+    def _record(self, record: SQSRecord) -> None:
+        attributes = record.attributes
+        dead = DeadRecord(
+            message_id=record.message_id,
+            body=record.body or "",
+            receive_count=int(attributes.approximate_receive_count or 0),
+            sent_at=float(attributes.sent_timestamp or 0) / 1000.0,
+            group_id=attributes.message_group_id,
+        )
+        stored = self._loop.run_until_complete(self._service.handle(dead))
+        logger.warning(
+            "dead letter archived",
+            extra={"archive_id": stored.archive_id, "reason": stored.reason},
+        )

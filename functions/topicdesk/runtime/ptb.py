@@ -1,0 +1,120 @@
+"""python-telegram-bot's Application, wired to the relay.
+
+PTB routes each update to a handler; the handlers turn PTB objects into domain values and make
+one call into the Relay. PTB swallows handler exceptions (it only logs them or hands them to
+error handlers), so an error handler captures them and ``process`` re-raises: the consumer must
+fail the record, not acknowledge it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from telegram import Bot, ChatMemberUpdated, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    ChatMemberHandler,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from topicdesk.adapters.telegram import chat_message_from, person_from
+from topicdesk.domain.model import ChatMessage
+from topicdesk.domain.relay import Relay
+
+Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
+FollowersOf = Callable[[Update], Sequence[dict[str, Any]]]
+
+
+def build_bot(token: str, api_url: str) -> Bot:
+    """A Bot pointed at ``api_url`` (Telegram, a self-hosted server or the emulator)."""
+    request = HTTPXRequest(connection_pool_size=8, connect_timeout=5, read_timeout=10)
+    return Bot(
+        token,
+        base_url=f"{api_url}/bot",
+        base_file_url=f"{api_url}/file/bot",
+        request=request,
+    )
+
+
+class RelayApplication:
+    """One PTB Application per container; ``process`` runs one update through it."""
+
+    def __init__(self, *, bot: Bot, relay: Relay, followers: FollowersOf) -> None:
+        self._relay = relay
+        self._followers = followers
+        self._errors: list[BaseException] = []
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder().bot(bot).updater(None).build()
+        )
+        operators = filters.Chat(chat_id=list(relay.operator_chat_ids))
+        app = self.application
+        app.add_handler(
+            MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE, self._private)
+        )
+        app.add_handler(
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.UpdateType.EDITED_MESSAGE, self._private_edit
+            )
+        )
+        app.add_handler(MessageHandler(operators & filters.UpdateType.MESSAGE, self._group))
+        app.add_handler(
+            MessageHandler(operators & filters.UpdateType.EDITED_MESSAGE, self._group_edit)
+        )
+        app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self._capture)
+
+    async def initialize(self) -> None:
+        await self.application.initialize()
+
+    async def shutdown(self) -> None:
+        await self.application.shutdown()
+
+    async def process(self, data: dict[str, Any]) -> None:
+        """Run one update; raise what a handler raised."""
+        self._errors.clear()
+        update = Update.de_json(data, self.application.bot)
+        await self.application.process_update(update)
+        if self._errors:
+            raise self._errors[0]
+
+    async def _capture(self, update: object, context: Context) -> None:
+        if context.error is not None:
+            self._errors.append(context.error)
+
+    def _run(self, update: Update) -> list[ChatMessage]:
+        assert update.effective_message is not None
+        run = [chat_message_from(update.effective_message)]
+        for data in self._followers(update):
+            follower = Update.de_json(data, self.application.bot)
+            if follower.message is not None:
+                run.append(chat_message_from(follower.message))
+        return run
+
+    async def _private(self, update: Update, context: Context) -> None:
+        await self._relay.private_messages(self._run(update))
+
+    async def _private_edit(self, update: Update, context: Context) -> None:
+        assert update.edited_message is not None
+        await self._relay.private_edit(chat_message_from(update.edited_message))
+
+    async def _group(self, update: Update, context: Context) -> None:
+        assert update.message is not None
+        await self._relay.group_messages([chat_message_from(update.message)])
+
+    async def _group_edit(self, update: Update, context: Context) -> None:
+        assert update.edited_message is not None
+        await self._relay.group_edit(chat_message_from(update.edited_message))
+
+    async def _membership(self, update: Update, context: Context) -> None:
+        change: ChatMemberUpdated | None = update.my_chat_member
+        if change is None or change.chat.type != "private":
+            return
+        status = change.new_chat_member.status
+        blocked = status in ("kicked", "left")
+        await self._relay.membership(person_from(change.from_user), blocked=blocked)

@@ -1,0 +1,97 @@
+"""The webhook: check the request, enqueue the update, answer — in milliseconds.
+
+No Telegram library here: the webhook's cold start stays small and its only job is durability.
+An update is acknowledged (200) only after SQS accepted it; any failure to enqueue is a 500 so
+that Telegram delivers it again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
+
+from topicdesk.domain.errors import StorageUnavailable
+from topicdesk.domain.webhook import Accepted, Refused, decide
+
+logger = Logger(child=True)
+
+
+class UpdateQueue(Protocol):
+    def enqueue(self, body: str, *, group_id: str, deduplication_id: str) -> str: ...
+
+
+class WebhookMetrics(Protocol):
+    def count(self, name: str, value: float = 1) -> None: ...
+
+    def dimension(self, name: str, value: str) -> None: ...
+
+
+def _answer(status: int, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(payload),
+    }
+
+
+@dataclass
+class WebhookService:
+    queue: UpdateQueue
+    secret: Callable[[], str]
+    """Reads the webhook secret (cached by Powertools parameters)."""
+    metrics: WebhookMetrics
+
+    def handle(self, event: LambdaFunctionUrlEvent) -> dict[str, Any]:
+        try:
+            expected = self.secret()
+        except StorageUnavailable:
+            logger.exception("webhook secret unavailable")
+            return _answer(500, {"ok": False, "error": "temporarily unavailable"})
+        decision = decide(
+            method=event.request_context.http.method,
+            headers=dict(event.headers or {}),
+            body=event.body,
+            is_base64=bool(event.is_base64_encoded),
+            expected_secret=expected,
+        )
+        if isinstance(decision, Refused):
+            return self._refuse(event, decision)
+        return self._enqueue(decision)
+
+    def _refuse(self, event: LambdaFunctionUrlEvent, refused: Refused) -> dict[str, Any]:
+        self.metrics.dimension("reason", refused.reason)
+        self.metrics.count("UpdatesRejected")
+        # The source IP helps spot probes; neither the expected nor the presented secret is
+        # ever logged.
+        logger.warning(
+            "request refused",
+            extra={
+                "status": refused.status,
+                "reason": refused.reason,
+                "source_ip": event.request_context.http.source_ip,
+            },
+        )
+        return _answer(refused.status, {"ok": False, "error": refused.message})
+
+    def _enqueue(self, accepted: Accepted) -> dict[str, Any]:
+        logger.set_correlation_id(str(accepted.update_id))
+        try:
+            self.queue.enqueue(
+                accepted.body,
+                group_id=accepted.group_id,
+                deduplication_id=str(accepted.update_id),
+            )
+        except StorageUnavailable:
+            logger.exception("could not enqueue; Telegram will retry")
+            self.metrics.dimension("reason", "enqueue_failed")
+            self.metrics.count("UpdatesRejected")
+            return _answer(500, {"ok": False, "error": "could not queue the update"})
+        self.metrics.dimension("update_type", accepted.update_type)
+        self.metrics.count("UpdatesReceived")
+        logger.info("update queued", extra={"update_type": accepted.update_type})
+        return _answer(200, {"ok": True})
