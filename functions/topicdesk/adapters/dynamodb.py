@@ -160,11 +160,21 @@ class DynamoSessionRepository:
                     "card_posted = :false"
                 ),
                 ConditionExpression=(
-                    "attribute_not_exists(thread_id) AND "
-                    "(attribute_not_exists(claim_until) OR claim_until < :now)"
+                    "attribute_not_exists(thread_id) AND (attribute_not_exists(claim_until)"
+                    " OR claim_until < :now OR claim_owner = :owner)"
                 ),
                 ExpressionAttributeNames={"#status": "status", **names},
                 ExpressionAttributeValues=values,
+            )
+        )
+
+    def release_claim(self, user_id: int, owner: str) -> None:
+        conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression="REMOVE claim_owner, claim_until",
+                ConditionExpression="claim_owner = :owner",
+                ExpressionAttributeValues={":owner": owner},
             )
         )
 

@@ -22,6 +22,10 @@ class SessionRepository(Protocol):
         another worker's claim is still live."""
         ...
 
+    def release_claim(self, user_id: int, owner: str) -> None:
+        """Give up ``owner``'s claim (topic creation failed) so a retry need not wait."""
+        ...
+
     def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
         """Store the topic created under ``owner``'s claim, and index the topic."""
         ...

@@ -36,7 +36,7 @@ COPY_MESSAGES_LIMIT = 100  # copyMessages: 1-100 message ids
 class RelaySettings:
     operator_chat_ids: tuple[int, ...]
     greeting: str = texts.DEFAULT_GREETING
-    topic_claim_lease_seconds: float = 60.0
+    topic_claim_lease_seconds: float = 30.0
     delivered_reaction: str = "👍"
     owner_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Identifies this worker's topic-creation claims."""
@@ -271,7 +271,11 @@ class Relay:
             if current is not None and current.has_topic:
                 return current
             raise TopicBeingCreated(f"topic for {person.user_id} is being created elsewhere")
-        thread_id = await self._telegram.create_topic(chat_id, texts.topic_name(person))
+        try:
+            thread_id = await self._telegram.create_topic(chat_id, texts.topic_name(person))
+        except Exception:
+            self._sessions.release_claim(person.user_id, self._settings.owner_id)
+            raise
         self._sessions.attach_topic(person.user_id, chat_id, thread_id, self._settings.owner_id)
         self._metrics.count("TopicsCreated")
         current = self._sessions.get(person.user_id)

@@ -1,0 +1,275 @@
+"""In-memory fakes of the domain's ports: no network, no AWS, no Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from topicdesk.domain.errors import DeliveryError
+from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
+from topicdesk.domain.ports import FailureRecord
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.current = now
+
+    def now(self) -> float:
+        return self.current
+
+
+class FakeMetrics:
+    def __init__(self) -> None:
+        self.counts: dict[str, float] = {}
+
+    def count(self, name: str, value: float = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + value
+
+
+class InMemorySessions:
+    def __init__(self) -> None:
+        self.items: dict[int, dict[str, Any]] = {}
+        self.topics: dict[tuple[int, int], int] = {}
+        self.ops: dict[int, int] = {}
+
+    def get(self, user_id: int) -> Session | None:
+        item = self.items.get(user_id)
+        if item is None:
+            return None
+        return Session(
+            person=item["person"],
+            operator_chat_id=item["operator_chat_id"],
+            thread_id=item.get("thread_id"),
+            status=item.get("status", SessionStatus.OPEN),
+            banned=item.get("banned", False),
+            blocked=item.get("blocked", False),
+            card_posted=item.get("card_posted", False),
+            created_at=item.get("created_at", 0.0),
+            messages_in=item.get("messages_in", 0),
+            messages_out=item.get("messages_out", 0),
+            dropped=item.get("dropped", 0),
+        )
+
+    def claim_topic_creation(
+        self, person: Person, operator_chat_id: int, owner: str, now: float, lease_seconds: float
+    ) -> bool:
+        item = self.items.get(person.user_id)
+        if item is not None and (
+            item.get("thread_id") is not None
+            or (item.get("claim_until", 0) >= now and item.get("claim_owner") != owner)
+        ):
+            return False
+        item = item or {"created_at": now}
+        item.update(
+            person=person,
+            operator_chat_id=operator_chat_id,
+            claim_owner=owner,
+            claim_until=now + lease_seconds,
+            card_posted=False,
+        )
+        self.items[person.user_id] = item
+        return True
+
+    def release_claim(self, user_id: int, owner: str) -> None:
+        item = self.items.get(user_id)
+        if item is not None and item.get("claim_owner") == owner:
+            item.pop("claim_owner")
+            item.pop("claim_until")
+
+    def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
+        item = self.items[user_id]
+        assert item.get("claim_owner") == owner, "claim lost"
+        item.update(thread_id=thread_id, operator_chat_id=operator_chat_id)
+        item.pop("claim_owner")
+        item.pop("claim_until")
+        self.topics[(operator_chat_id, thread_id)] = user_id
+
+    def replace_topic(self, user_id: int, old_thread_id: int, new_thread_id: int) -> None:
+        item = self.items[user_id]
+        if item.get("thread_id") != old_thread_id:
+            return
+        item.update(thread_id=new_thread_id, status=SessionStatus.OPEN)
+        self.topics.pop((item["operator_chat_id"], old_thread_id), None)
+        self.topics[(item["operator_chat_id"], new_thread_id)] = user_id
+
+    def update(self, user_id: int, **fields: object) -> None:
+        self.items[user_id].update(fields)
+
+    def increment(self, user_id: int, counter: str, by: int = 1) -> None:
+        item = self.items[user_id]
+        item[counter] = item.get(counter, 0) + by
+
+    def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
+        return self.topics.get((operator_chat_id, thread_id))
+
+    def ops_thread(self, operator_chat_id: int) -> int | None:
+        return self.ops.get(operator_chat_id)
+
+    def set_ops_thread(
+        self, operator_chat_id: int, thread_id: int, *, replace: bool = False
+    ) -> int:
+        if replace or operator_chat_id not in self.ops:
+            self.ops[operator_chat_id] = thread_id
+        return self.ops[operator_chat_id]
+
+    def count_by_operator_chat(self, operator_chat_ids: Sequence[int]) -> dict[int, int]:
+        counts = dict.fromkeys(operator_chat_ids, 0)
+        for item in self.items.values():
+            if item.get("thread_id") is not None and item["operator_chat_id"] in counts:
+                counts[item["operator_chat_id"]] += 1
+        return counts
+
+
+class InMemoryMessageMap:
+    def __init__(self) -> None:
+        self.links: dict[MessageRef, MessageRef] = {}
+
+    def link(self, first: MessageRef, second: MessageRef) -> None:
+        self.links[first] = second
+        self.links[second] = first
+
+    def peer(self, ref: MessageRef) -> MessageRef | None:
+        return self.links.get(ref)
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class FakeTelegram:
+    """Records every call; ``fail`` queues domain errors per method (raised in order)."""
+
+    calls: list[Call] = field(default_factory=list)
+    failures: dict[str, list[DeliveryError]] = field(default_factory=dict)
+    next_id: int = 1000
+    next_thread: int = 10
+
+    def fail(self, method: str, *errors: DeliveryError) -> None:
+        self.failures.setdefault(method, []).extend(errors)
+
+    def _record(self, method: str, **args: Any) -> None:
+        self.calls.append(Call(method, args))
+        pending = self.failures.get(method)
+        if pending:
+            raise pending.pop(0)
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        return [call.args for call in self.calls if call.method == method]
+
+    async def send_text(
+        self, chat_id: int, text: str, *, thread_id: int | None = None, reply_to: int | None = None
+    ) -> int:
+        self._record(
+            "send_text", chat_id=chat_id, text=text, thread_id=thread_id, reply_to=reply_to
+        )
+        return self._id()
+
+    async def copy_message(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        *,
+        thread_id: int | None = None,
+        reply_to: int | None = None,
+    ) -> int:
+        self._record(
+            "copy_message",
+            chat_id=chat_id,
+            from_chat_id=from_chat_id,
+            message_id=message_id,
+            thread_id=thread_id,
+            reply_to=reply_to,
+        )
+        return self._id()
+
+    async def copy_messages(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_ids: Sequence[int],
+        *,
+        thread_id: int | None = None,
+    ) -> list[int]:
+        self._record(
+            "copy_messages",
+            chat_id=chat_id,
+            from_chat_id=from_chat_id,
+            message_ids=list(message_ids),
+            thread_id=thread_id,
+        )
+        return [self._id() for _ in message_ids]
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
+        self._record("edit_text", chat_id=chat_id, message_id=message_id, text=text)
+
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
+        self._record("edit_caption", chat_id=chat_id, message_id=message_id, caption=caption)
+
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
+        self._record("react", chat_id=chat_id, message_id=message_id, emoji=emoji)
+
+    async def create_topic(self, chat_id: int, name: str) -> int:
+        self._record("create_topic", chat_id=chat_id, name=name)
+        self.next_thread += 1
+        return self.next_thread
+
+    async def close_topic(self, chat_id: int, thread_id: int) -> None:
+        self._record("close_topic", chat_id=chat_id, thread_id=thread_id)
+
+    async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
+        self._record("reopen_topic", chat_id=chat_id, thread_id=thread_id)
+
+
+class InMemoryJournal:
+    def __init__(self) -> None:
+        self.records: dict[int, FailureRecord] = {}
+
+    def record(self, update_id: int, reason: str, now: float) -> None:
+        old = self.records.get(update_id)
+        self.records[update_id] = FailureRecord(
+            reason=reason,
+            first_failure_at=old.first_failure_at if old else now,
+            last_failure_at=now,
+            failures=(old.failures if old else 0) + 1,
+        )
+
+    def get(self, update_id: int) -> FailureRecord | None:
+        return self.records.get(update_id)
+
+
+class InMemoryArchive:
+    def __init__(self) -> None:
+        self.items: dict[str, DeadLetter] = {}
+
+    def archive(self, dead: DeadLetter) -> bool:
+        if dead.archive_id in self.items:
+            return False
+        self.items[dead.archive_id] = dead
+        return True
+
+    def get(self, archive_id: str) -> DeadLetter | None:
+        return self.items.get(archive_id)
+
+    def mark_notified(self, archive_id: str) -> bool:
+        item = self.items.get(archive_id)
+        if item is None or item.notified:
+            return False
+        from dataclasses import replace
+
+        self.items[archive_id] = replace(item, notified=True)
+        return True
+
+    def list(self) -> list[DeadLetter]:
+        return list(self.items.values())
+
+    def delete(self, archive_id: str) -> None:
+        self.items.pop(archive_id, None)

@@ -1,0 +1,128 @@
+"""Batch planning, retry delays and the dead-letter service, with fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryArchive,
+    InMemoryJournal,
+    InMemorySessions,
+)
+from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
+from topicdesk.domain.dead_letters import (
+    REASON_MALFORMED,
+    REASON_UNRECORDED,
+    DeadLetterService,
+    DeadRecord,
+    OpsChannel,
+)
+from topicdesk.domain.errors import RateLimited, RejectedByTelegram, TopicMissing, TransientFailure
+
+GROUP = -1001
+
+
+def private_update(update_id: int, chat: int, text: str = "hi", **extra: object) -> str:
+    message = {"message_id": update_id, "chat": {"id": chat, "type": "private"}, "text": text}
+    message.update(extra)
+    return json.dumps({"update_id": update_id, "message": message})
+
+
+def test_followers_are_the_next_plain_private_messages_of_the_same_group() -> None:
+    records = [
+        RecordView("a", "1", private_update(1, 1)),
+        RecordView("b", "2", private_update(2, 2)),
+        RecordView("c", "1", private_update(3, 1)),
+        RecordView("d", "1", private_update(4, 1, text="/start")),
+        RecordView("e", "1", private_update(5, 1)),
+    ]
+    plan = BatchPlan(records)
+    assert [u["update_id"] for u in plan.followers("a")] == [3]
+    assert plan.followers("b") == []
+    assert plan.followers("d") == []  # commands never lead or join a run
+    assert plan.followers("e") == []
+
+
+def test_malformed_bodies_are_planned_as_none() -> None:
+    plan = BatchPlan([RecordView("a", "1", "{not json"), RecordView("b", "1", "[]")])
+    assert plan.updates == {"a": None, "b": None}
+
+
+def test_retry_delay_is_retry_after_for_429_and_backoff_otherwise() -> None:
+    assert retry_delay(RateLimited(3.2), 1) == 4
+    assert retry_delay(RateLimited(0.1), 1) == 1
+    assert [retry_delay(TransientFailure("x"), n) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
+    assert retry_delay(None, 50) == 300
+
+
+def make_service() -> tuple[
+    DeadLetterService, InMemoryArchive, InMemoryJournal, FakeTelegram, FakeMetrics
+]:
+    archive, journal, telegram, metrics = (
+        InMemoryArchive(),
+        InMemoryJournal(),
+        FakeTelegram(),
+        FakeMetrics(),
+    )
+    sessions = InMemorySessions()
+    service = DeadLetterService(
+        archive=archive,
+        journal=journal,
+        telegram=telegram,
+        ops=OpsChannel(sessions, telegram, GROUP),
+        clock=FakeClock(),
+        metrics=metrics,
+    )
+    return service, archive, journal, telegram, metrics
+
+
+def test_a_dead_update_is_archived_its_writer_told_and_on_call_alerted_once() -> None:
+    service, archive, journal, telegram, metrics = make_service()
+    journal.record(77, "RejectedByTelegram: Bad Request: something odd", 1000.0)
+    record = DeadRecord(
+        "m1", private_update(77, 501), receive_count=8, sent_at=900.0, group_id="501"
+    )
+    dead = asyncio.run(service.handle(record))
+    assert dead.archive_id == "77" and dead.chat_id == 501
+    assert dead.reason.startswith("RejectedByTelegram")
+    to_person = [c for c in telegram.called("send_text") if c["chat_id"] == 501]
+    assert len(to_person) == 1 and to_person[0]["reply_to"] == 77
+    alerts = [c for c in telegram.called("send_text") if c["chat_id"] == GROUP]
+    assert len(alerts) == 1 and "dlq replay 77" in alerts[0]["text"]
+    assert telegram.called("create_topic")[0]["name"].endswith("Topicdesk alerts")
+    assert metrics.counts["DeadLetters"] == 1
+    # The same record delivered again: nothing more is said or counted.
+    asyncio.run(service.handle(record))
+    assert len(telegram.called("send_text")) == 2 and metrics.counts["DeadLetters"] == 1
+    assert archive.get("77").notified  # type: ignore[union-attr]
+
+
+def test_a_malformed_body_is_archived_as_such() -> None:
+    service, archive, _, telegram, _ = make_service()
+    dead = asyncio.run(service.handle(DeadRecord("m9", "\x00garbage", 5, 1.0, None)))
+    assert dead.archive_id == "sqs-m9" and dead.reason == REASON_MALFORMED
+    assert archive.get("sqs-m9") is not None
+    assert all(c["chat_id"] == GROUP for c in telegram.called("send_text"))
+
+
+def test_telegram_failures_do_not_stop_the_archive() -> None:
+    service, archive, _, telegram, _ = make_service()
+    telegram.fail("send_text", RejectedByTelegram("Unauthorized", code=401))
+    telegram.fail("create_topic", TransientFailure("down"))
+    dead = asyncio.run(service.handle(DeadRecord("m2", private_update(5, 9), 5, 1.0, "9")))
+    assert dead.reason == REASON_UNRECORDED
+    assert archive.get("5") is not None
+
+
+def test_a_deleted_ops_topic_is_recreated() -> None:
+    service, _, _, telegram, _ = make_service()
+    asyncio.run(service.handle(DeadRecord("m1", private_update(1, 9), 5, 1.0, "9")))
+    telegram.fail("send_text", TopicMissing("message thread not found"))
+    # the person's notice fails first (TopicMissing is just an error there), then the alert
+    telegram.fail("send_text", TopicMissing("message thread not found"))
+    asyncio.run(service.handle(DeadRecord("m2", private_update(2, 9), 5, 1.0, "9")))
+    assert len(telegram.called("create_topic")) == 2

@@ -1,0 +1,48 @@
+"""The domain imports neither boto3 nor telegram; the webhook path imports no Telegram library."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+FUNCTIONS = Path(__file__).parents[2] / "functions"
+FORBIDDEN_IN_DOMAIN = ("boto3", "botocore", "telegram", "aws_lambda_powertools")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_domain_has_no_aws_or_telegram_imports() -> None:
+    offenders = {
+        str(path.relative_to(FUNCTIONS)): sorted(
+            name for name in imported_modules(path) if name.split(".")[0] in FORBIDDEN_IN_DOMAIN
+        )
+        for path in (FUNCTIONS / "topicdesk" / "domain").glob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_webhook_handler_never_loads_python_telegram_bot() -> None:
+    code = (
+        "import sys; import topicdesk.handlers.webhook; "
+        "print(any(m == 'telegram' or m.startswith('telegram.') for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=FUNCTIONS,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
+        check=True,
+    )
+    assert result.stdout.strip() == "False"

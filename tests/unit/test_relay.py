@@ -1,0 +1,356 @@
+"""The relay rules, against in-memory fakes (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
+from topicdesk.domain.errors import (
+    NotCopyable,
+    RecipientBlocked,
+    TopicBeingCreated,
+    TopicClosed,
+    TopicMissing,
+    TransientFailure,
+)
+from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
+from topicdesk.domain.relay import Relay, RelaySettings
+
+GROUP = -1001
+OTHER_GROUP = -1002
+ANNA = Person(user_id=501, first_name="Anna", last_name="K", username="anna", language_code="de")
+BEN = Person(user_id=502, first_name="Ben")
+OPERATOR = Person(user_id=900, first_name="Olga")
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+@dataclass
+class World:
+    relay: Relay
+    sessions: InMemorySessions
+    messages: InMemoryMessageMap
+    telegram: FakeTelegram
+    metrics: FakeMetrics
+    clock: FakeClock
+
+
+def make_world(*groups: int, greeting: str = "Hi there") -> World:
+    sessions, messages, telegram = InMemorySessions(), InMemoryMessageMap(), FakeTelegram()
+    metrics, clock = FakeMetrics(), FakeClock()
+    relay = Relay(
+        sessions=sessions,
+        messages=messages,
+        telegram=telegram,
+        settings=RelaySettings(operator_chat_ids=groups or (GROUP,), greeting=greeting),
+        clock=clock,
+        metrics=metrics,
+    )
+    return World(relay, sessions, messages, telegram, metrics, clock)
+
+
+def private(person: Person, message_id: int, text: str = "hello", **kw: Any) -> ChatMessage:
+    return ChatMessage(
+        chat_id=person.user_id,
+        message_id=message_id,
+        sender=person,
+        kind=kw.pop("kind", "text"),
+        text=text,
+        **kw,
+    )
+
+
+def in_topic(thread_id: int, message_id: int, text: str = "answer", **kw: Any) -> ChatMessage:
+    return ChatMessage(
+        chat_id=kw.pop("chat_id", GROUP),
+        message_id=message_id,
+        sender=kw.pop("sender", OPERATOR),
+        kind=kw.pop("kind", "text"),
+        text=text,
+        thread_id=thread_id,
+        is_topic_message=True,
+        **kw,
+    )
+
+
+def test_first_message_creates_one_topic_with_a_contact_card_then_copies() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+
+    created = world.telegram.called("create_topic")
+    assert created == [{"chat_id": GROUP, "name": "Anna K (@anna)"}]
+    card = world.telegram.called("send_text")[0]
+    assert card["chat_id"] == GROUP and card["thread_id"] == 11
+    assert "@anna" in card["text"] and "id: 501" in card["text"] and "language: de" in card["text"]
+    copy = world.telegram.called("copy_message")[0]
+    assert copy == {
+        "chat_id": GROUP,
+        "from_chat_id": 501,
+        "message_id": 1,
+        "thread_id": 11,
+        "reply_to": None,
+    }
+    # The card comes before the message.
+    assert [c.method for c in world.telegram.calls] == ["create_topic", "send_text", "copy_message"]
+    session = world.sessions.get(501)
+    assert session is not None and session.thread_id == 11 and session.card_posted
+
+
+def test_later_messages_reuse_the_topic() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    assert len(world.telegram.called("create_topic")) == 1
+    assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2]
+    assert world.sessions.get(501).messages_in == 2  # type: ignore[union-attr]
+
+
+def test_a_redelivered_message_is_not_copied_twice() -> None:
+    world = make_world()
+    message = private(ANNA, 1)
+    run(world.relay.private_messages([message]))
+    run(world.relay.private_messages([message]))
+    assert len(world.telegram.called("copy_message")) == 1
+
+
+def test_concurrent_claim_loses_and_retries_later() -> None:
+    world = make_world()
+    assert world.sessions.claim_topic_creation(ANNA, GROUP, "someone-else", world.clock.now(), 30)
+    with pytest.raises(TopicBeingCreated):
+        run(world.relay.private_messages([private(ANNA, 1)]))
+    assert world.telegram.called("create_topic") == []
+    # The other worker's lease expires without it finishing: this worker takes over.
+    world.clock.current += 31
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    assert len(world.telegram.called("create_topic")) == 1
+
+
+def test_consecutive_messages_go_as_one_copy_messages_call() -> None:
+    world = make_world()
+    album = [private(ANNA, i, kind="photo", media_group_id="g1") for i in (5, 6, 7)]
+    run(world.relay.private_messages(album))
+    assert world.telegram.called("copy_messages") == [
+        {"chat_id": GROUP, "from_chat_id": 501, "message_ids": [5, 6, 7], "thread_id": 11}
+    ]
+    # The followers' own records then find themselves relayed already.
+    run(world.relay.private_messages(album[1:]))
+    run(world.relay.private_messages(album[2:]))
+    assert len(world.telegram.called("copy_messages")) == 1
+    assert world.telegram.called("copy_message") == []
+    assert world.messages.peer(MessageRef(501, 6)) is not None
+
+
+def test_a_reply_breaks_the_run_and_keeps_its_threading() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    topic_copy = world.messages.peer(MessageRef(501, 1))
+    assert topic_copy is not None
+    run(world.relay.private_messages([private(ANNA, 2, reply_to_message_id=1), private(ANNA, 3)]))
+    copies = world.telegram.called("copy_message")
+    assert copies[-1]["message_id"] == 2 and copies[-1]["reply_to"] == topic_copy.message_id
+
+
+def test_start_is_greeted_and_not_relayed() -> None:
+    world = make_world(greeting="Welcome!")
+    run(world.relay.private_messages([private(ANNA, 1, text="/start")]))
+    assert world.telegram.called("send_text") == [
+        {"chat_id": 501, "text": "Welcome!", "thread_id": None, "reply_to": None}
+    ]
+    assert world.telegram.called("create_topic") == []
+
+
+def test_operator_answer_reaches_the_person_with_a_receipt() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 70, reply_to_message_id=None)]))
+    delivered = world.telegram.called("copy_message")[-1]
+    assert delivered == {
+        "chat_id": 501,
+        "from_chat_id": GROUP,
+        "message_id": 70,
+        "thread_id": None,
+        "reply_to": None,
+    }
+    assert world.telegram.called("react") == [{"chat_id": GROUP, "message_id": 70, "emoji": "👍"}]
+    assert world.sessions.get(501).messages_out == 1  # type: ignore[union-attr]
+
+
+def test_operator_reply_threads_to_the_persons_message() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    copy_in_topic = world.messages.peer(MessageRef(501, 1))
+    assert copy_in_topic is not None
+    run(
+        world.relay.group_messages([in_topic(11, 71, reply_to_message_id=copy_in_topic.message_id)])
+    )
+    assert world.telegram.called("copy_message")[-1]["reply_to"] == 1
+
+
+def test_bot_messages_general_topic_and_unknown_topics_are_ignored() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    before = len(world.telegram.calls)
+    bot = Person(user_id=1, first_name="Bot", is_bot=True)
+    run(world.relay.group_messages([in_topic(11, 80, sender=bot)]))
+    run(world.relay.group_messages([in_topic(99, 81)]))  # not a person's topic
+    general = ChatMessage(chat_id=GROUP, message_id=82, sender=OPERATOR, kind="text", text="hi")
+    run(world.relay.group_messages([general]))
+    run(world.relay.group_messages([in_topic(11, 83, kind="service", text=None)]))
+    assert len(world.telegram.calls) == before
+
+
+def test_blocked_person_is_marked_and_operators_told() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    world.telegram.fail("copy_message", RecipientBlocked("Forbidden: bot was blocked by the user"))
+    run(world.relay.group_messages([in_topic(11, 70)]))
+    assert world.sessions.get(501).blocked  # type: ignore[union-attr]
+    note = world.telegram.called("send_text")[-1]
+    assert note["thread_id"] == 11 and note["reply_to"] == 70
+    assert "blocked the bot" in note["text"]
+    assert world.telegram.called("react") == []
+
+
+def test_deleted_topic_is_recreated_and_the_message_delivered() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    world.telegram.fail("copy_message", TopicMissing("Bad Request: message thread not found"))
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    assert len(world.telegram.called("create_topic")) == 2
+    copies = world.telegram.called("copy_message")
+    assert copies[-1]["message_id"] == 2 and copies[-1]["thread_id"] == 12
+    assert world.sessions.get(501).thread_id == 12  # type: ignore[union-attr]
+    assert world.sessions.user_for_topic(GROUP, 12) == 501
+    assert world.sessions.user_for_topic(GROUP, 11) is None
+    assert "deleted" in world.telegram.called("send_text")[-1]["text"]
+
+
+def test_closed_topic_is_reopened_and_the_message_delivered() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    world.telegram.fail("copy_message", TopicClosed("Bad Request: TOPIC_CLOSED"))
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    assert world.telegram.called("reopen_topic") == [{"chat_id": GROUP, "thread_id": 11}]
+    assert world.telegram.called("copy_message")[-1]["message_id"] == 2
+
+
+def test_uncopyable_message_is_reported_to_operators() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    world.telegram.fail("copy_message", NotCopyable("Bad Request: message can't be copied"))
+    run(world.relay.private_messages([private(ANNA, 2, kind="service", text=None)]))
+    assert "cannot be relayed" in world.telegram.called("send_text")[-1]["text"]
+    assert world.metrics.counts["NotCopyable"] == 1
+
+
+def test_transient_failures_propagate_so_the_record_is_retried() -> None:
+    world = make_world()
+    world.telegram.fail("create_topic", TransientFailure("Bad Gateway"))
+    with pytest.raises(TransientFailure):
+        run(world.relay.private_messages([private(ANNA, 1)]))
+    # The failed attempt released its claim: the retry goes ahead at once.
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    assert len(world.telegram.called("copy_message")) == 1
+
+
+def test_close_and_reopen_commands_tell_the_person() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 90, text="/close")]))
+    assert world.telegram.called("close_topic") == [{"chat_id": GROUP, "thread_id": 11}]
+    assert world.sessions.get(501).status is SessionStatus.CLOSED  # type: ignore[union-attr]
+    to_person = [c for c in world.telegram.called("send_text") if c["chat_id"] == 501]
+    assert "closed" in to_person[-1]["text"]
+    # The command itself is never copied to the person.
+    assert all(c["message_id"] != 90 for c in world.telegram.called("copy_message"))
+    # A redelivered /close does nothing more.
+    calls = len(world.telegram.calls)
+    run(world.relay.group_messages([in_topic(11, 90, text="/close")]))
+    assert len(world.telegram.calls) == calls
+    run(world.relay.group_messages([in_topic(11, 91, text="/reopen@topicdesk_bot")]))
+    assert world.telegram.called("reopen_topic")
+    assert world.sessions.get(501).status is SessionStatus.OPEN  # type: ignore[union-attr]
+
+
+def test_person_writing_into_a_closed_session_reopens_it() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 90, text="/close")]))
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    assert world.telegram.called("reopen_topic")
+    assert world.sessions.get(501).status is SessionStatus.OPEN  # type: ignore[union-attr]
+    assert world.telegram.called("copy_message")[-1]["message_id"] == 2
+
+
+def test_banned_people_are_dropped_and_counted() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 90, text="/ban")]))
+    copies = len(world.telegram.called("copy_message"))
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    run(world.relay.private_messages([private(ANNA, 3)]))
+    assert len(world.telegram.called("copy_message")) == copies
+    assert world.sessions.get(501).dropped == 2  # type: ignore[union-attr]
+    assert world.metrics.counts["BannedDropped"] == 2
+    run(world.relay.group_messages([in_topic(11, 91, text="/unban")]))
+    run(world.relay.private_messages([private(ANNA, 4)]))
+    assert world.telegram.called("copy_message")[-1]["message_id"] == 4
+
+
+def test_info_and_unknown_commands_answer_in_the_topic() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 90, text="/info")]))
+    info = world.telegram.called("send_text")[-1]
+    assert "id: 501" in info["text"] and "messages from them: 1" in info["text"]
+    run(world.relay.group_messages([in_topic(11, 91, text="/frobnicate")]))
+    assert "/close" in world.telegram.called("send_text")[-1]["text"]
+
+
+def test_edits_are_mirrored_both_ways() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1, text="helo")]))
+    copy = world.messages.peer(MessageRef(501, 1))
+    assert copy is not None
+    run(world.relay.private_edit(private(ANNA, 1, text="hello")))
+    assert world.telegram.called("edit_text") == [
+        {"chat_id": GROUP, "message_id": copy.message_id, "text": "hello"}
+    ]
+    run(world.relay.group_messages([in_topic(11, 70, text="answr")]))
+    delivered = world.messages.peer(MessageRef(GROUP, 70))
+    assert delivered is not None
+    run(
+        world.relay.group_edit(in_topic(11, 70, text="answer", kind="photo", has_caption_slot=True))
+    )
+    assert world.telegram.called("edit_caption") == [
+        {"chat_id": 501, "message_id": delivered.message_id, "caption": "answer"}
+    ]
+
+
+def test_block_and_unblock_are_shown_in_the_topic() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.membership(ANNA, blocked=True))
+    assert world.sessions.get(501).blocked  # type: ignore[union-attr]
+    assert "blocked the bot" in world.telegram.called("send_text")[-1]["text"]
+    run(world.relay.membership(ANNA, blocked=True))  # repeated: nothing new
+    notes = len(world.telegram.called("send_text"))
+    run(world.relay.membership(ANNA, blocked=False))
+    assert not world.sessions.get(501).blocked  # type: ignore[union-attr]
+    assert len(world.telegram.called("send_text")) == notes + 1
+
+
+def test_new_people_go_to_the_shard_with_most_headroom_and_never_move() -> None:
+    world = make_world(GROUP, OTHER_GROUP)
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.private_messages([private(BEN, 1)]))
+    assert world.sessions.get(501).operator_chat_id == GROUP  # type: ignore[union-attr]
+    assert world.sessions.get(502).operator_chat_id == OTHER_GROUP  # type: ignore[union-attr]
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    assert world.telegram.called("copy_message")[-1]["chat_id"] == GROUP
