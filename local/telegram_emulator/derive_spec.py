@@ -86,7 +86,8 @@ def derive(api: dict[str, Any]) -> dict[str, Any]:
     enums = {
         "reaction_emoji": _QUOTED_RE.findall(_field_description(t["ReactionTypeEmoji"], "emoji")),
         "forum_topic_icon_colors": [
-            int(c) for c in _COLOR_RE.findall(_field_description(m["createForumTopic"], "icon_color"))
+            int(c)
+            for c in _COLOR_RE.findall(_field_description(m["createForumTopic"], "icon_color"))
         ],
         "chat_actions": _ACTION_RE.findall(_field_description(m["sendChatAction"], "action")),
         "message_entity_types": _ENTITY_RE.findall(_field_description(t["MessageEntity"], "type")),
