@@ -32,7 +32,7 @@ def service() -> WebhookService:
 
 
 @metrics.log_metrics
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @event_source(data_class=LambdaFunctionUrlEvent)
 def handler(event: LambdaFunctionUrlEvent, context: LambdaContext) -> dict[str, Any]:

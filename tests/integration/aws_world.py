@@ -1,0 +1,126 @@
+"""Emulated AWS (moto, in-process) with the stack's queues, tables and secrets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+REGION = "us-east-1"
+WEBHOOK_SECRET = "local-webhook-secret_ABC-123"
+MAX_RECEIVE_COUNT = 8
+
+
+@dataclass
+class AwsWorld:
+    sqs: Any
+    dynamodb: Any
+    secrets: Any
+    updates_url: str
+    updates_arn: str
+    dlq_url: str
+    dlq_arn: str
+    env: dict[str, str]
+
+    def queue_bodies(self, url: str) -> list[str]:
+        """Every message in a queue (visible ones), without consuming them."""
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        count = int(attrs["ApproximateNumberOfMessages"])
+        bodies: list[str] = []
+        handles: list[str] = []
+        while len(bodies) < count:
+            answer = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages = answer.get("Messages", [])
+            if not messages:
+                break
+            bodies.extend(m["Body"] for m in messages)
+            handles.extend(m["ReceiptHandle"] for m in messages)
+        for handle in handles:
+            self.sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0
+            )
+        return bodies
+
+    def queue_count(self, url: str) -> int:
+        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+
+def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]], ttl: str) -> None:
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("dynamodb", region_name=REGION).update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
+    )
+
+
+@contextmanager
+def aws_world(
+    *, bot_token: str, operator_chat_ids: list[int], telegram_api_url: str = ""
+) -> Iterator[AwsWorld]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        dynamodb = boto3.resource("dynamodb", region_name=REGION)
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        dlq_url = sqs.create_queue(
+            QueueName="topicdesk-test-dead-letters.fifo",
+            Attributes={"FifoQueue": "true", "MessageRetentionPeriod": str(14 * 86400)},
+        )["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        updates_url = sqs.create_queue(
+            QueueName="topicdesk-test-updates.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "VisibilityTimeout": "180",
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+                ),
+            },
+        )["QueueUrl"]
+        updates_arn = sqs.get_queue_attributes(QueueUrl=updates_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        _table(dynamodb, "topicdesk-test-data", [("pk", "HASH"), ("sk", "RANGE")], "expires_at")
+        _table(dynamodb, "topicdesk-test-limits", [("pk", "HASH")], "expires_at")
+        _table(dynamodb, "topicdesk-test-idempotency", [("id", "HASH")], "expiration")
+        secrets.create_secret(Name="topicdesk-test-bot-token", SecretString=bot_token)
+        secrets.create_secret(Name="topicdesk-test-webhook-secret", SecretString=WEBHOOK_SECRET)
+        env = {
+            "AWS_DEFAULT_REGION": REGION,
+            "STAGE": "test",
+            "POWERTOOLS_SERVICE_NAME": "topicdesk-test",
+            "POWERTOOLS_METRICS_NAMESPACE": "Topicdesk/test",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "UPDATES_QUEUE_URL": updates_url,
+            "DATA_TABLE": "topicdesk-test-data",
+            "LIMITS_TABLE": "topicdesk-test-limits",
+            "IDEMPOTENCY_TABLE": "topicdesk-test-idempotency",
+            "BOT_TOKEN_SECRET_NAME": "topicdesk-test-bot-token",
+            "WEBHOOK_SECRET_NAME": "topicdesk-test-webhook-secret",
+            "OPERATOR_CHAT_IDS": ",".join(str(c) for c in operator_chat_ids),
+            "TELEGRAM_API_URL": telegram_api_url,
+            "GREETING": "Welcome to support!",
+        }
+        yield AwsWorld(
+            sqs=sqs,
+            dynamodb=dynamodb,
+            secrets=secrets,
+            updates_url=updates_url,
+            updates_arn=updates_arn,
+            dlq_url=dlq_url,
+            dlq_arn=dlq_arn,
+            env=env,
+        )

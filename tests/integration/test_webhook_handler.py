@@ -1,0 +1,133 @@
+"""The webhook handler on real Function URL events, with SQS and Secrets Manager on moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from aws_world import WEBHOOK_SECRET, AwsWorld, aws_world
+from botocore.exceptions import ClientError
+from topicdesk.handlers import webhook
+
+from local.lambda_runtime import FakeLambdaContext, function_url_event
+
+SECRET_HEADER = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
+    with aws_world(bot_token="1:x", operator_chat_ids=[-100]) as world:
+        for key, value in world.env.items():
+            monkeypatch.setenv(key, value)
+        parameters.clear_caches()
+        webhook.service.cache_clear()
+        yield world
+        webhook.service.cache_clear()
+
+
+def post(body: Any, headers: dict[str, str] | None = None, method: str = "POST") -> dict[str, Any]:
+    raw = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    event = function_url_event(
+        method=method,
+        body=raw,
+        headers=SECRET_HEADER if headers is None else headers,
+        source_ip="203.0.113.9",
+    )
+    return webhook.handler(event, FakeLambdaContext("webhook"))  # type: ignore[no-any-return]
+
+
+def message_update(update_id: int, chat_id: int) -> dict[str, Any]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": chat_id, "type": "private"},
+            "text": "hi",
+        },
+    }
+
+
+def test_valid_update_is_queued_with_chat_group_and_update_id_dedup(world: AwsWorld) -> None:
+    answer = post(message_update(100, 42))
+    assert answer["statusCode"] == 200
+    messages = world.sqs.receive_message(
+        QueueUrl=world.updates_url, AttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(messages) == 1
+    assert messages[0]["Attributes"]["MessageGroupId"] == "42"
+    assert messages[0]["Attributes"]["MessageDeduplicationId"] == "100"
+    assert json.loads(messages[0]["Body"]) == message_update(100, 42)
+
+
+def test_the_same_update_twice_is_queued_once(world: AwsWorld) -> None:
+    assert post(message_update(5, 1))["statusCode"] == 200
+    assert post(message_update(5, 1))["statusCode"] == 200
+    assert world.queue_count(world.updates_url) == 1
+
+
+def test_base64_body(world: AwsWorld) -> None:
+    event = function_url_event(method="POST", body=None, headers=SECRET_HEADER)
+    event["body"] = base64.b64encode(json.dumps(message_update(9, 3)).encode()).decode()
+    event["isBase64Encoded"] = True
+    assert webhook.handler(event, FakeLambdaContext())["statusCode"] == 200
+    assert world.queue_count(world.updates_url) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "method", "status"),
+    [
+        (message_update(1, 1), {}, "POST", 401),
+        (message_update(1, 1), {"X-Telegram-Bot-Api-Secret-Token": "nope"}, "POST", 401),
+        (message_update(1, 1), None, "GET", 405),
+        ("{oops", None, "POST", 400),
+        ({"no": "update_id"}, None, "POST", 400),
+        ({"update_id": 1, "message": {"text": "x" * 300_000}}, None, "POST", 413),
+    ],
+)
+def test_bad_requests_are_refused_and_nothing_is_queued(
+    world: AwsWorld, body: Any, headers: dict[str, str] | None, method: str, status: int
+) -> None:
+    answer = post(body, headers, method)
+    assert answer["statusCode"] == status
+    assert json.loads(answer["body"])["ok"] is False
+    assert world.queue_count(world.updates_url) == 0
+
+
+def test_refusals_log_the_source_ip_but_never_the_secret(
+    world: AwsWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    post(message_update(1, 1), {"X-Telegram-Bot-Api-Secret-Token": "guess-" + WEBHOOK_SECRET})
+    post(message_update(2, 1))
+    refused = [r for r in caplog.records if r.getMessage() == "request refused"]
+    assert [getattr(r, "source_ip", None) for r in refused] == ["203.0.113.9"]
+    everything = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert WEBHOOK_SECRET not in everything
+
+
+def test_sqs_failure_answers_500_so_telegram_retries(
+    world: AwsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = webhook.service()
+
+    def broken(**kwargs: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage"
+        )
+
+    monkeypatch.setattr(service.queue._client, "send_message", broken)  # type: ignore[attr-defined]
+    assert post(message_update(1, 1))["statusCode"] == 500
+
+
+def test_unreadable_secret_answers_500(world: AwsWorld) -> None:
+    world.secrets.delete_secret(
+        SecretId="topicdesk-test-webhook-secret", ForceDeleteWithoutRecovery=True
+    )
+    parameters.clear_caches()
+    assert post(message_update(1, 1))["statusCode"] == 500
+    assert world.queue_count(world.updates_url) == 0
