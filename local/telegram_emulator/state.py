@@ -193,7 +193,11 @@ class FileRecord:
 
     def to_json(self) -> Any:
         if self.kind == "photo":
-            return [s.to_json() for s in self.sizes]
+            return [s.object_json() for s in self.sizes]
+        return self.object_json()
+
+    def object_json(self) -> JSON:
+        """The file's own object (for a photo: one ``PhotoSize``)."""
         out: JSON = {"file_id": self.file_id, "file_unique_id": self.file_unique_id}
         out.update(self.attrs)
         out["file_size"] = self.file_size

@@ -6,18 +6,24 @@
 in-thread ``EmulatorServer`` plus an ``EmulatorClient``; it stops by itself.
 ``telegram_emulator_factory`` starts more, with any ``EmulatorServer`` options
 (e.g. ``limits=Limits(scale=60)`` or ``clock=ManualClock()``).
+``ptb_bot(running)`` is an async context manager yielding an initialised
+python-telegram-bot ``Bot`` pointed at the emulator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .client import EmulatorClient
 from .server import EmulatorServer
+
+if TYPE_CHECKING:
+    import telegram
 
 
 @dataclass
@@ -43,8 +49,29 @@ class RunningEmulator:
         return f"{self.server.base_url}/bot"
 
     @property
+    def ptb_base_file_url(self) -> str:
+        """python-telegram-bot's ``base_file_url``: ``{base_url}/file/bot``."""
+        return f"{self.server.base_url}/file/bot"
+
+    @property
     def api_url(self) -> str:
         return self.server.api_url()
+
+
+@asynccontextmanager
+async def ptb_bot(
+    emulator: RunningEmulator, token: str | None = None
+) -> AsyncIterator[telegram.Bot]:
+    """An initialised python-telegram-bot ``Bot`` talking to the emulator."""
+    import telegram
+
+    bot = telegram.Bot(
+        token or emulator.token,
+        base_url=emulator.ptb_base_url,
+        base_file_url=emulator.ptb_base_file_url,
+    )
+    async with bot:
+        yield bot
 
 
 def start_emulator(**options: Any) -> RunningEmulator:
