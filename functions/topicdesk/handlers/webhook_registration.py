@@ -178,10 +178,9 @@ def call_telegram(token: str, method: str, payload: Mapping[str, Any]) -> Any:
             description = str(body.get("description") or error.reason)
             last_error = TelegramError(method, error.code, _redact(description))
             retry_after = _retry_after(body)
-            if error.code == 429 or error.code >= 500:
-                if attempt < ATTEMPTS:
-                    time.sleep(min(retry_after or attempt, MAX_RETRY_AFTER_SECONDS))
-                    continue
+            if (error.code == 429 or error.code >= 500) and attempt < ATTEMPTS:
+                time.sleep(min(retry_after or attempt, MAX_RETRY_AFTER_SECONDS))
+                continue
             raise last_error from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
             reason = getattr(error, "reason", error)

@@ -1,0 +1,1 @@
+"""Topicdesk's CDK constructs: one per concern (see docs/architecture.md)."""

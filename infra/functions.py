@@ -1,0 +1,109 @@
+"""One Lambda function the Topicdesk way: own role, own log group, arm64, X-Ray, Powertools env."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundling import ARCHITECTURE, RUNTIME
+from infra.config import LOG_RETENTION_DAYS, StageConfig
+from infra.nag import acknowledge
+
+HANDLER_PACKAGE = "topicdesk.handlers"
+
+# RetentionDays lists CloudWatch's periods in ascending order, like LOG_RETENTION_DAYS.
+_RETENTION = dict(
+    zip(
+        LOG_RETENTION_DAYS,
+        [days for days in logs.RetentionDays if days is not logs.RetentionDays.INFINITE],
+        strict=True,
+    )
+)
+
+
+def removal_policy(config: StageConfig) -> cdk.RemovalPolicy:
+    return cdk.RemovalPolicy.RETAIN if config.protect_data else cdk.RemovalPolicy.DESTROY
+
+
+class TopicdeskFunction(Construct):
+    """A function whose role holds only what is granted to it.
+
+    The role starts empty except for writing to the function's own log group
+    (instead of the AWSLambdaBasicExecutionRole managed policy, which allows
+    writing to every log group); X-Ray tracing adds its two actions.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        code: lambda_.Code,
+        function: str,
+        description: str,
+        memory_size: int,
+        timeout: cdk.Duration,
+        environment: Mapping[str, str],
+        reserved_concurrent_executions: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.service_name = config.service_name(function)
+        self.function_name = config.name(function)
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=f"/aws/lambda/{self.function_name}",
+            retention=_RETENTION[config.log_retention_days],
+            removal_policy=removal_policy(config),
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{self.function_name}: {description}",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=self.function_name,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=code,
+            handler=f"{HANDLER_PACKAGE}.{function.replace('-', '_')}.handler",
+            memory_size=memory_size,
+            timeout=timeout,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            environment={
+                "STAGE": config.stage,
+                "POWERTOOLS_SERVICE_NAME": self.service_name,
+                "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
+                "POWERTOOLS_LOG_LEVEL": config.log_level,
+                **environment,
+            },
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active X-Ray tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, "
+            "which support no resource-level permissions (resource must be *). Every other "
+            "statement of this role names its resources.",
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            f"Pinned to {RUNTIME.name} on purpose: the dependencies are bundled as "
+            f"cp{RUNTIME.name.removeprefix('python').replace('.', '')} wheels (infra/bundling.py) "
+            "and docs/architecture.md fixes the runtime; moving up is a deliberate change of "
+            "RUNTIME, which also rebuilds the bundle.",
+        )

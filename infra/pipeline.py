@@ -1,0 +1,165 @@
+"""Updates queue (FIFO) -> consumer; dead-letter queue (FIFO) -> DLQ processor."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import StageConfig
+from infra.functions import TopicdeskFunction, removal_policy
+from infra.secrets import Secrets
+from infra.storage import Storage
+
+CONSUMER_TIMEOUT_SECONDS = 30
+DLQ_PROCESSOR_TIMEOUT_SECONDS = 30
+# AWS's advice for SQS event sources: visibility timeout >= 6x the function timeout,
+# so a batch that is retried by the poller is not handed out twice.
+VISIBILITY_FACTOR = 6
+BATCH_SIZE = 10
+
+# How many times a message may be received before SQS moves it to the DLQ: 8.
+# Every receive counts, not only real failures: a record deferred by the rate
+# limiter (ChangeMessageVisibility + reported as failed, to keep the chat's
+# order) is a receive, and with skip_group_on_error every later record of the
+# same chat in that batch is handed back unprocessed and also gets a receive.
+# A chat in a burst can spend two or three receives on deferrals alone; 8
+# leaves room for that plus several genuine retries (Telegram 5xx, throttled
+# DynamoDB) while a truly poisoned update still reaches the DLQ in minutes,
+# not hours.
+MAX_RECEIVE_COUNT = 8
+
+UPDATES_RETENTION = cdk.Duration.days(4)
+DLQ_RETENTION = cdk.Duration.days(14)  # the SQS maximum: time for on-call to replay
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+class Pipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        code: lambda_.Code,
+        storage: Storage,
+        secrets: Secrets,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # FIFO queues: SQS-managed SSE, TLS-only access, no content-based dedup (the
+        # webhook sets MessageDeduplicationId = update_id), high-throughput mode
+        # (dedup and throughput per message group = per chat).
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=config.fifo_name("dead-letters"),
+            fifo=True,
+            content_based_deduplication=False,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+            visibility_timeout=cdk.Duration.seconds(
+                DLQ_PROCESSOR_TIMEOUT_SECONDS * VISIBILITY_FACTOR
+            ),
+            removal_policy=removal_policy(config),
+        )
+        self.updates_queue = sqs.Queue(
+            self,
+            "UpdatesQueue",
+            queue_name=config.fifo_name("updates"),
+            fifo=True,
+            content_based_deduplication=False,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=UPDATES_RETENTION,
+            visibility_timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS * VISIBILITY_FACTOR),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+            removal_policy=removal_policy(config),
+        )
+
+        telegram_env = {
+            "BOT_TOKEN_SECRET_NAME": secrets.bot_token_name,
+            "TELEGRAM_API_URL": config.telegram_api_url,
+            "OPERATOR_CHAT_IDS": ",".join(str(chat) for chat in config.operator_chat_ids),
+        }
+        limits = config.limits
+        self.consumer = TopicdeskFunction(
+            self,
+            "Consumer",
+            config=config,
+            code=code,
+            function="consumer",
+            description="Relays queued Telegram updates between people and operators",
+            memory_size=512,
+            timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
+            environment={
+                **telegram_env,
+                # For ChangeMessageVisibility when the rate limiter defers a record.
+                "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
+                "DATA_TABLE": storage.data_table.table_name,
+                "LIMITS_TABLE": storage.limits_table.table_name,
+                "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
+                "GREETING": config.greeting,
+                "LIMIT_BOT_PER_SECOND": _number(limits.bot_per_second),
+                "LIMIT_CHAT_PER_SECOND": _number(limits.chat_per_second),
+                "LIMIT_GROUP_PER_MINUTE": str(limits.group_per_minute),
+                "LIMIT_PERSON_BURST": str(limits.person_burst),
+                "LIMIT_PERSON_INTERVAL_SECONDS": str(limits.person_interval_seconds),
+                "FLOOD_POLICY": limits.flood_policy,
+            },
+        )
+        # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
+        self.updates_queue.grant_consume_messages(self.consumer.function)
+        storage.data_table.grant_read_write_data(self.consumer.function)
+        storage.limits_table.grant_read_write_data(self.consumer.function)
+        storage.idempotency_table.grant_read_write_data(self.consumer.function)
+        secrets.bot_token.grant_read(self.consumer.function)
+        self.consumer.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.updates_queue,
+                batch_size=BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=config.consumer_max_concurrency,
+            )
+        )
+
+        self.dlq_processor = TopicdeskFunction(
+            self,
+            "DlqProcessor",
+            config=config,
+            code=code,
+            function="dlq-processor",
+            description="Archives dead updates, tells the person and the ops topic",
+            memory_size=256,
+            timeout=cdk.Duration.seconds(DLQ_PROCESSOR_TIMEOUT_SECONDS),
+            environment={
+                **telegram_env,
+                # Informational only (where a replay would go); replay is the ops CLI's job
+                # and this function has no permission to send to the updates queue.
+                "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
+                "DATA_TABLE": storage.data_table.table_name,
+            },
+        )
+        self.dead_letter_queue.grant_consume_messages(self.dlq_processor.function)
+        storage.data_table.grant_read_write_data(self.dlq_processor.function)
+        secrets.bot_token.grant_read(self.dlq_processor.function)
+        self.dlq_processor.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.dead_letter_queue,
+                batch_size=BATCH_SIZE,
+                report_batch_item_failures=True,
+                # The minimum: dead letters are rare and each one messages Telegram.
+                max_concurrency=2,
+            )
+        )
