@@ -90,7 +90,7 @@ class Pipeline:
     # ---------------------------------------------------------------- reading results
 
     def topics(self) -> list[dict[str, Any]]:
-        return [t for t in self.client.topics(self.operator_chat_id)]
+        return [t for t in self.client.topics(self.operator_chat_id) if not t.get("deleted")]
 
     def topic_of(self, name_part: str) -> int:
         matches = [t for t in self.topics() if name_part in t["name"]]
@@ -103,6 +103,13 @@ class Pipeline:
             for m in self.client.transcript(self.operator_chat_id, thread_id)
             if "forum_topic_created" not in m
         ]
+
+    def find_in_topic(self, thread_id: int, text: str) -> dict[str, Any]:
+        return next(
+            m
+            for m in self.client.transcript(self.operator_chat_id, thread_id)
+            if m.get("text") == text
+        )
 
     def private_texts(self, user_id: int) -> list[str]:
         return [

@@ -56,11 +56,7 @@ def test_replies_keep_their_threading_both_ways(pipeline: Pipeline) -> None:
     first = pipeline.client.send_as_user(anna, "first question")
     pipeline.run()
     thread = pipeline.topic_of("Anna")
-    copy_in_topic = [
-        m
-        for m in pipeline.client.transcript(pipeline.operator_chat_id, thread)
-        if m.get("text") == "first question"
-    ][0]
+    copy_in_topic = pipeline.find_in_topic(thread, "first question")
     pipeline.client.send_as_operator(
         pipeline.operator_chat_id,
         thread,
@@ -76,9 +72,5 @@ def test_replies_keep_their_threading_both_ways(pipeline: Pipeline) -> None:
     pipeline.run()
     thanks = pipeline.client.transcript(pipeline.operator_chat_id, thread)[-1]
     assert thanks["text"] == "thanks!"
-    operator_message = [
-        m
-        for m in pipeline.client.transcript(pipeline.operator_chat_id, thread)
-        if m.get("text") == "reply to first"
-    ][0]
+    operator_message = pipeline.find_in_topic(thread, "reply to first")
     assert thanks["reply_to_message"]["message_id"] == operator_message["message_id"]

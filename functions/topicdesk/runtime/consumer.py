@@ -102,6 +102,9 @@ class ConsumerRuntime:
             persistence_store=persistence,
         )(self._process)
         self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # A batch whose records all failed is answered like any other (every id listed) so
+        # that their retries are still scheduled, instead of raising and losing that step.
+        self._processor.raise_on_entire_batch_failure = False
         self._visibility = SqsVisibility(sqs or boto3.client("sqs"))
         self._plan = BatchPlan([])
         self._current: str | None = None

@@ -1,0 +1,222 @@
+"""The consumer's error policy and the DLQ, through moto and the emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sqs.models import sqs_backends
+from pipeline import Pipeline
+from topicdesk.runtime import consumer as consumer_runtime
+
+
+def moto_messages(queue_url: str) -> list[Any]:
+    """The queue's messages inside moto, to read and move their visibility deadline."""
+    name = queue_url.rsplit("/", 1)[-1]
+    return list(sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[name]._messages)
+
+
+def person(pipeline: Pipeline, name: str) -> int:
+    return int(pipeline.client.create_user(name, username=name.lower())["user_id"])
+
+
+def test_duplicate_after_the_sqs_dedup_window_is_processed_zero_more_times(
+    pipeline: Pipeline,
+) -> None:
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "only once please")
+    [update] = pipeline.deliver()
+    pipeline.process()
+    # Telegram retries the same update hours later: SQS's 5-minute dedup no longer applies.
+    pipeline.aws.sqs.send_message(
+        QueueUrl=pipeline.aws.updates_url,
+        MessageBody=json.dumps(update),
+        MessageGroupId=str(anna),
+        MessageDeduplicationId=f"{update['update_id']}-late",
+    )
+    pipeline.process()
+    thread = pipeline.topic_of("Anna")
+    assert pipeline.topic_texts(thread).count("only once please") == 1
+    assert len(pipeline.client.calls("createForumTopic")) == 1
+
+
+def test_a_failing_record_mid_batch_holds_back_only_its_chat(pipeline: Pipeline) -> None:
+    anna, ben = person(pipeline, "Anna"), person(pipeline, "Ben")
+    pipeline.client.send_as_user(anna, "anna 1")
+    pipeline.client.send_as_user(ben, "ben 1")
+    pipeline.deliver()
+    # A poison record for Anna's chat sits between her messages.
+    pipeline.aws.sqs.send_message(
+        QueueUrl=pipeline.aws.updates_url,
+        MessageBody="{not an update",
+        MessageGroupId=str(anna),
+        MessageDeduplicationId="poison-1",
+    )
+    pipeline.client.send_as_user(anna, "anna 2")
+    pipeline.client.send_as_user(ben, "ben 2")
+    pipeline.deliver()
+    outcome = pipeline.updates.poll_once()
+    assert outcome.received == 5 and outcome.failed == 2  # the poison and "anna 2"
+    assert pipeline.topic_texts(pipeline.topic_of("Ben"))[1:] == ["ben 1", "ben 2"]
+    assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["anna 1"]
+
+
+def test_transient_5xx_is_retried_in_process(pipeline: Pipeline) -> None:
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hello")
+    pipeline.client.set_fault("createForumTopic", status=502, times=1)
+    pipeline.client.set_fault("copyMessage", status=500, times=1)
+    pipeline.run()
+    assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
+    assert all(o.failed == 0 for o in pipeline.outcomes)
+
+
+def test_429_defers_the_record_by_retry_after_and_trips_nothing(pipeline: Pipeline) -> None:
+    # 1 message a minute into the group: the card fits, the copy is refused.
+    pipeline.client.set_limits(enabled=True, group_per_minute=1)
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hello")
+    pipeline.deliver()
+    first = pipeline.updates.poll_once()
+    assert first.failed == 1
+    [refusal] = [c for c in pipeline.client.calls("copyMessage") if c["status"] == 429]
+    retry_after = refusal["parameters"]["retry_after"]
+    # The record is invisible for exactly retry_after (not the queue's 180 s).
+    [message] = moto_messages(pipeline.aws.updates_url)
+    hidden_for = message.visible_at / 1000 - time.time()
+    assert retry_after - 2 < hidden_for <= retry_after + 0.5
+    assert pipeline.updates.poll_once().received == 0
+    # Time passes (the emulator's window and the queue's invisibility both).
+    pipeline.client.set_limits(enabled=False)
+    message.visible_at = 0
+    assert pipeline.updates.poll_once().succeeded == 1
+    assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
+    assert pipeline.client.violations() == []
+    # The contact card was not posted twice.
+    assert sum(t.startswith("👤") for t in pipeline.topic_texts(pipeline.topic_of("Anna"))) == 1
+
+
+def test_blocked_person_is_marked_and_operators_told(pipeline: Pipeline) -> None:
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hi")
+    pipeline.run()
+    thread = pipeline.topic_of("Anna")
+    pipeline.client.block_bot(anna)
+    pipeline.run()  # the my_chat_member update
+    assert "blocked the bot" in pipeline.topic_texts(thread)[-1]
+    answer = pipeline.client.send_as_operator(
+        pipeline.operator_chat_id, thread, pipeline.operator_id, "are you there?"
+    )
+    pipeline.run()
+    note = pipeline.client.transcript(pipeline.operator_chat_id, thread)[-1]
+    assert "Not delivered" in note["text"]
+    assert note["reply_to_message"]["message_id"] == answer["message_id"]
+    assert all(o.failed == 0 for o in pipeline.outcomes)
+    pipeline.client.unblock_bot(anna)
+    pipeline.run()
+    assert "unblocked" in pipeline.topic_texts(thread)[-1]
+
+
+def test_deleted_topic_is_recreated_and_the_message_delivered(pipeline: Pipeline) -> None:
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "first")
+    pipeline.run()
+    old = pipeline.topic_of("Anna")
+    pipeline.client.delete_topic(pipeline.operator_chat_id, old)
+    pipeline.client.send_as_user(anna, "second")
+    pipeline.run()
+    new = pipeline.topic_of("Anna")
+    assert new != old
+    texts = pipeline.topic_texts(new)
+    assert "deleted" in texts[0] and texts[-1] == "second"
+    pipeline.client.send_as_operator(pipeline.operator_chat_id, new, pipeline.operator_id, "hi!")
+    pipeline.run()
+    assert pipeline.private_texts(anna)[-1] == "hi!"
+
+
+def test_commands_in_a_topic(pipeline: Pipeline) -> None:
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hi")
+    pipeline.run()
+    thread = pipeline.topic_of("Anna")
+    op = pipeline.operator_id
+    pipeline.client.send_as_operator(pipeline.operator_chat_id, thread, op, "/info")
+    pipeline.run()
+    assert f"id: {anna}" in pipeline.topic_texts(thread)[-1]
+    pipeline.client.send_as_operator(pipeline.operator_chat_id, thread, op, "/close")
+    pipeline.run()
+    assert "closed" in pipeline.private_texts(anna)[-1]
+    assert [t for t in pipeline.topics() if t["message_thread_id"] == thread][0]["closed"]
+    pipeline.client.send_as_operator(pipeline.operator_chat_id, thread, op, "/ban")
+    pipeline.run()
+    pipeline.client.send_as_user(anna, "spam")
+    pipeline.run()
+    assert "spam" not in pipeline.topic_texts(thread)
+    pipeline.client.send_as_user(anna, "/start")
+    pipeline.run()
+    assert pipeline.private_texts(anna)[-1] == "Welcome to support!"
+
+
+def test_edits_are_mirrored_both_ways(pipeline: Pipeline) -> None:
+    anna = person(pipeline, "Anna")
+    sent = pipeline.client.send_as_user(anna, "helo")
+    pipeline.run()
+    thread = pipeline.topic_of("Anna")
+    pipeline.client.edit_as_user(anna, sent["message_id"], "hello")
+    pipeline.run()
+    assert pipeline.topic_texts(thread)[-1] == "hello"
+    answer = pipeline.client.send_as_operator(
+        pipeline.operator_chat_id, thread, pipeline.operator_id, "answr"
+    )
+    pipeline.run()
+    pipeline.client.edit_as_operator(
+        pipeline.operator_chat_id, pipeline.operator_id, answer["message_id"], "answer"
+    )
+    pipeline.run()
+    assert pipeline.private_texts(anna)[-1] == "answer"
+
+
+def test_uncopyable_message_is_reported(pipeline: Pipeline) -> None:
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hi")
+    pipeline.run()
+    pipeline.client.set_fault(
+        "copyMessage", status=400, description="Bad Request: message can't be copied", times=1
+    )
+    pipeline.client.send_as_user(anna, "odd one")
+    pipeline.run()
+    assert "cannot be relayed" in pipeline.topic_texts(pipeline.topic_of("Anna"))[-1]
+
+
+def test_poison_update_ends_archived_with_person_and_on_call_told(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_runtime, "retry_delay", lambda error, count: 0)
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hi")
+    pipeline.run()
+    # Telegram refuses this one for good: every attempt fails until the DLQ takes it.
+    pipeline.client.set_fault(
+        "copyMessage", status=400, description="Bad Request: CHAT_WRITE_FORBIDDEN", times=100
+    )
+    pipeline.client.send_as_user(anna, "doomed")
+    pipeline.deliver()
+    for _ in range(20):
+        pipeline.process()
+        if pipeline.aws.queue_count(pipeline.aws.dlq_url):
+            break
+    pipeline.client.clear_faults()
+    assert pipeline.aws.queue_count(pipeline.aws.updates_url) == 0
+    outcome = pipeline.dead_letters.poll_once()
+    assert outcome.succeeded == 1
+    assert "could not be delivered" in pipeline.private_texts(anna)[-1]
+    alerts = pipeline.topic_texts(pipeline.topic_of("alerts"))
+    assert len(alerts) == 1 and "chat_write_forbidden" in alerts[0].lower()
+    table = pipeline.aws.dynamodb.Table("topicdesk-test-data")
+    items = table.query(
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "DEAD"}
+    )["Items"]
+    assert len(items) == 1 and items[0]["receive_count"] >= 8
