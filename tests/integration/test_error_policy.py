@@ -149,7 +149,7 @@ def test_commands_in_a_topic(pipeline: Pipeline) -> None:
     pipeline.client.send_as_operator(pipeline.operator_chat_id, thread, op, "/close")
     pipeline.run()
     assert "closed" in pipeline.private_texts(anna)[-1]
-    assert [t for t in pipeline.topics() if t["message_thread_id"] == thread][0]["closed"]
+    assert next(t for t in pipeline.topics() if t["message_thread_id"] == thread)["closed"]
     pipeline.client.send_as_operator(pipeline.operator_chat_id, thread, op, "/ban")
     pipeline.run()
     pipeline.client.send_as_user(anna, "spam")
