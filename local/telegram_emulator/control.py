@@ -438,7 +438,7 @@ class Control:
             "old_reaction": old,
             "new_reaction": new,
         }
-        for bot in self.world.bots_seeing(chat, msg):
+        for bot in self.world.bots_in_chat(chat, exclude=user.id):
             self.world.emit(bot.id, "message_reaction", payload, chat.id)
         return {"ok": True, "old_reaction": old, "new_reaction": new}
 

@@ -35,8 +35,8 @@ from typing import Any
 
 Clock = Callable[[], float]
 
-#: How many timestamps one key keeps (enough for every documented rule).
-_HISTORY = 256
+#: How many timestamps beyond the burst a Burst rule keeps (older ones no longer matter).
+_HISTORY = 64
 
 
 class ManualClock:
@@ -64,8 +64,9 @@ class ManualClock:
 class Limits:
     """Flood limits of the emulated Telegram; every number is configurable.
 
-    ``scale`` multiplies every rate (``scale=10``: 300 messages/s per bot, 10/s
-    per chat, 200/min per group) for benchmarks; windows shrink accordingly.
+    ``scale`` multiplies every rate for benchmarks (``scale=10``: 300 messages in
+    any second per bot, 200 in any minute per group, 10/s per private chat after
+    the same burst); the windows keep their documented lengths.
     ``enabled=False`` switches flood control off.
     ``bulk_counts_items``: whether ``copyMessages``/``forwardMessages`` count one
     message per copied message (True) or one per call (False, the default;
@@ -171,12 +172,12 @@ class FloodControl:
     def _rule(self, scope: str) -> _Rule:
         s = self.limits.scale
         if scope == "bot":
-            return _Rule(self.limits.bot_per_second, 1.0 / s)
+            return _Rule(max(1, int(self.limits.bot_per_second * s)), 1.0)
         if scope == "chat":
             return _Rule(
                 1, 1.0 / (self.limits.chat_per_second * s), burst=max(1, self.limits.chat_burst)
             )
-        return _Rule(self.limits.group_per_minute, 60.0 / s)
+        return _Rule(max(1, int(self.limits.group_per_minute * s)), 60.0)
 
     def check(
         self,
@@ -233,8 +234,15 @@ class FloodControl:
             return
         now = self.clock()
         for key, count in decision.keys:
-            stamps = self._stamps.setdefault(key.as_tuple(), deque(maxlen=_HISTORY))
+            stamps = self._stamps.setdefault(key.as_tuple(), deque())
             stamps.extend([now] * count)
+            rule = self._rule(key.scope)
+            if rule.burst is None:
+                while stamps and stamps[0] <= now - rule.period:
+                    stamps.popleft()
+            else:
+                while len(stamps) > rule.burst + _HISTORY:
+                    stamps.popleft()
 
     def total_rejected(self) -> int:
         return sum(self.rejected.values())

@@ -712,10 +712,8 @@ class BotApi:
                 "old_reaction": old,
                 "new_reaction": list(reactions),
             }
-            for member in chat.members.values():
-                other = self.world.bots.get(member.user_id)
-                if other is not None and other.id != call.bot.id and member.is_admin:
-                    self.world.emit(other.id, "message_reaction", payload, chat.id)
+            for other in self.world.bots_in_chat(chat, exclude=call.bot.id):
+                self.world.emit(other.id, "message_reaction", payload, chat.id)
         return True
 
     # ------------------------------------------------------------ chats

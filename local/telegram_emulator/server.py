@@ -274,7 +274,7 @@ class EmulatorServer:
         return {
             "calls": len(self.call_log),
             "calls_by_method": by_method,
-            "errors_by_code": _count(c["status"] for c in self.call_log if not c["ok"]),
+            "errors_by_code": _count(c["status"] for c in self.call_log if c["ok"] is False),
             "rejected_429": self.flood.total_rejected(),
             "rejected_429_by_scope": dict(self.flood.rejected),
             "violations": len(self.flood.violations),
@@ -288,7 +288,16 @@ class EmulatorServer:
         token = request.match_info["token"]
         name = request.match_info["method"]
         self._seq += 1
-        entry: JSON = {"seq": self._seq, "at": self.clock(), "method": name, "http": request.method}
+        entry: JSON = {
+            "seq": self._seq,
+            "at": self.clock(),
+            "method": name,
+            "http": request.method,
+            "status": None,  # still running (a long poll, a hang)
+            "ok": None,
+        }
+        if len(self.call_log) < self.max_call_log:
+            self.call_log.append(entry)
         call: Call | None = None
         try:
             if not _TOKEN_RE.match(token):
@@ -339,8 +348,6 @@ class EmulatorServer:
             result=body.get("result"),
             parameters=body.get("parameters"),
         )
-        if len(self.call_log) < self.max_call_log:
-            self.call_log.append(entry)
         return web.Response(text=_dumps(body), status=status, content_type="application/json")
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:

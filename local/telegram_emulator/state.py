@@ -667,6 +667,18 @@ class World:
             ):
                 yield bot
 
+    def bots_in_chat(self, chat: Chat, *, exclude: int | None = None) -> Iterator[BotAccount]:
+        """Bots that receive chat-wide events (reactions): the private chat's bot, group admins."""
+        if chat.is_private:
+            assert chat.bot_id is not None
+            if chat.bot_id != exclude:
+                yield self.bots[chat.bot_id]
+            return
+        for member in chat.members.values():
+            bot = self.bots.get(member.user_id)
+            if bot is not None and bot.id != exclude and member.present and member.is_admin:
+                yield bot
+
     def _privacy_passes(self, bot: BotAccount, chat: Chat, msg: Message) -> bool:
         """Privacy mode: commands, replies to the bot, and service messages only."""
         if msg.service:
