@@ -1,4 +1,4 @@
-"""Update delivery: webhook pushes (secret, retries, one in flight per chat), long polling, faults."""
+"""Update delivery: webhook (secret, retries, one in flight per chat), long polling, faults."""
 
 from __future__ import annotations
 
@@ -77,8 +77,8 @@ async def receiver(**options: Any) -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], bool], limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
@@ -115,7 +115,9 @@ def test_webhook_secret_retries_and_one_in_flight_per_chat(
     assert recv.max_per_chat == 1
     assert recv.max_total == 2  # the two chats in parallel
     assert info["pending_update_count"] == 0
-    assert info["last_error_message"] == "Wrong response from the webhook: 500 Internal Server Error"
+    assert (
+        info["last_error_message"] == "Wrong response from the webhook: 500 Internal Server Error"
+    )
     assert info["url"] == recv.url
 
 
@@ -230,9 +232,7 @@ def test_duplicate_and_reordered_deliveries(fast_emulator: RunningEmulator) -> N
 
     async def scenario() -> Receiver:
         async with receiver() as recv:
-            await asyncio.to_thread(
-                client.bot_api, "setWebhook", url=recv.url, max_connections=1
-            )
+            await asyncio.to_thread(client.bot_api, "setWebhook", url=recv.url, max_connections=1)
             await wait_for(lambda: len(recv.calls) == 3)
             await asyncio.sleep(0.05)
             return recv

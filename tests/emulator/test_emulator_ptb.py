@@ -62,7 +62,7 @@ def test_forum_topics_lifecycle(telegram_emulator: RunningEmulator, world: dict[
             closed = await bot.close_forum_topic(group, thread)
             still_writable = await bot.send_message(group, "bot is admin", message_thread_id=thread)
             reopened = await bot.reopen_forum_topic(group, thread)
-            with pytest.raises(BadRequest, match="(?i)topic_not_modified"):
+            with pytest.raises(BadRequest, match=r"(?i)topic_not_modified"):
                 await bot.reopen_forum_topic(group, thread)
             deleted = await bot.delete_forum_topic(group, thread)
             with pytest.raises(BadRequest, match="Message thread not found"):
@@ -216,7 +216,7 @@ def test_edits_replies_reactions_delete(
             )
             recaptioned = await bot.edit_message_caption(person, photo.message_id, caption="c2")
             reacted = await bot.set_message_reaction(person, incoming, [ReactionTypeEmoji("👍")])
-            with pytest.raises(BadRequest, match="(?i)reaction_invalid"):
+            with pytest.raises(BadRequest, match=r"(?i)reaction_invalid"):
                 await bot.set_message_reaction(person, incoming, [ReactionTypeEmoji("🦖")])
             with pytest.raises(BadRequest, match="Message to be replied not found"):
                 await bot.send_message(person, "x", reply_parameters=ReplyParameters(777))
@@ -354,7 +354,7 @@ def test_webhook_methods_round_trip(telegram_emulator: RunningEmulator) -> None:
     async def scenario() -> dict[str, Any]:
         async with ptb_bot(telegram_emulator) as bot:
             before = await bot.get_webhook_info()
-            with pytest.raises(BadRequest, match="(?i)an https url must be provided"):
+            with pytest.raises(BadRequest, match=r"(?i)an https url must be provided"):
                 await bot.set_webhook("http://example.com/hook")
             set_ok = await bot.set_webhook(
                 "http://127.0.0.1:9/hook", secret_token="s3cret_", allowed_updates=["message"]

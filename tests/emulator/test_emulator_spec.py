@@ -1,4 +1,4 @@
-"""Every call is checked against the Bot API spec; bodies arrive in every encoding Telegram takes."""
+"""Every call is checked against the Bot API spec, in every body encoding Telegram takes."""
 
 from __future__ import annotations
 
@@ -161,7 +161,9 @@ def test_nested_input_media_is_validated(
     telegram_emulator: RunningEmulator, world: dict[str, Any]
 ) -> None:
     media = [{"type": "photo", "media": "x"}, {"type": "hologram", "media": "y"}]
-    status, body = json_call(telegram_emulator, "sendMediaGroup", chat_id=world["person"], media=media)
+    status, body = json_call(
+        telegram_emulator, "sendMediaGroup", chat_id=world["person"], media=media
+    )
     assert status == 400 and "media" in body["description"]
 
 
