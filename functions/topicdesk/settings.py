@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from topicdesk.domain import texts
+from topicdesk.domain.limiter import LimitSettings
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 
@@ -53,6 +54,9 @@ class Limits:
     person_burst: float = 8.0
     person_interval_seconds: float = 8.0
     flood_policy: str = "hold"
+    max_wait_seconds: float = 3.5
+    max_attempts: int = 5
+    """Genuine failures (not rate-limit deferrals) before an update goes to the DLQ."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
@@ -68,6 +72,16 @@ class Limits:
                 env, "LIMIT_PERSON_INTERVAL_SECONDS", cls.person_interval_seconds
             ),
             flood_policy=policy,
+            max_wait_seconds=_float(env, "LIMIT_MAX_WAIT_SECONDS", cls.max_wait_seconds),
+            max_attempts=int(_float(env, "MAX_ATTEMPTS", cls.max_attempts)),
+        )
+
+    def gcra(self) -> LimitSettings:
+        return LimitSettings(
+            bot_per_second=self.bot_per_second,
+            chat_per_second=self.chat_per_second,
+            group_per_minute=self.group_per_minute,
+            max_wait=self.max_wait_seconds,
         )
 
 
@@ -78,6 +92,7 @@ class Settings:
     bot_token_secret_name: str
     webhook_secret_name: str
     updates_queue_url: str
+    dead_letter_queue_url: str
     data_table: str
     limits_table: str
     idempotency_table: str
@@ -98,6 +113,7 @@ class Settings:
             bot_token_secret_name=env.get("BOT_TOKEN_SECRET_NAME", "").strip(),
             webhook_secret_name=env.get("WEBHOOK_SECRET_NAME", "").strip(),
             updates_queue_url=env.get("UPDATES_QUEUE_URL", "").strip(),
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", "").strip(),
             data_table=env.get("DATA_TABLE", "").strip(),
             limits_table=env.get("LIMITS_TABLE", "").strip(),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
@@ -112,6 +128,7 @@ class Settings:
             "bot_token_secret_name": "BOT_TOKEN_SECRET_NAME",
             "webhook_secret_name": "WEBHOOK_SECRET_NAME",
             "updates_queue_url": "UPDATES_QUEUE_URL",
+            "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
             "data_table": "DATA_TABLE",
             "limits_table": "LIMITS_TABLE",
             "idempotency_table": "IDEMPOTENCY_TABLE",

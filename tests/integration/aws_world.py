@@ -13,7 +13,7 @@ from moto import mock_aws
 
 REGION = "us-east-1"
 WEBHOOK_SECRET = "local-webhook-secret_ABC-123"
-MAX_RECEIVE_COUNT = 8
+MAX_RECEIVE_COUNT = 50
 
 
 @dataclass
@@ -105,6 +105,13 @@ def aws_world(
             "POWERTOOLS_METRICS_NAMESPACE": "Topicdesk/test",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "UPDATES_QUEUE_URL": updates_url,
+            "DEAD_LETTER_QUEUE_URL": dlq_url,
+            "MAX_ATTEMPTS": "5",
+            # The shared limiter runs (its DynamoDB calls included) with room to spare; the
+            # limits themselves are exercised by their own tests and the benchmark.
+            "LIMIT_BOT_PER_SECOND": "1000",
+            "LIMIT_CHAT_PER_SECOND": "1000",
+            "LIMIT_GROUP_PER_MINUTE": "60000",
             "DATA_TABLE": "topicdesk-test-data",
             "LIMITS_TABLE": "topicdesk-test-limits",
             "IDEMPOTENCY_TABLE": "topicdesk-test-idempotency",

@@ -89,9 +89,14 @@ def test_429_defers_the_record_by_retry_after_and_trips_nothing(pipeline: Pipeli
     hidden_for = message.visible_at / 1000 - time.time()
     assert retry_after - 2 < hidden_for <= retry_after + 0.5
     assert pipeline.updates.poll_once().received == 0
-    # Time passes (the emulator's window and the queue's invisibility both).
+    # Every instance was told: the shared limiter holds the group's key until then.
+    limits = pipeline.aws.dynamodb.Table("topicdesk-test-limits")
+    held = limits.get_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})["Item"]
+    assert retry_after - 2 < float(held["tat"]) - time.time() <= retry_after + 0.5
+    # Time passes: for the emulator's window, the queue's invisibility and the limiter.
     pipeline.client.set_limits(enabled=False)
     message.visible_at = 0
+    limits.delete_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})
     assert pipeline.updates.poll_once().succeeded == 1
     assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
     assert pipeline.client.violations() == []
@@ -219,4 +224,5 @@ def test_poison_update_ends_archived_with_person_and_on_call_told(
     items = table.query(
         KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "DEAD"}
     )["Items"]
-    assert len(items) == 1 and items[0]["receive_count"] >= 8
+    # Five genuine failures (MAX_ATTEMPTS), then the consumer moved it to the DLQ itself.
+    assert len(items) == 1 and items[0]["receive_count"] == 5

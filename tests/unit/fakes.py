@@ -233,7 +233,7 @@ class InMemoryJournal:
     def __init__(self) -> None:
         self.records: dict[int, FailureRecord] = {}
 
-    def record(self, update_id: int, reason: str, now: float) -> None:
+    def record(self, update_id: int, reason: str, now: float) -> int:
         old = self.records.get(update_id)
         self.records[update_id] = FailureRecord(
             reason=reason,
@@ -241,6 +241,7 @@ class InMemoryJournal:
             last_failure_at=now,
             failures=(old.failures if old else 0) + 1,
         )
+        return self.records[update_id].failures
 
     def get(self, update_id: int) -> FailureRecord | None:
         return self.records.get(update_id)

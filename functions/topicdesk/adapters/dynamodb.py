@@ -35,7 +35,7 @@ DEAD_LETTER_TTL_SECONDS = 30 * 24 * 3600
 _SESSION_SK = "SESSION"
 
 
-def _conditional_failed(error: ClientError) -> bool:
+def conditional_failed(error: ClientError) -> bool:
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
@@ -58,7 +58,7 @@ def conditionally(write: Callable[[], object]) -> bool:
             write()
     except StorageUnavailable as error:
         cause = error.__cause__
-        if isinstance(cause, ClientError) and _conditional_failed(cause):
+        if isinstance(cause, ClientError) and conditional_failed(cause):
             return False
         raise
     return True
@@ -335,9 +335,9 @@ class DynamoFailureJournal:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def record(self, update_id: int, reason: str, now: float) -> None:
+    def record(self, update_id: int, reason: str, now: float) -> int:
         with storage_errors():
-            self._table.update_item(
+            answer = self._table.update_item(
                 Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"},
                 UpdateExpression=(
                     "SET reason = :reason, last_failure_at = :now, expires_at = :expires, "
@@ -350,7 +350,9 @@ class DynamoFailureJournal:
                     ":expires": int(now) + FAILURE_TTL_SECONDS,
                     ":one": 1,
                 },
+                ReturnValues="UPDATED_NEW",
             )
+        return _int(answer["Attributes"].get("failures"), 1)
 
     def get(self, update_id: int) -> FailureRecord | None:
         with storage_errors():

@@ -132,7 +132,7 @@ class DeadLetterService:
             update_id=update_id,
             chat_id=chat_id,
             reason=failure.reason if failure else REASON_UNRECORDED,
-            receive_count=record.receive_count,
+            receive_count=max(record.receive_count, failure.failures if failure else 0),
             first_failure_at=failure.first_failure_at if failure else record.sent_at,
             last_failure_at=failure.last_failure_at if failure else now,
             sent_at=record.sent_at,

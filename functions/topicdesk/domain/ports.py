@@ -111,7 +111,9 @@ class TelegramGateway(Protocol):
 class FailureJournal(Protocol):
     """The consumer notes why an update failed; the DLQ processor reads it back."""
 
-    def record(self, update_id: int, reason: str, now: float) -> None: ...
+    def record(self, update_id: int, reason: str, now: float) -> int:
+        """Note one more failure; returns how many there have been."""
+        ...
 
     def get(self, update_id: int) -> FailureRecord | None: ...
 

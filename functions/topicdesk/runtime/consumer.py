@@ -5,6 +5,10 @@
   retries): an update that arrives again after SQS's 5-minute dedup window is a no-op.
 - After the batch, each failed record's visibility is set to when it should come back:
   exactly ``retry_after`` after a 429 (the whole group, to keep its order), else a backoff.
+- Receive counts and the DLQ: a rate-limit deferral is not a failure, yet SQS counts every
+  receive. So the consumer keeps its own count of genuine failures (the failure journal) and
+  moves an update to the DLQ itself after ``MAX_ATTEMPTS`` of them; the queue's much higher
+  ``maxReceiveCount`` is only the backstop for crash loops (a record that kills the function).
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from telegram import Update
 
 from topicdesk.adapters.aws import Deferral, SqsVisibility, read_secret
@@ -35,6 +43,7 @@ from topicdesk.adapters.dynamodb import (
     DynamoSessionRepository,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
+from topicdesk.adapters.rate_limiter import DynamoTatStore, SharedThrottle
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
 from topicdesk.domain.errors import RateLimited, StorageUnavailable, TopicdeskError
@@ -69,13 +78,23 @@ class ConsumerRuntime:
         sqs: Any = None,
     ) -> None:
         settings.need(
-            "bot_token_secret_name", "data_table", "idempotency_table", "operator_chat_ids"
+            "bot_token_secret_name",
+            "data_table",
+            "idempotency_table",
+            "operator_chat_ids",
+            "dead_letter_queue_url",
         )
+        self._settings = settings
         self._metrics = metrics
         self._clock = SystemClock()
         self._loop = asyncio.new_event_loop()
-        table = (dynamodb or boto3.resource("dynamodb")).Table(settings.data_table)
+        resource = dynamodb or boto3.resource("dynamodb")
+        table = resource.Table(settings.data_table)
         self._journal = DynamoFailureJournal(table)
+        if throttle is None and settings.limits_table:
+            throttle = SharedThrottle(
+                DynamoTatStore(resource.Table(settings.limits_table)), settings.limits.gcra()
+            )
         bot = build_bot(read_secret(settings.bot_token_secret_name), settings.telegram_api_url)
         gateway = PtbTelegramGateway(bot, throttle=throttle, metrics=metrics)
         relay = Relay(
@@ -105,7 +124,8 @@ class ConsumerRuntime:
         # A batch whose records all failed is answered like any other (every id listed) so
         # that their retries are still scheduled, instead of raising and losing that step.
         self._processor.raise_on_entire_batch_failure = False
-        self._visibility = SqsVisibility(sqs or boto3.client("sqs"))
+        self._sqs = sqs or boto3.client("sqs")
+        self._visibility = SqsVisibility(self._sqs)
         self._plan = BatchPlan([])
         self._current: str | None = None
         self._group_errors: dict[str, BaseException] = {}
@@ -153,8 +173,11 @@ class ConsumerRuntime:
             self._current = record.message_id
             self._process_once(update=update)
         except Exception as error:
+            failures = self._note_failure(record, update, error)
+            if failures >= self._settings.limits.max_attempts:
+                self._dead_letter(record, failures)
+                return  # out of the updates queue: the group's next records may go on
             self._group_errors[group] = error
-            self._note_failure(update, error)
             raise
         sent_at = float(record.attributes.sent_timestamp) / 1000.0
         self._metrics.count("UpdatesProcessed")
@@ -169,19 +192,40 @@ class ConsumerRuntime:
     def _followers_of(self, update: Update) -> list[dict[str, Any]]:
         return self._plan.followers(self._current) if self._current else []
 
-    def _note_failure(self, update: dict[str, Any] | None, error: BaseException) -> None:
-        deferred = isinstance(error, (RateLimited, DeadlineNear))
-        self._metrics.count("UpdatesDeferred" if deferred else "UpdatesFailed")
-        log = logger.info if deferred else logger.warning
-        log("record failed", extra={"error": f"{type(error).__name__}: {error}"})
+    def _note_failure(
+        self, record: SQSRecord, update: dict[str, Any] | None, error: BaseException
+    ) -> int:
+        """Count the failure; returns how many genuine failures the update has had (0 for a
+        deferral, which is not one)."""
+        reason = f"{type(error).__name__}: {error}"
+        if isinstance(error, (RateLimited, DeadlineNear, IdempotencyAlreadyInProgressError)):
+            self._metrics.count("UpdatesDeferred")
+            logger.info("record deferred", extra={"reason": reason})
+            return 0
+        self._metrics.count("UpdatesFailed")
+        logger.warning("record failed", extra={"reason": reason})
+        receives = int(record.attributes.approximate_receive_count or 1)
         if update is None:
-            return
+            return receives  # a malformed body has no update_id to journal under
         try:
-            self._journal.record(
-                int(update["update_id"]), f"{type(error).__name__}: {error}", self._clock.now()
-            )
+            return self._journal.record(int(update["update_id"]), reason, self._clock.now())
         except StorageUnavailable:
             logger.warning("could not journal the failure")
+            return receives
+
+    def _dead_letter(self, record: SQSRecord, failures: int) -> None:
+        """Hand the update to the DLQ (same group, so on-call sees it in order)."""
+        try:
+            self._sqs.send_message(
+                QueueUrl=self._settings.dead_letter_queue_url,
+                MessageBody=record.body or "",
+                MessageGroupId=record.attributes.message_group_id or "unrouted",
+                MessageDeduplicationId=record.message_id,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailable("could not move the update to the DLQ") from error
+        self._metrics.count("UpdatesDeadLettered")
+        logger.error("update moved to the DLQ", extra={"failures": failures})
 
     def _schedule_retries(self, records: list[dict[str, Any]], response: dict[str, Any]) -> None:
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}

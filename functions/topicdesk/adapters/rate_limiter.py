@@ -1,0 +1,147 @@
+"""The shared flood limiter's storage: GCRA TATs in DynamoDB (``LIMITS_TABLE``, key ``pk``).
+
+One conditional UpdateItem per key per send in the common cases:
+- busy key (TAT between now and the furthest acceptable slot): ``SET tat = tat + T``;
+- idle key (no TAT, or TAT in the past): the first update fails its condition and returns the
+  old item, then ``SET tat = now + T``;
+- key too far ahead: the failed condition's old item says how long to wait; nothing reserved.
+Items expire (TTL ``expires_at``) an hour after their TAT; nothing ever scans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from topicdesk.adapters.dynamodb import conditional_failed, conditionally, storage_errors
+from topicdesk.domain.errors import RateLimited
+from topicdesk.domain.limiter import LimitSettings, Reservation, Rule, reserve_all, rules_for
+
+EXPIRY_SECONDS = 3600
+ATTEMPTS = 4
+
+
+def _number(value: float) -> Decimal:
+    return Decimal(str(round(value, 6)))
+
+
+def _old_tat(error: ClientError) -> float | None:
+    item = error.response.get("Item") or {}
+    tat = item.get("tat")
+    if isinstance(tat, dict) and "N" in tat:  # low-level shape on a failed condition
+        return float(tat["N"])
+    if isinstance(tat, int | float | Decimal):
+        return float(tat)
+    return None
+
+
+class DynamoTatStore:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
+        latest = now + rule.tolerance + max_wait  # the furthest TAT still worth waiting for
+        for _ in range(ATTEMPTS):
+            try:
+                with storage_errors():
+                    answer = self._update_busy(rule, now, latest)
+            except Exception as error:
+                cause = error.__cause__
+                if not (isinstance(cause, ClientError) and conditional_failed(cause)):
+                    raise
+                old = _old_tat(cause)
+                if old is not None and old > latest:
+                    raise RateLimited(old - rule.tolerance - now, key=rule.key) from None
+                if self._start_idle(rule, now):
+                    return Reservation(rule.key, 0.0, rule.interval)
+                continue  # someone moved it between our two updates: look again
+            new_tat = float(answer["Attributes"]["tat"])
+            wait = max(0.0, new_tat - rule.interval - rule.tolerance - now)
+            return Reservation(rule.key, wait, rule.interval)
+        # Heavy contention on one key: come back shortly rather than spin.
+        raise RateLimited(rule.interval, key=rule.key)
+
+    def _update_busy(self, rule: Rule, now: float, latest: float) -> Any:
+        return self._table.update_item(
+            Key={"pk": rule.key},
+            UpdateExpression="SET tat = tat + :interval, expires_at = :expires",
+            ConditionExpression="tat BETWEEN :now AND :latest",
+            ExpressionAttributeValues={
+                ":interval": _number(rule.interval),
+                ":now": _number(now),
+                ":latest": _number(latest),
+                ":expires": int(latest) + EXPIRY_SECONDS,
+            },
+            ReturnValues="UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    def _start_idle(self, rule: Rule, now: float) -> bool:
+        return conditionally(
+            lambda: self._table.update_item(
+                Key={"pk": rule.key},
+                UpdateExpression="SET tat = :tat, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+                ExpressionAttributeValues={
+                    ":tat": _number(now + rule.interval),
+                    ":now": _number(now),
+                    ":expires": int(now) + EXPIRY_SECONDS,
+                },
+            )
+        )
+
+    def release(self, reservation: Reservation) -> None:
+        with storage_errors():
+            self._table.update_item(
+                Key={"pk": reservation.key},
+                UpdateExpression="SET tat = tat - :interval",
+                ConditionExpression="attribute_exists(tat)",
+                ExpressionAttributeValues={":interval": _number(reservation.interval)},
+            )
+
+    def push_back(self, key: str, until: float) -> None:
+        # A failed condition means the key is already held longer: nothing to do.
+        conditionally(
+            lambda: self._table.update_item(
+                Key={"pk": key},
+                UpdateExpression="SET tat = :until, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(tat) OR tat < :until",
+                ExpressionAttributeValues={
+                    ":until": _number(until),
+                    ":expires": int(until) + EXPIRY_SECONDS,
+                },
+            )
+        )
+
+
+class SharedThrottle:
+    """The Throttle the Telegram gateway consults: every instance shares the TATs."""
+
+    def __init__(
+        self,
+        store: DynamoTatStore,
+        settings: LimitSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._sleep = sleep
+
+    async def before_send(self, chat_id: int, count: int = 1) -> None:
+        rules = rules_for(chat_id, count, self._settings)
+        wait = reserve_all(self._store, rules, self._clock(), self._settings.max_wait)
+        if wait > 0:
+            await self._sleep(wait)
+
+    def penalize(self, chat_id: int, retry_after: float) -> None:
+        """Telegram refused with 429: hold that chat's key for every instance."""
+        chat_rule = rules_for(chat_id, 1, self._settings)[0]
+        self._store.push_back(chat_rule.key, self._clock() + retry_after)

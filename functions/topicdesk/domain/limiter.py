@@ -1,0 +1,97 @@
+"""Telegram's flood limits as GCRA rules, shared by every consumer instance.
+
+GCRA keeps one number per key: the theoretical arrival time (TAT) of the next message. With
+emission interval ``T`` (1/rate) and burst tolerance ``tau`` ((burst - 1) * T), a message may
+go at ``max(TAT, now) - tau``; sending it moves TAT forward by ``T``. A worker *reserves* its
+slot (moves TAT) before sleeping until the slot, so concurrent workers queue up instead of
+racing; if the slot is further away than ``max_wait``, it does not reserve and defers instead.
+
+Keys: the bot (about 30 messages/s overall), each private chat (1/s) and each group
+(20/min). Bursts are 1 for chats and groups on purpose: Telegram counts messages in sliding
+windows, and a burst followed by the steady rate would overfill a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from topicdesk.domain.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    interval: float
+    """Seconds between messages (1/rate)."""
+    burst: int = 1
+
+    @property
+    def tolerance(self) -> float:
+        return (self.burst - 1) * self.interval
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    bot_per_second: float
+    chat_per_second: float
+    group_per_minute: float
+    max_wait: float = 3.5
+    """Longest wait worth sleeping; beyond it the record is deferred."""
+
+
+def rules_for(chat_id: int, count: int, settings: LimitSettings) -> list[Rule]:
+    """The keys one send to ``chat_id`` spends, most constraining first."""
+    del count  # one call is one message towards every key (see the module docstring)
+    chat_rule = (
+        Rule(f"group#{chat_id}", 60.0 / settings.group_per_minute)
+        if chat_id < 0
+        else Rule(f"chat#{chat_id}", 1.0 / settings.chat_per_second)
+    )
+    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second)]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    key: str
+    wait: float
+    """Seconds from now until the reserved slot."""
+    interval: float
+
+
+class TatStore(Protocol):
+    """Where TATs live (DynamoDB): one conditional update per key per send."""
+
+    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
+        """Move the key's TAT by one interval if its slot is within ``max_wait``; raise
+        RateLimited (without reserving) otherwise."""
+        ...
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a reserved slot back (another key deferred the send)."""
+        ...
+
+    def push_back(self, key: str, until: float) -> None:
+        """Nothing on this key before ``until`` (Telegram answered 429)."""
+        ...
+
+
+def next_tat(stored_tat: float | None, now: float, rule: Rule) -> tuple[float, float]:
+    """(new TAT, wait) for one message under ``rule`` given the stored TAT."""
+    tat = max(stored_tat or 0.0, now)
+    wait = max(0.0, tat - rule.tolerance - now)
+    return tat + rule.interval, wait
+
+
+def reserve_all(store: TatStore, rules: Sequence[Rule], now: float, max_wait: float) -> float:
+    """Reserve a slot on every key; the longest wait is the send's. All or nothing."""
+    taken: list[Reservation] = []
+    try:
+        for rule in rules:
+            taken.append(store.reserve(rule, now, max_wait))
+    except RateLimited:
+        for reservation in taken:
+            store.release(reservation)
+        raise
+    return max((r.wait for r in taken), default=0.0)

@@ -1,0 +1,85 @@
+"""The shared GCRA limiter on DynamoDB (moto): instances share one budget."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from topicdesk.adapters.rate_limiter import DynamoTatStore, SharedThrottle
+from topicdesk.domain.errors import RateLimited
+from topicdesk.domain.limiter import LimitSettings, Rule
+
+SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="limits",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield dynamodb.Table("limits")
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
+    store = DynamoTatStore(table)
+    rule = Rule("group#-1", 60 / 19)
+    first = store.reserve(rule, 1000.0, 3.5)
+    second = store.reserve(rule, 1000.0, 3.5)
+    assert first.wait == 0.0 and second.wait == pytest.approx(60 / 19, abs=1e-3)
+    with pytest.raises(RateLimited) as refused:
+        store.reserve(rule, 1000.0, 3.5)
+    assert refused.value.retry_after == pytest.approx(2 * 60 / 19, abs=1e-3)
+    assert float(table.get_item(Key={"pk": "group#-1"})["Item"]["tat"]) == pytest.approx(
+        1000 + 2 * 60 / 19, abs=1e-3
+    )
+    assert int(table.get_item(Key={"pk": "group#-1"})["Item"]["expires_at"]) > 1000
+
+
+def test_two_instances_share_one_budget(table: Any) -> None:
+    """Each instance alone would send at once; together they queue behind each other."""
+    times = FakeTime()
+    a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+
+    async def burst() -> None:
+        await a.before_send(42)
+        await b.before_send(42)
+        await a.before_send(42)
+
+    asyncio.run(burst())
+    assert times.slept == pytest.approx([1 / 0.95, 2 / 0.95], abs=1e-3)
+
+
+def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
+    times = FakeTime()
+    a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    a.penalize(-100, retry_after=30)
+    with pytest.raises(RateLimited) as refused:
+        asyncio.run(b.before_send(-100))
+    assert refused.value.retry_after == pytest.approx(30, abs=1e-3)
+    # A shorter 429 later does not shorten the hold.
+    a.penalize(-100, retry_after=5)
+    held = float(table.get_item(Key={"pk": "group#-100"})["Item"]["tat"])
+    assert held == pytest.approx(1030, abs=1e-3)

@@ -1,0 +1,80 @@
+"""GCRA rules and the all-or-nothing reservation, with an in-memory store."""
+
+from __future__ import annotations
+
+import pytest
+from topicdesk.domain.errors import RateLimited
+from topicdesk.domain.limiter import (
+    LimitSettings,
+    Reservation,
+    Rule,
+    next_tat,
+    reserve_all,
+    rules_for,
+)
+
+SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.tat: dict[str, float] = {}
+        self.released: list[str] = []
+
+    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
+        new_tat, wait = next_tat(self.tat.get(rule.key), now, rule)
+        if wait > max_wait:
+            raise RateLimited(wait, key=rule.key)
+        self.tat[rule.key] = new_tat
+        return Reservation(rule.key, wait, rule.interval)
+
+    def release(self, reservation: Reservation) -> None:
+        self.tat[reservation.key] -= reservation.interval
+        self.released.append(reservation.key)
+
+    def push_back(self, key: str, until: float) -> None:
+        self.tat[key] = max(self.tat.get(key, 0.0), until)
+
+
+def test_private_chats_and_groups_get_their_own_key_besides_the_bot() -> None:
+    assert [r.key for r in rules_for(42, 1, SETTINGS)] == ["chat#42", "bot"]
+    group, bot = rules_for(-1001, 1, SETTINGS)
+    assert group.key == "group#-1001" and group.interval == pytest.approx(60 / 19)
+    assert bot.interval == pytest.approx(1 / 28)
+
+
+def test_consecutive_sends_are_spaced_by_the_interval() -> None:
+    store = MemoryStore()
+    rules = rules_for(-1001, 1, SETTINGS)
+    waits = [reserve_all(store, rules, 100.0, max_wait=10) for _ in range(3)]
+    assert waits == pytest.approx([0.0, 60 / 19, 2 * 60 / 19])
+
+
+def test_beyond_max_wait_nothing_stays_reserved() -> None:
+    store = MemoryStore()
+    rules = rules_for(-1001, 1, SETTINGS)
+    reserve_all(store, rules, 100.0, max_wait=3.5)
+    reserve_all(store, rules, 100.0, max_wait=3.5)  # waits 3.16 s
+    bot_before = store.tat["bot"]
+    with pytest.raises(RateLimited) as refused:
+        reserve_all(store, [Rule("bot", 1 / 28), rules[0]], 100.0, max_wait=3.5)
+    assert refused.value.retry_after == pytest.approx(2 * 60 / 19)
+    assert store.tat["bot"] == pytest.approx(bot_before)  # the bot slot was given back
+    assert store.released == ["bot"]
+
+
+def test_a_full_window_never_exceeds_the_documented_limit() -> None:
+    """Slots granted over 10 minutes: no 60-second window holds more than 20 (group)."""
+    store = MemoryStore()
+    rules = rules_for(-5, 1, SETTINGS)
+    now, sent = 0.0, []
+    while now < 600:
+        try:
+            wait = reserve_all(store, rules, now, max_wait=0.5)
+        except RateLimited as deferred:
+            now += deferred.retry_after
+            continue
+        sent.append(now + wait)
+        now += wait
+    assert len(sent) >= 0.9 * 20 * 10
+    assert max(sum(1 for t in sent if s <= t < s + 60) for s in sent) <= 20
