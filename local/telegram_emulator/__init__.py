@@ -15,7 +15,7 @@ Public API
 ``EmulatorServer(host="127.0.0.1", port=0, *, limits=Limits(), token="123456:TEST-token",
 bot_username="topicdesk_test_bot", bot_first_name=..., clock=None, wall_clock=time.time,
 seed=0, delivery=DeliveryOptions(), validate_answers=True,
-bot_can_read_all_group_messages=False)``
+bot_can_read_all_group_messages=False, limits_scale=None)``
     * ``await start()`` / ``await stop()`` (in a running loop) or ``start_in_thread()`` /
       ``stop_thread()`` (own loop in a daemon thread, for sync code);
     * ``base_url`` (``http://127.0.0.1:PORT``; PTB: ``base_url=f"{base_url}/bot"``),
@@ -36,10 +36,10 @@ scale=1.0, enabled=True, bulk_counts_items=False)`` - flood limits (see ``limits
     ``create_group`` (basic group), ``set_member`` (e.g. the bot's rights), ``migrate_group``;
     people: ``send_as_user`` (text or ``photo=True``/``document=...``/a file_id, caption,
     ``reply_to_message_id``), ``send_album``, ``edit_as_user``, ``react_as_user``,
-    ``block_bot``, ``unblock_bot``, ``deactivate_user``;
+    ``delete_as_user``, ``block_bot``, ``unblock_bot``, ``deactivate_user``;
     operators: ``send_as_operator(chat_id, thread_id, user_id, text, reply_to_message_id)``,
-    ``edit_as_operator``, ``create_topic``, ``close_topic``, ``reopen_topic``,
-    ``delete_topic``, ``topics``;
+    ``edit_as_operator``, ``delete_as_operator``, ``create_topic``, ``close_topic``,
+    ``reopen_topic``, ``delete_topic``, ``topics``;
     inspection: ``transcript(chat_id, thread_id=None)``, ``calls(method=None)``,
     ``violations``, ``stats``, ``pending_updates``, ``deliveries``;
     faults and limits: ``set_fault(...)``, ``clear_faults``, ``limits``, ``set_limits``,
@@ -48,8 +48,9 @@ scale=1.0, enabled=True, bulk_counts_items=False)`` - flood limits (see ``limits
 Control endpoints (JSON; answers ``{"ok": true, "result": ...}`` or ``{"ok": false, "error"}``)
 under ``/_emulator``: ``POST /reset``, ``GET /info``, ``POST /bots``, ``POST /users``,
 ``POST /groups``, ``POST /groups/{chat_id}/members``, ``POST /groups/{chat_id}/migrate``,
-``POST /users/{user_id}/messages|albums|edit|react|block|unblock|deactivate``,
-``POST /chats/{chat_id}/messages|edit|topics``, ``GET /chats/{chat_id}/topics``,
+``POST /users/{user_id}/messages|albums|edit|react|delete|block|unblock|``
+``deactivate``,
+``POST /chats/{chat_id}/messages|edit|delete|topics``, ``GET /chats/{chat_id}/topics``,
 ``POST /chats/{chat_id}/topics/{thread_id}/close|reopen|delete``,
 ``GET /chats/{chat_id}/transcript?thread_id=``, ``GET /calls?method=``, ``GET /violations``,
 ``GET /stats``, ``GET /updates``, ``GET /deliveries``, ``GET|POST|DELETE /faults``,

@@ -320,6 +320,17 @@ class EmulatorClient:
         result: JSON = self._post(f"/users/{user_id}/unblock", bot_id=bot_id)
         return result
 
+    def delete_as_user(self, user_id: int, message_id: int, bot_id: int | None = None) -> JSON:
+        """A person deletes their message; the bot is not told (as on Telegram)."""
+        result: JSON = self._post(f"/users/{user_id}/delete", message_id=message_id, bot_id=bot_id)
+        return result
+
+    def delete_as_operator(self, chat_id: int, user_id: int, message_id: int) -> JSON:
+        result: JSON = self._post(
+            f"/chats/{chat_id}/delete", user_id=user_id, message_id=message_id
+        )
+        return result
+
     def deactivate_user(self, user_id: int) -> JSON:
         result: JSON = self._post(f"/users/{user_id}/deactivate")
         return result

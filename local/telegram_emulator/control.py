@@ -62,6 +62,8 @@ ROUTES = (
     Route("POST", "/users/{user_id}/block", "block_bot"),
     Route("POST", "/users/{user_id}/unblock", "unblock_bot"),
     Route("POST", "/users/{user_id}/deactivate", "deactivate_user"),
+    Route("POST", "/users/{user_id}/delete", "delete_as_user"),
+    Route("POST", "/chats/{chat_id}/delete", "delete_as_operator"),
     Route("POST", "/chats/{chat_id}/messages", "send_as_operator"),
     Route("POST", "/chats/{chat_id}/edit", "edit_as_operator"),
     Route("POST", "/chats/{chat_id}/topics", "create_topic"),
@@ -289,8 +291,27 @@ class Control:
         status = args.get("status") or (member.status if member else "member")
         rights = dict(member.rights) if member else {}
         rights.update({k: bool(v) for k, v in (args.get("rights") or {}).items()})
+        old = self.world.render_member(chat, user.id)
         chat.members[user.id] = Member(user.id, status, rights)
-        return {"member": self.world.render_member(chat, user.id)}
+        new = self.world.render_member(chat, user.id)
+        bot = self.world.bots.get(user.id)
+        if bot is not None and old != new:
+            actor = (
+                self._admin(chat)
+                if any(
+                    m.is_admin and m.user_id not in self.world.bots for m in chat.members.values()
+                )
+                else user.id
+            )
+            payload = {
+                "chat": self.world.render_chat(chat),
+                "from": self.world.render_user(actor),
+                "date": self.world.now(),
+                "old_chat_member": old,
+                "new_chat_member": new,
+            }
+            self.world.emit(bot.id, "my_chat_member", payload, chat.id)
+        return {"member": new}
 
     def migrate_group(self, args: JSON) -> JSON:
         """Upgrade a basic group to a supergroup, like Telegram does."""
@@ -455,6 +476,30 @@ class Control:
             chat.blocked = False
             self._my_chat_member(bot, chat, user, "kicked", "member")
         return {"blocked": False}
+
+    def delete_as_user(self, args: JSON) -> JSON:
+        """A person deletes one of their messages (Telegram tells the bot nothing)."""
+        if args.get("chat_id") is not None:
+            return self.delete_as_operator(args)
+        _, _, chat = self._private(args)
+        msg = chat.live(_int(args["message_id"], "message_id"))
+        if msg is None:
+            raise ControlError(f"no message {args['message_id']}")
+        self.world.delete_message(chat, msg)
+        return {"deleted": True}
+
+    def delete_as_operator(self, args: JSON) -> JSON:
+        """A group member deletes a message (their own, or any as an admin); no update."""
+        chat = self._group(args["chat_id"])
+        user = self._user(args["user_id"])
+        msg = chat.live(_int(args["message_id"], "message_id"))
+        member = chat.members.get(user.id)
+        if msg is None or member is None:
+            raise ControlError(f"no message {args['message_id']} visible to user {user.id}")
+        if msg.sender_id != user.id and not member.can("can_delete_messages"):
+            raise ControlError("not enough rights to delete the message")
+        self.world.delete_message(chat, msg)
+        return {"deleted": True}
 
     def deactivate_user(self, args: JSON) -> JSON:
         user = self._user(args["user_id"])

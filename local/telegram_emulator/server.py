@@ -68,6 +68,7 @@ class EmulatorServer:
         validate_answers: bool = True,
         bot_can_read_all_group_messages: bool = False,
         max_call_log: int = 100_000,
+        limits_scale: float | None = None,
     ) -> None:
         if host not in _LOOPBACK_HOSTS:
             raise ValueError("the emulator listens on the loopback interface only")
@@ -81,6 +82,8 @@ class EmulatorServer:
         self.validate_answers = validate_answers
         self.max_call_log = max_call_log
         self._limits = limits or Limits()
+        if limits_scale is not None:
+            self._limits = self._limits.scaled(limits_scale)
         self._seed = seed
         self._wall = wall_clock
         self._bot_args = (bot_username, bot_first_name, bot_can_read_all_group_messages)
@@ -293,6 +296,7 @@ class EmulatorServer:
             "at": self.clock(),
             "method": name,
             "http": request.method,
+            "content_type": request.content_type if request.can_read_body else None,
             "status": None,  # still running (a long poll, a hang)
             "ok": None,
         }

@@ -217,3 +217,26 @@ def test_standalone_main_serves_and_stops_on_ctrl_c() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_deleted_messages_and_bot_rights_changes(
+    telegram_emulator: RunningEmulator, world: dict[str, Any]
+) -> None:
+    client = telegram_emulator.client
+    group, alice = world["group"], world["person"]
+    sent = client.send_as_user(alice, "oops")["message_id"]
+    client.delete_as_user(alice, sent)
+    drain(client)
+    with pytest.raises(BotApiError) as info:
+        client.bot_api("copyMessage", chat_id=group, from_chat_id=alice, message_id=sent)
+    assert info.value.description == "Bad Request: message to copy not found"
+
+    client.set_member(group, telegram_emulator.bot_id, rights={"can_manage_topics": False})
+    update = drain(client)[0]["my_chat_member"]
+    assert update["old_chat_member"]["can_manage_topics"] is True
+    assert update["new_chat_member"]["can_manage_topics"] is False
+    with pytest.raises(BotApiError) as info:
+        client.bot_api("createForumTopic", chat_id=group, name="x")
+    assert info.value.description == "Bad Request: not enough rights to create a topic"
+    member = client.bot_api("getChatMember", chat_id=group, user_id=telegram_emulator.bot_id)
+    assert member["status"] == "administrator" and member["can_manage_topics"] is False

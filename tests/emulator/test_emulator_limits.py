@@ -17,6 +17,8 @@ from local.telegram_emulator.testing import RunningEmulator, ptb_bot
 
 Factory = Callable[..., RunningEmulator]
 
+pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
+
 
 def flood(limits: Limits | None = None) -> tuple[FloodControl, ManualClock]:
     clock = ManualClock()
@@ -104,6 +106,16 @@ def test_scale_multiplies_every_rate() -> None:
     assert [send(chat_control, 9, private=True) for _ in range(4)] == [0, 0, 0, 1]
     chat_clock.advance(1.0)  # retry_after is whole seconds, rounded up
     assert [send(chat_control, 9, private=True) for _ in range(4)] == [0, 0, 0, 1]
+
+
+def test_server_limits_scale_shortcut(telegram_emulator_factory: Factory) -> None:
+    emulator = telegram_emulator_factory(limits_scale=10, clock=ManualClock())
+    assert emulator.client.limits()["scale"] == 10
+    group = emulator.client.create_forum_group("Ops", operator_names=["Olga"])["chat_id"]
+    for i in range(200):
+        emulator.client.bot_api("sendMessage", chat_id=group, text=str(i))
+    with pytest.raises(BotApiError):
+        emulator.client.bot_api("sendMessage", chat_id=group, text="201st")
 
 
 def test_limits_can_be_switched_off() -> None:

@@ -19,6 +19,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 
 from local.telegram_emulator.testing import RunningEmulator, ptb_bot
 
+pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
+
 
 def test_get_me_and_bot_identity(telegram_emulator: RunningEmulator) -> None:
     async def scenario() -> telegram.User:
@@ -397,3 +399,62 @@ def test_ptb_get_updates_round_trip(
     assert updates[0].message.entities[0].type == "bot_command"
     assert updates[2].edited_message is not None and updates[2].edited_message.edit_date
     assert [u.update_id for u in updates] == sorted(u.update_id for u in updates)
+
+
+def test_what_ptb_actually_sends(telegram_emulator: RunningEmulator, world: dict[str, Any]) -> None:
+    """PTB 22.8 posts urlencoded forms (values JSON-encoded), multipart for uploads."""
+
+    async def scenario() -> None:
+        async with ptb_bot(telegram_emulator) as bot:
+            await bot.send_message(
+                world["person"],
+                "x",
+                reply_parameters=ReplyParameters(1, allow_sending_without_reply=True),
+            )
+            await bot.send_document(world["person"], b"data", filename="d.txt")
+
+    asyncio.run(scenario())
+    send, upload = (
+        telegram_emulator.client.calls("sendMessage")[0],
+        telegram_emulator.client.calls("sendDocument")[0],
+    )
+    assert send["content_type"] == "application/x-www-form-urlencoded"
+    assert send["params"]["chat_id"] == str(world["person"])  # every value is a string
+    assert send["params"]["reply_parameters"].startswith("{")  # JSON-serialized object
+    assert upload["content_type"] == "multipart/form-data"
+    assert upload["params"]["document"] == {"upload": "d.txt", "size": 4}
+
+
+def test_ptb_application_polling_echo(
+    telegram_emulator: RunningEmulator, world: dict[str, Any]
+) -> None:
+    from telegram.ext import Application, MessageHandler, filters
+
+    async def scenario() -> None:
+        app = (
+            Application.builder()
+            .token(telegram_emulator.token)
+            .base_url(telegram_emulator.ptb_base_url)
+            .build()
+        )
+        answered = asyncio.Event()
+
+        async def echo(update: telegram.Update, context: Any) -> None:
+            assert update.effective_message is not None
+            await update.effective_message.reply_text(f"echo: {update.effective_message.text}")
+            answered.set()
+
+        app.add_handler(MessageHandler(filters.TEXT, echo))
+        async with app:
+            assert app.updater is not None
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=1)
+            await asyncio.to_thread(telegram_emulator.client.send_as_user, world["person"], "ping")
+            await asyncio.wait_for(answered.wait(), 10)
+            await app.updater.stop()
+            await app.stop()
+
+    asyncio.run(scenario())
+    transcript = telegram_emulator.client.transcript(world["person"])
+    assert [m["text"] for m in transcript] == ["ping", "echo: ping"]
+    assert transcript[1]["from"]["id"] == telegram_emulator.bot_id
