@@ -492,12 +492,12 @@ class BotApi:
             raise bad_request("message has protected content and can't be forwarded")
 
     def copy_message(self, call: Call) -> JSON:
+        chat, topic, reply, external, quote = self._target(call)
         source_chat = self._source(call)
         source = source_chat.live(call.params["message_id"])
         if source is None:
             raise bad_request("message to copy not found")
         self._check_copyable(source)
-        chat, topic, reply, external, quote = self._target(call)
         content = self._copied_content(call, source, with_caption=True)
         decision = self._flood_check(call, chat, 1)
         markup = self._inline_markup(call)
@@ -527,8 +527,8 @@ class BotApi:
         return count if self.flood.limits.bulk_counts_items else 1
 
     def copy_messages(self, call: Call) -> list[JSON]:
-        _, sources = self._bulk_sources(call, "copy")
         chat, topic, _, _, _ = self._target(call)
+        _, sources = self._bulk_sources(call, "copy")
         decision = self._flood_check(call, chat, self._bulk_items(len(sources)))
         groups: dict[str, str] = {}
         out = []
@@ -550,12 +550,12 @@ class BotApi:
         return out
 
     def forward_message(self, call: Call) -> JSON:
+        chat, topic, _, _, _ = self._target(call)
         source_chat = self._source(call)
         source = source_chat.live(call.params["message_id"])
         if source is None:
             raise bad_request("message to forward not found")
         self._check_copyable(source, forward=True)
-        chat, topic, _, _, _ = self._target(call)
         decision = self._flood_check(call, chat, 1)
         content = {k: v for k, v in source.content.items() if not k.startswith("_")}
         msg = self._finish_send(
@@ -573,8 +573,8 @@ class BotApi:
         return self.world.render_message(msg)
 
     def forward_messages(self, call: Call) -> list[JSON]:
-        _, sources = self._bulk_sources(call, "forward")
         chat, topic, _, _, _ = self._target(call)
+        _, sources = self._bulk_sources(call, "forward")
         decision = self._flood_check(call, chat, self._bulk_items(len(sources)))
         groups: dict[str, str] = {}
         out = []

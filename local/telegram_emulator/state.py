@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -855,8 +856,12 @@ class World:
 
     @staticmethod
     def content_fingerprint(msg: Message) -> str:
-        visible = {k: v for k, v in msg.content.items() if not k.startswith("_")}
-        raw = repr(sorted((k, repr(v)) for k, v in visible.items())) + repr(msg.reply_markup)
+        visible = {
+            k: v.file_unique_id if isinstance(v, FileRecord) else v
+            for k, v in msg.content.items()
+            if not k.startswith("_")
+        }
+        raw = json.dumps([visible, msg.reply_markup], sort_keys=True, default=str)
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
