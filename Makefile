@@ -60,7 +60,7 @@ local: setup
 
 ## Operations CLI, e.g. make ops STAGE=prod ARGS="dlq list"
 ops: $(VENV)/.installed
-	$(BIN)/python -m local.ops --stage $(STAGE) $(ARGS)
+	PYTHONPATH=functions $(BIN)/python -m ops --stage $(STAGE) $(ARGS)
 
 ## The Bot API emulator on its own.
 emulator: $(VENV)/.installed

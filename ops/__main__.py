@@ -1,0 +1,301 @@
+"""`python -m ops --stage STAGE COMMAND ...` (or `make ops STAGE=... ARGS="..."`).
+
+webhook info | set | delete
+dlq list
+dlq replay ID | --all
+dlq purge --older-than 7d
+sessions show USER_ID
+secrets set-token            (reads the token without echo; or from stdin when piped)
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from topicdesk.adapters.aws import SqsUpdateQueue
+from topicdesk.adapters.dynamodb import (
+    DynamoDeadLetterArchive,
+    DynamoFailureJournal,
+    DynamoSessionRepository,
+)
+from topicdesk.domain import texts
+from topicdesk.domain.model import DeadLetter
+from topicdesk.domain.routing import group_key, parse_update
+
+from infra.config import ConfigError, load_stage_config
+from ops.resources import ROOT, OpsError, StageResources, resolve
+from ops.telegram import ALLOWED_UPDATES, call
+
+TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{8,}$")
+DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+def _secret(resources: StageResources, output: str) -> str:
+    answer = resources.client("secretsmanager").get_secret_value(SecretId=resources.output(output))
+    return str(answer["SecretString"]).strip()
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _stage_config_value(stage: str, name: str) -> Any:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    try:
+        config = load_stage_config(lambda key: stage if key == "stage" else context.get(key))
+    except ConfigError as error:
+        raise OpsError(str(error)) from None
+    return getattr(config, name)
+
+
+# ----------------------------------------------------------------------------- webhook
+
+
+def webhook_info(resources: StageResources, out: TextIO) -> int:
+    token = _secret(resources, "BotTokenSecretName")
+    info = call(resources.telegram_api_url, token, "getWebhookInfo")
+    for key in (
+        "url",
+        "pending_update_count",
+        "max_connections",
+        "allowed_updates",
+        "last_error_date",
+        "last_error_message",
+    ):
+        if key in info:
+            out.write(f"{key}: {info[key]}\n")
+    expected = resources.output("WebhookUrl")
+    if info.get("url") != expected:
+        out.write(f"warning: the webhook does not point at this stage ({expected})\n")
+    return 0
+
+
+def webhook_set(resources: StageResources, out: TextIO) -> int:
+    token = _secret(resources, "BotTokenSecretName")
+    url = resources.output("WebhookUrl")
+    max_connections = (
+        40
+        if resources.stage == "local"
+        else _stage_config_value(resources.stage, "webhook_max_connections")
+    )
+    call(
+        resources.telegram_api_url,
+        token,
+        "setWebhook",
+        url=url,
+        secret_token=_secret(resources, "WebhookSecretName"),
+        allowed_updates=ALLOWED_UPDATES,
+        max_connections=max_connections,
+    )
+    out.write(f"webhook set to {url}\n")
+    return 0
+
+
+def webhook_delete(resources: StageResources, out: TextIO) -> int:
+    token = _secret(resources, "BotTokenSecretName")
+    call(resources.telegram_api_url, token, "deleteWebhook")
+    out.write("webhook deleted (updates now wait at Telegram for up to 24 h)\n")
+    return 0
+
+
+# ----------------------------------------------------------------------------- dead letters
+
+
+def _archive(resources: StageResources) -> DynamoDeadLetterArchive:
+    table = resources.resource("dynamodb").Table(resources.output("DataTableName"))
+    return DynamoDeadLetterArchive(table)
+
+
+def dlq_list(resources: StageResources, out: TextIO) -> int:
+    items = sorted(_archive(resources).list(), key=lambda d: d.last_failure_at)
+    waiting = resources.client("sqs").get_queue_attributes(
+        QueueUrl=resources.output("DeadLetterQueueUrl"),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    now = time.time()
+    out.write(
+        f"{len(items)} archived dead letter(s); "
+        f"{int(waiting['ApproximateNumberOfMessages'])} waiting in the DLQ\n"
+    )
+    if items:
+        out.write(f"{'id':<14} {'chat':<16} {'age':>7} {'tries':>5}  reason\n")
+    for dead in items:
+        chat = str(dead.chat_id) if dead.chat_id is not None else "-"
+        out.write(
+            f"{dead.archive_id:<14} {chat:<16} {_age(now - dead.last_failure_at):>7} "
+            f"{dead.receive_count:>5}  {dead.reason[:90]}\n"
+        )
+    return 0
+
+
+def _replay_order(items: Sequence[DeadLetter]) -> list[DeadLetter]:
+    """Per chat, oldest update first (Telegram's update ids grow with time)."""
+    return sorted(items, key=lambda d: (d.update_id is None, d.update_id or 0))
+
+
+def dlq_replay(
+    resources: StageResources, out: TextIO, archive_id: str | None, replay_all: bool
+) -> int:
+    archive = _archive(resources)
+    if replay_all:
+        items = _replay_order(archive.list())
+    else:
+        assert archive_id is not None
+        found = archive.get(archive_id)
+        if found is None:
+            raise OpsError(f"no dead letter {archive_id!r}; see `dlq list`")
+        items = [found]
+    queue = SqsUpdateQueue(resources.client("sqs"), resources.output("UpdatesQueueUrl"))
+    table = resources.resource("dynamodb").Table(resources.output("DataTableName"))
+    journal = DynamoFailureJournal(table)
+    replayed = skipped = 0
+    stamp = int(time.time())
+    for index, dead in enumerate(items, start=1):
+        update = parse_update(dead.body)
+        if update is None:
+            out.write(f"skip {dead.archive_id}: the body is not an update (kept archived)\n")
+            skipped += 1
+            continue
+        queue.enqueue(
+            dead.body,
+            group_id=dead.group_id or group_key(update),
+            # A fresh dedup id: SQS must not drop it as a copy of the original.
+            deduplication_id=f"{update['update_id']}-replay-{stamp}",
+        )
+        journal.clear(int(update["update_id"]))
+        archive.delete(dead.archive_id)
+        replayed += 1
+        if len(items) > 20 and index % 20 == 0:
+            out.write(f"  {index}/{len(items)}\n")
+    out.write(f"replayed {replayed}, skipped {skipped}\n")
+    return 0 if skipped == 0 else 1
+
+
+def dlq_purge(resources: StageResources, out: TextIO, older_than: str) -> int:
+    match = DURATION.match(older_than)
+    if not match:
+        raise OpsError(f"--older-than {older_than!r}: use a number and s, m, h or d (e.g. 7d)")
+    seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    archive = _archive(resources)
+    cutoff = time.time() - seconds
+    purged = 0
+    for dead in archive.list():
+        if dead.last_failure_at < cutoff:
+            archive.delete(dead.archive_id)
+            purged += 1
+    out.write(f"purged {purged} dead letter(s) older than {older_than}\n")
+    return 0
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+def sessions_show(resources: StageResources, out: TextIO, user_id: int) -> int:
+    table = resources.resource("dynamodb").Table(resources.output("DataTableName"))
+    session = DynamoSessionRepository(table).get(user_id)
+    if session is None:
+        raise OpsError(f"no session for user {user_id}")
+    out.write(texts.session_info(session) + "\n")
+    out.write(f"operators' group: {session.operator_chat_id}, topic: {session.thread_id}\n")
+    return 0
+
+
+# ----------------------------------------------------------------------------- secrets
+
+
+def secrets_set_token(resources: StageResources, out: TextIO, read_token: Callable[[], str]) -> int:
+    token = read_token().strip()
+    if not TOKEN_PATTERN.match(token):
+        raise OpsError("that does not look like a bot token (digits, a colon, then 8+ letters, digits, _ or -)")
+    resources.client("secretsmanager").put_secret_value(
+        SecretId=resources.output("BotTokenSecretName"), SecretString=token
+    )
+    me = None
+    try:
+        me = call(resources.telegram_api_url, token, "getMe")
+    except OpsError as error:
+        out.write(f"token stored, but the Bot API did not accept it yet: {error}\n")
+        return 1
+    out.write(f"token stored for @{me.get('username')}; run `webhook set` to point it here\n")
+    return 0
+
+
+def _read_token() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("Bot token (input hidden): ")
+    return sys.stdin.readline()
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="ops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    root.add_argument("--stage", required=True, help="dev, prod, local, ...")
+    area = root.add_subparsers(dest="area", required=True)
+    webhook = area.add_parser("webhook").add_subparsers(dest="action", required=True)
+    for action in ("info", "set", "delete"):
+        webhook.add_parser(action)
+    dlq = area.add_parser("dlq").add_subparsers(dest="action", required=True)
+    dlq.add_parser("list")
+    replay = dlq.add_parser("replay")
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("archive_id", nargs="?")
+    target.add_argument("--all", action="store_true")
+    purge = dlq.add_parser("purge")
+    purge.add_argument("--older-than", required=True)
+    sessions = area.add_parser("sessions").add_subparsers(dest="action", required=True)
+    show = sessions.add_parser("show")
+    show.add_argument("user_id", type=int)
+    secrets = area.add_parser("secrets").add_subparsers(dest="action", required=True)
+    secrets.add_parser("set-token")
+    return root
+
+
+def run(
+    argv: Sequence[str], out: TextIO = sys.stdout, read_token: Callable[[], str] = _read_token
+) -> int:
+    args = parser().parse_args(argv)
+    resources = resolve(args.stage)
+    match (args.area, args.action):
+        case ("webhook", "info"):
+            return webhook_info(resources, out)
+        case ("webhook", "set"):
+            return webhook_set(resources, out)
+        case ("webhook", "delete"):
+            return webhook_delete(resources, out)
+        case ("dlq", "list"):
+            return dlq_list(resources, out)
+        case ("dlq", "replay"):
+            return dlq_replay(resources, out, args.archive_id, args.all)
+        case ("dlq", "purge"):
+            return dlq_purge(resources, out, args.older_than)
+        case ("sessions", "show"):
+            return sessions_show(resources, out, args.user_id)
+        case ("secrets", "set-token"):
+            return secrets_set_token(resources, out, read_token)
+    raise OpsError(f"unknown command {args.area} {args.action}")
+
+
+def main() -> int:
+    try:
+        return run(sys.argv[1:])
+    except OpsError as error:
+        print(f"ops: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
