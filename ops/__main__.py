@@ -216,7 +216,7 @@ def sessions_show(resources: StageResources, out: TextIO, user_id: int) -> int:
 def secrets_set_token(resources: StageResources, out: TextIO, read_token: Callable[[], str]) -> int:
     token = read_token().strip()
     if not TOKEN_PATTERN.match(token):
-        raise OpsError("that does not look like a bot token (digits, a colon, then 8+ letters, digits, _ or -)")
+        raise OpsError("that does not look like a bot token (digits, a colon, then 8+ characters)")
     resources.client("secretsmanager").put_secret_value(
         SecretId=resources.output("BotTokenSecretName"), SecretString=token
     )
