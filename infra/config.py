@@ -69,6 +69,8 @@ class Limits:
     person_burst: int
     person_interval_seconds: int
     flood_policy: str
+    max_wait_seconds: float
+    max_attempts: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class StageConfig:
     webhook_reserved_concurrency: int
     webhook_max_connections: int
     oldest_message_alarm_seconds: int
+    max_receive_count: int
     greeting: str
     telegram_api_url: str
     limits: Limits
@@ -159,6 +162,7 @@ _OVERRIDABLE = (
     "webhookReservedConcurrency",
     "webhookMaxConnections",
     "oldestMessageAlarmSeconds",
+    "maxReceiveCount",
     "greeting",
     "telegramApiUrl",
     "registerWebhook",
@@ -186,7 +190,20 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
             "personIntervalSeconds", _int_between(1, 86400)
         ),
         flood_policy=limits_reader.required("floodPolicy", _one_of(_FLOOD_POLICIES)),
+        # Longer waits are deferred (ChangeMessageVisibility), shorter ones slept: must stay
+        # well inside the consumer's 30 s timeout.
+        max_wait_seconds=limits_reader.required("maxWaitSeconds", _number_between(0.1, 10)),
+        max_attempts=limits_reader.required("maxAttempts", _int_between(1, 100)),
     )
+    # The consumer moves an update to the DLQ itself after maxAttempts genuine failures;
+    # SQS's redrive (maxReceiveCount) is the backstop for crash loops, and rate-limit
+    # deferrals also count as receives, so it must sit well above maxAttempts.
+    max_receive_count = reader.required("maxReceiveCount", _int_between(5, 1000))
+    if max_receive_count < 2 * limits.max_attempts:
+        raise ConfigError(
+            f"{where}: 'maxReceiveCount' ({max_receive_count}) must be at least twice "
+            f"'limits.maxAttempts' ({limits.max_attempts}): SQS's redrive is only the backstop"
+        )
     assets_bucket = reader.optional("assetsBucket", _bucket_name)
     return StageConfig(
         stage=stage,
@@ -204,6 +221,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         oldest_message_alarm_seconds=reader.required(
             "oldestMessageAlarmSeconds", _int_between(60, 14 * 86400)
         ),
+        max_receive_count=max_receive_count,
         greeting=reader.required("greeting", _non_empty_text),
         telegram_api_url=reader.required("telegramApiUrl", _http_url),
         limits=limits,
@@ -261,6 +279,16 @@ def _positive_number(what: str, value: Any) -> float:
     if not number > 0:
         raise ConfigError(f"{what} must be a positive number, got {value!r}")
     return number
+
+
+def _number_between(low: float, high: float) -> Callable[[str, Any], float]:
+    def parse(what: str, value: Any) -> float:
+        number = _positive_number(what, value)
+        if not low <= number <= high:
+            raise ConfigError(f"{what} must be between {low:g} and {high:g}, got {number:g}")
+        return number
+
+    return parse
 
 
 def _retention_days(what: str, value: Any) -> int:

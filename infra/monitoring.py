@@ -25,6 +25,8 @@ from infra.functions import TopicdeskFunction
 DEAD_LETTERS = "DeadLetters"
 UPDATES_PROCESSED = "UpdatesProcessed"
 UPDATES_FAILED = "UpdatesFailed"
+UPDATES_DEFERRED = "UpdatesDeferred"
+UPDATES_DEAD_LETTERED = "UpdatesDeadLettered"
 PROCESSING_LATENCY = "ProcessingLatency"
 TELEGRAM_ERROR_CODES = ("429", "403", "400", "5xx")
 TELEGRAM_ERRORS = tuple(f"TelegramError{code}" for code in TELEGRAM_ERROR_CODES)
@@ -227,13 +229,22 @@ class Monitoring(Construct):
                 width=8,
             ),
             cloudwatch.GraphWidget(
-                title="Updates processed / failed",
+                title="Updates processed / failed / deferred",
                 left=[
                     self.app_metric(
                         consumer, UPDATES_PROCESSED, statistic="Sum", label="processed"
                     ),
                     self.app_metric(consumer, UPDATES_FAILED, statistic="Sum", label="failed"),
-                    dead_letters.with_(label="dead letters"),
+                    self.app_metric(
+                        consumer, UPDATES_DEFERRED, statistic="Sum", label="deferred (rate limit)"
+                    ),
+                    self.app_metric(
+                        consumer,
+                        UPDATES_DEAD_LETTERED,
+                        statistic="Sum",
+                        label="moved to the DLQ by the consumer",
+                    ),
+                    dead_letters.with_(label="dead letters archived"),
                 ],
                 width=8,
             ),

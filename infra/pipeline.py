@@ -20,16 +20,16 @@ DLQ_PROCESSOR_TIMEOUT_SECONDS = 30
 VISIBILITY_FACTOR = 6
 BATCH_SIZE = 10
 
-# How many times a message may be received before SQS moves it to the DLQ: 8.
-# Every receive counts, not only real failures: a record deferred by the rate
-# limiter (ChangeMessageVisibility + reported as failed, to keep the chat's
-# order) is a receive, and with skip_group_on_error every later record of the
-# same chat in that batch is handed back unprocessed and also gets a receive.
-# A chat in a burst can spend two or three receives on deferrals alone; 8
-# leaves room for that plus several genuine retries (Telegram 5xx, throttled
-# DynamoDB) while a truly poisoned update still reaches the DLQ in minutes,
-# not hours.
-MAX_RECEIVE_COUNT = 8
+# maxReceiveCount (cdk.json `maxReceiveCount`, default 15) is the backstop, not the
+# retry budget. Every receive counts, not only failures: a record deferred by the rate
+# limiter (ChangeMessageVisibility + reported as failed, to keep the chat's order) is a
+# receive, and with skip_group_on_error every later record of the same chat in that
+# batch is handed back unprocessed and gets a receive too. So the consumer counts
+# genuine failures itself and moves an update to the DLQ after MAX_ATTEMPTS (5) of them
+# (docs/architecture.md). What is left for SQS's redrive is a record that kills the
+# function before it can count (timeout, out of memory): 15 receives = 5 genuine
+# attempts + 10 for deferrals during a flood, while a crash loop reaches the DLQ within
+# 15 x 180 s = 45 minutes. The config parser enforces maxReceiveCount >= 2 x maxAttempts.
 
 UPDATES_RETENTION = cdk.Duration.days(4)
 DLQ_RETENTION = cdk.Duration.days(14)  # the SQS maximum: time for on-call to replay
@@ -83,7 +83,7 @@ class Pipeline(Construct):
             retention_period=UPDATES_RETENTION,
             visibility_timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS * VISIBILITY_FACTOR),
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+                queue=self.dead_letter_queue, max_receive_count=config.max_receive_count
             ),
             removal_policy=removal_policy(config),
         )
@@ -105,8 +105,10 @@ class Pipeline(Construct):
             timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
             environment={
                 **telegram_env,
-                # For ChangeMessageVisibility when the rate limiter defers a record.
                 "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
+                # The consumer dead-letters an update itself after MAX_ATTEMPTS failures.
+                "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
+                "MAX_ATTEMPTS": str(limits.max_attempts),
                 "DATA_TABLE": storage.data_table.table_name,
                 "LIMITS_TABLE": storage.limits_table.table_name,
                 "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
@@ -117,10 +119,13 @@ class Pipeline(Construct):
                 "LIMIT_PERSON_BURST": str(limits.person_burst),
                 "LIMIT_PERSON_INTERVAL_SECONDS": str(limits.person_interval_seconds),
                 "FLOOD_POLICY": limits.flood_policy,
+                "LIMIT_MAX_WAIT_SECONDS": _number(limits.max_wait_seconds),
             },
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
         self.updates_queue.grant_consume_messages(self.consumer.function)
+        # SendMessage (+ GetQueueAttributes/Url) on the DLQ: the consumer-managed failure budget.
+        self.dead_letter_queue.grant_send_messages(self.consumer.function)
         storage.data_table.grant_read_write_data(self.consumer.function)
         storage.limits_table.grant_read_write_data(self.consumer.function)
         storage.idempotency_table.grant_read_write_data(self.consumer.function)
