@@ -136,6 +136,11 @@ class EmulatorServer:
         return updates
 
     def _on_update(self, bot_id: int, kind: str, payload: JSON, chat_id: int) -> None:
+        if self.validate_answers:
+            problems = self.spec.check_value(["Update"], {"update_id": 1, kind: payload})
+            if problems:
+                self.internal_errors.append(f"{kind} update does not match the spec: {problems}")
+                log.error("emulator bug: %s update does not match the spec: %s", kind, problems)
         self.updates_for(bot_id).enqueue(kind, payload, chat_id)
 
     async def reset(self) -> None:

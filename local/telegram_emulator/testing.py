@@ -3,7 +3,9 @@
     from local.telegram_emulator.testing import telegram_emulator  # noqa: F401
 
 ``telegram_emulator`` (function scope) yields a ``RunningEmulator``: a started
-in-thread ``EmulatorServer`` plus an ``EmulatorClient``; it stops by itself.
+in-thread ``EmulatorServer`` plus an ``EmulatorClient``; it stops by itself and
+fails the test if the emulator hit a bug of its own (an answer or update that
+does not match the Bot API spec, an exception).
 ``telegram_emulator_factory`` starts more, with any ``EmulatorServer`` options
 (e.g. ``limits=Limits(scale=60)`` or ``clock=ManualClock()``).
 ``ptb_bot(running)`` is an async context manager yielding an initialised
@@ -79,13 +81,19 @@ def start_emulator(**options: Any) -> RunningEmulator:
     return RunningEmulator(server, EmulatorClient(server.base_url, server.token))
 
 
+def _stop(running: RunningEmulator) -> None:
+    running.server.stop_thread()
+    bugs = running.server.internal_errors
+    assert not bugs, f"the Telegram emulator hit a bug of its own: {bugs}"
+
+
 @pytest.fixture
 def telegram_emulator() -> Iterator[RunningEmulator]:
     running = start_emulator()
     try:
         yield running
     finally:
-        running.server.stop_thread()
+        _stop(running)
 
 
 @pytest.fixture
@@ -101,4 +109,4 @@ def telegram_emulator_factory() -> Iterator[Callable[..., RunningEmulator]]:
         yield factory
     finally:
         for running in started:
-            running.server.stop_thread()
+            _stop(running)

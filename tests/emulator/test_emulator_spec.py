@@ -197,3 +197,15 @@ def test_every_method_implemented_is_in_the_spec(telegram_emulator: RunningEmula
     assert set(telegram_emulator.server.api.handlers) <= set(spec.methods)
     status, body = json_call(telegram_emulator, "sendPoll", chat_id=1, question="q", options=[])
     assert status == 400 and "not implemented by the emulator" in body["description"]
+
+
+def test_updates_are_checked_against_the_spec_too() -> None:
+    from local.telegram_emulator import EmulatorServer
+
+    server = EmulatorServer()  # not started: the world works without a loop
+    server.world.emit(server.bot_id, "message", {"message_id": 1}, 1)
+    assert len(server.internal_errors) == 1 and "date" in server.internal_errors[0]
+    good = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}
+    server.world.emit(server.bot_id, "message", good, 1)
+    assert len(server.internal_errors) == 1
+    assert len(server.updates_for(server.bot_id).pending) == 2
