@@ -1,0 +1,71 @@
+"""One Lambda execution environment: a process with the function's environment and code.
+
+Started by ``LocalFunction`` with multiprocessing's ``spawn`` (a clean interpreter, like a
+cold start). It imports the handler once and then serves invocations from a pipe, one at a
+time, until the pipe closes. Logs go to the function's log file, as CloudWatch would get them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from local.lambda_runtime.context import FakeLambdaContext
+
+
+def _code_first(code_dir: str) -> None:
+    """The function's code comes from its deployed asset. Third-party packages come from this
+    interpreter's site-packages: the asset's are built for linux/arm64 and may not load here."""
+    repo_functions = str(Path(__file__).resolve().parents[2] / "functions")
+    sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(repo_functions)]
+    sys.path.insert(0, code_dir)
+    for name in list(sys.modules):
+        if name == "topicdesk" or name.startswith("topicdesk."):
+            del sys.modules[name]
+
+
+def serve(
+    connection: Connection,
+    handler_path: str,
+    environment: dict[str, str],
+    code_dir: str,
+    log_path: str,
+    function_name: str,
+    timeout_seconds: float,
+    memory_mb: int,
+) -> None:
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    sys.stdout = sys.stderr = log
+    os.environ.clear()
+    os.environ.update(environment)
+    _code_first(code_dir)
+    module_name, _, attribute = handler_path.rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), attribute)
+    except Exception:
+        connection.send({"ok": False, "error": "init: " + traceback.format_exc(limit=5)})
+        return
+    connection.send({"ok": True, "ready": True})
+    while True:
+        try:
+            event: Any = connection.recv()
+        except (EOFError, OSError):
+            return
+        context = FakeLambdaContext(
+            function_name,
+            timeout_seconds,
+            memory_limit_in_mb=memory_mb,
+            region=environment.get("AWS_REGION", "us-east-1"),
+        )
+        try:
+            result = handler(event, context)
+        except Exception as error:
+            traceback.print_exc(file=log)
+            connection.send({"ok": False, "error": f"{type(error).__name__}: {error}"})
+            continue
+        connection.send({"ok": True, "result": result})

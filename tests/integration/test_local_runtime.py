@@ -1,0 +1,126 @@
+"""The local Lambda runtime: processes per function, URL events, SQS event source semantics."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.lambda_runtime import SqsEventSource
+from local.lambda_runtime.functions import (
+    FunctionError,
+    FunctionPool,
+    FunctionSpec,
+    FunctionTimeout,
+)
+from local.lambda_runtime.runtime import LocalRuntime
+
+CODE = Path(__file__).parent / "local_code"
+
+
+def spec(handler: str, timeout: float = 10.0) -> FunctionSpec:
+    return FunctionSpec(
+        name=handler,
+        handler=f"sample_handlers.{handler}",
+        environment={"STAGE": "unit"},
+        code_dir=CODE,
+        timeout_seconds=timeout,
+    )
+
+
+def test_a_function_runs_in_its_own_environment_and_errors_are_function_errors() -> None:
+    pool = FunctionPool(spec("environment"), 1)
+    try:
+        result = pool.invoke({})
+        assert result["stage"] == "unit" and 0 < result["remaining"] <= 10_000
+    finally:
+        pool.stop()
+    boom = FunctionPool(spec("explode"), 1)
+    try:
+        with pytest.raises(FunctionError, match="kaboom"):
+            boom.invoke({})
+    finally:
+        boom.stop()
+
+
+def test_a_timeout_stops_the_instance_and_the_next_call_is_a_cold_start() -> None:
+    pool = FunctionPool(spec("slow", timeout=0.5), 1)
+    try:
+        with pytest.raises(FunctionTimeout):
+            pool.invoke({})
+    finally:
+        pool.stop()
+
+
+@pytest.fixture
+def queue() -> Iterator[tuple[Any, str, str]]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(
+            QueueName="q.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "60"}
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        yield sqs, url, arn
+
+
+def send(sqs: Any, url: str, body: str, group: str, dedup: str) -> None:
+    sqs.send_message(
+        QueueUrl=url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=dedup
+    )
+
+
+def test_partial_batch_failures_stay_and_the_rest_is_deleted(queue: tuple[Any, str, str]) -> None:
+    sqs, url, arn = queue
+    for i, body in enumerate(["ok", "fail", "ok"]):
+        send(sqs, url, body, f"g{i}", str(i))
+    pool = FunctionPool(spec("partial"), 1)
+    try:
+        source = SqsEventSource(
+            sqs=sqs, queue_url=url, queue_arn=arn, handler=pool, function_name="partial"
+        )
+        outcome = source.poll_once()
+    finally:
+        pool.stop()
+    assert (outcome.received, outcome.succeeded, outcome.failed) == (3, 2, 1)
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+
+def test_an_exception_returns_the_whole_batch(queue: tuple[Any, str, str]) -> None:
+    sqs, url, arn = queue
+    send(sqs, url, "a", "g", "1")
+    send(sqs, url, "b", "g", "2")
+    pool = FunctionPool(spec("explode"), 1)
+    try:
+        source = SqsEventSource(
+            sqs=sqs, queue_url=url, queue_arn=arn, handler=pool, function_name="explode"
+        )
+        outcome = source.poll_once()
+    finally:
+        pool.stop()
+    assert outcome.failed == 2 and outcome.function_error and "kaboom" in outcome.function_error
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"
+
+
+def test_function_url_server_round_trip(queue: tuple[Any, str, str]) -> None:
+    sqs, _, _ = queue
+    runtime = LocalRuntime(sqs=sqs, functions={"url": spec("url")}, mappings=[], url_function="url")
+    runtime.start()
+    try:
+        request = urllib.request.Request(runtime.url + "hook", data=b'{"x": 1}', method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 201
+            assert answer.headers["x-method"] == "POST"
+            assert json.loads(answer.read()) == {"x": 1}
+    finally:
+        runtime.stop()
