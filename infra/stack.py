@@ -98,14 +98,16 @@ def _synthesizer(config: StageConfig) -> cdk.IStackSynthesizer:
 
 
 def build_app(app: cdk.App, config: StageConfig) -> TopicdeskStack:
-    """Add the stage's stack to the app, checked by cdk-nag's AWS Solutions pack.
-
-    cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): synth fails
-    on any finding that is not acknowledged, and acknowledgments (infra/nag.py) are
-    also written into the template's Metadata as an audit trail.
-    """
+    """Add the stage's stack to the app, checked by cdk-nag's AWS Solutions pack."""
     stack = TopicdeskStack(app, config=config)
+    add_checks(app)
+    return stack
+
+
+def add_checks(app: cdk.App) -> None:
+    """cdk-nag 3 is a CDK policy-validation plugin (it replaced v2's Aspect): synth fails
+    on any finding that is not acknowledged. Acknowledgments (infra/nag.py, next to the
+    constructs) are also written into the template's Metadata as an audit trail."""
     cdk.Validations.of(app).add_plugins(
         AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
     )
-    return stack
