@@ -19,7 +19,10 @@ ALLOWED_UPDATES = [
 ]
 
 
-def call(api_url: str, token: str, method: str, **params: Any) -> Any:
+def call(
+    api_url: str, token: str, method: str, *, http_timeout: float = 30.0, **params: Any
+) -> Any:
+    """One Bot API call; an ``ok: false`` answer or an unreachable server is an OpsError."""
     request = urllib.request.Request(  # noqa: S310 - the stage's configured Bot API URL
         f"{api_url.rstrip('/')}/bot{token}/{method}",
         data=json.dumps({k: v for k, v in params.items() if v is not None}).encode(),
@@ -27,7 +30,7 @@ def call(api_url: str, token: str, method: str, **params: Any) -> Any:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=http_timeout) as answer:  # noqa: S310
             payload = json.loads(answer.read())
     except urllib.error.HTTPError as error:
         payload = json.loads(error.read() or b"{}")

@@ -57,6 +57,8 @@ class Limits:
     max_wait_seconds: float = 3.5
     max_attempts: int = 5
     """Genuine failures (not rate-limit deferrals) before an update goes to the DLQ."""
+    retry_base_seconds: float = 5.0
+    """First backoff after a genuine failure; doubles per receive, capped at 5 minutes."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
@@ -74,6 +76,7 @@ class Limits:
             flood_policy=policy,
             max_wait_seconds=_float(env, "LIMIT_MAX_WAIT_SECONDS", cls.max_wait_seconds),
             max_attempts=int(_float(env, "MAX_ATTEMPTS", cls.max_attempts)),
+            retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", cls.retry_base_seconds),
         )
 
     def gcra(self) -> LimitSettings:

@@ -64,10 +64,12 @@ class BatchPlan:
         return self._followers.get(message_id, [])
 
 
-def retry_delay(error: BaseException | None, receive_count: int) -> int:
+def retry_delay(
+    error: BaseException | None, receive_count: int, first_backoff: float = FIRST_BACKOFF_SECONDS
+) -> int:
     """How long a failed record stays invisible: exactly ``retry_after`` for a 429, else a
     growing backoff (5 s, 10 s, 20 s ... capped at 5 minutes) by how often it was received."""
     if isinstance(error, RateLimited):
         return max(1, int(-(-error.retry_after // 1)))
     exponent = max(0, receive_count - 1)
-    return int(min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**exponent))
+    return int(min(MAX_BACKOFF_SECONDS, first_backoff * 2**exponent))

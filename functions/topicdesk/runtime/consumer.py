@@ -236,7 +236,11 @@ class ConsumerRuntime:
             attributes = record.get("attributes", {})
             error = self._group_errors.get(attributes.get("MessageGroupId", ""))
             receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
-            delay = 0 if isinstance(error, DeadlineNear) else retry_delay(error, receive_count)
+            delay = (
+                0
+                if isinstance(error, DeadlineNear)
+                else retry_delay(error, receive_count, self._settings.limits.retry_base_seconds)
+            )
             by_queue.setdefault(record["eventSourceARN"], []).append(
                 Deferral(record["receiptHandle"], delay)
             )

@@ -1,0 +1,124 @@
+"""What was deployed to moto, read back the way Lambda would see it: each function's handler,
+environment, timeout, memory and code (the zip CloudFormation points at), and each SQS event
+source mapping."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.lambda_runtime.functions import FunctionSpec
+from local.lambda_runtime.runtime import MappingSpec
+from local.moto_stage import REGION, client
+
+
+@dataclass(frozen=True)
+class Deployment:
+    functions: dict[str, FunctionSpec]
+    mappings: list[MappingSpec]
+    url_function: str | None
+
+
+def _code_locations(endpoint: str, stack_name: str) -> dict[str, tuple[str, str]]:
+    """function name -> (bucket, key) of its code, from the deployed template."""
+    cloudformation = client("cloudformation", endpoint)
+    template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    if isinstance(template, str):
+        import json
+
+        template = json.loads(template)
+    resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in resources
+        if r.get("PhysicalResourceId")
+    }
+    locations: dict[str, tuple[str, str]] = {}
+    for logical, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Lambda::Function" or logical not in physical:
+            continue
+        code = resource.get("Properties", {}).get("Code", {})
+        bucket, key = code.get("S3Bucket"), code.get("S3Key")
+        if isinstance(bucket, str) and isinstance(key, str):
+            locations[physical[logical]] = (bucket, key)
+    return locations
+
+
+def _unpack(endpoint: str, bucket: str, key: str, into: Path) -> Path:
+    """Each distinct code zip once, like Lambda's per-version code cache."""
+    target = into / key.removesuffix(".zip")
+    if not (target / ".complete").exists():
+        body = client("s3", endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            archive.extractall(target)
+        (target / ".complete").touch()
+    return target
+
+
+def read_deployment(
+    endpoint: str,
+    outputs: dict[str, str],
+    *,
+    stack_name: str,
+    code_root: Path,
+    log_dir: Path,
+    environment_overrides: dict[str, str],
+) -> Deployment:
+    lambdas = client("lambda", endpoint)
+    sqs = client("sqs", endpoint)
+    names = [
+        outputs["WebhookFunctionName"],
+        outputs["ConsumerFunctionName"],
+        outputs["DlqProcessorFunctionName"],
+    ]
+    locations = _code_locations(endpoint, stack_name)
+    functions: dict[str, FunctionSpec] = {}
+    mappings: list[MappingSpec] = []
+    for name in names:
+        config: dict[str, Any] = lambdas.get_function_configuration(FunctionName=name)
+        if name not in locations:
+            raise RuntimeError(f"no code location for {name} in the deployed template")
+        code_dir = _unpack(endpoint, *locations[name], into=code_root)
+        environment = {
+            **config.get("Environment", {}).get("Variables", {}),
+            # What Lambda itself puts in every environment.
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            # Local only: every AWS call goes to moto; no X-Ray daemon to send traces to.
+            "AWS_ENDPOINT_URL": endpoint,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **environment_overrides,
+        }
+        functions[name] = FunctionSpec(
+            name=name,
+            handler=str(config["Handler"]),
+            environment=environment,
+            code_dir=code_dir,
+            timeout_seconds=float(config.get("Timeout", 3)),
+            memory_mb=int(config.get("MemorySize", 128)),
+            log_path=log_dir / f"{name}.log",
+        )
+        for mapping in lambdas.list_event_source_mappings(FunctionName=name).get(
+            "EventSourceMappings", []
+        ):
+            arn = str(mapping["EventSourceArn"])
+            queue_name = arn.rsplit(":", 1)[-1]
+            scaling = mapping.get("ScalingConfig") or {}
+            mappings.append(
+                MappingSpec(
+                    function=name,
+                    queue_url=sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                    queue_arn=arn,
+                    batch_size=int(mapping.get("BatchSize", 10)),
+                    max_concurrency=min(4, int(scaling.get("MaximumConcurrency", 2))),
+                    enabled=mapping.get("State", "Enabled") != "Disabled",
+                )
+            )
+    return Deployment(functions, mappings, url_function=outputs["WebhookFunctionName"])

@@ -1,0 +1,226 @@
+"""`make local`: Topicdesk on this machine, no AWS account, no internet.
+
+moto's server plays AWS and receives the ordinary `cdk deploy` of the `local` stage; the local
+Lambda runtime then reads what was deployed (functions, handlers, environment, code, event
+source mappings) and plays Lambda: the webhook's Function URL on localhost, pollers driving
+the SQS event source mappings. Telegram is the project's emulator unless TELEGRAM_API_URL or
+TELEGRAM_BOT_TOKEN says otherwise (see local/telegram_link.py).
+
+    python -m local.stage [--no-demo] [--exit-after-demo] [--port 8080] [--env NAME=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.deployment import Deployment, read_deployment
+from local.lambda_runtime.runtime import LocalRuntime
+from local.lambda_runtime.sqs_source import BatchOutcome
+from local.moto_stage import REGION, MotoServer, client, deploy_local_stage, local_stage, start_moto
+from local.telegram_link import TelegramLink, TelegramLinkError
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_DIR = ROOT / ".local"
+STAGE_FILE = STATE_DIR / "stage.json"
+logger = logging.getLogger("local.stage")
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+@dataclass
+class RunningStage:
+    moto: MotoServer
+    runtime: LocalRuntime
+    telegram: TelegramLink
+    outputs: dict[str, str]
+    deployment: Deployment
+    operator_chat_ids: list[int]
+    description: dict[str, Any]
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.telegram.disconnect()
+        self.runtime.stop()
+        self.moto.stop()
+        with contextlib.suppress(FileNotFoundError):
+            STAGE_FILE.unlink()
+
+
+def _overrides(args: argparse.Namespace, link: TelegramLink) -> dict[str, str]:
+    overrides = {"TELEGRAM_API_URL": link.api_url}
+    chat = os.environ.get("OPERATOR_CHAT_ID", "").strip()
+    if chat:
+        try:
+            int(chat)
+        except ValueError:
+            raise SystemExit(f"local stage: OPERATOR_CHAT_ID={chat!r} is not a chat id") from None
+        overrides["OPERATOR_CHAT_IDS"] = chat
+    for item in args.env or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"local stage: --env {item!r} is not NAME=VALUE")
+        overrides[name] = value
+    return overrides
+
+
+def _on_batch(function: str, outcome: BatchOutcome) -> None:
+    if outcome.function_error:
+        logger.warning(
+            "%s: batch of %d failed: %s", function, outcome.received, outcome.function_error
+        )
+
+
+def start_stage(args: argparse.Namespace) -> RunningStage:
+    STATE_DIR.mkdir(exist_ok=True)
+    started = time.monotonic()
+    say("▶ starting moto (emulated AWS) on 127.0.0.1 …")
+    moto = start_moto(log_path=STATE_DIR / "moto.log")
+    try:
+        say(f"  moto on {moto.endpoint} (pid {moto.pid})")
+        say("▶ cdk deploy -c stage=local (to moto) …")
+        outputs = deploy_local_stage(moto.endpoint, log_path=STATE_DIR / "cdk-deploy.log")
+        say(f"  deployed in {time.monotonic() - started:.0f} s")
+        link = TelegramLink.choose(dict(os.environ))
+        say(f"▶ Telegram: {link.mode} at {link.api_url}")
+        secrets = client("secretsmanager", moto.endpoint)
+        secrets.put_secret_value(SecretId=outputs["BotTokenSecretName"], SecretString=link.token)
+        webhook_secret = secrets.get_secret_value(SecretId=outputs["WebhookSecretName"])[
+            "SecretString"
+        ]
+        deployment = read_deployment(
+            moto.endpoint,
+            outputs,
+            stack_name=local_stage().stack_name,
+            code_root=STATE_DIR / "functions",
+            log_dir=STATE_DIR / "logs",
+            environment_overrides=_overrides(args, link),
+        )
+        (STATE_DIR / "logs").mkdir(exist_ok=True)
+        consumer_env = deployment.functions[outputs["ConsumerFunctionName"]].environment
+        chats = [int(c) for c in consumer_env["OPERATOR_CHAT_IDS"].split(",") if c.strip()]
+        if link.emulator is not None:
+            for index, chat_id in enumerate(chats):
+                link.emulator.create_forum_group(
+                    title="Support" if index == 0 else f"Support {index + 1}",
+                    operator_names=["Olga"],
+                    chat_id=chat_id,
+                )
+        runtime = LocalRuntime(
+            sqs=client("sqs", moto.endpoint),
+            functions=deployment.functions,
+            mappings=deployment.mappings,
+            url_function=deployment.url_function,
+            url_port=args.port,
+            on_batch=_on_batch,
+        )
+        runtime.start()
+        link.connect(runtime.url, webhook_secret)
+    except BaseException:
+        moto.stop()
+        raise
+    description = {
+        "stage": "local",
+        "pid": os.getpid(),
+        "region": REGION,
+        "aws_endpoint_url": moto.endpoint,
+        "webhook_url": runtime.url,
+        "webhook_secret": webhook_secret,
+        "telegram_mode": link.mode,
+        "telegram_api_url": link.api_url,
+        "operator_chat_ids": chats,
+        "updates_queue_url": outputs["UpdatesQueueUrl"],
+        "dead_letter_queue_url": outputs["DeadLetterQueueUrl"],
+        "data_table": outputs["DataTableName"],
+        "limits_table": outputs["LimitsTableName"],
+        "idempotency_table": outputs["IdempotencyTableName"],
+        "logs": str(STATE_DIR / "logs"),
+    }
+    STAGE_FILE.write_text(json.dumps(description, indent=2) + "\n")
+    return RunningStage(moto, runtime, link, outputs, deployment, chats, description)
+
+
+def print_block(stage: RunningStage) -> None:
+    width = max(map(len, stage.description))
+    say("")
+    say("━━━━━━━━━━ Topicdesk local stage is ready ━━━━━━━━━━")
+    for key, value in stage.description.items():
+        say(f"  {key:<{width}}  {value}")
+    say(f"  (also in {STAGE_FILE.relative_to(ROOT)}; Ctrl-C stops everything)")
+    say("━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━")
+
+
+@contextlib.contextmanager
+def interrupts_as_exit() -> Iterator[threading.Event]:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.stage",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--port", type=int, default=0, help="webhook port (default: any free)")
+    parser.add_argument("--no-demo", action="store_true", help="skip the scripted demo")
+    parser.add_argument("--exit-after-demo", action="store_true")
+    parser.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a function environment variable (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        stage = start_stage(args)
+    except (TelegramLinkError, RuntimeError) as error:
+        print(f"local stage: {error}", file=sys.stderr)
+        return 1
+    try:
+        print_block(stage)
+        with interrupts_as_exit() as stop:
+            if stage.telegram.emulator is not None and not args.no_demo:
+                from local.demo import DemoFailed, run_demo
+
+                try:
+                    run_demo(stage, stop)
+                except DemoFailed as error:
+                    print(f"local stage: {error} (logs in {STATE_DIR / 'logs'})", file=sys.stderr)
+                    return 1
+                if args.exit_after_demo:
+                    return 0
+            say("Waiting for updates (Ctrl-C to stop) …")
+            stop.wait()
+    finally:
+        say("▶ stopping …")
+        stage.stop()
+        say("stopped: moto, local runtime and Telegram link are down.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
