@@ -71,6 +71,7 @@ class Limits:
     flood_policy: str
     max_wait_seconds: float
     max_attempts: int
+    retry_base_seconds: int
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         # well inside the consumer's 30 s timeout.
         max_wait_seconds=limits_reader.required("maxWaitSeconds", _number_between(0.1, 10)),
         max_attempts=limits_reader.required("maxAttempts", _int_between(1, 100)),
+        # First backoff after a genuine failure (doubling, capped by the consumer at 300 s).
+        retry_base_seconds=limits_reader.required("retryBaseSeconds", _int_between(1, 300)),
     )
     # The consumer moves an update to the DLQ itself after maxAttempts genuine failures;
     # SQS's redrive (maxReceiveCount) is the backstop for crash loops, and rate-limit

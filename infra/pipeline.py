@@ -109,6 +109,7 @@ class Pipeline(Construct):
                 # The consumer dead-letters an update itself after MAX_ATTEMPTS failures.
                 "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
                 "MAX_ATTEMPTS": str(limits.max_attempts),
+                "RETRY_BASE_SECONDS": str(limits.retry_base_seconds),
                 "DATA_TABLE": storage.data_table.table_name,
                 "LIMITS_TABLE": storage.limits_table.table_name,
                 "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,

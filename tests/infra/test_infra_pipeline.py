@@ -168,6 +168,7 @@ def test_consumer_environment_matches_the_contract(real: Synth) -> None:
     assert env["GREETING"] == real.config.greeting
     assert env["MAX_ATTEMPTS"] == str(limits.max_attempts) == "5"
     assert env["LIMIT_MAX_WAIT_SECONDS"] == "3.5"
+    assert env["RETRY_BASE_SECONDS"] == "5"
     assert env["LIMIT_BOT_PER_SECOND"] == "28"
     assert env["LIMIT_CHAT_PER_SECOND"] == "0.95"
     assert env["LIMIT_GROUP_PER_MINUTE"] == "19"
