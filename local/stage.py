@@ -32,7 +32,9 @@ from local.moto_stage import REGION, MotoServer, client, deploy_local_stage, loc
 from local.telegram_link import TelegramLink, TelegramLinkError
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = ROOT / ".local"
+# TOPICDESK_LOCAL_DIR moves the stage's state (stage.json, logs, unpacked code) elsewhere,
+# e.g. for a test that must not disturb a developer's running stage.
+STATE_DIR = Path(os.environ.get("TOPICDESK_LOCAL_DIR") or ROOT / ".local").resolve()
 STAGE_FILE = STATE_DIR / "stage.json"
 logger = logging.getLogger("local.stage")
 
@@ -85,14 +87,16 @@ def _on_batch(function: str, outcome: BatchOutcome) -> None:
 
 
 def start_stage(args: argparse.Namespace) -> RunningStage:
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     say("▶ starting moto (emulated AWS) on 127.0.0.1 …")
     moto = start_moto(log_path=STATE_DIR / "moto.log")
     try:
         say(f"  moto on {moto.endpoint} (pid {moto.pid})")
         say("▶ cdk deploy -c stage=local (to moto) …")
-        outputs = deploy_local_stage(moto.endpoint, log_path=STATE_DIR / "cdk-deploy.log")
+        outputs = deploy_local_stage(
+            moto.endpoint, output_dir=STATE_DIR / "cdk.out", log_path=STATE_DIR / "cdk-deploy.log"
+        )
         say(f"  deployed in {time.monotonic() - started:.0f} s")
         link = TelegramLink.choose(dict(os.environ))
         say(f"▶ Telegram: {link.mode} at {link.api_url}")
@@ -159,7 +163,7 @@ def print_block(stage: RunningStage) -> None:
     say("━━━━━━━━━━ Topicdesk local stage is ready ━━━━━━━━━━")
     for key, value in stage.description.items():
         say(f"  {key:<{width}}  {value}")
-    say(f"  (also in {STAGE_FILE.relative_to(ROOT)}; Ctrl-C stops everything)")
+    say(f"  (also in {STAGE_FILE}; Ctrl-C stops everything)")
     say("━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━")
 
 

@@ -12,7 +12,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL_STAGE_FILE = ROOT / ".local" / "stage.json"
+
+
+def local_stage_file() -> Path:
+    """Where `make local` describes the running stage (TOPICDESK_LOCAL_DIR moves it)."""
+    return Path(os.environ.get("TOPICDESK_LOCAL_DIR") or ROOT / ".local") / "stage.json"
 
 
 class OpsError(RuntimeError):
@@ -40,9 +44,10 @@ class StageResources:
 
 
 def _local_stage() -> dict[str, Any]:
-    if not LOCAL_STAGE_FILE.exists():
-        raise OpsError("the local stage is not running (no .local/stage.json); run `make local`")
-    data: dict[str, Any] = json.loads(LOCAL_STAGE_FILE.read_text())
+    path = local_stage_file()
+    if not path.exists():
+        raise OpsError(f"the local stage is not running (no {path}); run `make local`")
+    data: dict[str, Any] = json.loads(path.read_text())
     return data
 
 
