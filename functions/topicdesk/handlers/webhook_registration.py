@@ -35,6 +35,9 @@ import boto3
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
+# botocore logs whole responses (GetSecretValue's included) at DEBUG: never let it.
+for _noisy in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 HTTP_TIMEOUT_SECONDS = 10.0
