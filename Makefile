@@ -46,13 +46,16 @@ infra: setup
 e2e: setup
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-## Synthesise one stage into cdk.out/ (offline).
+## Synthesise one stage into cdk.out/ (cdk-nag checked; the Lambda bundle is pip-installed
+## for linux/arm64 once per requirements.txt into .cache/, then reused). E.g. make synth STAGE=prod
 synth: setup
-	source $(BIN)/activate && $(CDK) synth --quiet -c stage=$(STAGE)
+	source $(BIN)/activate && $(CDK) synth --quiet -c stage=$(STAGE) $(ARGS)
 
-## Deploy one stage to the AWS account in your credentials.
+## Deploy one stage to the AWS account in your credentials (bootstrap it once first:
+## npx cdk bootstrap). The local stage deploys to moto instead: make local.
 deploy: setup
-	source $(BIN)/activate && $(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+	@if [ "$(STAGE)" = "local" ]; then echo "the local stage deploys to moto: use make local" >&2; exit 2; fi
+	source $(BIN)/activate && $(CDK) deploy -c stage=$(STAGE) --require-approval broadening $(ARGS)
 
 ## The embedded stage: moto + local Lambda runtime + Bot API emulator, no AWS, no internet.
 local: setup
