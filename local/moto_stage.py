@@ -23,7 +23,8 @@ What it takes to run the ordinary `cdk deploy` against moto:
 * moto's SQS would run an event source mapping's function (in Docker) on every
   SendMessage, receiving the messages as it does; here the local runtime drives
   the mappings, so `serve` keeps moto's queues from doing that. The mappings
-  still exist and can be listed.
+  still exist and can be listed. `serve` also applies local/moto_fixes.py (FIFO
+  redelivery order as in real SQS).
 
 The server runs as a subprocess bound to 127.0.0.1 on a free port and is
 stopped by its pid.
@@ -315,6 +316,10 @@ def deployed_local_stage(
 def serve(host: str, port: int) -> None:
     """Run moto's server in this process, with the extra CloudFormation models."""
     install_moto_extras()
+    # Real SQS's FIFO redelivery order (see local/moto_fixes.py), also for the server.
+    from local.moto_fixes import fix_fifo_redelivery_order
+
+    fix_fifo_redelivery_order()
     from moto.server import main as moto_main
 
     moto_main(["--host", host, "--port", str(port)])
