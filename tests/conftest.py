@@ -15,3 +15,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
+
+from local.moto_fixes import fix_fifo_redelivery_order
+
+fix_fifo_redelivery_order()

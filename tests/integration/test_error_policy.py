@@ -10,6 +10,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 from pipeline import Pipeline
+from topicdesk.handlers import consumer as consumer_handler
 from topicdesk.runtime import consumer as consumer_runtime
 
 
@@ -226,3 +227,28 @@ def test_poison_update_ends_archived_with_person_and_on_call_told(
     )["Items"]
     # Five genuine failures (MAX_ATTEMPTS), then the consumer moved it to the DLQ itself.
     assert len(items) == 1 and items[0]["receive_count"] == 5
+
+
+def test_a_flooding_person_is_paced_in_order_without_loss(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIMIT_PERSON_BURST", "2")
+    monkeypatch.setenv("LIMIT_PERSON_INTERVAL_SECONDS", "30")
+    consumer_handler.runtime.cache_clear()
+    anna = person(pipeline, "Anna")
+    for i in range(4):
+        pipeline.client.send_as_user(anna, f"m{i}")
+    pipeline.deliver()
+    outcome = pipeline.updates.poll_once()
+    assert (outcome.succeeded, outcome.failed) == (2, 2)
+    thread = pipeline.topic_of("Anna")
+    assert pipeline.topic_texts(thread)[1:] == ["m0", "m1"]
+    assert "steady pace" in pipeline.private_texts(anna)[-1]
+    # The held records come back when the person's pace allows (fast-forwarded here).
+    limits = pipeline.aws.dynamodb.Table("topicdesk-test-limits")
+    for message in moto_messages(pipeline.aws.updates_url):
+        message.visible_at = 0
+    limits.delete_item(Key={"pk": f"person#{anna}"})
+    assert pipeline.updates.poll_once().succeeded == 2
+    assert pipeline.topic_texts(thread)[1:] == ["m0", "m1", "m2", "m3"]
+    assert sum("steady pace" in t for t in pipeline.private_texts(anna)) == 1

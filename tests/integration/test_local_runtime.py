@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +125,20 @@ def test_function_url_server_round_trip(queue: tuple[Any, str, str]) -> None:
             assert json.loads(answer.read()) == {"x": 1}
     finally:
         runtime.stop()
+
+
+def test_a_deferred_group_comes_back_in_order(queue: tuple[Any, str, str]) -> None:
+    """moto (fixed in local/moto_fixes.py) must redeliver a FIFO group first-message-first when
+    all its messages become visible at once, as after the consumer defers a whole group."""
+    sqs, url, _ = queue
+    for i in range(3):
+        send(sqs, url, f"m{i}", "g", str(i))
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in first] == ["m0", "m1", "m2"]
+    for message in first:
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+        )
+    time.sleep(1.2)  # the deferral runs out (unfixed moto then delivers only "m2")
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == ["m0", "m1", "m2"]

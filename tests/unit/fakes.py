@@ -49,6 +49,7 @@ class InMemorySessions:
             messages_in=item.get("messages_in", 0),
             messages_out=item.get("messages_out", 0),
             dropped=item.get("dropped", 0),
+            slowdown_told_at=item.get("slowdown_told_at", 0.0),
         )
 
     def claim_topic_creation(

@@ -11,6 +11,7 @@ import pytest
 from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
 from topicdesk.domain.errors import (
     NotCopyable,
+    RateLimited,
     RecipientBlocked,
     TopicBeingCreated,
     TopicClosed,
@@ -41,16 +42,38 @@ class World:
     clock: FakeClock
 
 
-def make_world(*groups: int, greeting: str = "Hi there") -> World:
+class CountingGate:
+    """A bucket of ``burst`` messages per person, refilled only when the test says so."""
+
+    def __init__(self, burst: int) -> None:
+        self.burst = burst
+        self.used: dict[int, int] = {}
+
+    def admit(self, user_id: int, now: float) -> float:
+        if self.used.get(user_id, 0) >= self.burst:
+            return 8.0
+        self.used[user_id] = self.used.get(user_id, 0) + 1
+        return 0.0
+
+
+def make_world(
+    *groups: int,
+    greeting: str = "Hi there",
+    gate: CountingGate | None = None,
+    flood_policy: str = "hold",
+) -> World:
     sessions, messages, telegram = InMemorySessions(), InMemoryMessageMap(), FakeTelegram()
     metrics, clock = FakeMetrics(), FakeClock()
     relay = Relay(
         sessions=sessions,
         messages=messages,
         telegram=telegram,
-        settings=RelaySettings(operator_chat_ids=groups or (GROUP,), greeting=greeting),
+        settings=RelaySettings(
+            operator_chat_ids=groups or (GROUP,), greeting=greeting, flood_policy=flood_policy
+        ),
         clock=clock,
         metrics=metrics,
+        flood_gate=gate,
     )
     return World(relay, sessions, messages, telegram, metrics, clock)
 
@@ -354,3 +377,33 @@ def test_new_people_go_to_the_shard_with_most_headroom_and_never_move() -> None:
     assert world.sessions.get(502).operator_chat_id == OTHER_GROUP  # type: ignore[union-attr]
     run(world.relay.private_messages([private(ANNA, 2)]))
     assert world.telegram.called("copy_message")[-1]["chat_id"] == GROUP
+
+
+def test_a_flooding_person_is_held_back_in_order_and_told_once() -> None:
+    world = make_world(gate=CountingGate(burst=2))
+    run(world.relay.private_messages([private(ANNA, 1), private(ANNA, 2), private(ANNA, 3)]))
+    # Two fit the bucket and went together; the third waits for its own record.
+    assert world.telegram.called("copy_messages")[0]["message_ids"] == [1, 2]
+    with pytest.raises(RateLimited) as held:
+        run(world.relay.private_messages([private(ANNA, 3)]))
+    assert held.value.retry_after == 8.0
+    with pytest.raises(RateLimited):
+        run(world.relay.private_messages([private(ANNA, 4)]))
+    told = [c for c in world.telegram.called("send_text") if c["chat_id"] == 501]
+    assert len(told) == 1 and "steady pace" in told[0]["text"]
+    assert world.metrics.counts["FloodHeld"] == 2
+    # When the bucket refills, the held message goes through.
+    world.relay._flood.used.clear()  # type: ignore[union-attr]
+    run(world.relay.private_messages([private(ANNA, 3)]))
+    assert world.telegram.called("copy_message")[-1]["message_id"] == 3
+
+
+def test_drop_policy_counts_and_tells_once() -> None:
+    world = make_world(gate=CountingGate(burst=1), flood_policy="drop")
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    run(world.relay.private_messages([private(ANNA, 3)]))
+    assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1]
+    assert world.sessions.get(501).dropped == 2  # type: ignore[union-attr]
+    told = [c for c in world.telegram.called("send_text") if c["chat_id"] == 501]
+    assert len(told) == 1 and "not passed on" in told[0]["text"]

@@ -107,6 +107,7 @@ def _session_from_item(item: dict[str, Any]) -> Session:
         messages_in=_int(item.get("messages_in")),
         messages_out=_int(item.get("messages_out")),
         dropped=_int(item.get("dropped")),
+        slowdown_told_at=_float(item.get("slowdown_told_at")),
     )
 
 
@@ -237,6 +238,8 @@ class DynamoSessionRepository:
                 flat.update(_person_attributes(value))
             elif isinstance(value, SessionStatus):
                 flat[name] = value.value
+            elif isinstance(value, float):
+                flat[name] = Decimal(str(round(value, 3)))
             else:
                 flat[name] = value
         if not flat:

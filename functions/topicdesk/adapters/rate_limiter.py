@@ -145,3 +145,20 @@ class SharedThrottle:
         """Telegram refused with 429: hold that chat's key for every instance."""
         chat_rule = rules_for(chat_id, 1, self._settings)[0]
         self._store.push_back(chat_rule.key, self._clock() + retry_after)
+
+
+class DynamoFloodGate:
+    """The per-person pace on the same GCRA store: burst ``burst``, one per ``interval``."""
+
+    def __init__(self, store: DynamoTatStore, *, burst: float, interval: float) -> None:
+        self._store = store
+        self._burst = max(1, int(burst))
+        self._interval = interval
+
+    def admit(self, user_id: int, now: float) -> float:
+        rule = Rule(f"person#{user_id}", self._interval, self._burst)
+        try:
+            self._store.reserve(rule, now, max_wait=0.0)
+        except RateLimited as refused:
+            return max(refused.retry_after, 0.001)
+        return 0.0

@@ -44,6 +44,8 @@ class Session:
     messages_in: int = 0
     messages_out: int = 0
     dropped: int = 0
+    slowdown_told_at: float = 0.0
+    """When the person was last asked to slow down (told once per flood episode)."""
 
     @property
     def user_id(self) -> int:

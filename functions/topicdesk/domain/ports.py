@@ -142,6 +142,15 @@ class DeadLetterArchive(Protocol):
     def delete(self, archive_id: str) -> None: ...
 
 
+class FloodGate(Protocol):
+    """Per-person pace (a bucket of ``burst`` messages refilled one per interval)."""
+
+    def admit(self, user_id: int, now: float) -> float:
+        """0.0: one more message is admitted (and counted). Otherwise the seconds until the
+        next one would be; nothing is counted."""
+        ...
+
+
 class Metrics(Protocol):
     def count(self, name: str, value: float = 1) -> None: ...
 

@@ -19,13 +19,21 @@ from topicdesk.domain.errors import (
     MessageGone,
     NotCopyable,
     NotModified,
+    RateLimited,
     RecipientBlocked,
     TopicBeingCreated,
     TopicClosed,
     TopicMissing,
 )
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, Session, SessionStatus
-from topicdesk.domain.ports import Clock, MessageMap, Metrics, SessionRepository, TelegramGateway
+from topicdesk.domain.ports import (
+    Clock,
+    FloodGate,
+    MessageMap,
+    Metrics,
+    SessionRepository,
+    TelegramGateway,
+)
 
 T = TypeVar("T")
 
@@ -40,6 +48,10 @@ class RelaySettings:
     delivered_reaction: str = "👍"
     owner_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Identifies this worker's topic-creation claims."""
+    flood_policy: str = "hold"
+    """Over the per-person pace: ``hold`` (relay later, in order) or ``drop`` (count them)."""
+    slowdown_notice_every: float = 600.0
+    """A person is asked to slow down at most once in this many seconds."""
 
 
 class ShardPicker:
@@ -70,6 +82,7 @@ class Relay:
         clock: Clock,
         metrics: Metrics,
         shard_picker: ShardPicker | None = None,
+        flood_gate: FloodGate | None = None,
     ) -> None:
         self._sessions = sessions
         self._messages = messages
@@ -78,6 +91,7 @@ class Relay:
         self._clock = clock
         self._metrics = metrics
         self._shards = shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
+        self._flood = flood_gate
 
     @property
     def operator_chat_ids(self) -> tuple[int, ...]:
@@ -107,14 +121,52 @@ class Relay:
             self._sessions.increment(person.user_id, "dropped")
             self._metrics.count("BannedDropped")
             return
+        batch = await self._admit(session, self._copy_batch(run))
+        if not batch:
+            return
         session = await self._refresh_on_contact(session, person)
-        batch = self._copy_batch(run)
         if len(batch) == 1:
             await self._copy_one_to_topic(session, batch[0])
         else:
             await self._copy_many_to_topic(session, batch)
         self._sessions.increment(person.user_id, "messages_in", len(batch))
         self._metrics.count("MessagesToOperators", len(batch))
+
+    async def _admit(self, session: Session, batch: list[ChatMessage]) -> list[ChatMessage]:
+        """The leading part of ``batch`` within the person's pace. Over it: tell them once;
+        then either hold the rest back (RateLimited: the record comes back when the pace
+        allows, in order) or drop and count it."""
+        if self._flood is None:
+            return batch
+        admitted: list[ChatMessage] = []
+        wait = 0.0
+        for message in batch:
+            wait = self._flood.admit(session.user_id, self._clock.now())
+            if wait > 0:
+                break
+            admitted.append(message)
+        if admitted:
+            return admitted
+        await self._ask_to_slow_down(session)
+        if self._settings.flood_policy == "drop":
+            self._sessions.increment(session.user_id, "dropped")
+            self._metrics.count("FloodDropped")
+            return []
+        self._metrics.count("FloodHeld")
+        raise RateLimited(wait, key=f"person#{session.user_id}")
+
+    async def _ask_to_slow_down(self, session: Session) -> None:
+        now = self._clock.now()
+        if now - session.slowdown_told_at < self._settings.slowdown_notice_every:
+            return
+        self._sessions.update(session.user_id, slowdown_told_at=now)
+        text = (
+            texts.TO_PERSON_SLOW_DOWN_DROP
+            if self._settings.flood_policy == "drop"
+            else texts.TO_PERSON_SLOW_DOWN_HOLD
+        )
+        with contextlib.suppress(RecipientBlocked):
+            await self._telegram.send_text(session.user_id, text)
 
     async def private_edit(self, message: ChatMessage) -> None:
         """A person edited a message: mirror the edit on its copy in the topic."""

@@ -67,6 +67,14 @@ TO_PERSON_CLOSED = (
     "Your conversation with support has been closed. Write here any time to start again."
 )
 TO_PERSON_REOPENED = "Support has reopened your conversation."
+TO_PERSON_SLOW_DOWN_HOLD = (
+    "You are sending messages faster than we can read them. Nothing is lost: we pass them "
+    "on at a steady pace."
+)
+TO_PERSON_SLOW_DOWN_DROP = (
+    "You are sending messages too fast; some of them were not passed on. "
+    "Please wait a moment before writing again."
+)
 TO_PERSON_UNDELIVERED = (
     "⚠️ Sorry, your message could not be delivered to support. Please send it again later."
 )

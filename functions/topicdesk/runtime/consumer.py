@@ -43,7 +43,7 @@ from topicdesk.adapters.dynamodb import (
     DynamoSessionRepository,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
-from topicdesk.adapters.rate_limiter import DynamoTatStore, SharedThrottle
+from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, SharedThrottle
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
 from topicdesk.domain.errors import RateLimited, StorageUnavailable, TopicdeskError
@@ -91,9 +91,14 @@ class ConsumerRuntime:
         resource = dynamodb or boto3.resource("dynamodb")
         table = resource.Table(settings.data_table)
         self._journal = DynamoFailureJournal(table)
-        if throttle is None and settings.limits_table:
-            throttle = SharedThrottle(
-                DynamoTatStore(resource.Table(settings.limits_table)), settings.limits.gcra()
+        flood_gate = None
+        if settings.limits_table:
+            store = DynamoTatStore(resource.Table(settings.limits_table))
+            throttle = throttle or SharedThrottle(store, settings.limits.gcra())
+            flood_gate = DynamoFloodGate(
+                store,
+                burst=settings.limits.person_burst,
+                interval=settings.limits.person_interval_seconds,
             )
         bot = build_bot(read_secret(settings.bot_token_secret_name), settings.telegram_api_url)
         gateway = PtbTelegramGateway(bot, throttle=throttle, metrics=metrics)
@@ -102,10 +107,13 @@ class ConsumerRuntime:
             messages=DynamoMessageMap(table),
             telegram=gateway,
             settings=RelaySettings(
-                operator_chat_ids=settings.operator_chat_ids, greeting=settings.greeting
+                operator_chat_ids=settings.operator_chat_ids,
+                greeting=settings.greeting,
+                flood_policy=settings.limits.flood_policy,
             ),
             clock=self._clock,
             metrics=metrics,
+            flood_gate=flood_gate,
         )
         self._app = RelayApplication(bot=bot, relay=relay, followers=self._followers_of)
         self._loop.run_until_complete(self._app.initialize())
