@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import BotoCoreError, ClientError
 
+from topicdesk.domain.broadcast import BroadcastJob
 from topicdesk.domain.errors import StorageUnavailable
 
 SECRET_CACHE_SECONDS = 300
@@ -45,6 +47,33 @@ class SqsUpdateQueue:
         except (ClientError, BotoCoreError) as error:
             raise StorageUnavailable(f"SQS send failed: {type(error).__name__}") from error
         return str(answer["MessageId"])
+
+
+class SqsJobQueue:
+    """Broadcast jobs onto the updates queue, each in its person's message group."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def enqueue_jobs(self, jobs: Sequence[BroadcastJob]) -> None:
+        for start in range(0, len(jobs), 10):  # SendMessageBatch takes 10 at most
+            entries = [
+                {
+                    "Id": str(index),
+                    "MessageBody": json.dumps(job.to_body()),
+                    "MessageGroupId": str(job.user_id),
+                    "MessageDeduplicationId": f"bcast-{job.broadcast_id}-{job.user_id}",
+                }
+                for index, job in enumerate(jobs[start : start + 10])
+            ]
+            try:
+                answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as error:
+                raise StorageUnavailable("SQS batch send failed") from error
+            if answer.get("Failed"):
+                # The dedup ids make a retry of the whole call safe.
+                raise StorageUnavailable(f"SQS refused {len(answer['Failed'])} broadcast jobs")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from topicdesk.domain.broadcast import Broadcast
 from topicdesk.domain.errors import StorageUnavailable
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
 from topicdesk.domain.ports import FailureRecord
@@ -195,6 +196,7 @@ class DynamoSessionRepository:
                 },
             )
             self._index_topic(operator_chat_id, thread_id, user_id)
+            self._table.put_item(Item={**roster_key(user_id), "user_id": user_id})
             self._table.update_item(
                 Key={"pk": f"SHARD#{operator_chat_id}", "sk": "COUNT"},
                 UpdateExpression="ADD people :one",
@@ -311,8 +313,9 @@ class DynamoMessageMap:
 
     def link(self, first: MessageRef, second: MessageRef) -> None:
         expires = int(time.time()) + self._ttl
+        pairs = {(first, second), (second, first)}  # one item when a message marks itself
         with storage_errors(), self._table.batch_writer() as batch:
-            for source, target in ((first, second), (second, first)):
+            for source, target in pairs:
                 batch.put_item(
                     Item={
                         "pk": f"MSG#{source.chat_id}#{source.message_id}",
@@ -458,3 +461,152 @@ class DynamoDeadLetterArchive:
     def delete(self, archive_id: str) -> None:
         with storage_errors():
             self._table.delete_item(Key={"pk": self._PK, "sk": archive_id})
+
+
+ROSTER_PARTITIONS = 10
+
+
+def roster_key(user_id: int) -> dict[str, str]:
+    return {"pk": f"PEOPLE#{user_id % ROSTER_PARTITIONS}", "sk": str(user_id)}
+
+
+class DynamoRoster:
+    """Everyone with a session, spread over a few partitions so a broadcast can list them
+    with a handful of queries (never a scan)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def add(self, user_id: int) -> None:
+        with storage_errors():
+            self._table.put_item(Item={**roster_key(user_id), "user_id": user_id})
+
+    def people(self) -> list[int]:
+        found: list[int] = []
+        for partition in range(ROSTER_PARTITIONS):
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": f"PEOPLE#{partition}"},
+                "ProjectionExpression": "user_id",
+            }
+            while True:
+                with storage_errors():
+                    page = self._table.query(**kwargs)
+                found.extend(_int(item["user_id"]) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(found)
+
+
+class DynamoBroadcastRepository:
+    TTL_SECONDS = 30 * 24 * 3600
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(broadcast_id: str) -> dict[str, str]:
+        return {"pk": f"BCAST#{broadcast_id}", "sk": "BCAST"}
+
+    def create(self, broadcast: Broadcast) -> None:
+        item: dict[str, Any] = {
+            **self._key(broadcast.broadcast_id),
+            "chat_id": broadcast.chat_id,
+            "status": broadcast.status,
+            "requested_at": Decimal(str(round(broadcast.requested_at, 3))),
+            "total": 0,
+            "delivered": 0,
+            "blocked": 0,
+            "failed": 0,
+            "progress_posted": 0,
+            "expires_at": int(broadcast.requested_at) + self.TTL_SECONDS,
+        }
+        if broadcast.thread_id is not None:
+            item["thread_id"] = broadcast.thread_id
+        if broadcast.source_message_id is not None:
+            item["source_message_id"] = broadcast.source_message_id
+        if broadcast.text is not None:
+            item["text"] = broadcast.text
+        with storage_errors():
+            self._table.put_item(Item=item)
+
+    @staticmethod
+    def _from_item(broadcast_id: str, item: dict[str, Any]) -> Broadcast:
+        source = item.get("source_message_id")
+        thread = item.get("thread_id")
+        return Broadcast(
+            broadcast_id=broadcast_id,
+            chat_id=_int(item["chat_id"]),
+            thread_id=_int(thread) if thread is not None else None,
+            source_message_id=_int(source) if source is not None else None,
+            text=_str(item.get("text")),
+            status=str(item.get("status", "pending")),
+            requested_at=_float(item.get("requested_at")),
+            total=_int(item.get("total")),
+            delivered=_int(item.get("delivered")),
+            blocked=_int(item.get("blocked")),
+            failed=_int(item.get("failed")),
+            progress_posted=_int(item.get("progress_posted")),
+        )
+
+    def get(self, broadcast_id: str) -> Broadcast | None:
+        with storage_errors():
+            item = self._table.get_item(Key=self._key(broadcast_id), ConsistentRead=True).get(
+                "Item"
+            )
+        return self._from_item(broadcast_id, item) if item else None
+
+    def start(self, broadcast_id: str, total: int) -> bool:
+        return conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(broadcast_id),
+                UpdateExpression="SET #status = :running, #total = :total",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status", "#total": "total"},
+                ExpressionAttributeValues={
+                    ":running": "running",
+                    ":pending": "pending",
+                    ":total": total,
+                },
+            )
+        )
+
+    def claim_delivery(self, broadcast_id: str, user_id: int) -> bool:
+        return conditionally(
+            lambda: self._table.put_item(
+                Item={
+                    "pk": f"BCAST#{broadcast_id}",
+                    "sk": f"TO#{user_id}",
+                    "expires_at": int(time.time()) + self.TTL_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        )
+
+    def release_delivery(self, broadcast_id: str, user_id: int) -> None:
+        with storage_errors():
+            self._table.delete_item(Key={"pk": f"BCAST#{broadcast_id}", "sk": f"TO#{user_id}"})
+
+    def count(self, broadcast_id: str, outcome: str) -> Broadcast:
+        if outcome not in ("delivered", "blocked", "failed"):
+            raise ValueError(outcome)
+        with storage_errors():
+            answer = self._table.update_item(
+                Key=self._key(broadcast_id),
+                UpdateExpression="ADD #outcome :one",
+                ExpressionAttributeNames={"#outcome": outcome},
+                ExpressionAttributeValues={":one": 1},
+                ReturnValues="ALL_NEW",
+            )
+        return self._from_item(broadcast_id, answer["Attributes"])
+
+    def advance_progress(self, broadcast_id: str, step: int) -> bool:
+        return conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(broadcast_id),
+                UpdateExpression="SET progress_posted = :step",
+                ConditionExpression="progress_posted < :step",
+                ExpressionAttributeValues={":step": step},
+            )
+        )

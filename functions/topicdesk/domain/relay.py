@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from topicdesk.domain import texts
+from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.errors import (
     MessageGone,
     NotCopyable,
@@ -83,6 +84,7 @@ class Relay:
         metrics: Metrics,
         shard_picker: ShardPicker | None = None,
         flood_gate: FloodGate | None = None,
+        broadcasts: BroadcastService | None = None,
     ) -> None:
         self._sessions = sessions
         self._messages = messages
@@ -92,6 +94,7 @@ class Relay:
         self._metrics = metrics
         self._shards = shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
         self._flood = flood_gate
+        self._broadcasts = broadcasts
 
     @property
     def operator_chat_ids(self) -> tuple[int, ...]:
@@ -375,6 +378,9 @@ class Relay:
         """A message in an operators' group: answers in a person's topic go to the person."""
         message = run[0]
         session = self._topic_session(message)
+        if session is None and self._in_ops_topic(message):
+            await self._ops_command(message)
+            return
         if session is None or message.is_service:
             return
         if self._already_relayed(message):
@@ -420,6 +426,27 @@ class Relay:
             self._sessions.update(session.user_id, blocked=False)
         self._metrics.count("MessagesToPeople")
         await self._receipt(message)
+
+    def _in_ops_topic(self, message: ChatMessage) -> bool:
+        """A command in the ops topic, or in General (before any alert created the ops
+        topic, that is where operators can reach the bot)."""
+        if message.from_bot or message.command is None:
+            return False
+        if not self.is_operator_chat(message.chat_id):
+            return False
+        if not message.is_topic_message:
+            return True
+        return self._sessions.ops_thread(message.chat_id) == message.thread_id
+
+    async def _ops_command(self, message: ChatMessage) -> None:
+        if self._broadcasts is None or self._already_relayed(message):
+            return
+        await self._broadcasts.command(message, message.reply_to_message_id)
+        # Marked as handled, so a redelivered /broadcast or /confirm does nothing twice.
+        self._messages.link(
+            MessageRef(message.chat_id, message.message_id),
+            MessageRef(message.chat_id, message.message_id),
+        )
 
     async def group_edit(self, message: ChatMessage) -> None:
         if self._topic_session(message) is not None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -36,16 +37,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from telegram import Update
 
-from topicdesk.adapters.aws import Deferral, SqsVisibility, read_secret
+from topicdesk.adapters.aws import Deferral, SqsJobQueue, SqsVisibility, read_secret
 from topicdesk.adapters.dynamodb import (
+    DynamoBroadcastRepository,
     DynamoFailureJournal,
     DynamoMessageMap,
+    DynamoRoster,
     DynamoSessionRepository,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, SharedThrottle
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
+from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
 from topicdesk.domain.errors import RateLimited, StorageUnavailable, TopicdeskError
 from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.runtime.ptb import RelayApplication, build_bot
@@ -102,8 +106,21 @@ class ConsumerRuntime:
             )
         bot = build_bot(read_secret(settings.bot_token_secret_name), settings.telegram_api_url)
         gateway = PtbTelegramGateway(bot, throttle=throttle, metrics=metrics)
+        self._sqs = sqs or boto3.client("sqs")
+        sessions = DynamoSessionRepository(table)
+        self._broadcasts: BroadcastService | None = None
+        if settings.updates_queue_url:  # broadcasting needs to queue its jobs
+            self._broadcasts = BroadcastService(
+                broadcasts=DynamoBroadcastRepository(table),
+                roster=DynamoRoster(table),
+                jobs=SqsJobQueue(self._sqs, settings.updates_queue_url),
+                sessions=sessions,
+                telegram=gateway,
+                clock=self._clock,
+                metrics=metrics,
+            )
         relay = Relay(
-            sessions=DynamoSessionRepository(table),
+            sessions=sessions,
             messages=DynamoMessageMap(table),
             telegram=gateway,
             settings=RelaySettings(
@@ -114,6 +131,7 @@ class ConsumerRuntime:
             clock=self._clock,
             metrics=metrics,
             flood_gate=flood_gate,
+            broadcasts=self._broadcasts,
         )
         self._app = RelayApplication(bot=bot, relay=relay, followers=self._followers_of)
         self._loop.run_until_complete(self._app.initialize())
@@ -132,7 +150,6 @@ class ConsumerRuntime:
         # A batch whose records all failed is answered like any other (every id listed) so
         # that their retries are still scheduled, instead of raising and losing that step.
         self._processor.raise_on_entire_batch_failure = False
-        self._sqs = sqs or boto3.client("sqs")
         self._visibility = SqsVisibility(self._sqs)
         self._plan = BatchPlan([])
         self._current: str | None = None
@@ -172,14 +189,15 @@ class ConsumerRuntime:
         update = self._plan.updates.get(record.message_id)
         started = time.time()
         try:
-            if update is None:
-                raise MalformedUpdate("the queued body is not a Telegram update")
             if self._context is not None and (
                 self._context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
             ):
                 raise DeadlineNear("invocation deadline near")
-            self._current = record.message_id
-            self._process_once(update=update)
+            if update is None:
+                self._run_job(record.body or "")
+            else:
+                self._current = record.message_id
+                self._process_once(update=update)
         except Exception as error:
             failures = self._note_failure(record, update, error)
             if failures >= self._settings.limits.max_attempts:
@@ -196,6 +214,16 @@ class ConsumerRuntime:
         logger.set_correlation_id(str(update.get("update_id")))
         self._loop.run_until_complete(self._app.process(update))
         return {"ok": True}
+
+    def _run_job(self, body: str) -> None:
+        """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
+        try:
+            job = BroadcastJob.from_body(json.loads(body))
+        except (ValueError, RecursionError):
+            job = None
+        if job is None or self._broadcasts is None:
+            raise MalformedUpdate("the queued body is neither a Telegram update nor a job")
+        self._loop.run_until_complete(self._broadcasts.deliver(job))
 
     def _followers_of(self, update: Update) -> list[dict[str, Any]]:
         return self._plan.followers(self._current) if self._current else []
