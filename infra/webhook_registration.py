@@ -45,7 +45,9 @@ class WebhookRegistration(Construct):
             function="webhook-registration",
             description="Custom resource: setWebhook on deploy, deleteWebhook on delete",
             memory_size=128,
-            timeout=cdk.Duration.seconds(60),
+            # Telegram calls with retries, then the answer to CloudFormation (the handler
+            # keeps 25 s of this for the answer).
+            timeout=cdk.Duration.seconds(90),
             environment={
                 "BOT_TOKEN_SECRET_NAME": secrets.bot_token_name,
                 "WEBHOOK_SECRET_NAME": secrets.webhook_secret_name,

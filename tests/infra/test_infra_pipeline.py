@@ -12,7 +12,7 @@ FUNCTIONS = {
     "webhook": ("webhook", 256, 10),
     "consumer": ("consumer", 512, 30),
     "dlq-processor": ("dlq_processor", 256, 30),
-    "webhook-registration": ("webhook_registration", 128, 60),
+    "webhook-registration": ("webhook_registration", 128, 90),
 }
 
 

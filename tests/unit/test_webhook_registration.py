@@ -305,3 +305,14 @@ def test_neither_token_nor_secret_is_logged_or_returned(
     everything = json.dumps(response) + caplog.text
     assert TOKEN not in everything and SECRET not in everything
     assert TOKEN.split(":")[1] not in everything
+
+
+def test_no_retry_when_only_the_time_to_answer_is_left(fake: FakeServer, secrets: Any) -> None:
+    fake.answer("setWebhook", (502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}))
+    # 30 s left: the 25 s kept for answering CloudFormation leaves no room for a retry.
+    context = SimpleNamespace(log_stream_name="s", get_remaining_time_in_millis=lambda: 30_000)
+    webhook_registration.handler(event(fake, "Create"), context)
+    [response] = fake.responses()
+    assert response["Status"] == "FAILED"
+    assert response["Reason"].startswith("Telegram setWebhook failed (502): Bad Gateway")
+    assert len(fake.telegram_calls()) == 1

@@ -43,12 +43,16 @@ DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 HTTP_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 10
+# Time kept back for answering CloudFormation: a function that times out before it
+# answers leaves the stack waiting for an hour.
+RESPONSE_RESERVE_SECONDS = 25.0
 
 # BotFather tokens look like 123456789:AAH...; anything else is "not filled in yet".
 TOKEN_SHAPE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 _secrets_seen: set[str] = set()
+_deadline: float | None = None  # time.monotonic() by which Telegram calls must be over
 
 
 class RegistrationError(Exception):
@@ -66,6 +70,13 @@ class TelegramError(RegistrationError):
 
 
 def handler(event: Mapping[str, Any], context: Any) -> None:
+    global _deadline
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    _deadline = (
+        time.monotonic() + remaining_ms() / 1000 - RESPONSE_RESERVE_SECONDS
+        if callable(remaining_ms)
+        else None
+    )
     request_type = str(event.get("RequestType", ""))
     physical_id = str(
         event.get("PhysicalResourceId") or f"telegram-webhook-{os.environ.get('STAGE', 'stage')}"
@@ -181,8 +192,9 @@ def call_telegram(token: str, method: str, payload: Mapping[str, Any]) -> Any:
             description = str(body.get("description") or error.reason)
             last_error = TelegramError(method, error.code, _redact(description))
             retry_after = _retry_after(body)
-            if (error.code == 429 or error.code >= 500) and attempt < ATTEMPTS:
-                time.sleep(min(retry_after or attempt, MAX_RETRY_AFTER_SECONDS))
+            wait = min(retry_after or attempt, MAX_RETRY_AFTER_SECONDS)
+            if (error.code == 429 or error.code >= 500) and _may_retry(attempt, wait):
+                time.sleep(wait)
                 continue
             raise last_error from None
         except (urllib.error.URLError, TimeoutError, OSError) as error:
@@ -190,7 +202,7 @@ def call_telegram(token: str, method: str, payload: Mapping[str, Any]) -> Any:
             last_error = TelegramError(
                 method, None, f"cannot reach the Bot API ({_redact(str(reason))})"
             )
-            if attempt < ATTEMPTS:
+            if _may_retry(attempt, attempt):
                 time.sleep(attempt)
                 continue
             raise last_error from None
@@ -242,6 +254,13 @@ def send_response(
             if attempt < ATTEMPTS:
                 time.sleep(attempt)
     logger.error("gave up sending the response to CloudFormation")
+
+
+def _may_retry(attempt: int, wait: float) -> bool:
+    """Another attempt fits: attempts left, and time for the wait plus one more call."""
+    if attempt >= ATTEMPTS:
+        return False
+    return _deadline is None or time.monotonic() + wait + HTTP_TIMEOUT_SECONDS < _deadline
 
 
 def _redact(text: str) -> str:
