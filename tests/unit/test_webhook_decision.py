@@ -138,3 +138,30 @@ def test_routing_knows_every_update_type_of_the_bundled_spec() -> None:
     )
     update_fields = set(spec["types"]["Update"]["fields"]) - {"update_id"}
     assert update_fields == set(KNOWN_UPDATE_TYPES)
+
+
+@pytest.mark.parametrize("text", ["\\ud83d", "\\uffff", "a\\ufffeb", "\\udc00\\ud800"])
+def test_characters_sqs_refuses_are_escaped_and_the_update_is_unchanged(text: str) -> None:
+    body = json.dumps(UPDATE).replace('"chat"', f'"text": "{text}", "chat"')
+    decision = call(body)
+    assert isinstance(decision, Accepted)
+    assert json.loads(decision.body) == json.loads(body)
+    assert all(
+        ch in "\t\n\r"
+        or 0x20 <= ord(ch) <= 0xD7FF
+        or 0xE000 <= ord(ch) <= 0xFFFD
+        or ord(ch) >= 0x10000
+        for ch in decision.body
+    )
+
+
+def test_update_ids_beyond_64_bits_are_refused() -> None:
+    assert isinstance(call(json.dumps({"update_id": 2**63 - 1})), Accepted)
+    refused = call(json.dumps({"update_id": 10**128}))
+    assert isinstance(refused, Refused) and refused.status == 400
+
+
+@pytest.mark.parametrize("chat_id", ["a b", "caf\u00e9", "\u0442\u0435\u0441\u0442", "x" * 300])
+def test_group_ids_are_always_valid_for_sqs(chat_id: str) -> None:
+    key = group_key({"update_id": 1, "message": {"chat": {"id": chat_id}}})
+    assert 1 <= len(key) <= 128 and all("!" <= ch <= "~" for ch in key)

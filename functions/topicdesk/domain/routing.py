@@ -8,6 +8,7 @@ every update type of Bot API 10.1 and where its chat (or, failing that, its user
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,7 @@ KNOWN_UPDATE_TYPES: frozenset[str] = frozenset(_GROUP_PATHS)
 # Updates of a type this code does not know yet (Telegram adds types) still go through the
 # queue, one shared group, so nothing is lost and their order among themselves holds.
 UNKNOWN_GROUP = "unrouted"
+_GROUP_UNSAFE = re.compile(r"[^!-~]")
 
 
 def update_type(update: Mapping[str, Any]) -> str | None:
@@ -75,9 +77,12 @@ def group_key(update: Mapping[str, Any]) -> str:
         return UNKNOWN_GROUP
     for path in _GROUP_PATHS[kind]:
         found = _walk(update[kind], path)
-        if isinstance(found, int | str) and not isinstance(found, bool) and str(found):
-            prefix = "poll:" if kind == "poll" else ""
-            return f"{prefix}{found}"[:128]
+        if isinstance(found, bool) or not isinstance(found, int | str):
+            continue
+        # SQS takes 1-128 characters of ASCII letters, digits and punctuation.
+        key = _GROUP_UNSAFE.sub("_", f"{'poll:' if kind == 'poll' else ''}{found}")[:128]
+        if key.strip("_:"):
+            return key
     return f"{kind}:unrouted"
 
 

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,11 @@ from typing import Any
 from topicdesk.domain.routing import group_key, update_type
 
 MAX_BODY_BYTES = 256_000
+MAX_UPDATE_ID = 2**63 - 1  # far above Telegram's; keeps the dedup id within SQS's 128 chars
+# Characters SQS refuses in a message body (it takes #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD
+# #x10000-#x10FFFF). json.dumps escapes the control characters itself; lone surrogates (valid
+# JSON escapes) and U+FFFE/U+FFFF are escaped here so the queued JSON means the same update.
+_SQS_UNSAFE = re.compile("[\ud800-\udfff\ufffe\uffff]")
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 
 
@@ -55,6 +61,12 @@ def _decode_body(body: str | None, is_base64: bool) -> bytes | Refused:
         return Refused(400, "bad_base64", "body is not valid base64")
 
 
+def canonical_json(update: dict[str, Any]) -> str:
+    """Compact JSON that SQS accepts byte for byte (see ``_SQS_UNSAFE``)."""
+    text = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
+    return _SQS_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def secret_matches(presented: str | None, expected: str) -> bool:
     """Constant-time comparison; an empty expected secret never matches."""
     if not presented or not expected:
@@ -88,11 +100,12 @@ def decide(
     if not isinstance(parsed, dict):
         return Refused(400, "not_object", "body is not a JSON object")
     update_id = parsed.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool) or update_id < 0:
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
         return Refused(400, "no_update_id", "no integer update_id")
+    if not 0 <= update_id <= MAX_UPDATE_ID:
+        return Refused(400, "no_update_id", "update_id out of range")
     kind = update_type(parsed) or "unknown"
-    # Re-serialised compactly: the queue carries one canonical JSON per update.
-    text = json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+    text = canonical_json(parsed)
     if len(text.encode("utf-8")) > MAX_BODY_BYTES:
         return Refused(413, "too_large", f"body over {MAX_BODY_BYTES} bytes")
     return Accepted(
