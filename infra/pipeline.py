@@ -105,6 +105,7 @@ class Pipeline(Construct):
             timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
             environment={
                 **telegram_env,
+                # Broadcast jobs go onto the updates queue (one per person, in their group).
                 "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
                 # The consumer dead-letters an update itself after MAX_ATTEMPTS failures.
                 "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
@@ -125,6 +126,8 @@ class Pipeline(Construct):
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
         self.updates_queue.grant_consume_messages(self.consumer.function)
+        # SendMessage: /broadcast queues one job per person in that person's message group.
+        self.updates_queue.grant_send_messages(self.consumer.function)
         # SendMessage (+ GetQueueAttributes/Url) on the DLQ: the consumer-managed failure budget.
         self.dead_letter_queue.grant_send_messages(self.consumer.function)
         storage.data_table.grant_read_write_data(self.consumer.function)

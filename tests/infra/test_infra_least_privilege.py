@@ -59,8 +59,9 @@ def test_consumer_cannot_read_the_webhook_secret(real: Synth) -> None:
     assert_common(real, "consumer", table)
     assert real.secret("webhook-secret")[0] not in table
     assert table.pop(real.secret("bot-token")[0]) == SECRET_READ
-    # Consumes the updates queue (incl. ChangeMessageVisibility for deferrals), never sends to it.
-    assert table.pop(real.queue("updates")[0]) == SQS_CONSUME
+    # Consumes the updates queue (incl. ChangeMessageVisibility for deferrals) and queues
+    # /broadcast jobs onto it.
+    assert table.pop(real.queue("updates")[0]) == SQS_CONSUME | SQS_SEND
     # Sends to the DLQ (its own failure budget), never reads from it.
     assert table.pop(real.queue("dead-letters")[0]) == SQS_SEND
     tables = {real.table(name)[0] for name in ("data", "limits", "idempotency")}
