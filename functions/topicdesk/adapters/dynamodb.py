@@ -69,6 +69,27 @@ def _int(value: Any, default: int = 0) -> int:
     return int(value) if isinstance(value, int | Decimal) else default
 
 
+def _optional_int(value: Any) -> int | None:
+    return _int(value) if value is not None else None
+
+
+def _query_all(table: Any, partition: str, **extra: Any) -> list[dict[str, Any]]:
+    """Every item of one partition, page by page."""
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": partition},
+        **extra,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        with storage_errors():
+            page = table.query(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def _float(value: Any, default: float = 0.0) -> float:
     return float(value) if isinstance(value, int | float | Decimal) else default
 
@@ -95,11 +116,10 @@ def _session_from_item(item: dict[str, Any]) -> Session:
         username=_str(item.get("username")),
         language_code=_str(item.get("language_code")),
     )
-    thread = item.get("thread_id")
     return Session(
         person=person,
         operator_chat_id=_int(item["operator_chat_id"]),
-        thread_id=_int(thread) if thread is not None else None,
+        thread_id=_optional_int(item.get("thread_id")),
         status=SessionStatus(item.get("status", SessionStatus.OPEN.value)),
         banned=bool(item.get("banned", False)),
         blocked=bool(item.get("blocked", False)),
@@ -409,14 +429,12 @@ class DynamoDeadLetterArchive:
 
     @staticmethod
     def _from_item(item: dict[str, Any]) -> DeadLetter:
-        update_id = item.get("update_id")
-        chat_id = item.get("chat_id")
         extra = item.get("extra") or {}
         return DeadLetter(
             archive_id=str(item["sk"]),
             body=str(item.get("body", "")),
-            update_id=_int(update_id) if update_id is not None else None,
-            chat_id=_int(chat_id) if chat_id is not None else None,
+            update_id=_optional_int(item.get("update_id")),
+            chat_id=_optional_int(item.get("chat_id")),
             reason=str(item.get("reason", "")),
             receive_count=_int(item.get("receive_count")),
             first_failure_at=_float(item.get("first_failure_at")),
@@ -445,18 +463,7 @@ class DynamoDeadLetterArchive:
         )
 
     def list(self) -> list[DeadLetter]:
-        items: list[DeadLetter] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": self._PK},
-        }
-        while True:
-            with storage_errors():
-                page = self._table.query(**kwargs)
-            items.extend(self._from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [self._from_item(item) for item in _query_all(self._table, self._PK)]
 
     def delete(self, archive_id: str) -> None:
         with storage_errors():
@@ -482,21 +489,13 @@ class DynamoRoster:
             self._table.put_item(Item={**roster_key(user_id), "user_id": user_id})
 
     def people(self) -> list[int]:
-        found: list[int] = []
-        for partition in range(ROSTER_PARTITIONS):
-            kwargs: dict[str, Any] = {
-                "KeyConditionExpression": "pk = :pk",
-                "ExpressionAttributeValues": {":pk": f"PEOPLE#{partition}"},
-                "ProjectionExpression": "user_id",
-            }
-            while True:
-                with storage_errors():
-                    page = self._table.query(**kwargs)
-                found.extend(_int(item["user_id"]) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted(found)
+        return sorted(
+            _int(item["user_id"])
+            for partition in range(ROSTER_PARTITIONS)
+            for item in _query_all(
+                self._table, f"PEOPLE#{partition}", ProjectionExpression="user_id"
+            )
+        )
 
 
 class DynamoBroadcastRepository:
@@ -533,13 +532,11 @@ class DynamoBroadcastRepository:
 
     @staticmethod
     def _from_item(broadcast_id: str, item: dict[str, Any]) -> Broadcast:
-        source = item.get("source_message_id")
-        thread = item.get("thread_id")
         return Broadcast(
             broadcast_id=broadcast_id,
             chat_id=_int(item["chat_id"]),
-            thread_id=_int(thread) if thread is not None else None,
-            source_message_id=_int(source) if source is not None else None,
+            thread_id=_optional_int(item.get("thread_id")),
+            source_message_id=_optional_int(item.get("source_message_id")),
             text=_str(item.get("text")),
             status=str(item.get("status", "pending")),
             requested_at=_float(item.get("requested_at")),
