@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from local.deployment import Deployment, read_deployment
 from local.lambda_runtime.runtime import LocalRuntime
 from local.lambda_runtime.sqs_source import BatchOutcome
 from local.moto_stage import REGION, MotoServer, client, deploy_local_stage, local_stage, start_moto
+from local.telegram_emulator import Limits
 from local.telegram_link import TelegramLink, TelegramLinkError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,14 @@ def _on_batch(function: str, outcome: BatchOutcome) -> None:
         )
 
 
-def start_stage(args: argparse.Namespace) -> RunningStage:
+def start_stage(
+    args: argparse.Namespace,
+    *,
+    on_moto: Callable[[str], dict[str, str]] | None = None,
+    emulator_limits: Limits | None = None,
+) -> RunningStage:
+    """Start moto, deploy, start the runtime and link Telegram. ``on_moto`` (for harnesses)
+    gets moto's endpoint and returns extra function environment (e.g. fault proxies)."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     say("▶ starting moto (emulated AWS) on 127.0.0.1 …")
@@ -98,7 +106,7 @@ def start_stage(args: argparse.Namespace) -> RunningStage:
             moto.endpoint, output_dir=STATE_DIR / "cdk.out", log_path=STATE_DIR / "cdk-deploy.log"
         )
         say(f"  deployed in {time.monotonic() - started:.0f} s")
-        link = TelegramLink.choose(dict(os.environ))
+        link = TelegramLink.choose(dict(os.environ), emulator_limits=emulator_limits)
         say(f"▶ Telegram: {link.mode} at {link.api_url}")
         secrets = client("secretsmanager", moto.endpoint)
         secrets.put_secret_value(SecretId=outputs["BotTokenSecretName"], SecretString=link.token)
@@ -111,7 +119,10 @@ def start_stage(args: argparse.Namespace) -> RunningStage:
             stack_name=local_stage().stack_name,
             code_root=STATE_DIR / "functions",
             log_dir=STATE_DIR / "logs",
-            environment_overrides=_overrides(args, link),
+            environment_overrides={
+                **_overrides(args, link),
+                **(on_moto(moto.endpoint) if on_moto else {}),
+            },
         )
         (STATE_DIR / "logs").mkdir(exist_ok=True)
         consumer_env = deployment.functions[outputs["ConsumerFunctionName"]].environment

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.telegram_emulator import DEFAULT_TOKEN, EmulatorServer
+from local.telegram_emulator import DEFAULT_TOKEN, EmulatorServer, Limits
 from ops.resources import OpsError
 from ops.telegram import ALLOWED_UPDATES, call
 
@@ -53,14 +53,16 @@ class TelegramLink:
     forwarded: int = 0
 
     @classmethod
-    def choose(cls, env: dict[str, str]) -> TelegramLink:
+    def choose(cls, env: dict[str, str], *, emulator_limits: Limits | None = None) -> TelegramLink:
         api_url = env.get("TELEGRAM_API_URL", "").strip().rstrip("/")
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if api_url:
             return cls("api", api_url, token or DEFAULT_TOKEN)
         if token:
             return cls("polling", PUBLIC_API, token)
-        server = EmulatorServer().start_in_thread()
+        server = (
+            EmulatorServer(limits=emulator_limits) if emulator_limits else EmulatorServer()
+        ).start_in_thread()
         return cls("emulator", server.base_url, server.token, emulator=server)
 
     def connect(self, webhook_url: str, secret: str) -> None:

@@ -147,6 +147,17 @@ class FunctionPool:
         """A handler-shaped callable for the SQS event source."""
         return self.invoke(event)
 
+    def crash(self) -> int:
+        """Kill every running environment at once, mid-invocation or not (a sandbox dying:
+        the fault-injection suite's consumer crash). Returns how many were running."""
+        killed = 0
+        for instance in self._all:
+            process = instance._process
+            if process is not None and process.is_alive():
+                process.kill()
+                killed += 1
+        return killed
+
     def stop(self) -> None:
         for instance in self._all:
             instance.stop()

@@ -1,0 +1,159 @@
+"""`make reliability` / `python -m local.reliability [--only NAME ...] [--markdown]`
+
+Starts the local stage once (moto + cdk deploy + local runtime + emulator), with fault proxies
+in front of moto's DynamoDB and SQS, then runs each scenario and prints one row per scenario
+and, last, `reliability: scenarios=N lost=L duplicated=D reordered=R`.
+
+Telegram's limits and Topicdesk's are scaled by one common factor (SCALE) so the backlog
+scenario takes a minute, not an hour; the queue's visibility timeout is shortened to
+VISIBILITY_SECONDS so a crashed batch comes back within the scenario's deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from local.moto_stage import client
+from local.reliability.aws_faults import FaultProxies
+from local.reliability.harness import Harness, Row, ScenarioTimeout, dumps
+from local.reliability.scenarios import SCENARIOS
+from local.stage import STATE_DIR, start_stage
+from local.telegram_emulator import EmulatorClient, Limits
+
+SCALE = 20
+VISIBILITY_SECONDS = 15
+COLUMNS = ("updates in", "delivered", "lost", "duplicated", "reordered", "DLQ'd", "replayed")
+
+
+def _environment(proxies: FaultProxies) -> list[str]:
+    return [
+        f"LIMIT_BOT_PER_SECOND={28 * SCALE}",
+        f"LIMIT_CHAT_PER_SECOND={0.95 * SCALE}",
+        f"LIMIT_GROUP_PER_MINUTE={19 * SCALE}",
+        "LIMIT_PERSON_BURST=100000",  # the product's own pacing rule is not under test here
+        "RETRY_BASE_SECONDS=1",
+        "MAX_ATTEMPTS=3",
+        f"AWS_ENDPOINT_URL_DYNAMODB={proxies.proxies['dynamodb'].url}",
+        f"AWS_ENDPOINT_URL_SQS={proxies.proxies['sqs'].url}",
+    ]
+
+
+def _cells(row: Row) -> list[str]:
+    return [
+        str(v)
+        for v in (
+            row.updates_in,
+            row.delivered,
+            row.lost,
+            row.duplicated,
+            row.reordered,
+            row.dead_lettered,
+            row.replayed,
+        )
+    ]
+
+
+def print_row(row: Row) -> None:
+    cells = "".join(f"{c:>11}" for c in _cells(row))
+    print(f"{row.scenario:<42}{cells}  {row.seconds:6.1f}s  {row.notes}", flush=True)
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| scenario | " + " | ".join(COLUMNS) + " | seconds | notes |",
+        "|---|" + "---:|" * len(COLUMNS) + "---:|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.scenario} | "
+            + " | ".join(_cells(row))
+            + f" | {row.seconds:.0f} | {row.notes} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.reliability",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--only", nargs="*", choices=sorted(SCENARIOS), default=None)
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    args = parser.parse_args(argv)
+    names = args.only or list(SCENARIOS)
+
+    proxies = FaultProxies("dynamodb", "sqs")
+    proxies.start()
+
+    def upstream(endpoint: str) -> dict[str, str]:
+        for proxy in proxies.proxies.values():
+            proxy.upstream = endpoint
+        return {}
+
+    stage_args = argparse.Namespace(port=0, env=_environment(proxies), no_demo=True)
+    started = time.monotonic()
+    stage = start_stage(stage_args, on_moto=upstream, emulator_limits=Limits(scale=SCALE))
+    rows: list[Row] = []
+    failures: list[str] = []
+    try:
+        client("sqs", stage.moto.endpoint).set_queue_attributes(
+            QueueUrl=stage.outputs["UpdatesQueueUrl"],
+            Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)},
+        )
+        assert stage.telegram.emulator is not None, "the suite runs on the emulator"
+        emulator = EmulatorClient(stage.telegram.emulator.base_url, stage.telegram.token)
+        group = stage.operator_chat_ids[0]
+        operator = int(
+            next(
+                m
+                for m in emulator.bot_api("getChatAdministrators", chat_id=group)
+                if not m["user"]["is_bot"]
+            )["user"]["id"]
+        )
+        print(f"local stage up in {time.monotonic() - started:.0f} s; limits scaled x{SCALE}")
+        print(f"{'scenario':<42}" + "".join(f"{c:>11}" for c in COLUMNS))
+        for name in names:
+            harness = Harness(
+                stage,
+                emulator,
+                group,
+                operator,
+                proxies.proxies["dynamodb"],
+                proxies.proxies["sqs"],
+            )
+            try:
+                row = SCENARIOS[name](harness)
+            except ScenarioTimeout as error:
+                failures.append(f"{name}: {error}")
+                proxies.proxies["dynamodb"].clear()
+                proxies.proxies["sqs"].clear()
+                emulator.clear_faults()
+                continue
+            rows.append(row)
+            print_row(row)
+    finally:
+        stage.stop()
+        proxies.stop()
+    (STATE_DIR / "reliability.json").write_text(dumps(rows))
+    if args.markdown:
+        print()
+        print(markdown(rows))
+    for failure in failures:
+        print(f"TIMED OUT {failure}", file=sys.stderr)
+    lost = sum(r.lost for r in rows)
+    duplicated = sum(r.duplicated for r in rows)
+    reordered = sum(r.reordered for r in rows)
+    print(
+        f"reliability: scenarios={len(rows)} lost={lost} duplicated={duplicated} "
+        f"reordered={reordered}" + (f" timed_out={len(failures)}" if failures else "")
+    )
+    return 0 if not failures and lost == duplicated == reordered == 0 else 1
+
+
+if __name__ == "__main__":
+    Path(STATE_DIR).mkdir(parents=True, exist_ok=True)
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""The harness the scenarios drive: people and operators on the emulator, the AWS fault
+proxies, and the bookkeeping that the checker compares against the transcripts."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.moto_stage import client
+from local.reliability.aws_faults import FaultProxy
+from local.reliability.checker import ChatCheck, check_chat, total
+from local.stage import ROOT, STATE_DIR, RunningStage
+from local.telegram_emulator import EmulatorClient
+
+QUIET_SECONDS = 2.0
+
+
+class ScenarioTimeout(RuntimeError):
+    pass
+
+
+@dataclass
+class Row:
+    scenario: str
+    updates_in: int
+    delivered: int
+    lost: int
+    duplicated: int
+    reordered: int
+    dead_lettered: int
+    replayed: int
+    undeliverable: int
+    seconds: float
+    notes: str = ""
+
+
+@dataclass
+class Person:
+    user_id: int
+    name: str
+    sent: list[str] = field(default_factory=list)
+    """Marks the person wrote, in order (expected in their topic)."""
+    answers: list[str] = field(default_factory=list)
+    """Marks operators wrote in their topic, in order (expected in their chat)."""
+    undeliverable: list[str] = field(default_factory=list)
+    """Answers that cannot arrive (they blocked the bot): expected to be *reported*."""
+
+
+@dataclass
+class Harness:
+    stage: RunningStage
+    client: EmulatorClient
+    group: int
+    operator: int
+    dynamodb: FaultProxy
+    sqs: FaultProxy
+    deadline_seconds: float = 240.0
+    people: list[Person] = field(default_factory=list)
+    updates_in: int = 0
+    replayed: int = 0
+    _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def aws(self) -> str:
+        return str(self.stage.moto.endpoint)
+
+    # ------------------------------------------------------------------ actors
+
+    def new_people(self, count: int, prefix: str) -> list[Person]:
+        made = []
+        for _ in range(count):
+            name = f"{prefix}{next(self._names)}"
+            user = self.client.create_user(name, username=name.lower())
+            made.append(Person(int(user["user_id"]), name))
+        self.people.extend(made)
+        return made
+
+    def write(self, person: Person, count: int = 1) -> None:
+        for _ in range(count):
+            mark = f"{person.name}-m{len(person.sent) + 1}"
+            self.client.send_as_user(person.user_id, mark)
+            person.sent.append(mark)
+            self.updates_in += 1
+
+    def topic_of(self, person: Person) -> int:
+        for topic in reversed(self.client.topics(self.group)):
+            if topic["name"].startswith(f"{person.name} ") and not topic.get("deleted"):
+                return int(topic["message_thread_id"])
+        raise ScenarioTimeout(f"no topic for {person.name}")
+
+    def answer(self, person: Person, count: int = 1, *, expect: bool = True) -> None:
+        thread = self.topic_of(person)
+        for _ in range(count):
+            mark = f"to-{person.name}-a{len(person.answers) + len(person.undeliverable) + 1}"
+            self.client.send_as_operator(self.group, thread, self.operator, mark)
+            (person.answers if expect else person.undeliverable).append(mark)
+            self.updates_in += 1
+
+    def held_back(self, act: Callable[[], object]) -> list[dict[str, Any]]:
+        """Run ``act`` with the webhook off and return the updates it produced, taken from
+        Telegram with getUpdates (confirmed there); the caller feeds them on."""
+        token = self.stage.telegram.token
+        info = self.client.bot_api("getWebhookInfo", token=token)
+        self.client.bot_api("deleteWebhook", token=token)
+        act()
+        updates: list[dict[str, Any]] = self.client.bot_api("getUpdates", token=token, timeout=0)
+        if updates:
+            self.client.bot_api("getUpdates", token=token, offset=updates[-1]["update_id"] + 1)
+        self.client.bot_api(
+            "setWebhook",
+            token=token,
+            url=info["url"],
+            secret_token=self.stage.description["webhook_secret"],
+            max_connections=40,
+        )
+        return updates
+
+    def release(self, updates: list[dict[str, Any]]) -> None:
+        """Hand held-back updates to the webhook, as Telegram would (with the secret)."""
+        import urllib.request
+
+        for update in updates:
+            request = urllib.request.Request(  # noqa: S310 - the local webhook
+                self.stage.description["webhook_url"],
+                data=json.dumps(update).encode(),
+                headers={
+                    "content-type": "application/json",
+                    "X-Telegram-Bot-Api-Secret-Token": self.stage.description["webhook_secret"],
+                },
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+                assert answer.status == 200
+
+    def enqueue(self, update: dict[str, Any], *, group: str, dedup: str) -> None:
+        """Put an update straight on the updates queue (what the webhook does)."""
+        client("sqs", self.aws).send_message(
+            QueueUrl=self.stage.outputs["UpdatesQueueUrl"],
+            MessageBody=json.dumps(update),
+            MessageGroupId=group,
+            MessageDeduplicationId=dedup,
+        )
+
+    # ------------------------------------------------------------------ waiting
+
+    def queues_empty(self) -> bool:
+        sqs = client("sqs", self.aws)
+        for url in (
+            self.stage.outputs["UpdatesQueueUrl"],
+            self.stage.outputs["DeadLetterQueueUrl"],
+        ):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                "Attributes"
+            ]
+            if int(attributes["ApproximateNumberOfMessages"]) or int(
+                attributes["ApproximateNumberOfMessagesNotVisible"]
+            ):
+                return False
+        return True
+
+    def settled(self) -> bool:
+        return not self.client.pending_updates() and self.queues_empty()
+
+    def wait_until(
+        self, what: str, check: Callable[[], bool], timeout: float | None = None
+    ) -> None:
+        deadline = time.monotonic() + (timeout or self.deadline_seconds)
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.5)
+        raise ScenarioTimeout(f"{what}: not within {timeout or self.deadline_seconds:.0f} s")
+
+    def wait_quiet(self, timeout: float | None = None) -> None:
+        """Until Telegram has nothing left to deliver and both queues stay empty a while."""
+        deadline = time.monotonic() + (timeout or self.deadline_seconds)
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.settled():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= QUIET_SECONDS:
+                    return
+            else:
+                quiet_since = None
+            time.sleep(0.3)
+        raise ScenarioTimeout(f"pipeline not quiet within {timeout or self.deadline_seconds:.0f} s")
+
+    # ------------------------------------------------------------------ checking
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        table = client("dynamodb", self.aws)
+        answer = table.query(
+            TableName=self.stage.outputs["DataTableName"],
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "DEAD"}},
+        )
+        return list(answer.get("Items", []))
+
+    def ops(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - our own CLI
+            [sys.executable, "-m", "ops", "--stage", "local", *args],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": "functions", "TOPICDESK_LOCAL_DIR": str(STATE_DIR)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def check(self, people: list[Person]) -> tuple[ChatCheck, int]:
+        """Both directions for ``people``; returns the totals and how many undeliverable
+        answers were *not* reported to the operators (those count as lost)."""
+        checks = []
+        unreported = 0
+        for person in people:
+            topic_texts = [
+                str(m.get("text") or "")
+                for topic in self.client.topics(self.group)
+                if topic["name"].startswith(f"{person.name} ")
+                for m in self.client.transcript(self.group, int(topic["message_thread_id"]))
+            ]
+            checks.append(check_chat(person.sent, topic_texts))
+            chat_texts = [str(m.get("text") or "") for m in self.client.transcript(person.user_id)]
+            checks.append(check_chat(person.answers, chat_texts))
+            notes = [t for t in topic_texts if t.startswith("⚠️ Not delivered")]
+            unreported += max(0, len(person.undeliverable) - len(notes))
+        return total(checks), unreported
+
+
+def row(
+    harness: Harness,
+    scenario: str,
+    people: list[Person],
+    started: float,
+    *,
+    dead_before: int,
+    notes: str = "",
+) -> Row:
+    totals, unreported = harness.check(people)
+    return Row(
+        scenario=scenario,
+        updates_in=harness.updates_in,
+        delivered=totals.delivered,
+        lost=totals.lost + unreported,
+        duplicated=totals.duplicated,
+        reordered=totals.reordered,
+        dead_lettered=len(harness.dead_letters()) - dead_before + harness.replayed,
+        replayed=harness.replayed,
+        undeliverable=sum(len(p.undeliverable) for p in people) - unreported,
+        seconds=time.monotonic() - started,
+        notes=notes,
+    )
+
+
+def dumps(rows: list[Row]) -> str:
+    return json.dumps([r.__dict__ for r in rows], indent=2)
