@@ -65,6 +65,10 @@ local: setup
 ops: $(VENV)/.installed
 	PYTHONPATH=functions $(BIN)/python -m ops --stage $(STAGE) $(ARGS)
 
+## Fault-injection suite on the local stage: one row per scenario, then a summary line.
+reliability: setup
+	$(BIN)/python -m local.reliability $(ARGS)
+
 ## The Bot API emulator on its own.
 emulator: $(VENV)/.installed
 	$(BIN)/python -m local.telegram_emulator $(ARGS)
