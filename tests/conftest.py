@@ -16,6 +16,29 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
 
+import logging
+from collections.abc import Iterator
+
+import pytest
+
 from local.moto_fixes import fix_fifo_redelivery_order
+from local.telegram_emulator import DEFAULT_TOKEN
+from tests.leakcheck import RecordingHandler, register_secret
 
 fix_fifo_redelivery_order()
+register_secret(DEFAULT_TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log_line() -> Iterator[None]:
+    """Every log record any test produces, at the levels the code really logs at, is searched
+    for every secret the suite knows (bot tokens, webhook secrets)."""
+    handler = RecordingHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+    leaks = handler.leaks()
+    assert not leaks, "secret in a log line: " + "; ".join(sorted(set(leaks))[:5])

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from local.telegram_emulator import EmulatorClient
+from local.telegram_emulator import DEFAULT_TOKEN, EmulatorClient
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 300.0
@@ -204,6 +204,17 @@ def test_a_poison_update_is_archived_then_replayed_by_the_cli(stage: Stage) -> N
     assert "replayed 1" in replay.stdout
     wait_until("the replayed message", lambda: "poison pill" in texts(stage, group, thread))
     assert "0 archived" in stage.ops("dlq", "list").stdout
+
+
+def test_no_secret_in_any_function_log(stage: Stage) -> None:
+    logs = list((stage.state_dir / "logs").glob("*.log"))
+    assert len(logs) == 3  # webhook, consumer, DLQ processor all ran
+    secrets = [stage.description["webhook_secret"], DEFAULT_TOKEN]
+    for log in logs:
+        text = log.read_text()
+        assert text, log
+        for secret in secrets:
+            assert secret not in text, f"{log.name} leaks a secret"
 
 
 def test_ctrl_c_stops_everything(stage: Stage) -> None:

@@ -11,8 +11,10 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from tests.leakcheck import register_secret
+
 REGION = "us-east-1"
-WEBHOOK_SECRET = "local-webhook-secret_ABC-123"
+WEBHOOK_SECRET = register_secret("local-webhook-secret_ABC-123")
 MAX_RECEIVE_COUNT = 50
 
 
@@ -69,6 +71,7 @@ def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]], ttl: str) -> N
 def aws_world(
     *, bot_token: str, operator_chat_ids: list[int], telegram_api_url: str = ""
 ) -> Iterator[AwsWorld]:
+    register_secret(bot_token)
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.resource("dynamodb", region_name=REGION)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from pipeline import Pipeline
 
 
@@ -74,3 +77,18 @@ def test_replies_keep_their_threading_both_ways(pipeline: Pipeline) -> None:
     assert thanks["text"] == "thanks!"
     operator_message = pipeline.find_in_topic(thread, "reply to first")
     assert thanks["reply_to_message"]["message_id"] == operator_message["message_id"]
+
+
+def test_no_token_in_logs_even_at_info_level(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Lambda's log level can be set to INFO for every logger (advanced logging controls);
+    HTTP client libraries then log request URLs, which carry the bot token."""
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    caplog.set_level(logging.INFO)
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hello")
+    pipeline.run()
+    assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
+    # The autouse leak check fails this test if any record carries the token.
+    assert pipeline.emulator.token not in caplog.text
