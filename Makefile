@@ -73,5 +73,9 @@ reliability: setup
 emulator: $(VENV)/.installed
 	$(BIN)/python -m local.telegram_emulator $(ARGS)
 
+## Webhook and consumer against a naive inline PTB webhook: loopback only, stops by itself.
+bench: $(VENV)/.installed
+	PYTHONPATH=functions $(BIN)/python -m bench $(ARGS)
+
 clean:
 	rm -rf cdk.out .local .cache
