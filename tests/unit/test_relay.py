@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
+from topicdesk.domain import relay as relay_module
 from topicdesk.domain.errors import (
     NotCopyable,
     RateLimited,
     RecipientBlocked,
+    StorageUnavailable,
     TopicBeingCreated,
     TopicClosed,
     TopicMissing,
@@ -407,3 +409,29 @@ def test_drop_policy_counts_and_tells_once() -> None:
     assert world.sessions.get(501).dropped == 2  # type: ignore[union-attr]
     told = [c for c in world.telegram.called("send_text") if c["chat_id"] == 501]
     assert len(told) == 1 and "not passed on" in told[0]["text"]
+
+
+class FlakyMap(InMemoryMessageMap):
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def link(self, first: MessageRef, second: MessageRef) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise StorageUnavailable("DynamoDB ProvisionedThroughputExceededException")
+        super().link(first, second)
+
+
+@pytest.mark.parametrize(("failures", "linked"), [(2, True), (99, False)])
+def test_bookkeeping_after_a_send_never_fails_the_record(
+    monkeypatch: pytest.MonkeyPatch, failures: int, linked: bool
+) -> None:
+    """Failing the record after Telegram took the message would send it twice on retry."""
+    monkeypatch.setattr(relay_module, "BOOKKEEPING_RETRY_DELAYS", (0, 0, 0, 0))
+    world = make_world()
+    world.relay._messages = FlakyMap(failures)  # type: ignore[assignment]
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    assert len(world.telegram.called("copy_message")) == 1
+    assert (world.relay._messages.peer(MessageRef(501, 1)) is not None) is linked
+    assert world.metrics.counts.get("BookkeepingSkipped", 0) == (0 if linked else 1)

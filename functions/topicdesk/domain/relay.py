@@ -8,10 +8,13 @@ was lost) is the rare duplicate we accept instead of a loss.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from topicdesk.domain import texts
@@ -22,6 +25,7 @@ from topicdesk.domain.errors import (
     NotModified,
     RateLimited,
     RecipientBlocked,
+    StorageUnavailable,
     TopicBeingCreated,
     TopicClosed,
     TopicMissing,
@@ -39,6 +43,8 @@ from topicdesk.domain.ports import (
 T = TypeVar("T")
 
 COPY_MESSAGES_LIMIT = 100  # copyMessages: 1-100 message ids
+BOOKKEEPING_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,9 @@ class Relay:
             await self._copy_one_to_topic(session, batch[0])
         else:
             await self._copy_many_to_topic(session, batch)
-        self._sessions.increment(person.user_id, "messages_in", len(batch))
+        await self._after_send(
+            lambda: self._sessions.increment(person.user_id, "messages_in", len(batch))
+        )
         self._metrics.count("MessagesToOperators", len(batch))
 
     async def _admit(self, session: Session, batch: list[ChatMessage]) -> list[ChatMessage]:
@@ -250,9 +258,11 @@ class Relay:
                 ),
             )
             return
-        self._messages.link(
-            MessageRef(message.chat_id, message.message_id),
-            MessageRef(session.operator_chat_id, copied),
+        await self._after_send(
+            lambda: self._messages.link(
+                MessageRef(message.chat_id, message.message_id),
+                MessageRef(session.operator_chat_id, copied),
+            )
         )
 
     async def _copy_many_to_topic(self, session: Session, batch: Sequence[ChatMessage]) -> None:
@@ -277,9 +287,12 @@ class Relay:
             self._metrics.count("CopyMessagesPartial")
             return
         for message, copy_id in zip(batch, copied, strict=True):
-            self._messages.link(
-                MessageRef(message.chat_id, message.message_id),
-                MessageRef(session.operator_chat_id, copy_id),
+            await self._after_send(
+                partial(
+                    self._messages.link,
+                    MessageRef(message.chat_id, message.message_id),
+                    MessageRef(session.operator_chat_id, copy_id),
+                )
             )
 
     def _peer_id(self, chat_id: int, message_id: int | None) -> int | None:
@@ -299,6 +312,22 @@ class Relay:
         except TopicClosed:
             await self._reopen_topic(session)
         return await send(session), session
+
+    async def _after_send(self, write: Callable[[], object], *, required: bool = False) -> None:
+        """Bookkeeping after a message went out. The send cannot be undone, so failing the
+        record now would only send it again on retry: retry the write briefly instead, then
+        (unless ``required``) go on without it (a reply or edit may lose its threading)."""
+        for delay in BOOKKEEPING_RETRY_DELAYS:
+            try:
+                write()
+                return
+            except StorageUnavailable as error:
+                last = error
+                await asyncio.sleep(delay)
+        if required:
+            raise last
+        self._metrics.count("BookkeepingSkipped")
+        logger.warning("bookkeeping after a send skipped: %s", last)
 
     # ------------------------------------------------------------------ sessions & topics
 
@@ -331,7 +360,13 @@ class Relay:
         except Exception:
             self._sessions.release_claim(person.user_id, self._settings.owner_id)
             raise
-        self._sessions.attach_topic(person.user_id, chat_id, thread_id, self._settings.owner_id)
+        # The topic exists now; losing track of it would create a second one on retry.
+        await self._after_send(
+            lambda: self._sessions.attach_topic(
+                person.user_id, chat_id, thread_id, self._settings.owner_id
+            ),
+            required=True,
+        )
         self._metrics.count("TopicsCreated")
         current = self._sessions.get(person.user_id)
         assert current is not None and current.has_topic
@@ -344,7 +379,7 @@ class Relay:
             texts.contact_card(session.person),
             thread_id=session.thread_id,
         )
-        self._sessions.update(session.user_id, card_posted=True)
+        await self._after_send(lambda: self._sessions.update(session.user_id, card_posted=True))
 
     async def _recreate_topic(self, session: Session) -> Session:
         assert session.thread_id is not None
@@ -389,9 +424,11 @@ class Relay:
         if command is not None:
             ack_id = await self._command(session, message, command)
             # The command is linked to its answer so that a redelivery does not run it again.
-            self._messages.link(
-                MessageRef(message.chat_id, message.message_id),
-                MessageRef(message.chat_id, ack_id),
+            await self._after_send(
+                lambda: self._messages.link(
+                    MessageRef(message.chat_id, message.message_id),
+                    MessageRef(message.chat_id, ack_id),
+                )
             )
             return
         reply_to = self._peer_id(message.chat_id, message.reply_to_message_id)
@@ -417,13 +454,15 @@ class Relay:
                 reply_to=message.message_id,
             )
             return
-        self._messages.link(
-            MessageRef(message.chat_id, message.message_id),
-            MessageRef(session.user_id, delivered),
+        await self._after_send(
+            lambda: self._messages.link(
+                MessageRef(message.chat_id, message.message_id),
+                MessageRef(session.user_id, delivered),
+            )
         )
-        self._sessions.increment(session.user_id, "messages_out")
+        await self._after_send(lambda: self._sessions.increment(session.user_id, "messages_out"))
         if session.blocked:
-            self._sessions.update(session.user_id, blocked=False)
+            await self._after_send(lambda: self._sessions.update(session.user_id, blocked=False))
         self._metrics.count("MessagesToPeople")
         await self._receipt(message)
 
@@ -443,10 +482,8 @@ class Relay:
             return
         await self._broadcasts.command(message, message.reply_to_message_id)
         # Marked as handled, so a redelivered /broadcast or /confirm does nothing twice.
-        self._messages.link(
-            MessageRef(message.chat_id, message.message_id),
-            MessageRef(message.chat_id, message.message_id),
-        )
+        handled = MessageRef(message.chat_id, message.message_id)
+        await self._after_send(lambda: self._messages.link(handled, handled))
 
     async def group_edit(self, message: ChatMessage) -> None:
         if self._topic_session(message) is not None:
