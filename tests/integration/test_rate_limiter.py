@@ -83,3 +83,17 @@ def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
     a.penalize(-100, retry_after=5)
     held = float(table.get_item(Key={"pk": "group#-100"})["Item"]["tat"])
     assert held == pytest.approx(1030, abs=1e-3)
+
+
+def test_a_wait_past_the_invocation_deadline_defers_instead(table: Any) -> None:
+    times = FakeTime()
+    throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    asyncio.run(throttle.before_send(-7))  # the group's slot is now taken for 60/19 s
+    throttle.set_deadline(times.now + 1.0)  # but this record must finish within 1 s
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(throttle.before_send(-7))
+    assert deferred.value.retry_after == pytest.approx(60 / 19, abs=1e-3)
+    assert times.slept == []
+    throttle.set_deadline(None)
+    asyncio.run(throttle.before_send(-7))
+    assert times.slept == pytest.approx([60 / 19], abs=1e-3)

@@ -134,10 +134,20 @@ class SharedThrottle:
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
+        self._deadline: float | None = None
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """Wall-clock time by which the current record must be done (the invocation's end,
+        less a margin): a wait that would run past it defers the record instead."""
+        self._deadline = deadline
 
     async def before_send(self, chat_id: int, count: int = 1) -> None:
         rules = rules_for(chat_id, count, self._settings)
-        wait = reserve_all(self._store, rules, self._clock(), self._settings.max_wait)
+        now = self._clock()
+        max_wait = self._settings.max_wait
+        if self._deadline is not None:
+            max_wait = max(0.0, min(max_wait, self._deadline - now))
+        wait = reserve_all(self._store, rules, now, max_wait)
         if wait > 0:
             await self._sleep(wait)
 

@@ -96,9 +96,11 @@ class ConsumerRuntime:
         table = resource.Table(settings.data_table)
         self._journal = DynamoFailureJournal(table)
         flood_gate = None
+        self._shared_throttle: SharedThrottle | None = None
         if settings.limits_table:
             store = DynamoTatStore(resource.Table(settings.limits_table))
-            throttle = throttle or SharedThrottle(store, settings.limits.gcra())
+            self._shared_throttle = SharedThrottle(store, settings.limits.gcra())
+            throttle = throttle or self._shared_throttle
             flood_gate = DynamoFloodGate(
                 store,
                 burst=settings.limits.person_burst,
@@ -189,10 +191,15 @@ class ConsumerRuntime:
         update = self._plan.updates.get(record.message_id)
         started = time.time()
         try:
-            if self._context is not None and (
-                self._context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
-            ):
-                raise DeadlineNear("invocation deadline near")
+            if self._context is not None:
+                remaining_ms = self._context.get_remaining_time_in_millis()
+                if remaining_ms < DEADLINE_MARGIN_MS:
+                    raise DeadlineNear("invocation deadline near")
+                if self._shared_throttle is not None:
+                    # No flood-limit wait may carry this record past the invocation's end.
+                    self._shared_throttle.set_deadline(
+                        time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000
+                    )
             if update is None:
                 self._run_job(record.body or "")
             else:
