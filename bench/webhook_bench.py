@@ -201,46 +201,58 @@ class Latency:
         return statistics.fmean(self.own_ms)
 
 
+@dataclass
+class Side:
+    """One webhook under test: its handler, its Lambda context, what it is measured into."""
+
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    context: Any
+    usage: Usage
+    """The meter's running usage (a fresh, never-moving ``Usage`` when there is no moto)."""
+    latency: Latency | None = None
+    spent: Usage = field(default_factory=Usage)
+
+    def call(self, event: dict[str, Any]) -> float:
+        before, cpu = self.usage.copy(), time.process_time()
+        started = time.perf_counter()
+        answer = self.handler(event, self.context)
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        delta = self.usage.minus(before)
+        self.spent.add(delta)
+        status = int(answer["statusCode"])
+        if self.latency is None:
+            self.latency = Latency(first_ms=wall * 1000)
+        else:
+            self.latency.wall_ms.append(wall * 1000)
+            self.latency.own_ms.append((wall - delta.server_wall_seconds) * 1000)
+            self.latency.cpu_seconds += cpu - delta.server_cpu_seconds
+        self.latency.statuses[status] += 1
+        return wall
+
+
 def drive(
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+    sides: list[Side],
     events: list[dict[str, Any]],
-    context: Any,
-    meter: AwsMeter | None,
     *,
     every: int = 100,
     between: Callable[[], None] | None = None,
-) -> Latency:
-    """Post every event; ``between`` runs after each ``every`` requests, outside the clocks
-    (and outside the usage counted for the handler)."""
-    usage = meter.usage if meter else Usage()
-    spent = Usage()
-
-    def call(event: dict[str, Any]) -> tuple[dict[str, Any], float, Usage]:
-        before = usage.copy()
-        started = time.perf_counter()
-        answer = handler(event, context)
-        wall = time.perf_counter() - started
-        delta = usage.minus(before)
-        spent.add(delta)
-        return answer, wall, delta
-
+) -> list[Latency]:
+    """Post every event to every side, interleaved (the order alternating per event) so both
+    see the same machine; ``between`` runs after each ``every`` events, outside the clocks
+    and outside the usage counted for the handlers. A side's first request is its init."""
     with quiet():
-        first, wall, _ = call(events[0])
-        latency = Latency(first_ms=wall * 1000)
-        latency.statuses[int(first["statusCode"])] += 1
-        cpu = 0.0
-        for index, event in enumerate(events[1:], start=1):
-            if between is not None and index % every == 0:
+        for index, event in enumerate(events):
+            if between is not None and index and index % every == 0:
                 between()
-            started_cpu = time.process_time()
-            answer, wall, delta = call(event)
-            cpu += time.process_time() - started_cpu - delta.server_cpu_seconds
-            latency.wall_ms.append(wall * 1000)
-            latency.own_ms.append((wall - delta.server_wall_seconds) * 1000)
-            latency.statuses[int(answer["statusCode"])] += 1
-    latency.cpu_seconds = cpu
-    latency.usage = spent
-    return latency
+            for side in sides if index % 2 == 0 else reversed(sides):
+                side.call(event)
+    latencies = []
+    for side in sides:
+        assert side.latency is not None
+        side.latency.usage = side.spent
+        latencies.append(side.latency)
+    return latencies
 
 
 def empty_queue(sqs: Any, url: str) -> None:
@@ -404,15 +416,31 @@ def main(argv: list[str] | None = None) -> int:
 
             parameters.clear_caches()  # type: ignore[no-untyped-call]
             webhook.service.cache_clear()
-            note(f"topicdesk webhook: {len(events)} requests, SQS on moto...")
+            os.environ.update(
+                NAIVE_BOT_TOKEN=emulator.token,
+                OPERATOR_CHAT_ID=str(group_id),
+                NAIVE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            )
+            from bench import naive_webhook
+
+            note(
+                f"webhooks: {len(events)} requests each, interleaved - Topicdesk's to SQS on "
+                "moto, the naive one through PTB and copyMessage to the emulator..."
+            )
             context = FakeLambdaContext("webhook", memory_limit_in_mb=WEBHOOK_MEMORY_MB)
-            ours = drive(
-                webhook.handler,
+            telegram_before = telegram_calls(emulator)
+            ours, naive = drive(
+                [
+                    Side(webhook.handler, context, meter.usage),
+                    Side(naive_webhook.handler, FakeLambdaContext("naive"), Usage()),
+                ],
                 events,
-                context,
-                meter,
                 between=lambda: empty_queue(world.sqs, world.updates_url),
             )
+            telegram_after = telegram_calls(emulator)
+            telegram_after.subtract(telegram_before)
+            naive_telegram = sum((+telegram_after).values()) / len(events)
+            naive_webhook.bot().close()
             empty_queue(world.sqs, world.updates_url)
             with quiet():  # the consumer's input, queued again by the webhook (not measured)
                 for event in events[: options.consumer_updates]:
@@ -420,22 +448,6 @@ def main(argv: list[str] | None = None) -> int:
             note(f"topicdesk consumer: {options.consumer_updates} updates...")
             consumed = run_consumer(world, meter, emulator, options.consumer_updates)
             item_bytes = max(max_item_bytes(world.dynamodb, t) for t in world.tables)
-
-        note(f"naive webhook: {len(events)} requests, PTB + copyMessage to the emulator...")
-        os.environ.update(
-            NAIVE_BOT_TOKEN=emulator.token,
-            OPERATOR_CHAT_ID=str(group_id),
-            NAIVE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            TELEGRAM_API_URL=emulator.base_url,
-        )
-        from bench import naive_webhook
-
-        telegram_before = telegram_calls(emulator)
-        naive = drive(naive_webhook.handler, events, FakeLambdaContext("naive"), None)
-        telegram_after = telegram_calls(emulator)
-        telegram_after.subtract(telegram_before)
-        naive_telegram = sum((+telegram_after).values()) / len(events)
-        naive_webhook.bot().close()
         internal = emulator.client.stats()["internal_errors"]
 
     note(f"emulator internal errors: {internal}; took {time.perf_counter() - began:.0f} s")
