@@ -9,8 +9,9 @@ the Bot API spec):
   deduplicated by its ``update_id``, that real SQS would accept (moto checks less);
 - when SQS fails the answer is 500 and nothing is queued, and Telegram's retry then succeeds.
 
-The ``test_known_bug_*`` tests at the end pin bugs these properties found (strict xfail: they
-start failing when a bug is fixed, as a reminder to drop the mark and widen the strategies).
+The ``test_found_*`` tests at the end keep the examples these properties found (lone surrogate
+escapes crashed the webhook; U+FFFE/U+FFFF, over-long update ids and odd string chat ids made
+SendMessage calls real SQS refuses) as plain regression tests.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from topicdesk.domain.routing import KNOWN_UPDATE_TYPES, group_key
-from topicdesk.domain.webhook import MAX_BODY_BYTES
+from topicdesk.domain.webhook import MAX_BODY_BYTES, MAX_UPDATE_ID
 from webhook_strategies import (
     UPDATE_TYPES,
     Body,
@@ -34,6 +35,7 @@ from webhook_strategies import (
     carried,
     ids_in,
     methods,
+    out_of_range_update_ids,
     padded_update,
     request_headers,
     sizes_around_limit,
@@ -189,18 +191,24 @@ def test_bodies_up_to_the_limit_are_queued_and_bigger_ones_refused(
 
 @settings(PROPERTY, max_examples=20)
 @given(
-    update_id=update_ids | bad_update_ids,
+    update_id=update_ids | out_of_range_update_ids | bad_update_ids,
     update=spec_updates(["message", "callback_query", "poll"]),
 )
 @example(update_id=0, update={"update_id": 0})
-@example(update_id=10**127 - 1, update={"update_id": 0})
+@example(update_id=MAX_UPDATE_ID, update={"update_id": 0})
+@example(update_id=MAX_UPDATE_ID + 1, update={"update_id": 0})
+@example(update_id=10**128, update={"update_id": 0})
 @example(update_id=True, update={"update_id": 0})
 @example(update_id=1.0, update={"update_id": 0})
 @example(update_id=-1, update={"update_id": 0})
-def test_update_id_must_be_a_non_negative_integer_and_is_the_dedup_id(
+def test_update_id_must_be_an_integer_in_range_and_is_the_dedup_id(
     webhook_world: WebhookWorld, update_id: Any, update: dict[str, Any]
 ) -> None:
-    valid = isinstance(update_id, int) and not isinstance(update_id, bool) and update_id >= 0
+    valid = (
+        isinstance(update_id, int)
+        and not isinstance(update_id, bool)
+        and 0 <= update_id <= MAX_UPDATE_ID
+    )
     webhook_world.reset()
 
     answer = webhook_world.post(
@@ -249,7 +257,7 @@ def test_when_sqs_fails_the_answer_is_500_and_the_retry_queues_it(
     assert check(webhook_world, retried) == 200
 
 
-# --------------------------------------------------------------------------- known bugs
+# --------------------------------------------------------------------------- found
 
 
 def _private_message(update_id: int = 1, **message: Any) -> dict[str, Any]:
@@ -265,56 +273,50 @@ def _private_message(update_id: int = 1, **message: Any) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="bug: a lone surrogate escape makes decide() raise instead of answering",
+def _post_json(world: WebhookWorld, body: str) -> int:
+    world.reset()
+    return check(world, world.post(method="POST", headers=SECRET_HEADERS, body=body))
+
+
+@pytest.mark.parametrize("escape", ["\\ud83d", "\\udc00", "a\\ud800b\\udfff"])
+def test_found_lone_surrogate_escapes_are_queued_intact(
+    webhook_world: WebhookWorld, escape: str
+) -> None:
+    # Valid JSON (RFC 8259 allows any \\uXXXX escape). decide() used to raise
+    # UnicodeEncodeError on it, so the Lambda errored instead of answering.
+    body = json.dumps(_private_message()).replace('"hi"', f'"{escape}"')
+    assert _post_json(webhook_world, body) == 200
+    assert json.loads(webhook_world.sent[0]["MessageBody"]) == json.loads(body)
+
+
+@pytest.mark.parametrize("text", ["\uffff", "a\ufffeb", "\ufffe\uffff\U0001f600"])
+def test_found_characters_sqs_refuses_are_escaped_not_lost(
+    webhook_world: WebhookWorld, text: str
+) -> None:
+    # They went into the SQS body raw; real SQS refuses them (InvalidMessageContents, or in its
+    # newer wording replaces them with U+FFFD): a 500 on every retry, or another update queued.
+    update = _private_message(text=text)
+    assert _post_json(webhook_world, json.dumps(update, ensure_ascii=False)) == 200
+    assert json.loads(webhook_world.sent[0]["MessageBody"]) == update
+
+
+@pytest.mark.parametrize(
+    ("update_id", "status"),
+    [(MAX_UPDATE_ID, 200), (MAX_UPDATE_ID + 1, 400), (10**128, 400), (10**200, 400)],
 )
-def test_known_bug_lone_surrogate_escape(webhook_world: WebhookWorld) -> None:
-    # Valid JSON (RFC 8259 allows any \\uXXXX escape); json.loads yields a str with a lone
-    # surrogate and decide()'s len(text.encode("utf-8")) raises UnicodeEncodeError, so the
-    # Lambda errors (Function URL 502) instead of answering 200 or 400.
-    body = json.dumps(_private_message()).replace('"hi"', '"\\ud83d"')
-    webhook_world.reset()
-    check(webhook_world, webhook_world.post(method="POST", headers=SECRET_HEADERS, body=body))
+def test_found_update_ids_past_64_bits_are_refused(
+    webhook_world: WebhookWorld, update_id: int, status: int
+) -> None:
+    # A 129-digit update_id was accepted, and is no valid SQS deduplication id (max 128).
+    assert _post_json(webhook_world, json.dumps(_private_message(update_id))) == status
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: U+FFFE/U+FFFF are queued raw; SQS refuses or replaces them",
+@pytest.mark.parametrize(
+    "chat_id", ["a b", "caf\u00e9", "\u0442\u0435\u0441\u0442", "_", "x" * 300]
 )
-@pytest.mark.parametrize("text", ["\uffff", "a\ufffeb"])
-def test_known_bug_characters_sqs_refuses_in_a_body(webhook_world: WebhookWorld, text: str) -> None:
-    # decide() re-serialises with ensure_ascii=False, so the code point goes into the SQS body
-    # as is. SQS does not take it: the SendMessage reference says either InvalidMessageContents
-    # (-> 500 on every Telegram retry until Telegram gives up: the message is lost) or, in its
-    # newer wording, that SQS silently replaces it with U+FFFD (-> the queued update is not the
-    # one Telegram sent). moto checks neither; sqs_would_refuse does. Escaping the two code
-    # points (\\ufffe, \\uffff) in the queued JSON would keep the update intact.
-    webhook_world.reset()
-    body = json.dumps(_private_message(text=text))
-    check(webhook_world, webhook_world.post(method="POST", headers=SECRET_HEADERS, body=body))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: update_id over 128 digits is accepted but is not a valid SQS dedup id",
-)
-def test_known_bug_update_id_longer_than_a_dedup_id(webhook_world: WebhookWorld) -> None:
-    webhook_world.reset()
-    body = json.dumps(_private_message(update_id=10**128))
-    check(webhook_world, webhook_world.post(method="POST", headers=SECRET_HEADERS, body=body))
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: a string chat id becomes the group id unchecked; SQS refuses some characters",
-)
-@pytest.mark.parametrize("chat_id", ["a b", "caf\u00e9", "\u0442\u0435\u0441\u0442"])
-def test_known_bug_group_id_characters(webhook_world: WebhookWorld, chat_id: str) -> None:
-    webhook_world.reset()
+def test_found_string_chat_ids_give_valid_group_ids(
+    webhook_world: WebhookWorld, chat_id: str
+) -> None:
+    # The chat id became the MessageGroupId unchecked; SQS refuses spaces and non-ASCII.
     body = json.dumps(_private_message(chat={"id": chat_id, "type": "private"}))
-    check(webhook_world, webhook_world.post(method="POST", headers=SECRET_HEADERS, body=body))
+    assert _post_json(webhook_world, body) == 200

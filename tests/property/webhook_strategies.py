@@ -1,26 +1,22 @@
 """Hypothesis strategies for webhook requests: headers, body encodings, sizes, JSON shapes and
 one plausible update of every type the Bot API spec defines.
 
-Known product bugs (see the ``test_known_bug_*`` tests) are kept *out* of the general
-strategies so the properties stay green while the bugs are open; each is pinned by its own
-strict-xfail test instead. When one is fixed, widen the strategy named next to it:
-
-- lone UTF-16 surrogate escapes (``"\\ud800"``) in a JSON string  -> ``SAFE_CHARACTERS``
-- U+FFFE / U+FFFF, which SQS refuses in a message body            -> ``SAFE_CHARACTERS``
-- ``update_id`` over 128 digits (SQS deduplication id limit)       -> ``update_ids``
-- string chat/user ids with characters SQS refuses in a group id   -> ``junk_ids``
+JSON strings carry any code point, including the ones SQS refuses in a message body (lone
+UTF-16 surrogates, as JSON escapes; U+FFFE, U+FFFF) with a bias towards them, and forged ids
+carry any text; ``update_id`` spans every JSON type and integers far past 64 bits.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
-from topicdesk.domain.webhook import MAX_BODY_BYTES, SECRET_HEADER
+from topicdesk.domain.webhook import MAX_BODY_BYTES, MAX_UPDATE_ID, SECRET_HEADER
 
 from local.telegram_emulator.spec import SPEC_PATH
 
@@ -34,9 +30,15 @@ ID_CARRYING_FIELDS = ("chat", "from", "user", "voter_chat", "message")
 
 SQS_ID_CHARACTERS = string.ascii_letters + string.digits + string.punctuation
 
-# Everything but surrogates and the two code points SQS refuses (known bugs, see above).
-SAFE_CHARACTERS = st.characters(codec="utf-8", exclude_characters="\ufffe\uffff")
-safe_text = st.text(SAFE_CHARACTERS, max_size=16)
+# Characters Telegram's JSON might carry, biased towards the awkward ones: lone surrogates
+# (valid JSON escapes), the code points SQS refuses, NUL, line separators, astral emoji.
+EDGE_CHARACTERS = ["\ud800", "\udbff", "\udc00", "\udfff", "\ufffe", "\uffff", "\x00", "\u2028"]
+TEXT_CHARACTERS = st.characters(exclude_categories=()) | st.sampled_from(
+    [*EDGE_CHARACTERS, "\U0001f600", "\u00e9"]
+)
+texts = st.text(TEXT_CHARACTERS, max_size=16)
+# What an HTTP header value can hold once Lambda has decoded it (no surrogates).
+HEADER_CHARACTERS = st.characters(codec="utf-8")
 
 # --------------------------------------------------------------------------- spec objects
 
@@ -59,7 +61,7 @@ def _scalar(draw: st.DrawFn, type_name: str, field: str) -> Any:
     if type_name == "String":
         if _is_id_field(field):
             return draw(st.from_regex(r"[0-9]{1,19}", fullmatch=True))
-        return draw(safe_text)
+        return draw(texts)
     if type_name == "Boolean":
         return draw(st.booleans())
     if type_name == "True":
@@ -147,41 +149,43 @@ json_scalars = (
     | st.booleans()
     | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False)
-    | safe_text
+    | texts
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(safe_text, children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(texts, children, max_size=3),
     max_leaves=12,
 )
 
-# Integers a JSON number can carry: negative, zero, Telegram-sized, and huge (but at most 127
-# digits: longer ones are a known bug, see the module docstring).
+# update_ids the webhook takes: 0 .. 2**63-1 (Telegram's are 32-bit).
 update_ids = (
     st.integers(0, 2**31 - 1)
-    | st.integers(2**31, 10**127 - 1)
-    | st.sampled_from([0, 2**31 - 1, 2**53 + 1, 2**63, 2**64 + 1, 10**127 - 1])
+    | st.integers(0, MAX_UPDATE_ID)
+    | st.sampled_from([0, 2**31 - 1, 2**53 + 1, MAX_UPDATE_ID])
+)
+out_of_range_update_ids = st.integers(min_value=MAX_UPDATE_ID + 1) | st.sampled_from(
+    [MAX_UPDATE_ID + 1, 2**64 + 1, 10**127, 10**128, 10**4000]
 )
 negative_ints = st.integers(max_value=-1) | st.just(-(10**100))
-# update_id values that are not a non-negative integer (of every other JSON type).
+# update_id values that are not an integer in range (of every other JSON type).
 bad_update_ids = (
     st.none()
     | st.booleans()
     | negative_ints
+    | out_of_range_update_ids
     | st.floats(allow_nan=False, allow_infinity=False)
-    | safe_text
+    | texts
     | st.lists(json_scalars, max_size=3)
-    | st.dictionaries(safe_text, json_scalars, max_size=3)
+    | st.dictionaries(texts, json_scalars, max_size=3)
     | st.sampled_from([0.0, 1.0, "1", "0x10", True, False, [1], {"id": 1}, -0.0, 1e300])
 )
 
-# Ids a forged update may put where routing looks: any JSON, strings limited to what SQS
-# takes in a group id (other characters are a known bug, see the module docstring).
+# Ids a forged update may put where routing looks: any JSON, any text.
 junk_ids = (
     st.integers()
+    | texts
     | st.text(SQS_ID_CHARACTERS, max_size=140)
+    | st.text(st.sampled_from("_:"), min_size=1, max_size=3)
     | st.none()
     | st.booleans()
     | st.floats(allow_nan=False, allow_infinity=False)
@@ -197,7 +201,7 @@ _junk_body = st.fixed_dictionaries(
         "voter_chat": _id_holder,
         "message": st.fixed_dictionaries({}, optional={"chat": _id_holder}) | json_values,
         "id": junk_ids,
-        "text": safe_text,
+        "text": texts,
     },
 )
 
@@ -206,7 +210,7 @@ _junk_body = st.fixed_dictionaries(
 def junk_updates(draw: st.DrawFn) -> dict[str, Any]:
     """Objects with a valid ``update_id`` and anything else: known or unknown type keys with
     junk values, several type keys at once, none at all."""
-    update: dict[str, Any] = dict(draw(st.dictionaries(safe_text, json_values, max_size=2)))
+    update: dict[str, Any] = dict(draw(st.dictionaries(texts, json_values, max_size=2)))
     keys = draw(
         st.lists(st.sampled_from([*UPDATE_TYPES, "future_update_type"]), max_size=2, unique=True)
     )
@@ -236,8 +240,13 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON as a UTF-8 sender writes it: lone surrogates can only travel escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 @st.composite
@@ -313,7 +322,7 @@ def broken_bodies(draw: st.DrawFn) -> Body:
             return Body(how, broken, False, 400)  # function_url_event base64-encodes it
         return Body(how, _b64(broken), True, 400)
     if how == "not_json":
-        text = draw(safe_text.filter(_not_json))
+        text = draw(texts.filter(_not_json))
         return Body(how, text, False, 400)
     if how == "non_object":
         value = draw(
@@ -321,7 +330,7 @@ def broken_bodies(draw: st.DrawFn) -> Body:
         )
         return Body(how, json.dumps(value), False, 400)
     if how == "no_update_id":
-        extra = draw(st.dictionaries(safe_text, json_values, max_size=3))
+        extra = draw(st.dictionaries(texts, json_values, max_size=3))
         extra.pop("update_id", None)
         body = {k: v for k, v in update.items() if k != "update_id"} | extra
         return Body(how, json.dumps(body), False, 400)
@@ -369,7 +378,7 @@ def odd_bodies(draw: st.DrawFn) -> Body:
         first, second = draw(st.permutations([str(update_id), other]))
         return Body(how, f'{{"update_id":{first},"update_id":{second}}}', False, None)
     if how in ("utf16", "utf32"):
-        text = _compact({"update_id": update_id, "message": {"text": draw(safe_text)}})
+        text = json.dumps({"update_id": update_id, "message": {"text": draw(texts)}})
         width = how.removeprefix("utf")
         codec = draw(st.sampled_from([f"utf-{width}-le", f"utf-{width}-be", f"utf-{width}"]))
         return Body(how, _b64(text.encode(codec)), True, None)
@@ -468,7 +477,9 @@ def presented_secrets(draw: st.DrawFn, secret: str) -> str | None:
     if how == "empty":
         return ""
     if how == "unicode":
-        return draw(st.text(SAFE_CHARACTERS, min_size=1, max_size=40).filter(lambda s: s != secret))
+        return draw(
+            st.text(HEADER_CHARACTERS, min_size=1, max_size=40).filter(lambda s: s != secret)
+        )
     return draw(
         st.text(string.ascii_letters + string.digits + "_-", max_size=256).filter(
             lambda s: s != secret
