@@ -23,7 +23,7 @@ from local.reliability.scenarios import SCENARIOS
 from local.stage import STATE_DIR, start_stage
 from local.telegram_emulator import EmulatorClient, Limits
 
-SCALE = 20
+SCALE = 50
 VISIBILITY_SECONDS = 15
 COLUMNS = ("updates in", "delivered", "lost", "duplicated", "reordered", "DLQ'd", "replayed")
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from topicdesk.adapters.rate_limiter import DynamoTatStore, SharedThrottle
+from topicdesk.adapters.rate_limiter import DynamoBookings, DynamoTatStore, SharedThrottle
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import LimitSettings, Rule
 
@@ -97,3 +97,34 @@ def test_a_wait_past_the_invocation_deadline_defers_instead(table: Any) -> None:
     throttle.set_deadline(None)
     asyncio.run(throttle.before_send(-7))
     assert times.slept == pytest.approx([60 / 19], abs=1e-3)
+
+
+def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: Any) -> None:
+    """Fairness: others cannot push a deferred record back further while it waits."""
+    times = FakeTime()
+    store, bookings = DynamoTatStore(table), DynamoBookings(table)
+    a = SharedThrottle(store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep)
+    b = SharedThrottle(store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep)
+    interval = 60 / 19
+    a.begin_record("first", 1, None)
+    asyncio.run(a.before_send(-9))  # slot 0
+    asyncio.run(a.before_send(-9))  # slot 1: slept one interval
+    a.begin_record("deferred", 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(a.before_send(-9))  # slot 2 is beyond max_wait: booked, deferred
+    assert deferred.value.retry_after == pytest.approx(2 * interval, abs=1e-3)
+    # Meanwhile another instance queues up behind the booking, not in front of it.
+    b.begin_record("other", 1, None)
+    times.now += interval
+    with pytest.raises(RateLimited) as behind:
+        asyncio.run(b.before_send(-9))
+    assert behind.value.retry_after == pytest.approx(2 * interval, abs=1e-3)  # slot 3
+    # The deferred record comes back at its slot and goes without waiting or re-queueing.
+    times.now = 1000.0 + 2 * interval
+    tat_before = float(table.get_item(Key={"pk": "group#-9"})["Item"]["tat"])
+    times.slept.clear()
+    a.begin_record("deferred", 2, None)
+    asyncio.run(a.before_send(-9))
+    assert times.slept == []
+    assert float(table.get_item(Key={"pk": "group#-9"})["Item"]["tat"]) == tat_before
+    assert "Item" not in table.get_item(Key={"pk": "book#deferred"})

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from topicdesk.adapters.dynamodb import conditional_failed, conditionally, storage_errors
-from topicdesk.domain.errors import RateLimited
+from topicdesk.domain.errors import RateLimited, StorageUnavailable
 from topicdesk.domain.limiter import LimitSettings, Reservation, Rule, reserve_all, rules_for
 
 EXPIRY_SECONDS = 3600
@@ -119,26 +120,82 @@ class DynamoTatStore:
         )
 
 
+BOOKING_HORIZON_SECONDS = 12 * 3600  # SQS cannot hide a message longer than 12 h
+
+
+@dataclass(frozen=True)
+class Booking:
+    key: str
+    slot: float
+
+
+class DynamoBookings:
+    """A deferred record's reserved slot, kept until the record comes back for it."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def save(self, record_id: str, booking: Booking) -> None:
+        with storage_errors():
+            self._table.put_item(
+                Item={
+                    "pk": f"book#{record_id}",
+                    "key": booking.key,
+                    "slot": _number(booking.slot),
+                    "expires_at": int(booking.slot) + EXPIRY_SECONDS,
+                }
+            )
+
+    def take(self, record_id: str) -> Booking | None:
+        """Read and remove in one round trip (DeleteItem returning the old item)."""
+        with storage_errors():
+            answer = self._table.delete_item(
+                Key={"pk": f"book#{record_id}"}, ReturnValues="ALL_OLD"
+            )
+        item = answer.get("Attributes")
+        if not item:
+            return None
+        return Booking(str(item["key"]), float(item["slot"]))
+
+
 class SharedThrottle:
-    """The Throttle the Telegram gateway consults: every instance shares the TATs."""
+    """The Throttle the Telegram gateway consults: every instance shares the TATs.
+
+    Fairness under contention: a record that must wait longer than it may sleep is deferred,
+    and it *books* its slot first (the next free one in line, reserved like any other) so
+    that when it comes back exactly then, the slot is its own and it goes at once, instead of
+    meeting a queue that others have lengthened meanwhile and being deferred again. So a
+    record is deferred at most once per send, however many instances compete.
+    """
 
     def __init__(
         self,
         store: DynamoTatStore,
         settings: LimitSettings,
         *,
+        bookings: DynamoBookings | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
+        self._bookings = bookings
         self._settings = settings
         self._clock = clock
         self._sleep = sleep
         self._deadline: float | None = None
+        self._record_id: str | None = None
+        self._may_hold_booking = False
+
+    def begin_record(
+        self, record_id: str | None, receive_count: int, deadline: float | None
+    ) -> None:
+        """The record whose sends follow. ``deadline``: wall-clock time by which it must be
+        done (the invocation's end less a margin); a wait past it defers instead."""
+        self._record_id = record_id
+        self._may_hold_booking = receive_count > 1  # only a returning record can have one
+        self._deadline = deadline
 
     def set_deadline(self, deadline: float | None) -> None:
-        """Wall-clock time by which the current record must be done (the invocation's end,
-        less a margin): a wait that would run past it defers the record instead."""
         self._deadline = deadline
 
     async def before_send(self, chat_id: int, count: int = 1) -> None:
@@ -147,9 +204,35 @@ class SharedThrottle:
         max_wait = self._settings.max_wait
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
-        wait = reserve_all(self._store, rules, now, max_wait)
-        if wait > 0:
+        booked = self._booked_slot(rules[0].key)
+        if booked is not None:
+            rules = rules[1:]  # the constraining key's slot is already ours
+        try:
+            wait = reserve_all(self._store, rules, now, max_wait)
+        except RateLimited as limited:
+            raise self._book(rules, limited, now) from None
+        wait = max(wait, (booked or now) - now)
+        if wait > 0.001:  # below a millisecond is the stored numbers' rounding
             await self._sleep(wait)
+
+    def _booked_slot(self, key: str) -> float | None:
+        if not self._may_hold_booking or self._record_id is None or self._bookings is None:
+            return None
+        self._may_hold_booking = False  # one booking per deferral, used by the next send
+        booking = self._bookings.take(self._record_id)
+        return booking.slot if booking is not None and booking.key == key else None
+
+    def _book(self, rules: list[Rule], limited: RateLimited, now: float) -> RateLimited:
+        """Reserve the deferred record's place in line on the key that refused it."""
+        rule = next((r for r in rules if r.key == limited.key), None)
+        if rule is None or self._record_id is None or self._bookings is None:
+            return limited
+        try:
+            slot = now + self._store.reserve(rule, now, BOOKING_HORIZON_SECONDS).wait
+            self._bookings.save(self._record_id, Booking(rule.key, slot))
+        except (RateLimited, StorageUnavailable):
+            return limited  # no booking: it simply queues again when it comes back
+        return RateLimited(max(0.0, slot - now), key=rule.key)
 
     def penalize(self, chat_id: int, retry_after: float) -> None:
         """Telegram refused with 429: hold that chat's key for every instance."""

@@ -46,7 +46,12 @@ from topicdesk.adapters.dynamodb import (
     DynamoSessionRepository,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
-from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, SharedThrottle
+from topicdesk.adapters.rate_limiter import (
+    DynamoBookings,
+    DynamoFloodGate,
+    DynamoTatStore,
+    SharedThrottle,
+)
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
 from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
@@ -99,7 +104,11 @@ class ConsumerRuntime:
         self._shared_throttle: SharedThrottle | None = None
         if settings.limits_table:
             store = DynamoTatStore(resource.Table(settings.limits_table))
-            self._shared_throttle = SharedThrottle(store, settings.limits.gcra())
+            self._shared_throttle = SharedThrottle(
+                store,
+                settings.limits.gcra(),
+                bookings=DynamoBookings(resource.Table(settings.limits_table)),
+            )
             throttle = throttle or self._shared_throttle
             flood_gate = DynamoFloodGate(
                 store,
@@ -196,9 +205,12 @@ class ConsumerRuntime:
                 if remaining_ms < DEADLINE_MARGIN_MS:
                     raise DeadlineNear("invocation deadline near")
                 if self._shared_throttle is not None:
-                    # No flood-limit wait may carry this record past the invocation's end.
-                    self._shared_throttle.set_deadline(
-                        time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000
+                    # No flood-limit wait may carry this record past the invocation's end;
+                    # a record that was deferred before may find its slot booked.
+                    self._shared_throttle.begin_record(
+                        record.message_id,
+                        int(record.attributes.approximate_receive_count or 1),
+                        time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000,
                     )
             if update is None:
                 self._run_job(record.body or "")
