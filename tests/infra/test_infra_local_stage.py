@@ -75,7 +75,7 @@ def test_queues_are_fifo_with_redrive(endpoint: str, outputs: dict[str, str]) ->
         assert "aws:SecureTransport" in queue["Policy"]
     assert json.loads(updates["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq["QueueArn"],
-        "maxReceiveCount": 15,
+        "maxReceiveCount": 30,
     }
     assert dlq["MessageRetentionPeriod"] == str(14 * 24 * 3600)
     assert "RedrivePolicy" not in dlq
