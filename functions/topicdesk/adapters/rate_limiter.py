@@ -44,9 +44,14 @@ def _old_tat(error: ClientError) -> float | None:
 class DynamoTatStore:
     def __init__(self, table: Any) -> None:
         self._table = table
+        # The last TAT this instance saw per key: only to pick which conditional update to
+        # try first (a wrong guess costs one failed write, never a wrong answer).
+        self._seen: dict[str, float] = {}
 
     def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
         latest = now + rule.tolerance + max_wait  # the furthest TAT still worth waiting for
+        if self._seen.get(rule.key, 0.0) < now and self._start_idle(rule, now):
+            return Reservation(rule.key, 0.0, rule.interval)
         for _ in range(ATTEMPTS):
             try:
                 with storage_errors():
@@ -56,12 +61,15 @@ class DynamoTatStore:
                 if not (isinstance(cause, ClientError) and conditional_failed(cause)):
                     raise
                 old = _old_tat(cause)
+                if old is not None:
+                    self._seen[rule.key] = old
                 if old is not None and old > latest:
                     raise RateLimited(old - rule.tolerance - now, key=rule.key) from None
                 if self._start_idle(rule, now):
                     return Reservation(rule.key, 0.0, rule.interval)
                 continue  # someone moved it between our two updates: look again
             new_tat = float(answer["Attributes"]["tat"])
+            self._seen[rule.key] = new_tat
             wait = max(0.0, new_tat - rule.interval - rule.tolerance - now)
             return Reservation(rule.key, wait, rule.interval)
         # Heavy contention on one key: come back shortly rather than spin.
@@ -83,7 +91,7 @@ class DynamoTatStore:
         )
 
     def _start_idle(self, rule: Rule, now: float) -> bool:
-        return conditionally(
+        started = conditionally(
             lambda: self._table.update_item(
                 Key={"pk": rule.key},
                 UpdateExpression="SET tat = :tat, expires_at = :expires",
@@ -95,6 +103,13 @@ class DynamoTatStore:
                 },
             )
         )
+        # Started: we know the TAT. Not: it is at least now (someone is sending).
+        self._seen[rule.key] = (
+            now + rule.interval
+            if started
+            else max(now, self._seen.get(rule.key, 0.0)) + rule.interval
+        )
+        return started
 
     def release(self, reservation: Reservation) -> None:
         with storage_errors():
