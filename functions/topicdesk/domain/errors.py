@@ -52,7 +52,7 @@ class ChatMigrated(DeliveryError):
     """A group was upgraded to a supergroup; it now lives at ``new_chat_id``."""
 
     def __init__(self, new_chat_id: int) -> None:
-        super().__init__(f"chat migrated to {new_chat_id}")
+        super().__init__(f"the group was upgraded to supergroup {new_chat_id}; configure that id")
         self.new_chat_id = new_chat_id
 
 

@@ -55,7 +55,12 @@ from topicdesk.adapters.rate_limiter import (
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
 from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
-from topicdesk.domain.errors import RateLimited, StorageUnavailable, TopicdeskError
+from topicdesk.domain.errors import (
+    ChatMigrated,
+    RateLimited,
+    StorageUnavailable,
+    TopicdeskError,
+)
 from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.runtime.ptb import RelayApplication, build_bot
 from topicdesk.settings import Settings
@@ -219,6 +224,14 @@ class ConsumerRuntime:
                 self._process_once(update=update)
         except Exception as error:
             failures = self._note_failure(record, update, error)
+            if isinstance(error, ChatMigrated):
+                # The operators' group was upgraded: no retry can succeed until the stage's
+                # operatorChatIds names the new chat. Straight to the DLQ, reason included.
+                logger.error(
+                    "operators' group migrated: set operatorChatIds to %s and replay the DLQ",
+                    error.new_chat_id,
+                )
+                failures = self._settings.limits.max_attempts
             if failures >= self._settings.limits.max_attempts:
                 self._dead_letter(record, failures)
                 return  # out of the updates queue: the group's next records may go on
