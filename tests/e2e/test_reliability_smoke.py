@@ -1,0 +1,37 @@
+"""`make reliability` stays runnable: two of its scenarios, through the same entry point."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def test_reliability_scenarios_run_and_report(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env["TOPICDESK_LOCAL_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "local.reliability", "--only", "baseline", "sqs-send-failures"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == "reliability: scenarios=2 lost=0 duplicated=0 reordered=0", (
+        result.stdout[-2000:] + result.stderr[-2000:]
+    )
+    assert result.returncode == 0
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("baseline", "SQS"))]
+    assert len(rows) == 2
+    assert "webhook 500s=" in rows[1] and "webhook 500s=0" not in rows[1]
+    assert (tmp_path / "reliability.json").exists()
