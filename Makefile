@@ -25,7 +25,7 @@ setup: $(VENV)/.installed node_modules/.installed
 
 ## The whole suite: lint, types, then every test layer.
 test: setup lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
