@@ -1,0 +1,100 @@
+"""The consumer Lambda as ``make bench-limits`` runs it: one handler, two limiters.
+
+``BENCH_LIMITER`` picks the flood limiter; everything else is the product's consumer:
+
+* ``topicdesk``: the product handler as deployed (``topicdesk.handlers.consumer.handler``):
+  the shared GCRA limiter in DynamoDB (``LIMITS_TABLE``).
+* ``baseline``: the same ``ConsumerRuntime`` with Topicdesk's limiter switched off
+  (``NoThrottle``) and python-telegram-bot's ``AIORateLimiter`` in the Bot instead, at
+  ``30/s x BENCH_SCALE`` overall and ``20/min x BENCH_SCALE`` per group, per process (that is
+  how it works: each instance spends the whole budget). ``max_retries=0``: a 429 surfaces at
+  once and the consumer defers the record by ``retry_after`` exactly as it does for Topicdesk
+  (retrying in-process would sleep up to a minute inside a 30-second invocation). The
+  per-person pace (``LIMIT_PERSON_*``) stays on in both, set out of the way by the benchmark.
+
+A ``{"bench": "warm"}`` event builds the runtime (cold start, getMe) and answers the pid, so
+the benchmark can start every instance before it starts the clock.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+from unittest import mock
+
+import topicdesk.runtime.consumer as consumer_runtime
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from telegram import Bot
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.adapters.telegram import NoThrottle
+from topicdesk.handlers import consumer as product
+from topicdesk.runtime.consumer import ConsumerRuntime
+from topicdesk.settings import Settings
+
+SWITCH = "BENCH_LIMITER"
+SCALE = "BENCH_SCALE"
+TOPICDESK = "topicdesk"
+BASELINE = "baseline"
+WARM_EVENT = {"bench": "warm"}
+
+
+def limiter_name() -> str:
+    name = os.environ.get(SWITCH, TOPICDESK)
+    if name not in (TOPICDESK, BASELINE):
+        raise ValueError(f"{SWITCH}: {name!r} is neither {TOPICDESK!r} nor {BASELINE!r}")
+    return name
+
+
+def aio_rate_limiter(scale: float) -> AIORateLimiter:
+    """PTB's limiter at Telegram's documented limits times ``scale``."""
+    return AIORateLimiter(
+        overall_max_rate=30 * scale,
+        overall_time_period=1,
+        group_max_rate=20 * scale,
+        group_time_period=60,
+        max_retries=0,
+    )
+
+
+def build_rate_limited_bot(token: str, api_url: str) -> Bot:
+    """``topicdesk.runtime.ptb.build_bot`` with an ``AIORateLimiter`` (an ``ExtBot``)."""
+    request = HTTPXRequest(connection_pool_size=8, connect_timeout=5, read_timeout=10)
+    return ExtBot(
+        token,
+        base_url=f"{api_url}/bot",
+        base_file_url=f"{api_url}/file/bot",
+        request=request,
+        rate_limiter=aio_rate_limiter(float(os.environ.get(SCALE, "1"))),
+    )
+
+
+@cache
+def baseline_runtime() -> ConsumerRuntime:
+    # ConsumerRuntime builds its Bot itself: hand it the rate-limited one for this build only.
+    with mock.patch.object(consumer_runtime, "build_bot", build_rate_limited_bot):
+        return ConsumerRuntime(
+            Settings.from_env(), PowertoolsMetrics(product.metrics), throttle=NoThrottle()
+        )
+
+
+@product.metrics.log_metrics
+@product.logger.inject_lambda_context(clear_state=True)
+@product.tracer.capture_lambda_handler(capture_response=False)
+def baseline_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return baseline_runtime().handle(event, context)
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    name = limiter_name()
+    if event == WARM_EVENT:
+        if name == TOPICDESK:
+            product.runtime()
+        else:
+            baseline_runtime()
+        return {"pid": os.getpid()}
+    if name == TOPICDESK:
+        return product.handler(event, context)
+    return baseline_handler(event, context)

@@ -1,0 +1,264 @@
+"""``python -m bench.limits`` (``make bench-limits``): Telegram's flood limits under load, with
+Topicdesk's shared limiter and with python-telegram-bot's ``AIORateLimiter``.
+
+Phase 1, the broadcasts (a), one run at a time (they are CPU-bound: every delivery is several
+DynamoDB calls on one moto server), on one emulator whose N people are seeded once.
+Phase 2, (b) then (c), every (limiter, K) lane side by side, each on its own emulator (its own
+bot and limits), released together by a barrier: these runs wait on the group's 20/min, not
+on the CPU.
+
+stdout: the table (Markdown), then as the last line
+``limits: topicdesk_rate=<min fraction, largest K> topicdesk_429=<total> baseline_429=<total>``.
+Progress goes to stderr; logs of the consumers and emulators to ``.local/bench-limits/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from bench.limits import moto_server
+from bench.limits.checks import Row, scopes, summary, table
+from bench.limits.consumer import BASELINE, TOPICDESK
+from bench.limits.scenarios import (
+    BroadcastWorld,
+    Lane,
+    broadcast,
+    chatty,
+    crowd,
+    note,
+)
+from bench.limits.world import ROOT, Aws, Emulator
+from local.moto_stage import MotoServer
+
+LOGS = ROOT / ".local" / "bench-limits"
+LIMITERS = {"topicdesk": TOPICDESK, "baseline": BASELINE}
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.limits", description=__doc__)
+    parser.add_argument("--k", type=_ints, default=[1, 4, 16], help="consumer counts (1,4,16)")
+    parser.add_argument(
+        "--scenarios", default="abc", help="which of a (broadcast), b (crowd), c (chatty)"
+    )
+    parser.add_argument(
+        "--limiters",
+        default="topicdesk,baseline",
+        help="topicdesk and/or baseline (PTB's AIORateLimiter)",
+    )
+    parser.add_argument("--chats", type=int, default=3000, help="(a) broadcast recipients")
+    parser.add_argument("--people", type=int, default=60, help="(b) people writing at once")
+    parser.add_argument("--messages", type=int, default=100, help="(c) one person's messages")
+    parser.add_argument(
+        "--broadcast-scale",
+        type=float,
+        default=1.0,
+        help="(a) limits factor for the emulator, Topicdesk and AIORateLimiter alike",
+    )
+    parser.add_argument(
+        "--crowd-scale", type=float, default=4.0, help="(b) limits factor, likewise"
+    )
+    parser.add_argument(
+        "--chatty-scale", type=float, default=1.0, help="(c) limits factor, likewise"
+    )
+    parser.add_argument(
+        "--slack",
+        type=float,
+        default=2.0,
+        help="deadline of a run: slack x its time at exactly the limit, plus 30 s",
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.scenarios) - set("abc")
+    if unknown:
+        parser.error(f"unknown scenarios: {''.join(sorted(unknown))}")
+    args.limiters = [name.strip() for name in args.limiters.split(",") if name.strip()]
+    for name in args.limiters:
+        if name not in LIMITERS:
+            parser.error(f"unknown limiter {name!r} (topicdesk, baseline)")
+    return args
+
+
+@contextlib.contextmanager
+def _motos(count: int, label: str) -> Iterator[list[Aws]]:
+    """One moto server per lane: lanes side by side share no interpreter lock."""
+    servers: list[MotoServer] = []
+    try:
+        for index in range(count):
+            server = moto_server.start(log_path=LOGS / f"moto-{label}-{index}.log")
+            servers.append(server)
+            note(f"moto {label}-{index} on {server.endpoint} (pid {server.pid})")
+        yield [Aws.connect(server.endpoint) for server in servers]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@contextlib.contextmanager
+def _emulators(scale: float, count: int, label: str) -> Iterator[list[Emulator]]:
+    started: list[Emulator] = []
+    try:
+        for index in range(count):
+            emulator = Emulator(scale, log_path=LOGS / f"emulator-{label}-{index}.log")
+            started.append(emulator)
+        yield started
+    finally:
+        for emulator in started:
+            emulator.stop()
+
+
+def _deadline(args: argparse.Namespace, seconds_at_limit: float) -> float:
+    return args.slack * seconds_at_limit + 30.0
+
+
+def _broadcasts(args: argparse.Namespace, aws: Aws) -> list[Row]:
+    rows: list[Row] = []
+    scale = args.broadcast_scale
+    with _emulators(scale, 1, "a") as (emulator,):
+        started = time.monotonic()
+        world = BroadcastWorld.seed(aws, emulator, args.chats)
+        note(f"(a) {args.chats} people seeded in {time.monotonic() - started:.1f} s")
+        deadline = _deadline(args, args.chats / (30.0 * scale))
+        for k in args.k:
+            for limiter in args.limiters:
+                lane = Lane(LIMITERS[limiter], k, emulator, aws, LOGS)
+                note(f"(a) {lane.name}: starting (deadline {deadline:.0f} s)")
+                row = broadcast(lane, world, scale=scale, deadline=deadline)
+                note(f"(a) {lane.name}: {row.delivered}/{row.expected} in {row.elapsed:.1f} s")
+                rows.append(row)
+                time.sleep(1.5)  # the bot's 1-second window empties before the next run
+    return rows
+
+
+def _side_by_side(
+    lanes: Sequence[Lane], run: Callable[[Lane, Callable[[], None]], Row], label: str
+) -> list[Row]:
+    """Run ``run`` on every lane in its own thread; all are released by one barrier."""
+    barrier = threading.Barrier(len(lanes))
+    rows: dict[int, Row] = {}
+    failures: list[BaseException] = []
+
+    def gate() -> None:
+        barrier.wait(timeout=300)
+
+    def one(index: int, lane: Lane) -> None:
+        try:
+            rows[index] = run(lane, gate)
+            row = rows[index]
+            note(f"{label} {lane.name}: {row.delivered}/{row.expected} in {row.elapsed:.1f} s")
+        except BaseException as error:
+            failures.append(error)
+            barrier.abort()
+
+    threads = [
+        threading.Thread(target=one, args=(index, lane), name=f"lane-{lane.name}")
+        for index, lane in enumerate(lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return [rows[index] for index in sorted(rows)]
+
+
+def _conversations(args: argparse.Namespace) -> list[Row]:
+    pairs = [(limiter, k) for k in args.k for limiter in args.limiters]
+    rows: list[Row] = []
+    with (
+        _motos(len(pairs), "bc") as clouds,
+        _emulators(args.crowd_scale, len(pairs), "bc") as emulators,
+    ):
+        lanes = [
+            Lane(LIMITERS[limiter], k, emulator, aws, LOGS)
+            for (limiter, k), emulator, aws in zip(pairs, emulators, clouds, strict=True)
+        ]
+        if "b" in args.scenarios:
+            scale = args.crowd_scale
+            # topic creation + contact card + the message: three group calls per person
+            deadline = _deadline(args, 3 * args.people / (20.0 * scale) * 60)
+            note(f"(b) {len(lanes)} lanes side by side (deadline {deadline:.0f} s)")
+            rows += _side_by_side(
+                lanes,
+                lambda lane, gate: crowd(
+                    lane, people=args.people, scale=scale, deadline=deadline, gate=gate
+                ),
+                "(b)",
+            )
+        if "c" in args.scenarios:
+            scale = args.chatty_scale
+            for lane in lanes:
+                lane.emulator.client.set_limits(scale=scale)
+            # topic creation + contact card + one copyMessages per receive of 10
+            calls = args.messages / 10 + 2
+            deadline = _deadline(args, calls / (20.0 * scale) * 60)
+            note(f"(c) {len(lanes)} lanes side by side (deadline {deadline:.0f} s)")
+            rows += _side_by_side(
+                lanes,
+                lambda lane, gate: chatty(
+                    lane, messages=args.messages, scale=scale, deadline=deadline, gate=gate
+                ),
+                "(c)",
+            )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    command = "python -m bench.limits" + (" " + shlex.join(argv) if argv else "")
+    started = time.monotonic()
+    rows: list[Row] = []
+    if "a" in args.scenarios:
+        with _motos(1, "a") as (aws,):
+            rows += _broadcasts(args, aws)
+    if "b" in args.scenarios or "c" in args.scenarios:
+        rows += _conversations(args)
+    wall = time.monotonic() - started
+    order = {"a": 0, "b": 1, "c": 2}
+    rows.sort(key=lambda r: (order[r.scenario], r.k, r.limiter != TOPICDESK))
+    print(f"# {command}")
+    print(
+        f"# chats={args.chats} people={args.people} messages={args.messages} "
+        f"scales: a={args.broadcast_scale:g}x b={args.crowd_scale:g}x c={args.chatty_scale:g}x "
+        f"wall={wall:.0f}s"
+    )
+    for line in table(rows):
+        print(line)
+    problems = [
+        f"{r.scenario} {r.limiter} K={r.k}: lost={r.delivery.lost} "
+        f"duplicated={r.delivery.duplicated} reordered={r.delivery.reordered} "
+        f"dead-lettered={r.dead_lettered}" + (" (deadline)" if r.timed_out else "")
+        for r in rows
+        if not r.delivery.ok or r.dead_lettered or r.timed_out
+    ]
+    for problem in problems:
+        print(f"# not clean: {problem}")
+    for r in rows:
+        if r.calls_rate is not None:
+            print(
+                f"# {r.scenario} {r.limiter} K={r.k}: every call into the group, createForumTopic"
+                f" included: {r.calls_rate * 60:.1f}/min = {r.calls_rate / r.limit:.2f} of the"
+                " limit"
+            )
+    for r in rows:
+        if r.rejected_429 or r.violations:
+            print(
+                f"# {r.scenario} {r.limiter} K={r.k}: 429s by scope: {scopes(r.rejected_by_scope)};"
+                f" violations by scope: {scopes(r.violations_by_scope)}"
+            )
+    print(summary(rows), flush=True)
+    return 0
+
+
+def entry() -> int:
+    return main(sys.argv[1:])
