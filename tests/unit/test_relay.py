@@ -21,7 +21,7 @@ from topicdesk.domain.errors import (
     TransientFailure,
 )
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 
 GROUP = -1001
 OTHER_GROUP = -1002
@@ -435,3 +435,12 @@ def test_bookkeeping_after_a_send_never_fails_the_record(
     assert len(world.telegram.called("copy_message")) == 1
     assert (world.relay._messages.peer(MessageRef(501, 1)) is not None) is linked
     assert world.metrics.counts.get("BookkeepingSkipped", 0) == (0 if linked else 1)
+
+
+def test_new_people_go_to_the_group_with_the_shortest_limiter_queue_first() -> None:
+    world = make_world(GROUP, OTHER_GROUP)
+    world.relay._shards = ShardPicker(  # GROUP has 40 s of sends queued, OTHER_GROUP none
+        world.sessions, (GROUP, OTHER_GROUP), backlog=lambda chat: 40.0 if chat == GROUP else 0.0
+    )
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    assert world.sessions.get(501).operator_chat_id == OTHER_GROUP  # type: ignore[union-attr]

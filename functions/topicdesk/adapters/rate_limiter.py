@@ -111,6 +111,12 @@ class DynamoTatStore:
         )
         return started
 
+    def backlog(self, key: str, now: float) -> float:
+        """Seconds until the key's next free slot (0 when idle): a group's headroom."""
+        with storage_errors():
+            item = self._table.get_item(Key={"pk": key}).get("Item")
+        return max(0.0, float(item["tat"]) - now) if item and "tat" in item else 0.0
+
     def release(self, reservation: Reservation) -> None:
         with storage_errors():
             self._table.update_item(

@@ -62,20 +62,31 @@ class RelaySettings:
 
 
 class ShardPicker:
-    """Chooses the operators' group for a new person: the one hosting the fewest people.
-
-    A person's topic never moves once created; only new people are spread.
+    """Chooses the operators' group for a new person: the one with the most headroom under its
+    20/min limit right now (the shortest queue in the shared limiter), then the one hosting
+    the fewest people. A person's topic never moves once created; only new people are spread.
     """
 
-    def __init__(self, sessions: SessionRepository, operator_chat_ids: Sequence[int]) -> None:
+    def __init__(
+        self,
+        sessions: SessionRepository,
+        operator_chat_ids: Sequence[int],
+        backlog: Callable[[int], float] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._chats = tuple(operator_chat_ids)
+        self._backlog = backlog
+        """Seconds of sends already queued for a group (0 when it is idle)."""
 
     def pick(self) -> int:
         if len(self._chats) == 1:
             return self._chats[0]
         counts = self._sessions.count_by_operator_chat(self._chats)
-        return min(self._chats, key=lambda chat: (counts.get(chat, 0), self._chats.index(chat)))
+        queued = {chat: self._backlog(chat) if self._backlog else 0.0 for chat in self._chats}
+        return min(
+            self._chats,
+            key=lambda chat: (queued[chat], counts.get(chat, 0), self._chats.index(chat)),
+        )
 
 
 class Relay:

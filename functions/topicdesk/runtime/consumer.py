@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -61,7 +62,8 @@ from topicdesk.domain.errors import (
     StorageUnavailable,
     TopicdeskError,
 )
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.limiter import rules_for
+from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.runtime.ptb import RelayApplication, build_bot
 from topicdesk.settings import Settings
 
@@ -106,12 +108,18 @@ class ConsumerRuntime:
         table = resource.Table(settings.data_table)
         self._journal = DynamoFailureJournal(table)
         flood_gate = None
+        group_backlog: Callable[[int], float] | None = None
         self._shared_throttle: SharedThrottle | None = None
         if settings.limits_table:
             store = DynamoTatStore(resource.Table(settings.limits_table))
+            gcra = settings.limits.gcra()
+
+            def group_backlog(chat_id: int) -> float:
+                return store.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
+
             self._shared_throttle = SharedThrottle(
                 store,
-                settings.limits.gcra(),
+                gcra,
                 bookings=DynamoBookings(resource.Table(settings.limits_table)),
             )
             throttle = throttle or self._shared_throttle
@@ -135,8 +143,10 @@ class ConsumerRuntime:
                 clock=self._clock,
                 metrics=metrics,
             )
+        shards = ShardPicker(sessions, settings.operator_chat_ids, backlog=group_backlog)
         relay = Relay(
             sessions=sessions,
+            shard_picker=shards,
             messages=DynamoMessageMap(table),
             telegram=gateway,
             settings=RelaySettings(
