@@ -128,3 +128,22 @@ def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: An
     assert times.slept == []
     assert float(table.get_item(Key={"pk": "group#-9"})["Item"]["tat"]) == tat_before
     assert "Item" not in table.get_item(Key={"pk": "book#deferred"})
+
+
+def test_a_429_during_a_sleep_holds_the_already_reserved_send(table: Any) -> None:
+    """A slot reserved before Telegram's 429 arrived must not be used before retry_after."""
+    times = FakeTime()
+    other = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+
+    async def sleep_while_a_429_arrives(seconds: float) -> None:
+        times.slept.append(seconds)
+        times.now += seconds
+        other.penalize(-11, retry_after=30)  # another instance was refused meanwhile
+
+    sleeper = SharedThrottle(
+        DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=sleep_while_a_429_arrives
+    )
+    asyncio.run(sleeper.before_send(-11))  # slot 0, no sleep
+    with pytest.raises(RateLimited) as held:
+        asyncio.run(sleeper.before_send(-11))  # slot 1: sleeps, then finds the hold
+    assert held.value.retry_after == pytest.approx(30, abs=1e-3)

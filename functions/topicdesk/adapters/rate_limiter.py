@@ -111,6 +111,11 @@ class DynamoTatStore:
         )
         return started
 
+    def held_until(self, key: str) -> float:
+        with storage_errors():
+            item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+        return float(item["hold_until"]) if item and "hold_until" in item else 0.0
+
     def backlog(self, key: str, now: float) -> float:
         """Seconds until the key's next free slot (0 when idle): a group's headroom."""
         with storage_errors():
@@ -127,7 +132,21 @@ class DynamoTatStore:
             )
 
     def push_back(self, key: str, until: float) -> None:
-        # A failed condition means the key is already held longer: nothing to do.
+        """Nothing on this key before ``until``: new reservations queue behind it (TAT), and
+        slots reserved before the 429 was known are held too (``hold_until``, checked by a
+        sender that slept or comes back with a booking)."""
+        # Failed conditions mean the key is already held longer: nothing to do.
+        conditionally(
+            lambda: self._table.update_item(
+                Key={"pk": key},
+                UpdateExpression="SET hold_until = :until, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(hold_until) OR hold_until < :until",
+                ExpressionAttributeValues={
+                    ":until": _number(until),
+                    ":expires": int(until) + EXPIRY_SECONDS,
+                },
+            )
+        )
         conditionally(
             lambda: self._table.update_item(
                 Key={"pk": key},
@@ -235,6 +254,12 @@ class SharedThrottle:
         wait = max(wait, (booked or now) - now)
         if wait > 0.001:  # below a millisecond is the stored numbers' rounding
             await self._sleep(wait)
+        if wait > 0.001 or booked is not None:
+            # The slot was reserved a while ago: a 429 since then holds it back.
+            key = rules_for(chat_id, count, self._settings)[0].key
+            hold = self._store.held_until(key) - self._clock()
+            if hold > 0:
+                raise RateLimited(hold, key=key)
 
     def _booked_slot(self, key: str) -> float | None:
         if not self._may_hold_booking or self._record_id is None or self._bookings is None:
