@@ -6,7 +6,9 @@ and, last, `reliability: scenarios=N lost=L duplicated=D reordered=R`.
 
 Telegram's limits and Topicdesk's are scaled by one common factor (SCALE) so the backlog
 scenario takes a minute, not an hour; the queue's visibility timeout is shortened to
-VISIBILITY_SECONDS so a crashed batch comes back within the scenario's deadline.
+VISIBILITY_SECONDS so a crashed batch comes back within the scenario's deadline. It stays
+above the consumer's 30 s timeout: shorter, and a slow batch would come back while it is
+still being processed, two consumers would hold one chat at once (the deployed 180 s is 6x).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from local.stage import STATE_DIR, start_stage
 from local.telegram_emulator import EmulatorClient, Limits
 
 SCALE = 50
-VISIBILITY_SECONDS = 15
+VISIBILITY_SECONDS = 40
 COLUMNS = ("updates in", "delivered", "lost", "duplicated", "reordered", "DLQ'd", "replayed")
 
 
