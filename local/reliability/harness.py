@@ -232,6 +232,14 @@ class Harness:
             checks.append(check_chat(person.sent, topic_texts))
             chat_texts = [str(m.get("text") or "") for m in self.client.transcript(person.user_id)]
             checks.append(check_chat(person.answers, chat_texts))
+            for expected, observed, check in (
+                (person.sent, topic_texts, checks[-2]),
+                (person.answers, chat_texts, checks[-1]),
+            ):
+                if check.lost or check.duplicated or check.reordered:
+                    # The evidence, for whoever investigates (stderr keeps the table clean).
+                    shown = [t for t in observed if t in set(expected)]
+                    print(f"  {person.name}: expected {expected} saw {shown}", file=sys.stderr)
             notes = [t for t in topic_texts if t.startswith("⚠️ Not delivered")]
             unreported += max(0, len(person.undeliverable) - len(notes))
         return total(checks), unreported
