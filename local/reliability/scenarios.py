@@ -245,7 +245,7 @@ def consumer_crash(h: Harness) -> Row:
         time.sleep(1.0)
         killed = consumer.crash()
     h.client.clear_faults()
-    h.wait_quiet()
+    h.wait_quiet(timeout=420)  # the killed batches come back after the 180 s visibility timeout
     return row(
         h,
         "consumer crash mid-batch",
