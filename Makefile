@@ -77,5 +77,10 @@ emulator: $(VENV)/.installed
 bench: $(VENV)/.installed
 	PYTHONPATH=functions $(BIN)/python -m bench $(ARGS)
 
+## Telegram's flood limits under load, K = 1, 4, 16 consumers: Topicdesk's shared limiter vs
+## PTB's AIORateLimiter on the emulator (limits on) and moto; docs/benchmarks.md. Loopback only.
+bench-limits: setup
+	PYTHONPATH=functions $(BIN)/python -m bench.limits $(ARGS)
+
 clean:
 	rm -rf cdk.out .local .cache

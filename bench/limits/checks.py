@@ -12,11 +12,14 @@ import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 #: Telegram's documented limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits):
 #: ~30 messages/s per bot, 20 messages/min per group (1/s per private chat is not binding here).
 BOT_PER_SECOND = 30.0
 GROUP_PER_MINUTE = 20.0
+
+Key = TypeVar("Key", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def check_conversation(sent: Sequence[str], arrived: Iterable[str]) -> Delivery:
 
 
 def check_conversations(
-    sent: Mapping[Hashable, Sequence[str]], arrived: Mapping[Hashable, Sequence[str]]
+    sent: Mapping[Key, Sequence[str]], arrived: Mapping[Key, Sequence[str]]
 ) -> Delivery:
     """Every conversation of a run (missing from ``arrived``: everything in it is lost)."""
     total = Delivery(expected=0)
@@ -242,6 +245,8 @@ class Row:
     """429s by the limit that refused (``bot``, ``chat``, ``group``)."""
     violations_by_scope: Mapping[str, int] = field(default_factory=dict)
     calls_rate: float | None = None
+    cpu: Mapping[str, float] = field(default_factory=dict)
+    """Cores used on average during the run (consumers, moto, emulator, bench's pollers)."""
     """(b), (c): every successful call into the group per second, ``createForumTopic`` too."""
 
     @property

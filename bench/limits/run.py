@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import sys
 import threading
@@ -55,17 +56,17 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default="topicdesk,baseline",
         help="topicdesk and/or baseline (PTB's AIORateLimiter)",
     )
-    parser.add_argument("--chats", type=int, default=3000, help="(a) broadcast recipients")
+    parser.add_argument("--chats", type=int, default=450, help="(a) broadcast recipients")
     parser.add_argument("--people", type=int, default=60, help="(b) people writing at once")
     parser.add_argument("--messages", type=int, default=100, help="(c) one person's messages")
     parser.add_argument(
         "--broadcast-scale",
         type=float,
-        default=1.0,
+        default=0.5,
         help="(a) limits factor for the emulator, Topicdesk and AIORateLimiter alike",
     )
     parser.add_argument(
-        "--crowd-scale", type=float, default=4.0, help="(b) limits factor, likewise"
+        "--crowd-scale", type=float, default=5.0, help="(b) limits factor, likewise"
     )
     parser.add_argument(
         "--chatty-scale", type=float, default=1.0, help="(c) limits factor, likewise"
@@ -96,7 +97,7 @@ def _motos(count: int, label: str) -> Iterator[list[Aws]]:
             server = moto_server.start(log_path=LOGS / f"moto-{label}-{index}.log")
             servers.append(server)
             note(f"moto {label}-{index} on {server.endpoint} (pid {server.pid})")
-        yield [Aws.connect(server.endpoint) for server in servers]
+        yield [Aws.connect(server.endpoint, server.pid) for server in servers]
     finally:
         for server in servers:
             server.stop()
@@ -116,7 +117,7 @@ def _emulators(scale: float, count: int, label: str) -> Iterator[list[Emulator]]
 
 
 def _deadline(args: argparse.Namespace, seconds_at_limit: float) -> float:
-    return args.slack * seconds_at_limit + 30.0
+    return float(args.slack) * seconds_at_limit + 30.0
 
 
 def _broadcasts(args: argparse.Namespace, aws: Aws) -> list[Row]:
@@ -138,29 +139,31 @@ def _broadcasts(args: argparse.Namespace, aws: Aws) -> list[Row]:
     return rows
 
 
-def _side_by_side(
-    lanes: Sequence[Lane], run: Callable[[Lane, Callable[[], None]], Row], label: str
-) -> list[Row]:
-    """Run ``run`` on every lane in its own thread; all are released by one barrier."""
-    barrier = threading.Barrier(len(lanes))
+Runner = Callable[[Lane, Callable[[], None]], Row]
+Task = tuple[Lane, Runner, str]
+
+
+def _side_by_side(tasks: Sequence[Task]) -> list[Row]:
+    """Run every task in its own thread; all are released together by one barrier (after
+    every task's consumers are warm)."""
+    barrier = threading.Barrier(len(tasks))
     rows: dict[int, Row] = {}
     failures: list[BaseException] = []
 
     def gate() -> None:
-        barrier.wait(timeout=300)
+        barrier.wait(timeout=600)
 
-    def one(index: int, lane: Lane) -> None:
+    def one(index: int, lane: Lane, run: Runner, label: str) -> None:
         try:
-            rows[index] = run(lane, gate)
-            row = rows[index]
+            row = rows[index] = run(lane, gate)
             note(f"{label} {lane.name}: {row.delivered}/{row.expected} in {row.elapsed:.1f} s")
         except BaseException as error:
             failures.append(error)
             barrier.abort()
 
     threads = [
-        threading.Thread(target=one, args=(index, lane), name=f"lane-{lane.name}")
-        for index, lane in enumerate(lanes)
+        threading.Thread(target=one, args=(index, *task), name=f"lane-{task[2]}-{task[0].name}")
+        for index, task in enumerate(tasks)
     ]
     for thread in threads:
         thread.start()
@@ -172,44 +175,53 @@ def _side_by_side(
 
 
 def _conversations(args: argparse.Namespace) -> list[Row]:
+    """(b) and (c) side by side: per (limiter, K) one moto server, and one emulator each (their
+    limits are scaled differently); every lane waits on a group's pace, not on the CPU."""
     pairs = [(limiter, k) for k in args.k for limiter in args.limiters]
-    rows: list[Row] = []
+    crowd_on, chatty_on = "b" in args.scenarios, "c" in args.scenarios
+    b_scale, c_scale = args.crowd_scale, args.chatty_scale
+    # (b): topic creation + contact card + the message: three group calls per person.
+    b_deadline = _deadline(args, 3 * args.people / (20.0 * b_scale) * 60)
+    # (c): topic creation + contact card + one copyMessages per receive of 10.
+    c_deadline = _deadline(args, (args.messages / 10 + 2) / (20.0 * c_scale) * 60)
     with (
         _motos(len(pairs), "bc") as clouds,
-        _emulators(args.crowd_scale, len(pairs), "bc") as emulators,
+        _emulators(b_scale, len(pairs) if crowd_on else 0, "b") as b_emulators,
+        _emulators(c_scale, len(pairs) if chatty_on else 0, "c") as c_emulators,
     ):
-        lanes = [
-            Lane(LIMITERS[limiter], k, emulator, aws, LOGS)
-            for (limiter, k), emulator, aws in zip(pairs, emulators, clouds, strict=True)
-        ]
-        if "b" in args.scenarios:
-            scale = args.crowd_scale
-            # topic creation + contact card + the message: three group calls per person
-            deadline = _deadline(args, 3 * args.people / (20.0 * scale) * 60)
-            note(f"(b) {len(lanes)} lanes side by side (deadline {deadline:.0f} s)")
-            rows += _side_by_side(
-                lanes,
-                lambda lane, gate: crowd(
-                    lane, people=args.people, scale=scale, deadline=deadline, gate=gate
-                ),
-                "(b)",
-            )
-        if "c" in args.scenarios:
-            scale = args.chatty_scale
-            for lane in lanes:
-                lane.emulator.client.set_limits(scale=scale)
-            # topic creation + contact card + one copyMessages per receive of 10
-            calls = args.messages / 10 + 2
-            deadline = _deadline(args, calls / (20.0 * scale) * 60)
-            note(f"(c) {len(lanes)} lanes side by side (deadline {deadline:.0f} s)")
-            rows += _side_by_side(
-                lanes,
-                lambda lane, gate: chatty(
-                    lane, messages=args.messages, scale=scale, deadline=deadline, gate=gate
-                ),
-                "(c)",
-            )
-    return rows
+        tasks: list[Task] = []
+        for index, ((limiter, k), aws) in enumerate(zip(pairs, clouds, strict=True)):
+            if crowd_on:
+                lane = Lane(LIMITERS[limiter], k, b_emulators[index], aws, LOGS)
+                tasks.append(
+                    (
+                        lane,
+                        lambda lane, gate: crowd(
+                            lane, people=args.people, scale=b_scale, deadline=b_deadline, gate=gate
+                        ),
+                        "(b)",
+                    )
+                )
+            if chatty_on:
+                lane = Lane(LIMITERS[limiter], k, c_emulators[index], aws, LOGS)
+                tasks.append(
+                    (
+                        lane,
+                        lambda lane, gate: chatty(
+                            lane,
+                            messages=args.messages,
+                            scale=c_scale,
+                            deadline=c_deadline,
+                            gate=gate,
+                        ),
+                        "(c)",
+                    )
+                )
+        note(
+            f"(b), (c): {len(tasks)} lanes side by side "
+            f"(deadlines {b_deadline:.0f} s, {c_deadline:.0f} s)"
+        )
+        return _side_by_side(tasks)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,6 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     for problem in problems:
         print(f"# not clean: {problem}")
+    for r in rows:
+        if r.cpu:
+            used = ", ".join(f"{who} {cores:.2f}" for who, cores in r.cpu.items())
+            print(f"# {r.scenario} {r.limiter} K={r.k}: cores used: {used} (of {os.cpu_count()})")
     for r in rows:
         if r.calls_rate is not None:
             print(

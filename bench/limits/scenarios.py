@@ -21,6 +21,7 @@ the rates and the 429s, its violation list the violations, and the transcripts w
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -54,6 +55,7 @@ from bench.limits.world import (
     Emulator,
     RunStack,
     consumer_env,
+    cpu_seconds,
     create_stack,
     wait_until_drained,
     write_sessions,
@@ -97,6 +99,17 @@ class Measured:
     violations: int
     violations_by_scope: dict[str, int]
     rejected_by_scope: dict[str, int]
+    cpu: dict[str, float]
+    """Cores used on average during the run, by who used them."""
+
+
+def _cpu(lane: Lane, consumers: Consumers) -> dict[str, float]:
+    return {
+        "consumers": sum(cpu_seconds(pid) for pid in consumers.pids),
+        "moto": cpu_seconds(lane.aws.pid) if lane.aws.pid else 0.0,
+        "emulator": cpu_seconds(lane.emulator.pid),
+        "bench": cpu_seconds(os.getpid()),
+    }
 
 
 def _run_consumers(
@@ -113,17 +126,23 @@ def _run_consumers(
     client = lane.emulator.client
     consumers = Consumers(lane.aws, stack, env, lane.k, lane.logs / f"{tag}.log")
     try:
+        warm_started = time.monotonic()
         consumers.warm()
+        note(f"{tag}: {lane.k} consumers warm in {time.monotonic() - warm_started:.1f} s")
         gate()
         release()
         before = client.stats()
         first_call = int(before["calls"])
+        cpu_before = _cpu(lane, consumers)
         t0 = time.monotonic()
         consumers.start()
         drained = wait_until_drained(lane.aws, stack.updates_url, t0 + deadline_seconds)
         end = time.monotonic()
+        cpu_after = _cpu(lane, consumers)
     finally:
+        stopping = time.monotonic()
         consumers.stop()
+        note(f"{tag}: consumers stopped in {time.monotonic() - stopping:.1f} s")
     calls = client.calls()[first_call:]
     (lane.logs / f"{tag}-calls.json").write_text(
         json.dumps({"t0": t0, "end": end, "drained": drained, "calls": calls})
@@ -143,6 +162,7 @@ def _run_consumers(
         violations=len(violations),
         violations_by_scope=dict(by_scope),
         rejected_by_scope=rejected_by_scope,
+        cpu={who: (cpu_after[who] - cpu_before[who]) / max(end - t0, 1e-6) for who in cpu_after},
     )
 
 
@@ -184,6 +204,7 @@ def _row(
         rejected_by_scope=measured.rejected_by_scope,
         violations_by_scope=measured.violations_by_scope,
         calls_rate=calls_rate,
+        cpu=measured.cpu,
     )
 
 

@@ -42,6 +42,7 @@ HANDLER = "bench.limits.consumer.handler"
 VISIBILITY_SECONDS = 180  # 6 x the consumer's 30 s timeout, as deployed
 MAX_RECEIVE_COUNT = 15  # cdk.json maxReceiveCount
 CONSUMER_TIMEOUT_SECONDS = 30.0
+EMULATOR_NICENESS = -10
 
 # Topicdesk's own limits (cdk.json limits.*): Telegram's documented ones less a margin.
 TOPICDESK_BOT_PER_SECOND = 28.0
@@ -56,6 +57,16 @@ class BenchError(RuntimeError):
 # ----------------------------------------------------------------------------- AWS on moto
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; 0 if it cannot be read (not Linux,
+    or gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Aws:
     endpoint: str
@@ -63,9 +74,11 @@ class Aws:
     dynamodb: Any
     """boto3 DynamoDB resource."""
     secrets: Any
+    pid: int = 0
+    """The moto server's process."""
 
     @classmethod
-    def connect(cls, endpoint: str) -> Aws:
+    def connect(cls, endpoint: str, pid: int = 0) -> Aws:
         config = Config(max_pool_connections=64, retries={"max_attempts": 5, "mode": "standard"})
         kwargs: dict[str, Any] = {
             "endpoint_url": endpoint,
@@ -79,6 +92,7 @@ class Aws:
             sqs=boto3.client("sqs", **kwargs),
             dynamodb=boto3.resource("dynamodb", **kwargs),
             secrets=boto3.client("secretsmanager", **kwargs),
+            pid=pid,
         )
 
     def create_table(self, name: str, keys: Sequence[tuple[str, str]]) -> None:
@@ -258,6 +272,11 @@ class Emulator:
                 stdout=subprocess.PIPE,
                 stderr=log,
             )
+        # Telegram's servers do not share our CPU: let the emulator run first when the box is
+        # busy, so that its arrival times (the flood limits' clock) are not our scheduling
+        # delays. Needs the right to raise a priority; without it, nothing changes.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, EMULATOR_NICENESS)
         try:
             info = self._read_info(ready_timeout)
         except BaseException:
@@ -335,13 +354,14 @@ class Consumers:
             ],
             url_function=None,
         )
+        self.pids: set[int] = set()
 
     def warm(self, timeout: float = 120.0) -> None:
         """Start all K environments (cold starts, getMe) before the clock starts."""
         from bench.limits.consumer import WARM_EVENT
 
         pool = self.runtime.pools["consumer"]
-        pids: set[int] = set()
+        pids = self.pids
         errors: list[str] = []
         deadline = time.monotonic() + timeout
         lock = threading.Lock()
@@ -377,7 +397,7 @@ class Consumers:
         self.runtime.stop()
 
 
-def wait_until_drained(aws: Aws, url: str, deadline: float, poll: float = 0.25) -> bool:
+def wait_until_drained(aws: Aws, url: str, deadline: float, poll: float = 0.5) -> bool:
     """True when the queue is empty (everything processed or dead-lettered) before
     ``deadline`` (time.monotonic)."""
     while time.monotonic() < deadline:
