@@ -175,8 +175,9 @@ def _side_by_side(tasks: Sequence[Task]) -> list[Row]:
 
 
 def _conversations(args: argparse.Namespace) -> list[Row]:
-    """(b) and (c) side by side: per (limiter, K) one moto server, and one emulator each (their
-    limits are scaled differently); every lane waits on a group's pace, not on the CPU."""
+    """(b) and (c) side by side, every (scenario, limiter, K) lane on its own moto server and
+    emulator (so no lane's DynamoDB or flood limits are another's); they wait on a group's
+    pace, not on the CPU."""
     pairs = [(limiter, k) for k in args.k for limiter in args.limiters]
     crowd_on, chatty_on = "b" in args.scenarios, "c" in args.scenarios
     b_scale, c_scale = args.crowd_scale, args.chatty_scale
@@ -184,15 +185,18 @@ def _conversations(args: argparse.Namespace) -> list[Row]:
     b_deadline = _deadline(args, 3 * args.people / (20.0 * b_scale) * 60)
     # (c): topic creation + contact card + one copyMessages per receive of 10.
     c_deadline = _deadline(args, (args.messages / 10 + 2) / (20.0 * c_scale) * 60)
+    b_count = len(pairs) if crowd_on else 0
+    c_count = len(pairs) if chatty_on else 0
     with (
-        _motos(len(pairs), "bc") as clouds,
-        _emulators(b_scale, len(pairs) if crowd_on else 0, "b") as b_emulators,
-        _emulators(c_scale, len(pairs) if chatty_on else 0, "c") as c_emulators,
+        _motos(b_count, "b") as b_clouds,
+        _motos(c_count, "c") as c_clouds,
+        _emulators(b_scale, b_count, "b") as b_emulators,
+        _emulators(c_scale, c_count, "c") as c_emulators,
     ):
         tasks: list[Task] = []
-        for index, ((limiter, k), aws) in enumerate(zip(pairs, clouds, strict=True)):
+        for index, (limiter, k) in enumerate(pairs):
             if crowd_on:
-                lane = Lane(LIMITERS[limiter], k, b_emulators[index], aws, LOGS)
+                lane = Lane(LIMITERS[limiter], k, b_emulators[index], b_clouds[index], LOGS)
                 tasks.append(
                     (
                         lane,
@@ -203,7 +207,7 @@ def _conversations(args: argparse.Namespace) -> list[Row]:
                     )
                 )
             if chatty_on:
-                lane = Lane(LIMITERS[limiter], k, c_emulators[index], aws, LOGS)
+                lane = Lane(LIMITERS[limiter], k, c_emulators[index], c_clouds[index], LOGS)
                 tasks.append(
                     (
                         lane,
@@ -228,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     LOGS.mkdir(parents=True, exist_ok=True)
     command = "python -m bench.limits" + (" " + shlex.join(argv) if argv else "")
+    load_before = os.getloadavg()
     started = time.monotonic()
     rows: list[Row] = []
     if "a" in args.scenarios:
@@ -236,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "b" in args.scenarios or "c" in args.scenarios:
         rows += _conversations(args)
     wall = time.monotonic() - started
+    load_after = os.getloadavg()
     order = {"a": 0, "b": 1, "c": 2}
     rows.sort(key=lambda r: (order[r.scenario], r.k, r.limiter != TOPICDESK))
     print(f"# {command}")
@@ -243,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"# chats={args.chats} people={args.people} messages={args.messages} "
         f"scales: a={args.broadcast_scale:g}x b={args.crowd_scale:g}x c={args.chatty_scale:g}x "
         f"wall={wall:.0f}s"
+    )
+    print(
+        f"# machine: {os.cpu_count()} cores; load average (1 min) {load_before[0]:.1f} at the"
+        f" start, {load_after[0]:.1f} at the end"
     )
     for line in table(rows):
         print(line)
