@@ -229,7 +229,8 @@ class Row:
     sends: int
     """Bot API calls that count towards the binding limit and succeeded."""
     elapsed: float
-    """Seconds from releasing the load to the last delivery (or to the deadline)."""
+    """Seconds from releasing the load to the last successful binding send (to the deadline
+    when there was none)."""
     rate: float | None
     """Sustained rate of the binding sends, per second."""
     limit: float
@@ -241,6 +242,7 @@ class Row:
     delivery: Delivery
     dead_lettered: int = 0
     timed_out: bool = False
+    """The queue still held records at the deadline."""
     rejected_by_scope: Mapping[str, int] = field(default_factory=dict)
     """429s by the limit that refused (``bot``, ``chat``, ``group``)."""
     violations_by_scope: Mapping[str, int] = field(default_factory=dict)
@@ -285,7 +287,7 @@ RULE = "|" + "---|" * (HEADER.count("|") - 1)
 
 
 def table_line(row: Row) -> str:
-    delivered = f"{row.delivered}/{row.expected}" + (" (deadline)" if row.timed_out else "")
+    delivered = f"{row.delivered}/{row.expected}" + (" (not drained)" if row.timed_out else "")
     cells = [
         row.scenario,
         str(row.k),

@@ -259,7 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = [
         f"{r.scenario} {r.limiter} K={r.k}: lost={r.delivery.lost} "
         f"duplicated={r.delivery.duplicated} reordered={r.delivery.reordered} "
-        f"dead-lettered={r.dead_lettered}" + (" (deadline)" if r.timed_out else "")
+        f"dead-lettered={r.dead_lettered}"
+        + (" (queue not empty at the deadline)" if r.timed_out else "")
         for r in rows
         if not r.delivery.ok or r.dead_lettered or r.timed_out
     ]

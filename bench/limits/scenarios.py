@@ -138,6 +138,15 @@ def _run_consumers(
         consumers.start()
         drained = wait_until_drained(lane.aws, stack.updates_url, t0 + deadline_seconds)
         end = time.monotonic()
+        if not drained:
+            attributes = lane.aws.sqs.get_queue_attributes(
+                QueueUrl=stack.updates_url, AttributeNames=["All"]
+            )["Attributes"]
+            note(
+                f"{tag}: queue not empty at the deadline: "
+                f"{attributes.get('ApproximateNumberOfMessages')} visible, "
+                f"{attributes.get('ApproximateNumberOfMessagesNotVisible')} in flight"
+            )
         cpu_after = _cpu(lane, consumers)
     finally:
         stopping = time.monotonic()
@@ -183,7 +192,8 @@ def _row(
     calls_rate: float | None = None,
 ) -> Row:
     ok = sorted((s for s in binding if s.ok), key=lambda s: s.at)
-    last = ok[-1].at if ok and measured.drained else measured.end
+    # The last delivery ends the run; with nothing delivered, the deadline does.
+    last = ok[-1].at if ok else measured.end
     return Row(
         scenario=scenario,
         limiter=lane.limiter,
