@@ -18,6 +18,7 @@ the benchmark can start every instance before it starts the clock.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 from functools import cache
 from typing import Any
@@ -39,6 +40,7 @@ SCALE = "BENCH_SCALE"
 TOPICDESK = "topicdesk"
 BASELINE = "baseline"
 WARM_EVENT = {"bench": "warm"}
+STACKS_AFTER_SECONDS = 27.0
 
 
 def limiter_name() -> str:
@@ -95,6 +97,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
         else:
             baseline_runtime()
         return {"pid": os.getpid()}
-    if name == TOPICDESK:
-        return product.handler(event, context)
-    return baseline_handler(event, context)
+    # An invocation still running close to the function's timeout (when the local runtime
+    # kills it, leaving no trace) writes every thread's stack to the function's log.
+    faulthandler.dump_traceback_later(STACKS_AFTER_SECONDS, exit=False)
+    try:
+        if name == TOPICDESK:
+            return product.handler(event, context)
+        return baseline_handler(event, context)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
