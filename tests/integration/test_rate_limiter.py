@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-from topicdesk.adapters.rate_limiter import DynamoBookings, DynamoTatStore, SharedThrottle
+from topicdesk.adapters.rate_limiter import (
+    HOLD_CHECK_LEAD_SECONDS,
+    DynamoBookings,
+    DynamoTatStore,
+    SharedThrottle,
+)
 from topicdesk.domain.errors import RateLimited
-from topicdesk.domain.limiter import LimitSettings, Rule
+from topicdesk.domain.limiter import BOT_WIDE_RETRY_AFTER, LimitSettings, Rule
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 
@@ -39,6 +44,7 @@ class FakeTime:
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        self.now += seconds
 
 
 def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
@@ -62,13 +68,12 @@ def test_two_instances_share_one_budget(table: Any) -> None:
     a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
 
-    async def burst() -> None:
-        await a.before_send(42)
-        await b.before_send(42)
-        await a.before_send(42)
-
-    asyncio.run(burst())
-    assert times.slept == pytest.approx([1 / 0.95, 2 / 0.95], abs=1e-3)
+    asyncio.run(a.before_send(42))
+    assert times.now == 1000.0
+    asyncio.run(b.before_send(42))
+    assert times.now == pytest.approx(1000 + 1 / 0.95, abs=1e-3)
+    asyncio.run(a.before_send(42))
+    assert times.now == pytest.approx(1000 + 2 / 0.95, abs=1e-3)
 
 
 def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
@@ -96,7 +101,7 @@ def test_a_wait_past_the_invocation_deadline_defers_instead(table: Any) -> None:
     assert times.slept == []
     throttle.set_deadline(None)
     asyncio.run(throttle.before_send(-7))
-    assert times.slept == pytest.approx([60 / 19], abs=1e-3)
+    assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
 
 
 def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: Any) -> None:
@@ -109,6 +114,7 @@ def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: An
     a.begin_record("first", 1, None)
     asyncio.run(a.before_send(-9))  # slot 0
     asyncio.run(a.before_send(-9))  # slot 1: slept one interval
+    times.now = 1000.0  # the next record asks at the same moment as the first two
     a.begin_record("deferred", 1, None)
     with pytest.raises(RateLimited) as deferred:
         asyncio.run(a.before_send(-9))  # slot 2 is beyond max_wait: booked, deferred
@@ -147,3 +153,71 @@ def test_a_429_during_a_sleep_holds_the_already_reserved_send(table: Any) -> Non
     with pytest.raises(RateLimited) as held:
         asyncio.run(sleeper.before_send(-11))  # slot 1: sleeps, then finds the hold
     assert held.value.retry_after == pytest.approx(30, abs=1e-3)
+
+
+def test_a_short_429_holds_the_whole_bot_a_long_one_only_its_chat(table: Any) -> None:
+    """Telegram does not say which limit refused: a retry_after of a few seconds may be the
+    bot's 30/s (every chat waits), a long one is that chat's or group's penalty."""
+    times = FakeTime()
+    a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    a.penalize(-300, retry_after=40)
+    asyncio.run(b.before_send(301))  # another chat: not held by the group's penalty
+    assert times.now == 1000.0
+    a.penalize(302, retry_after=BOT_WIDE_RETRY_AFTER)
+    with pytest.raises(RateLimited) as held:
+        asyncio.run(b.before_send(303))  # another chat, but the bot is held
+    assert held.value.key == "bot"
+    assert held.value.retry_after == pytest.approx(BOT_WIDE_RETRY_AFTER, abs=1e-3)
+
+
+def test_a_429_during_the_wait_holds_a_bot_wide_reservation(table: Any) -> None:
+    times = FakeTime()
+    other = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+
+    async def sleep_while_a_429_arrives(seconds: float) -> None:
+        times.slept.append(seconds)
+        times.now += seconds
+        other.penalize(999, retry_after=2)  # a short 429 on some other chat meanwhile
+
+    sleeper = SharedThrottle(
+        DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=sleep_while_a_429_arrives
+    )
+    asyncio.run(sleeper.before_send(12))  # slot 0, no sleep
+    with pytest.raises(RateLimited) as held:
+        asyncio.run(sleeper.before_send(12))  # chat 12's next slot: held by the bot's hold
+    assert held.value.key == "bot" and held.value.retry_after == pytest.approx(2, abs=1e-3)
+
+
+class RecordingStore(DynamoTatStore):
+    def __init__(self, table: Any, times: FakeTime) -> None:
+        super().__init__(table)
+        self.times = times
+        self.checked_at: list[float] = []
+
+    def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
+        self.checked_at.append(self.times.now)
+        return super().held_until(keys)
+
+
+def test_the_hold_is_looked_for_before_the_slot_not_between_it_and_the_send(table: Any) -> None:
+    """The read's latency would otherwise delay sends unevenly, and Telegram counts a window
+    of arrivals."""
+    times = FakeTime()
+    store = RecordingStore(table, times)
+    throttle = SharedThrottle(store, SETTINGS, clock=times.clock, sleep=times.sleep)
+    asyncio.run(throttle.before_send(-21))
+    asyncio.run(throttle.before_send(-21))
+    slot = 1000 + 60 / 19
+    assert store.checked_at == pytest.approx([slot - HOLD_CHECK_LEAD_SECONDS], abs=1e-3)
+    assert times.now == pytest.approx(slot, abs=1e-3)
+
+
+def test_topic_creation_has_its_own_bucket_not_the_groups_messages(table: Any) -> None:
+    times = FakeTime()
+    throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    asyncio.run(throttle.before_send(-40, kind="topic"))
+    asyncio.run(throttle.before_send(-40))  # the group's first message: no wait
+    assert times.now == 1000.0
+    asyncio.run(throttle.before_send(-40, kind="topic"))  # the second topic: the group's pace
+    assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)

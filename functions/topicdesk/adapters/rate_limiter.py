@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,15 @@ from botocore.exceptions import ClientError
 
 from topicdesk.adapters.dynamodb import conditional_failed, conditionally, storage_errors
 from topicdesk.domain.errors import RateLimited, StorageUnavailable
-from topicdesk.domain.limiter import LimitSettings, Reservation, Rule, reserve_all, rules_for
+from topicdesk.domain.limiter import (
+    LimitSettings,
+    Reservation,
+    Rule,
+    Spend,
+    keys_to_hold,
+    reserve_all,
+    rules_for,
+)
 
 EXPIRY_SECONDS = 3600
 ATTEMPTS = 4
@@ -111,10 +119,31 @@ class DynamoTatStore:
         )
         return started
 
-    def held_until(self, key: str) -> float:
-        with storage_errors():
-            item = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
-        return float(item["hold_until"]) if item and "hold_until" in item else 0.0
+    def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
+        """The latest ``hold_until`` among ``keys`` and its key (0 when none is held): one
+        consistent BatchGetItem."""
+        wanted = [{"pk": key} for key in dict.fromkeys(keys)]
+        latest, holder = 0.0, keys[0]
+        for _ in range(ATTEMPTS):
+            if not wanted:
+                break
+            with storage_errors():
+                answer = self._table.meta.client.batch_get_item(
+                    RequestItems={
+                        self._table.name: {
+                            "Keys": wanted,
+                            "ConsistentRead": True,
+                            "ProjectionExpression": "pk, hold_until",
+                        }
+                    }
+                )
+            for item in answer.get("Responses", {}).get(self._table.name, []):
+                if "hold_until" in item and float(item["hold_until"]) > latest:
+                    latest, holder = float(item["hold_until"]), str(item["pk"])
+            wanted = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+        if wanted:
+            raise StorageUnavailable("DynamoDB left the hold check unprocessed")
+        return latest, holder
 
     def backlog(self, key: str, now: float) -> float:
         """Seconds until the key's next free slot (0 when idle): a group's headroom."""
@@ -161,6 +190,10 @@ class DynamoTatStore:
 
 
 BOOKING_HORIZON_SECONDS = 12 * 3600  # SQS cannot hide a message longer than 12 h
+HOLD_CHECK_LEAD_SECONDS = 0.25
+"""A sender that waits for its slot looks for a 429's hold this long before the slot, so the
+read is not between the slot and the send (its latency would bunch sends up: Telegram counts
+them when they arrive)."""
 
 
 @dataclass(frozen=True)
@@ -238,28 +271,32 @@ class SharedThrottle:
     def set_deadline(self, deadline: float | None) -> None:
         self._deadline = deadline
 
-    async def before_send(self, chat_id: int, count: int = 1) -> None:
-        rules = rules_for(chat_id, count, self._settings)
+    async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
+        spent = rules_for(chat_id, count, self._settings, kind)
         now = self._clock()
         max_wait = self._settings.max_wait
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
-        booked = self._booked_slot(rules[0].key)
-        if booked is not None:
-            rules = rules[1:]  # the constraining key's slot is already ours
+        booked = self._booked_slot(spent[0].key)
+        rules = spent[1:] if booked is not None else spent  # a booked key's slot is ours
         try:
             wait = reserve_all(self._store, rules, now, max_wait)
         except RateLimited as limited:
             raise self._book(rules, limited, now) from None
-        wait = max(wait, (booked or now) - now)
-        if wait > 0.001:  # below a millisecond is the stored numbers' rounding
-            await self._sleep(wait)
-        if wait > 0.001 or booked is not None:
-            # The slot was reserved a while ago: a 429 since then holds it back.
-            key = rules_for(chat_id, count, self._settings)[0].key
-            hold = self._store.held_until(key) - self._clock()
-            if hold > 0:
-                raise RateLimited(hold, key=key)
+        slot = max(now + wait, booked or now)
+        if slot - now > 0.001 or booked is not None:  # below 1 ms is the numbers' rounding
+            # The slot was reserved a while ago (or will be reached later): a 429 since then
+            # holds it back. Looked for just before the slot, not between it and the send.
+            await self._sleep_until(slot - HOLD_CHECK_LEAD_SECONDS)
+            held, key = self._store.held_until([rule.key for rule in spent])
+            if held > self._clock():
+                raise RateLimited(held - self._clock(), key=key)
+            await self._sleep_until(slot)
+
+    async def _sleep_until(self, moment: float) -> None:
+        delay = moment - self._clock()
+        if delay > 0.001:
+            await self._sleep(delay)
 
     def _booked_slot(self, key: str) -> float | None:
         if not self._may_hold_booking or self._record_id is None or self._bookings is None:
@@ -280,10 +317,12 @@ class SharedThrottle:
             return limited  # no booking: it simply queues again when it comes back
         return RateLimited(max(0.0, slot - now), key=rule.key)
 
-    def penalize(self, chat_id: int, retry_after: float) -> None:
-        """Telegram refused with 429: hold that chat's key for every instance."""
-        chat_rule = rules_for(chat_id, 1, self._settings)[0]
-        self._store.push_back(chat_rule.key, self._clock() + retry_after)
+    def penalize(self, chat_id: int, retry_after: float, kind: Spend = "message") -> None:
+        """Telegram refused with 429: hold what it may have meant for every instance (the
+        chat's key; the bot's too when the refusal may be bot-wide)."""
+        until = self._clock() + retry_after
+        for key in keys_to_hold(rules_for(chat_id, 1, self._settings, kind), retry_after):
+            self._store.push_back(key, until)
 
 
 class DynamoFloodGate:

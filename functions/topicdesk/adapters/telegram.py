@@ -40,6 +40,7 @@ from topicdesk.domain.errors import (
     TopicMissing,
     TransientFailure,
 )
+from topicdesk.domain.limiter import Spend
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.ports import Metrics
 
@@ -50,20 +51,20 @@ T = TypeVar("T")
 class Throttle(Protocol):
     """The shared flood limiter, consulted before every message-sending call."""
 
-    async def before_send(self, chat_id: int, count: int = 1) -> None:
+    async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
         """Wait for a slot, or raise RateLimited when the wait would be too long."""
         ...
 
-    def penalize(self, chat_id: int, retry_after: float) -> None:
+    def penalize(self, chat_id: int, retry_after: float, kind: Spend = "message") -> None:
         """Telegram said 429: make every instance wait ``retry_after`` on that chat."""
         ...
 
 
 class NoThrottle:
-    async def before_send(self, chat_id: int, count: int = 1) -> None:
+    async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
         return None
 
-    def penalize(self, chat_id: int, retry_after: float) -> None:
+    def penalize(self, chat_id: int, retry_after: float, kind: Spend = "message") -> None:
         return None
 
 
@@ -146,12 +147,19 @@ class PtbTelegramGateway:
         self._metrics = metrics
         self._sleep = sleep
 
-    async def _call(self, call: Callable[[], Awaitable[T]], *, chat_id: int, sends: int = 0) -> T:
+    async def _call(
+        self,
+        call: Callable[[], Awaitable[T]],
+        *,
+        chat_id: int,
+        sends: int = 0,
+        kind: Spend = "message",
+    ) -> T:
         """One Bot API call: throttle (for sends), retry transient failures, translate."""
         delays = self._retry.delays()
         while True:
             if sends:
-                await self._throttle.before_send(chat_id, sends)
+                await self._throttle.before_send(chat_id, sends, kind)
             try:
                 return await call()
             except TelegramError as error:
@@ -159,7 +167,7 @@ class PtbTelegramGateway:
                 if self._metrics is not None:
                     self._metrics.count(_error_metric(translated))
                 if isinstance(translated, RateLimited):
-                    self._throttle.penalize(chat_id, translated.retry_after)
+                    self._throttle.penalize(chat_id, translated.retry_after, kind)
                 if isinstance(translated, TransientFailure) and delays:
                     delay = delays.pop(0)
                     logger.warning("Telegram failed, retry in %.1fs: %s", delay, error)
@@ -259,7 +267,8 @@ class PtbTelegramGateway:
         topic = await self._call(
             lambda: self._bot.create_forum_topic(chat_id, name),
             chat_id=chat_id,
-            sends=1,  # creating a topic posts a service message into the group
+            sends=1,
+            kind="topic",  # not a message: its own bucket (topicdesk.domain.limiter)
         )
         return topic.message_thread_id
 

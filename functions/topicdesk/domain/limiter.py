@@ -9,13 +9,17 @@ racing; if the slot is further away than ``max_wait``, it does not reserve and d
 Keys: the bot (about 30 messages/s overall), each private chat (1/s) and each group
 (20/min). Bursts are 1 for chats and groups on purpose: Telegram counts messages in sliding
 windows, and a burst followed by the steady rate would overfill a window.
+
+Creating a forum topic is not a message (Telegram's limits count messages), so it does not
+spend the group's message budget; a burst of creations is still unwelcome, so topics have
+their own bucket per group at the group's pace (``topics#<chat>``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from topicdesk.domain.errors import RateLimited
 
@@ -41,9 +45,22 @@ class LimitSettings:
     """Longest wait worth sleeping; beyond it the record is deferred."""
 
 
-def rules_for(chat_id: int, count: int, settings: LimitSettings) -> list[Rule]:
-    """The keys one send to ``chat_id`` spends, most constraining first."""
+Spend = Literal["message", "topic"]
+"""What a call spends: a message (chat or group key, and the bot's) or a topic creation."""
+
+BOT_WIDE_RETRY_AFTER = 5.0
+"""A 429 whose ``retry_after`` is at most this many seconds may be the bot's overall 30/s
+(Telegram does not say which limit refused): every send of the bot holds for it too. Longer
+ones are a chat's or a group's penalty; holding the whole bot for them would stall everyone."""
+
+
+def rules_for(
+    chat_id: int, count: int, settings: LimitSettings, kind: Spend = "message"
+) -> list[Rule]:
+    """The keys one call to ``chat_id`` spends, most constraining first."""
     del count  # one call is one message towards every key (see the module docstring)
+    if kind == "topic":
+        return [Rule(f"topics#{chat_id}", 60.0 / settings.group_per_minute)]
     chat_rule = (
         Rule(f"group#{chat_id}", 60.0 / settings.group_per_minute)
         if chat_id < 0
@@ -75,6 +92,15 @@ class TatStore(Protocol):
     def push_back(self, key: str, until: float) -> None:
         """Nothing on this key before ``until`` (Telegram answered 429)."""
         ...
+
+
+def keys_to_hold(rules: Sequence[Rule], retry_after: float) -> list[str]:
+    """The keys a 429 with ``retry_after`` holds, given the rules the refused call spent: the
+    chat's (or group's, or topics') key, and the bot's when the refusal may be bot-wide."""
+    keys = [rules[0].key]
+    if retry_after <= BOT_WIDE_RETRY_AFTER:
+        keys += [rule.key for rule in rules[1:]]
+    return keys
 
 
 def next_tat(stored_tat: float | None, now: float, rule: Rule) -> tuple[float, float]:
