@@ -221,3 +221,16 @@ def test_topic_creation_has_its_own_bucket_not_the_groups_messages(table: Any) -
     assert times.now == 1000.0
     asyncio.run(throttle.before_send(-40, kind="topic"))  # the second topic: the group's pace
     assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
+
+
+def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> None:
+    """With a latency guard, an idle key's first slot is the guard away, not "now" as the
+    sender read it before its round trip."""
+    times = FakeTime()
+    throttle = SharedThrottle(
+        DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep, latency_guard=0.03
+    )
+    asyncio.run(throttle.before_send(-50))
+    assert times.now == pytest.approx(1000.03, abs=1e-3)
+    tat = float(table.get_item(Key={"pk": "group#-50"})["Item"]["tat"])
+    assert tat == pytest.approx(1000.03 + 60 / 19, abs=1e-3)

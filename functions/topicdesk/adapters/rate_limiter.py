@@ -190,10 +190,12 @@ class DynamoTatStore:
 
 
 BOOKING_HORIZON_SECONDS = 12 * 3600  # SQS cannot hide a message longer than 12 h
-HOLD_CHECK_LEAD_SECONDS = 0.25
+HOLD_CHECK_LEAD_SECONDS = 0.15
 """A sender that waits for its slot looks for a 429's hold this long before the slot, so the
 read is not between the slot and the send (its latency would bunch sends up: Telegram counts
 them when they arrive)."""
+LATENCY_GUARD_SECONDS = 0.03
+"""What the consumer passes as ``latency_guard`` (see ``SharedThrottle``)."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,13 @@ class SharedThrottle:
         bookings: DynamoBookings | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        latency_guard: float = 0.0,
     ) -> None:
+        """``latency_guard``: no slot starts sooner than this after the request to reserve
+        it. Without it, a key that fell idle a moment ago hands out a slot from before the
+        write landed (GCRA lets idle time be spent), and a send that goes late by a round
+        trip lands right on the next sender's: two messages in one slot of a window."""
+        self._latency_guard = latency_guard
         self._store = store
         self._bookings = bookings
         self._settings = settings
@@ -273,7 +281,7 @@ class SharedThrottle:
 
     async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
         spent = rules_for(chat_id, count, self._settings, kind)
-        now = self._clock()
+        now = self._clock() + self._latency_guard
         max_wait = self._settings.max_wait
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
@@ -291,7 +299,7 @@ class SharedThrottle:
             held, key = self._store.held_until([rule.key for rule in spent])
             if held > self._clock():
                 raise RateLimited(held - self._clock(), key=key)
-            await self._sleep_until(slot)
+        await self._sleep_until(slot)
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self._clock()

@@ -48,6 +48,7 @@ from topicdesk.adapters.dynamodb import (
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import (
+    LATENCY_GUARD_SECONDS,
     DynamoBookings,
     DynamoFloodGate,
     DynamoTatStore,
@@ -121,6 +122,7 @@ class ConsumerRuntime:
                 store,
                 gcra,
                 bookings=DynamoBookings(resource.Table(settings.limits_table)),
+                latency_guard=LATENCY_GUARD_SECONDS,
             )
             throttle = throttle or self._shared_throttle
             flood_gate = DynamoFloodGate(
