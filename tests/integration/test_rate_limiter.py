@@ -234,3 +234,20 @@ def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> No
     assert times.now == pytest.approx(1000.03, abs=1e-3)
     tat = float(table.get_item(Key={"pk": "group#-50"})["Item"]["tat"])
     assert tat == pytest.approx(1000.03 + 60 / 19, abs=1e-3)
+
+
+def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(table: Any) -> None:
+    times = FakeTime()
+
+    async def oversleep(seconds: float) -> None:  # a starved process wakes 50 ms late
+        times.slept.append(seconds)
+        times.now += seconds + 0.05
+
+    throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=oversleep)
+    bot_interval = 1 / 28
+    asyncio.run(throttle.before_send(61))  # slot 0 of the bot, no sleep
+    asyncio.run(throttle.before_send(62))  # bot slot 1: wakes 50 ms late, more than half of
+    bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])  # an interval: re-queues
+    assert bot > 1000 + 2 * bot_interval + 0.04
+    chat = float(table.get_item(Key={"pk": "chat#62"})["Item"]["tat"])
+    assert chat == pytest.approx(1000 + 1 / 0.95, abs=1e-3)  # 50 ms means nothing to 1/s
