@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -251,3 +252,22 @@ def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(ta
     assert bot > 1000 + 2 * bot_interval + 0.04
     chat = float(table.get_item(Key={"pk": "chat#62"})["Item"]["tat"])
     assert chat == pytest.approx(1000 + 1 / 0.95, abs=1e-3)  # 50 ms means nothing to 1/s
+
+
+def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: Any) -> None:
+    """The key that refused (here the bot's, not the private chat's) is the booked one."""
+    times = FakeTime()
+    store, bookings = DynamoTatStore(table), DynamoBookings(table)
+    throttle = SharedThrottle(
+        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    )
+    table.put_item(Item={"pk": "bot", "tat": Decimal("1010")})  # the bot is busy for 10 s
+    throttle.begin_record("job-1", 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(throttle.before_send(77))
+    assert deferred.value.key == "bot" and deferred.value.retry_after == pytest.approx(10)
+    times.now = 1010.0
+    throttle.begin_record("job-1", 2, None)
+    asyncio.run(throttle.before_send(77))
+    assert times.slept == []  # its slot, at once
+    assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(1010 + 1 / 28)

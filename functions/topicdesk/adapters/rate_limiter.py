@@ -285,8 +285,12 @@ class SharedThrottle:
         max_wait = self._settings.max_wait
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
-        booked = self._booked_slot(spent[0].key)
-        rules = spent[1:] if booked is not None else spent  # a booked key's slot is ours
+        booking = self._booking()
+        booked = None
+        rules = spent
+        if booking is not None and booking.key in {rule.key for rule in spent}:
+            booked = booking.slot  # that key's slot is ours already (the bot's, in a broadcast)
+            rules = [rule for rule in spent if rule.key != booking.key]
         try:
             wait = reserve_all(self._store, rules, now, max_wait)
         except RateLimited as limited:
@@ -321,12 +325,11 @@ class SharedThrottle:
         if delay > 0.001:
             await self._sleep(delay)
 
-    def _booked_slot(self, key: str) -> float | None:
+    def _booking(self) -> Booking | None:
         if not self._may_hold_booking or self._record_id is None or self._bookings is None:
             return None
         self._may_hold_booking = False  # one booking per deferral, used by the next send
-        booking = self._bookings.take(self._record_id)
-        return booking.slot if booking is not None and booking.key == key else None
+        return self._bookings.take(self._record_id)
 
     def _book(self, rules: list[Rule], limited: RateLimited, now: float) -> RateLimited:
         """Reserve the deferred record's place in line on the key that refused it."""
