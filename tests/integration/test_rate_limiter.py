@@ -271,3 +271,22 @@ def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: A
     asyncio.run(throttle.before_send(77))
     assert times.slept == []  # its slot, at once
     assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(1010 + 1 / 28)
+
+
+def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) -> None:
+    times = FakeTime()
+    store, bookings = DynamoTatStore(table), DynamoBookings(table)
+    throttle = SharedThrottle(
+        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    )
+    table.put_item(Item={"pk": "bot", "tat": Decimal("1010")})
+    throttle.begin_record("job-2", 1, None)
+    with pytest.raises(RateLimited):
+        asyncio.run(throttle.before_send(78))  # books the bot's slot at 1010
+    times.now = 1010.9  # back 0.9 s late (SQS hides in whole seconds)
+    throttle.begin_record("job-2", 2, None)
+    asyncio.run(throttle.before_send(78))
+    # A fresh slot after the bot's current TAT, not the stale one (which would collide).
+    assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(
+        1010.9 + 1 / 28, abs=1e-3
+    )

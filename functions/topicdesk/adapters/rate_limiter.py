@@ -285,12 +285,7 @@ class SharedThrottle:
         max_wait = self._settings.max_wait
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
-        booking = self._booking()
-        booked = None
-        rules = spent
-        if booking is not None and booking.key in {rule.key for rule in spent}:
-            booked = booking.slot  # that key's slot is ours already (the bot's, in a broadcast)
-            rules = [rule for rule in spent if rule.key != booking.key]
+        booked, rules = self._booked_slot(spent, now)
         try:
             wait = reserve_all(self._store, rules, now, max_wait)
         except RateLimited as limited:
@@ -325,11 +320,21 @@ class SharedThrottle:
         if delay > 0.001:
             await self._sleep(delay)
 
-    def _booking(self) -> Booking | None:
+    def _booked_slot(self, spent: list[Rule], now: float) -> tuple[float | None, list[Rule]]:
+        """The record's booked slot, if it has one on a key this send spends, and the rules
+        still to reserve. A booking missed by more than half its key's interval (the record
+        came back late: SQS hides in whole seconds) is not used: sent now, the message would
+        land on another sender's slot; the booked slot stays a gap."""
         if not self._may_hold_booking or self._record_id is None or self._bookings is None:
-            return None
+            return None, spent
         self._may_hold_booking = False  # one booking per deferral, used by the next send
-        return self._bookings.take(self._record_id)
+        booking = self._bookings.take(self._record_id)
+        for rule in spent:
+            if booking is not None and rule.key == booking.key:
+                if now - booking.slot > rule.interval / 2:
+                    return None, spent
+                return booking.slot, [other for other in spent if other is not rule]
+        return None, spent
 
     def _book(self, rules: list[Rule], limited: RateLimited, now: float) -> RateLimited:
         """Reserve the deferred record's place in line on the key that refused it."""
