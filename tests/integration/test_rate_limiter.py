@@ -290,3 +290,22 @@ def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) 
     assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(
         1010.9 + 1 / 28, abs=1e-3
     )
+
+
+def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(table: Any) -> None:
+    """A group's 60-second window absorbs a second: no second deferral for that."""
+    times = FakeTime()
+    store, bookings = DynamoTatStore(table), DynamoBookings(table)
+    throttle = SharedThrottle(
+        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    )
+    table.put_item(Item={"pk": "group#-80", "tat": Decimal("1030")})
+    throttle.begin_record("update-3", 1, None)
+    with pytest.raises(RateLimited):
+        asyncio.run(throttle.before_send(-80))  # books the group's slot at 1030
+    times.now = 1031.0
+    throttle.begin_record("update-3", 2, None)
+    asyncio.run(throttle.before_send(-80))
+    assert times.slept == []
+    tat = float(table.get_item(Key={"pk": "group#-80"})["Item"]["tat"])
+    assert tat == pytest.approx(1030 + 60 / 19, abs=1e-3)  # nothing reserved a second time

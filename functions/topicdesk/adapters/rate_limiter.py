@@ -304,11 +304,11 @@ class SharedThrottle:
     async def _not_late(self, rules: Sequence[Rule], slot: float, max_wait: float) -> None:
         """A slot that passed while this sender was reading, waking or starved of CPU: sent
         now, the message would land on the next sender's slot (Telegram counts arrivals in a
-        window). On every key whose interval is shorter than twice the lateness (the bot's,
-        in practice), take the next free slot; the missed one stays a gap."""
+        window). On every key that cannot absorb the lateness (``Rule.late_tolerance``: the
+        bot's), take the next free slot; the missed one stays a gap."""
         for _ in range(ATTEMPTS):
             late = self._clock() - slot
-            tight = [rule for rule in rules if late > rule.interval / 2]
+            tight = [rule for rule in rules if late > rule.late_tolerance]
             if not tight:
                 return
             now = self._clock() + self._latency_guard
@@ -322,16 +322,16 @@ class SharedThrottle:
 
     def _booked_slot(self, spent: list[Rule], now: float) -> tuple[float | None, list[Rule]]:
         """The record's booked slot, if it has one on a key this send spends, and the rules
-        still to reserve. A booking missed by more than half its key's interval (the record
-        came back late: SQS hides in whole seconds) is not used: sent now, the message would
-        land on another sender's slot; the booked slot stays a gap."""
+        still to reserve. A booking missed by more than its key's ``late_tolerance`` (the
+        record came back late: SQS hides in whole seconds) is not used: sent now, the message
+        would land on another sender's slot; the booked slot stays a gap."""
         if not self._may_hold_booking or self._record_id is None or self._bookings is None:
             return None, spent
         self._may_hold_booking = False  # one booking per deferral, used by the next send
         booking = self._bookings.take(self._record_id)
         for rule in spent:
             if booking is not None and rule.key == booking.key:
-                if now - booking.slot > rule.interval / 2:
+                if now - booking.slot > rule.late_tolerance:
                     return None, spent
                 return booking.slot, [other for other in spent if other is not rule]
         return None, spent

@@ -17,6 +17,7 @@ their own bucket per group at the group's pace (``topics#<chat>``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -30,10 +31,20 @@ class Rule:
     interval: float
     """Seconds between messages (1/rate)."""
     burst: int = 1
+    window: float = 60.0
+    """The window Telegram counts this key's messages over (the bot's: one second)."""
 
     @property
     def tolerance(self) -> float:
         return (self.burst - 1) * self.interval
+
+    @property
+    def late_tolerance(self) -> float:
+        """How late past its slot a send may still go. Only a key counted over a one-second
+        window (the bot's 30/s, a margin of about two messages) is hurt by a sender that woke
+        late or came back late for its booking: it would land on the next sender's slot. A
+        group's 60-second window and a chat's bursts absorb seconds."""
+        return self.interval / 2 if self.window <= 1.0 else math.inf
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ def rules_for(
         if chat_id < 0
         else Rule(f"chat#{chat_id}", 1.0 / settings.chat_per_second)
     )
-    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second)]
+    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second, window=1.0)]
 
 
 @dataclass(frozen=True)
