@@ -55,6 +55,9 @@ def test_malformed_bodies_are_planned_as_none() -> None:
 def test_retry_delay_is_retry_after_for_429_and_backoff_otherwise() -> None:
     assert retry_delay(RateLimited(3.2), 1) == 4
     assert retry_delay(RateLimited(0.1), 1) == 1
+    # Our limiter's own wait: back early (SQS hides in whole seconds), sleep the rest.
+    assert retry_delay(RateLimited(3.2, key="group#-5"), 1) == 3
+    assert retry_delay(RateLimited(0.4, key="bot"), 1) == 0
     assert [retry_delay(TransientFailure("x"), n) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert retry_delay(None, 50) == 300
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import (
@@ -78,3 +80,12 @@ def test_a_full_window_never_exceeds_the_documented_limit() -> None:
         now += wait
     assert len(sent) >= 0.9 * 20 * 10
     assert max(sum(1 for t in sent if s <= t < s + 60) for s in sent) <= 20
+
+
+def test_only_the_bot_and_groups_are_hurt_by_a_late_send() -> None:
+    settings = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
+    chat, bot = rules_for(5, 1, settings)
+    group, _ = rules_for(-5, 1, settings)
+    assert bot.late_tolerance == pytest.approx(0.5 / 28)
+    assert group.late_tolerance == pytest.approx(60 / 19)
+    assert chat.late_tolerance == math.inf

@@ -3,6 +3,7 @@ records stay invisible before they come back."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,9 +68,16 @@ class BatchPlan:
 def retry_delay(
     error: BaseException | None, receive_count: int, first_backoff: float = FIRST_BACKOFF_SECONDS
 ) -> int:
-    """How long a failed record stays invisible: exactly ``retry_after`` for a 429, else a
-    growing backoff (5 s, 10 s, 20 s ... capped at 5 minutes) by how often it was received."""
+    """How long a failed record stays invisible: ``retry_after`` for a 429, else a growing
+    backoff (5 s, 10 s, 20 s ... capped at 5 minutes) by how often it was received.
+
+    SQS hides in whole seconds. After Telegram's 429 the record comes back no sooner than
+    ``retry_after`` (rounded up); after our own limiter's wait it comes back up to a second
+    early (rounded down) and sleeps the rest for its booked slot: back late, it would find
+    the slot gone."""
     if isinstance(error, RateLimited):
-        return max(1, int(-(-error.retry_after // 1)))
+        if error.by_telegram:
+            return max(1, math.ceil(error.retry_after))
+        return max(0, math.floor(error.retry_after))
     exponent = max(0, receive_count - 1)
     return int(min(MAX_BACKOFF_SECONDS, first_backoff * 2**exponent))

@@ -19,6 +19,11 @@ class RateLimited(DeliveryError):
         self.retry_after = retry_after
         self.key = key
 
+    @property
+    def by_telegram(self) -> bool:
+        """Telegram's 429, not our own limiter's wait."""
+        return self.key == "telegram"
+
 
 class TransientFailure(DeliveryError):
     """Network error, timeout or a 5xx: worth retrying with backoff."""

@@ -31,8 +31,8 @@ class Rule:
     interval: float
     """Seconds between messages (1/rate)."""
     burst: int = 1
-    window: float = 60.0
-    """The window Telegram counts this key's messages over (the bot's: one second)."""
+    late_slack: float = math.inf
+    """How many of this key's intervals a send may go late (see ``late_tolerance``)."""
 
     @property
     def tolerance(self) -> float:
@@ -40,11 +40,11 @@ class Rule:
 
     @property
     def late_tolerance(self) -> float:
-        """How late past its slot a send may still go. Only a key counted over a one-second
-        window (the bot's 30/s, a margin of about two messages) is hurt by a sender that woke
-        late or came back late for its booking: it would land on the next sender's slot. A
-        group's 60-second window and a chat's bursts absorb seconds."""
-        return self.interval / 2 if self.window <= 1.0 else math.inf
+        """How late past its slot a send may still go: a late send lands on the next sender's
+        slot, and Telegram counts arrivals in a window. What the configured margin leaves
+        free in that window: the bot's 28 of 30 in one second, half an interval; a group's
+        19 of 20 in a minute, one interval; a chat's bursts of three absorb any."""
+        return self.interval * self.late_slack
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,11 @@ def rules_for(
     if kind == "topic":
         return [Rule(f"topics#{chat_id}", 60.0 / settings.group_per_minute)]
     chat_rule = (
-        Rule(f"group#{chat_id}", 60.0 / settings.group_per_minute)
+        Rule(f"group#{chat_id}", 60.0 / settings.group_per_minute, late_slack=1.0)
         if chat_id < 0
         else Rule(f"chat#{chat_id}", 1.0 / settings.chat_per_second)
     )
-    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second, window=1.0)]
+    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second, late_slack=0.5)]
 
 
 @dataclass(frozen=True)
