@@ -309,3 +309,15 @@ def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(tab
     assert times.slept == []
     tat = float(table.get_item(Key={"pk": "group#-80"})["Item"]["tat"])
     assert tat == pytest.approx(1030 + 60 / 19, abs=1e-3)  # nothing reserved a second time
+
+
+def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -> None:
+    """The bot's slot reserved together with a group's later one would pass unused, and the
+    send would then go between two other senders' bot slots."""
+    times = FakeTime()
+    throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    asyncio.run(throttle.before_send(-90))  # the group's next slot is 60/19 s away
+    asyncio.run(throttle.before_send(-90))
+    assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
+    bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])
+    assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # taken at the send, not before

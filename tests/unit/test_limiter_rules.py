@@ -45,10 +45,14 @@ def test_private_chats_and_groups_get_their_own_key_besides_the_bot() -> None:
     assert bot.interval == pytest.approx(1 / 28)
 
 
+def longest(reservations: list[Reservation]) -> float:
+    return max(r.wait for r in reservations)
+
+
 def test_consecutive_sends_are_spaced_by_the_interval() -> None:
     store = MemoryStore()
     rules = rules_for(-1001, 1, SETTINGS)
-    waits = [reserve_all(store, rules, 100.0, max_wait=10) for _ in range(3)]
+    waits = [longest(reserve_all(store, rules, 100.0, max_wait=10)) for _ in range(3)]
     assert waits == pytest.approx([0.0, 60 / 19, 2 * 60 / 19])
 
 
@@ -72,7 +76,7 @@ def test_a_full_window_never_exceeds_the_documented_limit() -> None:
     now, sent = 0.0, []
     while now < 600:
         try:
-            wait = reserve_all(store, rules, now, max_wait=0.5)
+            wait = longest(reserve_all(store, rules, now, max_wait=0.5))
         except RateLimited as deferred:
             now += deferred.retry_after
             continue

@@ -287,10 +287,10 @@ class SharedThrottle:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
         booked, rules = self._booked_slot(spent, now)
         try:
-            wait = reserve_all(self._store, rules, now, max_wait)
+            slots = {r.key: now + r.wait for r in reserve_all(self._store, rules, now, max_wait)}
         except RateLimited as limited:
             raise self._book(rules, limited, now) from None
-        slot = max(now + wait, booked or now)
+        slot = max([*slots.values(), booked or now])
         if slot - now > 0.001 or booked is not None:  # below 1 ms is the numbers' rounding
             # The slot was reserved a while ago (or will be reached later): a 429 since then
             # holds it back. Looked for just before the slot, not between it and the send.
@@ -299,21 +299,25 @@ class SharedThrottle:
             if held > self._clock():
                 raise RateLimited(held - self._clock(), key=key)
         await self._sleep_until(slot)
-        await self._not_late(rules, slot, max_wait)
+        await self._not_late(rules, slots, max_wait)
 
-    async def _not_late(self, rules: Sequence[Rule], slot: float, max_wait: float) -> None:
-        """A slot that passed while this sender was reading, waking or starved of CPU: sent
-        now, the message would land on the next sender's slot (Telegram counts arrivals in a
+    async def _not_late(
+        self, rules: Sequence[Rule], slots: dict[str, float], max_wait: float
+    ) -> None:
+        """A key's slot that passed before the send: the sender woke late, a read was slow, or
+        another key made it wait longer (a group's slot seconds after the bot's). Sent now,
+        the message would land on the next sender's slot (Telegram counts arrivals in a
         window). On every key that cannot absorb the lateness (``Rule.late_tolerance``: the
         bot's), take the next free slot; the missed one stays a gap."""
         for _ in range(ATTEMPTS):
-            late = self._clock() - slot
-            tight = [rule for rule in rules if late > rule.late_tolerance]
+            clock = self._clock()
+            tight = [rule for rule in rules if clock - slots[rule.key] > rule.late_tolerance]
             if not tight:
                 return
-            now = self._clock() + self._latency_guard
-            slot = now + reserve_all(self._store, tight, now, max_wait)
-            await self._sleep_until(slot)
+            now = clock + self._latency_guard
+            for reservation in reserve_all(self._store, tight, now, max_wait):
+                slots[reservation.key] = now + reservation.wait
+            await self._sleep_until(max(slots[rule.key] for rule in tight))
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self._clock()

@@ -121,8 +121,10 @@ def next_tat(stored_tat: float | None, now: float, rule: Rule) -> tuple[float, f
     return tat + rule.interval, wait
 
 
-def reserve_all(store: TatStore, rules: Sequence[Rule], now: float, max_wait: float) -> float:
-    """Reserve a slot on every key; the longest wait is the send's. All or nothing."""
+def reserve_all(
+    store: TatStore, rules: Sequence[Rule], now: float, max_wait: float
+) -> list[Reservation]:
+    """Reserve a slot on every key (all or nothing); the longest wait is the send's."""
     taken: list[Reservation] = []
     try:
         for rule in rules:
@@ -131,4 +133,4 @@ def reserve_all(store: TatStore, rules: Sequence[Rule], now: float, max_wait: fl
         for reservation in taken:
             store.release(reservation)
         raise
-    return max((r.wait for r in taken), default=0.0)
+    return taken
