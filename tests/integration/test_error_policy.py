@@ -200,7 +200,7 @@ def test_uncopyable_message_is_reported(pipeline: Pipeline) -> None:
 def test_poison_update_ends_archived_with_person_and_on_call_told(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumer_runtime, "retry_delay", lambda error, count, base: 0)
+    monkeypatch.setattr(consumer_runtime, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
     anna = person(pipeline, "Anna")
     pipeline.client.send_as_user(anna, "hi")
     pipeline.run()

@@ -58,6 +58,10 @@ def test_retry_delay_is_retry_after_for_429_and_backoff_otherwise() -> None:
     # Our limiter's own wait: back early (SQS hides in whole seconds), sleep the rest.
     assert retry_delay(RateLimited(3.2, key="group#-5"), 1) == 3
     assert retry_delay(RateLimited(0.4, key="bot"), 1) == 0
+    # Counted from the error, not from the end of the batch that went on after it.
+    assert retry_delay(RateLimited(5.5, key="group#-5"), 1, elapsed=4.0) == 1
+    assert retry_delay(RateLimited(5.5), 1, elapsed=4.0) == 2
+    assert retry_delay(RateLimited(5.5), 1, elapsed=9.0) == 1
     assert [retry_delay(TransientFailure("x"), n) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert retry_delay(None, 50) == 300
 

@@ -66,7 +66,11 @@ class BatchPlan:
 
 
 def retry_delay(
-    error: BaseException | None, receive_count: int, first_backoff: float = FIRST_BACKOFF_SECONDS
+    error: BaseException | None,
+    receive_count: int,
+    first_backoff: float = FIRST_BACKOFF_SECONDS,
+    *,
+    elapsed: float = 0.0,
 ) -> int:
     """How long a failed record stays invisible: ``retry_after`` for a 429, else a growing
     backoff (5 s, 10 s, 20 s ... capped at 5 minutes) by how often it was received.
@@ -74,10 +78,12 @@ def retry_delay(
     SQS hides in whole seconds. After Telegram's 429 the record comes back no sooner than
     ``retry_after`` (rounded up); after our own limiter's wait it comes back up to a second
     early (rounded down) and sleeps the rest for its booked slot: back late, it would find
-    the slot gone."""
+    the slot gone. ``elapsed``: seconds since the error (the batch went on meanwhile); a
+    wait counts from the error, not from when the retry is scheduled."""
     if isinstance(error, RateLimited):
+        remaining = error.retry_after - max(0.0, elapsed)
         if error.by_telegram:
-            return max(1, math.ceil(error.retry_after))
-        return max(0, math.floor(error.retry_after))
+            return max(1, math.ceil(remaining))
+        return max(0, math.floor(remaining))
     exponent = max(0, receive_count - 1)
     return int(min(MAX_BACKOFF_SECONDS, first_backoff * 2**exponent))

@@ -181,7 +181,9 @@ class ConsumerRuntime:
         self._visibility = SqsVisibility(self._sqs)
         self._plan = BatchPlan([])
         self._current: str | None = None
-        self._group_errors: dict[str, BaseException] = {}
+        # Each failed group's error and when it happened (retries are scheduled at the end
+        # of the batch, which may be seconds later).
+        self._group_errors: dict[str, tuple[BaseException, float]] = {}
         self._context: LambdaContext | None = None
 
     # -------------------------------------------------------------- batch
@@ -247,7 +249,7 @@ class ConsumerRuntime:
             if failures >= self._settings.limits.max_attempts:
                 self._dead_letter(record, failures)
                 return  # out of the updates queue: the group's next records may go on
-            self._group_errors[group] = error
+            self._group_errors[group] = (error, time.time())
             raise
         sent_at = float(record.attributes.sent_timestamp) / 1000.0
         self._metrics.count("UpdatesProcessed")
@@ -314,12 +316,19 @@ class ConsumerRuntime:
             if record["messageId"] not in failed:
                 continue
             attributes = record.get("attributes", {})
-            error = self._group_errors.get(attributes.get("MessageGroupId", ""))
+            error, failed_at = self._group_errors.get(
+                attributes.get("MessageGroupId", ""), (None, time.time())
+            )
             receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
             delay = (
                 0
                 if isinstance(error, DeadlineNear)
-                else retry_delay(error, receive_count, self._settings.limits.retry_base_seconds)
+                else retry_delay(
+                    error,
+                    receive_count,
+                    self._settings.limits.retry_base_seconds,
+                    elapsed=time.time() - failed_at,
+                )
             )
             by_queue.setdefault(record["eventSourceARN"], []).append(
                 Deferral(record["receiptHandle"], delay)
