@@ -182,12 +182,34 @@ def start(*, log_path: Path | None = None, ready_timeout: float = 30.0) -> MotoS
     raise RuntimeError(f"moto on {server.endpoint} not ready after {ready_timeout:.0f} s")
 
 
+def _log_long_collections(threshold: float = 0.1) -> None:
+    """Garbage collections that stop the server longer than ``threshold`` go to its log (every
+    lane's consumers wait on this one interpreter)."""
+    import gc
+
+    started: list[float] = []
+
+    def timing(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.monotonic()]
+        elif started and time.monotonic() - started[0] > threshold:
+            print(
+                f"moto gc: generation {info.get('generation')} took"
+                f" {time.monotonic() - started[0]:.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    gc.callbacks.append(timing)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.limits.moto_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    _log_long_collections()
     fix_clock()
     fix_counters()
     fix_receive()
