@@ -321,3 +321,22 @@ def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -
     assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
     bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])
     assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # taken at the send, not before
+
+
+def test_a_booked_bot_slot_passed_while_the_chat_waited_is_taken_again(table: Any) -> None:
+    times = FakeTime()
+    store, bookings = DynamoTatStore(table), DynamoBookings(table)
+    throttle = SharedThrottle(
+        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    )
+    table.put_item(Item={"pk": "bot", "tat": Decimal("1010")})
+    throttle.begin_record("job-4", 1, None)
+    with pytest.raises(RateLimited):
+        asyncio.run(throttle.before_send(79))  # books the bot's slot at 1010
+    table.put_item(Item={"pk": "chat#79", "tat": Decimal("1011")})  # the chat is busy till 1011
+    times.now = 1010.0
+    throttle.begin_record("job-4", 2, None)
+    asyncio.run(throttle.before_send(79))
+    assert times.now >= 1011.0
+    bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])
+    assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # a fresh bot slot at the send

@@ -290,6 +290,8 @@ class SharedThrottle:
             slots = {r.key: now + r.wait for r in reserve_all(self._store, rules, now, max_wait)}
         except RateLimited as limited:
             raise self._book(rules, limited, now) from None
+        if booked is not None:  # the booked key's slot, for the lateness check below
+            slots.update({rule.key: booked for rule in spent if rule.key not in slots})
         slot = max([*slots.values(), booked or now])
         if slot - now > 0.001 or booked is not None:  # below 1 ms is the numbers' rounding
             # The slot was reserved a while ago (or will be reached later): a 429 since then
@@ -299,7 +301,7 @@ class SharedThrottle:
             if held > self._clock():
                 raise RateLimited(held - self._clock(), key=key)
         await self._sleep_until(slot)
-        await self._not_late(rules, slots, max_wait)
+        await self._not_late(spent, slots, max_wait)
 
     async def _not_late(
         self, rules: Sequence[Rule], slots: dict[str, float], max_wait: float
