@@ -137,7 +137,16 @@ def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: An
     assert "Item" not in table.get_item(Key={"pk": "book#deferred"})
 
 
-def test_a_429_during_a_sleep_holds_the_already_reserved_send(table: Any) -> None:
+@pytest.mark.parametrize(
+    ("refused_chat", "retry_after", "sending_chat", "held_key"),
+    [
+        (-11, 30, -11, "group#-11"),  # the same group, a long 429
+        (999, 2, 12, "bot"),  # another chat, a short 429: bot-wide
+    ],
+)
+def test_a_429_during_a_sleep_holds_the_already_reserved_send(
+    table: Any, refused_chat: int, retry_after: float, sending_chat: int, held_key: str
+) -> None:
     """A slot reserved before Telegram's 429 arrived must not be used before retry_after."""
     times = FakeTime()
     other = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
@@ -145,15 +154,16 @@ def test_a_429_during_a_sleep_holds_the_already_reserved_send(table: Any) -> Non
     async def sleep_while_a_429_arrives(seconds: float) -> None:
         times.slept.append(seconds)
         times.now += seconds
-        other.penalize(-11, retry_after=30)  # another instance was refused meanwhile
+        other.penalize(refused_chat, retry_after=retry_after)  # another instance was refused
 
     sleeper = SharedThrottle(
         DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=sleep_while_a_429_arrives
     )
-    asyncio.run(sleeper.before_send(-11))  # slot 0, no sleep
+    asyncio.run(sleeper.before_send(sending_chat))  # slot 0, no sleep
     with pytest.raises(RateLimited) as held:
-        asyncio.run(sleeper.before_send(-11))  # slot 1: sleeps, then finds the hold
-    assert held.value.retry_after == pytest.approx(30, abs=1e-3)
+        asyncio.run(sleeper.before_send(sending_chat))  # the next slot: sleeps, finds the hold
+    assert held.value.key == held_key
+    assert held.value.retry_after == pytest.approx(retry_after, abs=1e-3)
 
 
 def test_a_short_429_holds_the_whole_bot_a_long_one_only_its_chat(table: Any) -> None:
@@ -170,24 +180,6 @@ def test_a_short_429_holds_the_whole_bot_a_long_one_only_its_chat(table: Any) ->
         asyncio.run(b.before_send(303))  # another chat, but the bot is held
     assert held.value.key == "bot"
     assert held.value.retry_after == pytest.approx(BOT_WIDE_RETRY_AFTER, abs=1e-3)
-
-
-def test_a_429_during_the_wait_holds_a_bot_wide_reservation(table: Any) -> None:
-    times = FakeTime()
-    other = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
-
-    async def sleep_while_a_429_arrives(seconds: float) -> None:
-        times.slept.append(seconds)
-        times.now += seconds
-        other.penalize(999, retry_after=2)  # a short 429 on some other chat meanwhile
-
-    sleeper = SharedThrottle(
-        DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=sleep_while_a_429_arrives
-    )
-    asyncio.run(sleeper.before_send(12))  # slot 0, no sleep
-    with pytest.raises(RateLimited) as held:
-        asyncio.run(sleeper.before_send(12))  # chat 12's next slot: held by the bot's hold
-    assert held.value.key == "bot" and held.value.retry_after == pytest.approx(2, abs=1e-3)
 
 
 class RecordingStore(DynamoTatStore):
@@ -254,20 +246,35 @@ def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(ta
     assert chat == pytest.approx(1000 + 1 / 0.95, abs=1e-3)  # 50 ms means nothing to 1/s
 
 
+def deferred_with_a_booking(
+    table: Any, times: FakeTime, *, key: str, busy_until: int, chat_id: int, record: str
+) -> SharedThrottle:
+    """A throttle whose record was deferred on ``key`` (busy until ``busy_until``) and booked
+    its slot there, now back for it (the caller moves the clock and sends again)."""
+    throttle = SharedThrottle(
+        DynamoTatStore(table),
+        SETTINGS,
+        bookings=DynamoBookings(table),
+        clock=times.clock,
+        sleep=times.sleep,
+    )
+    table.put_item(Item={"pk": key, "tat": Decimal(busy_until)})
+    throttle.begin_record(record, 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(throttle.before_send(chat_id))
+    assert deferred.value.key == key
+    assert deferred.value.retry_after == pytest.approx(busy_until - times.now)
+    throttle.begin_record(record, 2, None)
+    return throttle
+
+
 def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: Any) -> None:
     """The key that refused (here the bot's, not the private chat's) is the booked one."""
     times = FakeTime()
-    store, bookings = DynamoTatStore(table), DynamoBookings(table)
-    throttle = SharedThrottle(
-        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    throttle = deferred_with_a_booking(
+        table, times, key="bot", busy_until=1010, chat_id=77, record="job-1"
     )
-    table.put_item(Item={"pk": "bot", "tat": Decimal("1010")})  # the bot is busy for 10 s
-    throttle.begin_record("job-1", 1, None)
-    with pytest.raises(RateLimited) as deferred:
-        asyncio.run(throttle.before_send(77))
-    assert deferred.value.key == "bot" and deferred.value.retry_after == pytest.approx(10)
     times.now = 1010.0
-    throttle.begin_record("job-1", 2, None)
     asyncio.run(throttle.before_send(77))
     assert times.slept == []  # its slot, at once
     assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(1010 + 1 / 28)
@@ -275,16 +282,10 @@ def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: A
 
 def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) -> None:
     times = FakeTime()
-    store, bookings = DynamoTatStore(table), DynamoBookings(table)
-    throttle = SharedThrottle(
-        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    throttle = deferred_with_a_booking(
+        table, times, key="bot", busy_until=1010, chat_id=78, record="job-2"
     )
-    table.put_item(Item={"pk": "bot", "tat": Decimal("1010")})
-    throttle.begin_record("job-2", 1, None)
-    with pytest.raises(RateLimited):
-        asyncio.run(throttle.before_send(78))  # books the bot's slot at 1010
     times.now = 1010.9  # back 0.9 s late (SQS hides in whole seconds)
-    throttle.begin_record("job-2", 2, None)
     asyncio.run(throttle.before_send(78))
     # A fresh slot after the bot's current TAT, not the stale one (which would collide).
     assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(
@@ -295,16 +296,10 @@ def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) 
 def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(table: Any) -> None:
     """A group's 60-second window absorbs a second: no second deferral for that."""
     times = FakeTime()
-    store, bookings = DynamoTatStore(table), DynamoBookings(table)
-    throttle = SharedThrottle(
-        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    throttle = deferred_with_a_booking(
+        table, times, key="group#-80", busy_until=1030, chat_id=-80, record="update-3"
     )
-    table.put_item(Item={"pk": "group#-80", "tat": Decimal("1030")})
-    throttle.begin_record("update-3", 1, None)
-    with pytest.raises(RateLimited):
-        asyncio.run(throttle.before_send(-80))  # books the group's slot at 1030
     times.now = 1031.0
-    throttle.begin_record("update-3", 2, None)
     asyncio.run(throttle.before_send(-80))
     assert times.slept == []
     tat = float(table.get_item(Key={"pk": "group#-80"})["Item"]["tat"])
@@ -325,17 +320,11 @@ def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -
 
 def test_a_booked_bot_slot_passed_while_the_chat_waited_is_taken_again(table: Any) -> None:
     times = FakeTime()
-    store, bookings = DynamoTatStore(table), DynamoBookings(table)
-    throttle = SharedThrottle(
-        store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    throttle = deferred_with_a_booking(
+        table, times, key="bot", busy_until=1010, chat_id=79, record="job-4"
     )
-    table.put_item(Item={"pk": "bot", "tat": Decimal("1010")})
-    throttle.begin_record("job-4", 1, None)
-    with pytest.raises(RateLimited):
-        asyncio.run(throttle.before_send(79))  # books the bot's slot at 1010
     table.put_item(Item={"pk": "chat#79", "tat": Decimal("1011")})  # the chat is busy till 1011
     times.now = 1010.0
-    throttle.begin_record("job-4", 2, None)
     asyncio.run(throttle.before_send(79))
     assert times.now >= 1011.0
     bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])
