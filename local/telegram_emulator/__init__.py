@@ -28,7 +28,9 @@ bot_can_read_all_group_messages=False, limits_scale=None)``
       ``call_log``, ``internal_errors``, ``stats()``, ``info()``, ``await reset()``.
 
 ``Limits(bot_per_second=30, chat_per_second=1.0, chat_burst=3, group_per_minute=20,
-scale=1.0, enabled=True, bulk_counts_items=False)`` - flood limits (see ``limits``);
+scale=1.0, enabled=True, count_each_message=True)`` - flood limits (see ``limits``; the
+default counts each message of an album/``copyMessages``/``forwardMessages`` call and each
+``createForumTopic``, ``count_each_message=False`` one message per call);
 ``ManualClock`` - a clock for ``EmulatorServer(clock=...)`` that moves on ``advance()``.
 
 ``EmulatorClient(base_url, token=None)`` - synchronous, urllib only:

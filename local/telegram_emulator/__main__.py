@@ -25,12 +25,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--operators", type=int, default=2, help="operators in the forum group")
     parser.add_argument("--limits-scale", type=float, default=1.0, help="multiply all flood rates")
     parser.add_argument("--no-limits", action="store_true", help="switch flood control off")
+    parser.add_argument(
+        "--count-per-call",
+        action="store_true",
+        help="relaxed counting: one message per call (albums, copyMessages), createForumTopic"
+        " not counted (default: every message and every createForumTopic counts)",
+    )
     parser.add_argument("--no-seed", action="store_true", help="only the bot, nothing else")
     return parser.parse_args(argv)
 
 
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(
+        scale=args.limits_scale,
+        enabled=not args.no_limits,
+        count_each_message=not args.count_per_call,
+    )
+
+
 async def _serve(args: argparse.Namespace) -> dict[str, object]:
-    limits = Limits(scale=args.limits_scale, enabled=not args.no_limits)
+    limits = _limits(args)
     server = EmulatorServer(port=args.port, token=args.token, limits=limits)
     await server.start()
     info: dict[str, object] = {

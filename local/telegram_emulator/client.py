@@ -488,7 +488,8 @@ class EmulatorClient:
         return result
 
     def set_limits(self, **limits: Any) -> JSON:
-        """E.g. ``set_limits(scale=10)`` or ``set_limits(enabled=False)``."""
+        """E.g. ``set_limits(scale=10)``, ``set_limits(enabled=False)``, or
+        ``set_limits(count_each_message=False)`` (one message per call, topics free)."""
         result: JSON = self._post("/limits", **limits)
         return result
 

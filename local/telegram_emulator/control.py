@@ -646,6 +646,9 @@ class Control:
         return self.server.flood.limits.to_json()
 
     def set_limits(self, args: JSON) -> JSON:
+        unknown = sorted(set(args) - set(Limits.__dataclass_fields__))
+        if unknown:  # a misspelt knob would otherwise be ignored without a word
+            raise ControlError(f"unknown limits: {', '.join(unknown)}")
         merged = {**self.server.flood.limits.to_json(), **args}
         self.server.flood.limits = Limits.from_json(merged)
         return self.server.flood.limits.to_json()

@@ -17,6 +17,20 @@ for one key (the bot, one private chat, one group):
   private chat's 1/s with a burst of 3). This is the timestamp form of a token
   bucket / GCRA.
 
+What counts, by default (``Limits.count_each_message=True``), as strictly as
+Telegram might count: every message a call produces is one message towards
+each key it touches, so ``sendMediaGroup``, ``copyMessages`` and
+``forwardMessages`` spend one per message (an album of 5 is 5 of a group's 20 a
+minute, and 5 of the bot's 30 a second, and 5 of a private chat's pace), and
+``createForumTopic`` spends one of the group's and the bot's. A call whose
+messages do not all fit is refused whole, with the wait until they all fit. A
+call bigger than a whole window (a copyMessages of 25 into a group) goes only
+into an empty window, and a call bigger than a chat's burst only into a chat
+quiet enough to pay for it afterwards: it cannot fit otherwise, and refusing it
+forever would be no limit but a ban.
+``count_each_message=False`` relaxes this to one message per call on every key
+and leaves ``createForumTopic`` uncounted.
+
 A call over a limit gets ``429 Too Many Requests: retry after N`` with
 ``parameters.retry_after = N`` (whole seconds, rounded up). A call that touches
 the same key before those N seconds elapsed is a *violation* (the caller ignored
@@ -37,6 +51,9 @@ Clock = Callable[[], float]
 
 #: How many timestamps beyond the burst a Burst rule keeps (older ones no longer matter).
 _HISTORY = 64
+
+#: Calls that produce no ordinary message but count as one when every message counts.
+COUNTED_NON_MESSAGES = frozenset({"createForumTopic"})
 
 
 class ManualClock:
@@ -68,9 +85,11 @@ class Limits:
     any second per bot, 200 in any minute per group, 10/s per private chat after
     the same burst); the windows keep their documented lengths.
     ``enabled=False`` switches flood control off.
-    ``bulk_counts_items``: whether ``copyMessages``/``forwardMessages`` count one
-    message per copied message (True) or one per call (False, the default;
-    ``sendMediaGroup`` always counts its items towards the bot and group limits).
+    ``count_each_message``: True (the default, the strict count) counts every
+    message of a ``sendMediaGroup``/``copyMessages``/``forwardMessages`` call
+    towards the bot's, the chat's and the group's limits, and a
+    ``createForumTopic`` as one message towards the group's and the bot's; False
+    counts one message per call and no ``createForumTopic``.
     """
 
     bot_per_second: int = 30
@@ -79,7 +98,7 @@ class Limits:
     group_per_minute: int = 20
     scale: float = 1.0
     enabled: bool = True
-    bulk_counts_items: bool = False
+    count_each_message: bool = True
 
     def scaled(self, scale: float) -> Limits:
         return replace(self, scale=scale)
@@ -106,8 +125,8 @@ class _Rule:
             excess = len(inside) + count - self.limit
             if excess <= 0:
                 return 0.0
-            if excess > len(inside):  # a single call bigger than the whole window
-                return self.period
+            if excess > len(inside):  # a call bigger than the whole window: into an empty one
+                return inside[-1] + self.period - now if inside else 0.0
             return inside[excess - 1] + self.period - now
         # Burst: with `count` new messages appended, every message at depth k
         # (1 = most recent previous) must satisfy age >= (k + count - 1 - burst + 1) * period.
@@ -179,6 +198,12 @@ class FloodControl:
             )
         return _Rule(max(1, int(self.limits.group_per_minute * s)), 60.0)
 
+    def counted(self, method: str, items: int) -> int:
+        """How many messages a ``method`` call producing ``items`` messages counts per key."""
+        if self.limits.count_each_message:
+            return items
+        return 0 if method in COUNTED_NON_MESSAGES else 1
+
     def check(
         self,
         *,
@@ -188,14 +213,18 @@ class FloodControl:
         is_private: bool,
         items: int,
     ) -> FloodDecision:
-        """Decide whether a send of ``items`` messages may go out now.
+        """Decide whether a call producing ``items`` messages may go out now.
 
-        Over a limit: the decision carries ``retry_after`` > 0 and the 429 is
-        counted. Nothing is recorded until ``record`` (call it after success).
+        What it counts towards each key is ``counted(method, items)``. Over a
+        limit: the decision carries ``retry_after`` > 0 and the 429 is counted.
+        Nothing is recorded until ``record`` (call it after success).
         """
+        count = self.counted(method, items)
+        if count <= 0:
+            return FloodDecision(keys=[])
         keys: list[tuple[_Key, int]] = [
-            (_Key("bot", bot_id, None), items),
-            (_Key("chat" if is_private else "group", bot_id, chat_id), 1 if is_private else items),
+            (_Key("bot", bot_id, None), count),
+            (_Key("chat" if is_private else "group", bot_id, chat_id), count),
         ]
         decision = FloodDecision(keys=keys)
         if not self.limits.enabled:

@@ -523,13 +523,10 @@ class BotApi:
             raise bad_request(f"messages to {verb} not found")
         return source_chat, found
 
-    def _bulk_items(self, count: int) -> int:
-        return count if self.flood.limits.bulk_counts_items else 1
-
     def copy_messages(self, call: Call) -> list[JSON]:
         chat, topic, _, _, _ = self._target(call)
         _, sources = self._bulk_sources(call, "copy")
-        decision = self._flood_check(call, chat, self._bulk_items(len(sources)))
+        decision = self._flood_check(call, chat, len(sources))
         groups: dict[str, str] = {}
         out = []
         for source in sources:
@@ -575,7 +572,7 @@ class BotApi:
     def forward_messages(self, call: Call) -> list[JSON]:
         chat, topic, _, _, _ = self._target(call)
         _, sources = self._bulk_sources(call, "forward")
-        decision = self._flood_check(call, chat, self._bulk_items(len(sources)))
+        decision = self._flood_check(call, chat, len(sources))
         groups: dict[str, str] = {}
         out = []
         for source in sources:
@@ -790,9 +787,11 @@ class BotApi:
         color = call.params.get("icon_color", self.spec.enums["forum_topic_icon_colors"][0])
         if color not in self.spec.enums["forum_topic_icon_colors"]:
             raise bad_request("TOPIC_ICON_COLOR_INVALID")
+        decision = self._flood_check(call, chat, 1)  # counted only with count_each_message
         topic = create_topic(
             self.world, chat, call.bot.id, name, color, call.params.get("icon_custom_emoji_id")
         )
+        self.flood.record(decision)
         return topic.to_json()
 
     def edit_forum_topic(self, call: Call) -> bool:
