@@ -72,6 +72,7 @@ class Limits:
     max_wait_seconds: float
     max_attempts: int
     retry_base_seconds: int
+    count_each_message: bool
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,9 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         max_attempts=limits_reader.required("maxAttempts", _int_between(1, 100)),
         # First backoff after a genuine failure (doubling, capped by the consumer at 300 s).
         retry_base_seconds=limits_reader.required("retryBaseSeconds", _int_between(1, 300)),
+        # Each message of copyMessages/sendMediaGroup and each createForumTopic spends the
+        # group's 20/min (Telegram does not say how they count; false relaxes it).
+        count_each_message=limits_reader.required("countEachMessage", _boolean),
     )
     # The consumer moves an update to the DLQ itself after maxAttempts genuine failures;
     # SQS's redrive (maxReceiveCount) is the backstop for crash loops, and rate-limit

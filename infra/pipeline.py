@@ -94,6 +94,15 @@ class Pipeline(Construct):
             "OPERATOR_CHAT_IDS": ",".join(str(chat) for chat in config.operator_chat_ids),
         }
         limits = config.limits
+        # Every function that writes to Telegram spends the one shared flood limiter.
+        limiter_env = {
+            "LIMITS_TABLE": storage.limits_table.table_name,
+            "LIMIT_BOT_PER_SECOND": _number(limits.bot_per_second),
+            "LIMIT_CHAT_PER_SECOND": _number(limits.chat_per_second),
+            "LIMIT_GROUP_PER_MINUTE": str(limits.group_per_minute),
+            "LIMIT_MAX_WAIT_SECONDS": _number(limits.max_wait_seconds),
+            "LIMIT_COUNT_EACH_MESSAGE": "true" if limits.count_each_message else "false",
+        }
         self.consumer = TopicdeskFunction(
             self,
             "Consumer",
@@ -112,16 +121,12 @@ class Pipeline(Construct):
                 "MAX_ATTEMPTS": str(limits.max_attempts),
                 "RETRY_BASE_SECONDS": str(limits.retry_base_seconds),
                 "DATA_TABLE": storage.data_table.table_name,
-                "LIMITS_TABLE": storage.limits_table.table_name,
                 "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
                 "GREETING": config.greeting,
-                "LIMIT_BOT_PER_SECOND": _number(limits.bot_per_second),
-                "LIMIT_CHAT_PER_SECOND": _number(limits.chat_per_second),
-                "LIMIT_GROUP_PER_MINUTE": str(limits.group_per_minute),
+                **limiter_env,
                 "LIMIT_PERSON_BURST": str(limits.person_burst),
                 "LIMIT_PERSON_INTERVAL_SECONDS": str(limits.person_interval_seconds),
                 "FLOOD_POLICY": limits.flood_policy,
-                "LIMIT_MAX_WAIT_SECONDS": _number(limits.max_wait_seconds),
             },
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
@@ -158,10 +163,13 @@ class Pipeline(Construct):
                 # and this function has no permission to send to the updates queue.
                 "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
                 "DATA_TABLE": storage.data_table.table_name,
+                # Its notices and alerts are paced like every other send (and honour 429s).
+                **limiter_env,
             },
         )
         self.dead_letter_queue.grant_consume_messages(self.dlq_processor.function)
         storage.data_table.grant_read_write_data(self.dlq_processor.function)
+        storage.limits_table.grant_read_write_data(self.dlq_processor.function)
         secrets.bot_token.grant_read(self.dlq_processor.function)
         self.dlq_processor.function.add_event_source(
             event_sources.SqsEventSource(

@@ -44,6 +44,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name}: {raw!r} is neither 'true' nor 'false'")
+    return raw == "true"
+
+
 @dataclass(frozen=True)
 class Limits:
     """Telegram's documented limits less a safety margin (documented: 30/s, 1/s, 20/min)."""
@@ -59,6 +68,8 @@ class Limits:
     """Genuine failures (not rate-limit deferrals) before an update goes to the DLQ."""
     retry_base_seconds: float = 5.0
     """First backoff after a genuine failure; doubles per receive, capped at 5 minutes."""
+    count_each_message: bool = True
+    """Each message of a call and each topic creation spends a unit of the group's budget."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
@@ -77,6 +88,7 @@ class Limits:
             max_wait_seconds=_float(env, "LIMIT_MAX_WAIT_SECONDS", cls.max_wait_seconds),
             max_attempts=int(_float(env, "MAX_ATTEMPTS", cls.max_attempts)),
             retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            count_each_message=_bool(env, "LIMIT_COUNT_EACH_MESSAGE", cls.count_each_message),
         )
 
     def gcra(self) -> LimitSettings:
@@ -85,6 +97,7 @@ class Limits:
             chat_per_second=self.chat_per_second,
             group_per_minute=self.group_per_minute,
             max_wait=self.max_wait_seconds,
+            count_each_message=self.count_each_message,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -206,9 +207,51 @@ def test_the_hold_is_looked_for_before_the_slot_not_between_it_and_the_send(tabl
     assert times.now == pytest.approx(slot, abs=1e-3)
 
 
-def test_topic_creation_has_its_own_bucket_not_the_groups_messages(table: Any) -> None:
+def test_topic_creation_spends_the_groups_budget_by_default(table: Any) -> None:
+    """Counted as strictly as Telegram might: a topic is one of the group's 20/min."""
     times = FakeTime()
     throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
+    asyncio.run(throttle.before_send(-41, kind="topic"))
+    asyncio.run(throttle.before_send(-41))  # the card waits for the group's next slot
+    assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
+
+
+def test_each_message_of_a_call_spends_a_unit_and_the_call_goes_when_the_last_is_due(
+    table: Any,
+) -> None:
+    """copyMessages of 3 into a group: the call waits for its third unit's slot (so the
+    window before it leaves room for all three) and the next send waits one unit more."""
+    times = FakeTime()
+    patient = replace(SETTINGS, max_wait=60.0)
+    throttle = SharedThrottle(DynamoTatStore(table), patient, clock=times.clock, sleep=times.sleep)
+    asyncio.run(throttle.before_send(-42))
+    assert times.now == 1000.0
+    asyncio.run(throttle.before_send(-42, 3))
+    # ... and on the bot's key too: its own 3 units, taken when the group's slot came.
+    assert times.now == pytest.approx(1000 + 3 * 60 / 19 + 2 / 28, abs=1e-3)
+    asyncio.run(throttle.before_send(-42))
+    assert times.now == pytest.approx(1000 + 4 * 60 / 19, abs=1e-3)
+
+
+def test_a_call_too_big_for_the_wait_is_deferred_with_a_booking_not_slept(table: Any) -> None:
+    times = FakeTime()
+    bookings = DynamoBookings(table)
+    throttle = SharedThrottle(
+        DynamoTatStore(table), SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    )
+    throttle.begin_record("album", 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(throttle.before_send(-43, 10))  # 9 units ahead of its slot: 28 s
+    assert deferred.value.retry_after == pytest.approx(9 * 60 / 19, abs=0.05)
+    assert times.now == 1000.0  # nothing slept
+    booking = bookings.take("album")
+    assert booking is not None and booking.key == "group#-43"
+
+
+def test_topic_creation_relaxed_has_its_own_bucket_not_the_groups_messages(table: Any) -> None:
+    times = FakeTime()
+    relaxed = replace(SETTINGS, count_each_message=False)
+    throttle = SharedThrottle(DynamoTatStore(table), relaxed, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-40, kind="topic"))
     asyncio.run(throttle.before_send(-40))  # the group's first message: no wait
     assert times.now == 1000.0

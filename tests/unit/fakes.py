@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from topicdesk.domain.errors import DeliveryError
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
 from topicdesk.domain.ports import FailureRecord
 
@@ -145,18 +144,33 @@ class FakeTelegram:
     """Records every call; ``fail`` queues domain errors per method (raised in order)."""
 
     calls: list[Call] = field(default_factory=list)
-    failures: dict[str, list[DeliveryError]] = field(default_factory=dict)
+    failures: dict[str, list[BaseException]] = field(default_factory=dict)
+    failures_after: dict[str, list[BaseException]] = field(default_factory=dict)
+    effects: list[Call] = field(default_factory=list)
+    """The calls Telegram acted on (a failure before acting is not one)."""
     next_id: int = 1000
     next_thread: int = 10
 
-    def fail(self, method: str, *errors: DeliveryError) -> None:
+    def fail(self, method: str, *errors: BaseException) -> None:
+        """The next calls of ``method`` are refused with ``errors`` (nothing happens)."""
         self.failures.setdefault(method, []).extend(errors)
+
+    def fail_after(self, method: str, *errors: BaseException) -> None:
+        """The next calls of ``method`` act, then the answer is lost (``errors`` raised)."""
+        self.failures_after.setdefault(method, []).extend(errors)
 
     def _record(self, method: str, **args: Any) -> None:
         self.calls.append(Call(method, args))
         pending = self.failures.get(method)
         if pending:
             raise pending.pop(0)
+        self.effects.append(Call(method, args))
+        lost = self.failures_after.get(method)
+        if lost:
+            raise lost.pop(0)
+
+    def acted(self, method: str) -> list[dict[str, Any]]:
+        return [call.args for call in self.effects if call.method == method]
 
     def _id(self) -> int:
         self.next_id += 1
@@ -228,6 +242,21 @@ class FakeTelegram:
 
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
         self._record("reopen_topic", chat_id=chat_id, thread_id=thread_id)
+
+
+class InMemoryStepLog:
+    """The step record (``topicdesk.domain.steps``), with a count of writes."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.writes = 0
+
+    def load(self, key: str) -> dict[str, Any]:
+        return dict(self.records.get(key, {}))
+
+    def save(self, key: str, steps: dict[str, Any]) -> None:
+        self.writes += 1
+        self.records.setdefault(key, {}).update(steps)
 
 
 class InMemoryJournal:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from fakes import (
     FakeClock,
     FakeMetrics,
@@ -12,6 +13,7 @@ from fakes import (
     InMemoryArchive,
     InMemoryJournal,
     InMemorySessions,
+    InMemoryStepLog,
 )
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
 from topicdesk.domain.dead_letters import (
@@ -83,6 +85,7 @@ def make_service() -> tuple[
         ops=OpsChannel(sessions, telegram, GROUP),
         clock=FakeClock(),
         metrics=metrics,
+        steps=InMemoryStepLog(),
     )
     return service, archive, journal, telegram, metrics
 
@@ -116,13 +119,22 @@ def test_a_malformed_body_is_archived_as_such() -> None:
     assert all(c["chat_id"] == GROUP for c in telegram.called("send_text"))
 
 
-def test_telegram_failures_do_not_stop_the_archive() -> None:
+def test_telegram_failures_do_not_stop_the_archive_and_outages_are_retried() -> None:
     service, archive, _, telegram, _ = make_service()
     telegram.fail("send_text", RejectedByTelegram("Unauthorized", code=401))
     telegram.fail("create_topic", TransientFailure("down"))
-    dead = asyncio.run(service.handle(DeadRecord("m2", private_update(5, 9), 5, 1.0, "9")))
+    record = DeadRecord("m2", private_update(5, 9), 5, 1.0, "9")
+    # A refusal for good (401) is logged; an outage fails the record so the alert comes later.
+    with pytest.raises(TransientFailure):
+        asyncio.run(service.handle(record))
+    stored = archive.get("5")
+    assert stored is not None and stored.reason == REASON_UNRECORDED and not stored.notified
+    dead = asyncio.run(service.handle(record))
     assert dead.reason == REASON_UNRECORDED
-    assert archive.get("5") is not None
+    texts_sent = [call["text"] for call in telegram.called("send_text")]
+    assert sum("could not be delivered" in text for text in texts_sent) == 1  # not told twice
+    assert sum("update 5" in text or "5" in text for text in texts_sent[1:]) >= 1  # alert posted
+    assert archive.get("5") is not None and archive.get("5").notified  # type: ignore[union-attr]
 
 
 def test_a_deleted_ops_topic_is_recreated() -> None:

@@ -10,6 +10,7 @@ One table (``DATA_TABLE``, keys ``pk``/``sk``, TTL ``expires_at``) holds:
 | shard census    | ``SHARD#<chat>``         | ``COUNT`` |
 | message map     | ``MSG#<chat>#<message>`` | ``MAP``   |
 | failure journal | ``FAIL#<update>``        | ``FAIL``  |
+| step record     | ``STEPS#<unit>``         | ``STEPS`` |
 | dead letter     | ``DEAD``                 | ``<archive id>`` |
 
 Every access is a key lookup or a query on one partition; nothing scans.
@@ -17,6 +18,7 @@ Every access is a key lookup or a query on one partition; nothing scans.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -397,6 +399,47 @@ class DynamoFailureJournal:
             self._table.delete_item(Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"})
 
 
+STEP_PREFIX = "s_"
+
+
+class DynamoStepLog:
+    """The step record of each unit of work (``topicdesk.domain.steps``): one item per unit,
+    one attribute per step (``s_<name>``, the result as JSON, so lists and None survive)."""
+
+    def __init__(self, table: Any, ttl_seconds: int = FAILURE_TTL_SECONDS) -> None:
+        self._table = table
+        self._ttl = ttl_seconds  # as long as a dead letter can be replayed
+
+    @staticmethod
+    def _key(key: str) -> dict[str, str]:
+        return {"pk": f"STEPS#{key}", "sk": "STEPS"}
+
+    def load(self, key: str) -> dict[str, Any]:
+        with storage_errors():
+            item = self._table.get_item(Key=self._key(key), ConsistentRead=True).get("Item")
+        return {
+            name[len(STEP_PREFIX) :]: json.loads(value)
+            for name, value in (item or {}).items()
+            if name.startswith(STEP_PREFIX) and isinstance(value, str)
+        }
+
+    def save(self, key: str, steps: dict[str, Any]) -> None:
+        if not steps:
+            return
+        fields: dict[str, Any] = {
+            f"{STEP_PREFIX}{name}": json.dumps(value) for name, value in steps.items()
+        }
+        fields["expires_at"] = int(time.time()) + self._ttl
+        expression, names, values = _update_expression(fields)
+        with storage_errors():
+            self._table.update_item(
+                Key=self._key(key),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+
 class DynamoDeadLetterArchive:
     _PK = "DEAD"
 
@@ -568,22 +611,6 @@ class DynamoBroadcastRepository:
                 },
             )
         )
-
-    def claim_delivery(self, broadcast_id: str, user_id: int) -> bool:
-        return conditionally(
-            lambda: self._table.put_item(
-                Item={
-                    "pk": f"BCAST#{broadcast_id}",
-                    "sk": f"TO#{user_id}",
-                    "expires_at": int(time.time()) + self.TTL_SECONDS,
-                },
-                ConditionExpression="attribute_not_exists(sk)",
-            )
-        )
-
-    def release_delivery(self, broadcast_id: str, user_id: int) -> None:
-        with storage_errors():
-            self._table.delete_item(Key={"pk": f"BCAST#{broadcast_id}", "sk": f"TO#{user_id}"})
 
     def count(self, broadcast_id: str, outcome: str) -> Broadcast:
         if outcome not in ("delivered", "blocked", "failed"):

@@ -57,9 +57,15 @@ class DynamoTatStore:
         self._seen: dict[str, float] = {}
 
     def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
-        latest = now + rule.tolerance + max_wait  # the furthest TAT still worth waiting for
-        if self._seen.get(rule.key, 0.0) < now and self._start_idle(rule, now):
-            return Reservation(rule.key, 0.0, rule.interval)
+        # The furthest TAT still worth waiting for (a call of several messages goes when the
+        # last of them is due: ``rule.lead`` later).
+        latest = max(now, now + rule.tolerance + max_wait - rule.lead)
+        idle = Reservation(rule.key, max(0.0, rule.lead - rule.tolerance), rule.cost)
+        # A call too big to go within max_wait even on an idle key reserves nothing here and
+        # says how long (booking it passes a long max_wait: the booking horizon).
+        too_big = idle.wait > max_wait
+        if not too_big and self._seen.get(rule.key, 0.0) < now and self._start_idle(rule, now):
+            return idle
         for _ in range(ATTEMPTS):
             try:
                 with storage_errors():
@@ -71,25 +77,28 @@ class DynamoTatStore:
                 old = _old_tat(cause)
                 if old is not None:
                     self._seen[rule.key] = old
-                if old is not None and old > latest:
-                    raise RateLimited(old - rule.tolerance - now, key=rule.key) from None
+                if old is not None and (old > latest or too_big):
+                    wait = max(old, now) + rule.lead - rule.tolerance - now
+                    raise RateLimited(wait, key=rule.key) from None
+                if too_big:
+                    raise RateLimited(idle.wait, key=rule.key) from None
                 if self._start_idle(rule, now):
-                    return Reservation(rule.key, 0.0, rule.interval)
+                    return idle
                 continue  # someone moved it between our two updates: look again
             new_tat = float(answer["Attributes"]["tat"])
             self._seen[rule.key] = new_tat
             wait = max(0.0, new_tat - rule.interval - rule.tolerance - now)
-            return Reservation(rule.key, wait, rule.interval)
+            return Reservation(rule.key, wait, rule.cost)
         # Heavy contention on one key: come back shortly rather than spin.
         raise RateLimited(rule.interval, key=rule.key)
 
     def _update_busy(self, rule: Rule, now: float, latest: float) -> Any:
         return self._table.update_item(
             Key={"pk": rule.key},
-            UpdateExpression="SET tat = tat + :interval, expires_at = :expires",
+            UpdateExpression="SET tat = tat + :cost, expires_at = :expires",
             ConditionExpression="tat BETWEEN :now AND :latest",
             ExpressionAttributeValues={
-                ":interval": _number(rule.interval),
+                ":cost": _number(rule.cost),
                 ":now": _number(now),
                 ":latest": _number(latest),
                 ":expires": int(latest) + EXPIRY_SECONDS,
@@ -105,7 +114,7 @@ class DynamoTatStore:
                 UpdateExpression="SET tat = :tat, expires_at = :expires",
                 ConditionExpression="attribute_not_exists(tat) OR tat < :now",
                 ExpressionAttributeValues={
-                    ":tat": _number(now + rule.interval),
+                    ":tat": _number(now + rule.cost),
                     ":now": _number(now),
                     ":expires": int(now) + EXPIRY_SECONDS,
                 },
@@ -113,9 +122,7 @@ class DynamoTatStore:
         )
         # Started: we know the TAT. Not: it is at least now (someone is sending).
         self._seen[rule.key] = (
-            now + rule.interval
-            if started
-            else max(now, self._seen.get(rule.key, 0.0)) + rule.interval
+            now + rule.cost if started else max(now, self._seen.get(rule.key, 0.0)) + rule.cost
         )
         return started
 
@@ -377,3 +384,13 @@ class DynamoFloodGate:
         except RateLimited as refused:
             return max(refused.retry_after, 0.001)
         return 0.0
+
+
+def shared_throttle(table: Any, settings: LimitSettings) -> SharedThrottle:
+    """The limiter every function that writes to Telegram uses (``LIMITS_TABLE``)."""
+    return SharedThrottle(
+        DynamoTatStore(table),
+        settings,
+        bookings=DynamoBookings(table),
+        latency_guard=LATENCY_GUARD_SECONDS,
+    )

@@ -327,7 +327,7 @@ def message_kind(message: Message) -> str:
     return "service"
 
 
-def chat_message_from(message: Message) -> ChatMessage:
+def chat_message_from(message: Message, bot_username: str | None = None) -> ChatMessage:
     kind = message_kind(message)
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
     if message.is_topic_message and reply_to == message.message_thread_id:
@@ -343,4 +343,7 @@ def chat_message_from(message: Message) -> ChatMessage:
         reply_to_message_id=reply_to,
         media_group_id=message.media_group_id,
         has_caption_slot=kind in _CAPTIONED,
+        bot_username=bot_username,
+        # An anonymous admin (or "send as the group") writes as the chat itself.
+        as_group=message.sender_chat is not None and message.sender_chat.id == message.chat_id,
     )

@@ -13,6 +13,11 @@ from topicdesk.domain.routing import parse_update
 
 MAX_BACKOFF_SECONDS = 300
 FIRST_BACKOFF_SECONDS = 5
+ALBUM_SETTLE_SECONDS = 1.5
+"""The parts of an album arrive as separate updates (separate webhook calls, possibly
+separate batches). A run that ends in an album part enqueued less than this long ago, with
+nothing after it in the batch, waits for the rest (a deferral, not a failure): mature bots
+wait about a second for an album's parts too."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class RecordView:
     message_id: str
     group_id: str
     body: str
+    sent_at: float = 0.0
+    """When the webhook enqueued it (SQS ``SentTimestamp``, seconds)."""
 
 
 def _plain_private_message(update: Mapping[str, Any]) -> bool:
@@ -36,33 +43,69 @@ def _plain_private_message(update: Mapping[str, Any]) -> bool:
     return not (isinstance(text, str) and text.startswith("/"))
 
 
+def _album_of(update: Mapping[str, Any]) -> str | None:
+    message = update.get("message")
+    if not isinstance(message, Mapping):
+        return None
+    album = message.get("media_group_id")
+    return album if isinstance(album, str) else None
+
+
+def _rides_along(head: Mapping[str, Any], later: Mapping[str, Any]) -> bool:
+    """Whether ``later`` can be relayed in one call with ``head``: a person's consecutive
+    plain messages (one copyMessages into the topic), or the parts of an operator's album."""
+    if _plain_private_message(head):
+        return _plain_private_message(later)
+    album = _album_of(head)
+    return album is not None and _album_of(later) == album
+
+
 class BatchPlan:
     """For each record, the records that directly follow it in its message group and can be
-    relayed together with it (consecutive plain private messages of one person)."""
+    relayed together with it (consecutive plain private messages of one person; the parts of
+    an album an operator sent)."""
 
     def __init__(self, records: Sequence[RecordView]) -> None:
         self.updates: dict[str, dict[str, Any] | None] = {
             record.message_id: parse_update(record.body) for record in records
         }
+        self._sent_at = {record.message_id: record.sent_at for record in records}
         by_group: dict[str, list[str]] = {}
         for record in records:
             by_group.setdefault(record.group_id, []).append(record.message_id)
         self._followers: dict[str, list[dict[str, Any]]] = {}
+        self._run_end: dict[str, str] = {}
+        self._group_last: set[str] = {ids[-1] for ids in by_group.values()}
         for ids in by_group.values():
             for position, message_id in enumerate(ids):
                 update = self.updates[message_id]
-                if update is None or not _plain_private_message(update):
+                if update is None:
                     continue
                 run: list[dict[str, Any]] = []
+                end = message_id
                 for later_id in ids[position + 1 :]:
                     later = self.updates[later_id]
-                    if later is None or not _plain_private_message(later):
+                    if later is None or not _rides_along(update, later):
                         break
                     run.append(later)
+                    end = later_id
                 self._followers[message_id] = run
+                self._run_end[message_id] = end
 
     def followers(self, message_id: str) -> list[dict[str, Any]]:
         return self._followers.get(message_id, [])
+
+    def album_wait(self, message_id: str, now: float) -> float:
+        """Seconds to wait for more parts of an album before relaying this record's run: >0
+        when the run ends in an album part that is the last record of its group in this
+        batch and was enqueued less than ``ALBUM_SETTLE_SECONDS`` ago."""
+        end = self._run_end.get(message_id)
+        if end is None or end not in self._group_last:
+            return 0.0
+        last = self.updates.get(end)
+        if last is None or _album_of(last) is None:
+            return 0.0
+        return max(0.0, self._sent_at.get(end, 0.0) + ALBUM_SETTLE_SECONDS - now)
 
 
 def retry_delay(

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from topicdesk.domain.errors import MessageGone, NotCopyable, RecipientBlocked, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.ports import Clock, Metrics, SessionRepository, TelegramGateway
+from topicdesk.domain.steps import Steps
 
 JOB_KIND = "topicdesk.broadcast"
 CONFIRM_WITHIN_SECONDS = 600
@@ -52,6 +53,11 @@ class BroadcastJob:
     broadcast_id: str
     user_id: int
 
+    @property
+    def step_key(self) -> str:
+        """Its step record's key (one job per person and broadcast)."""
+        return f"job#{self.broadcast_id}#{self.user_id}"
+
     def to_body(self) -> dict[str, Any]:
         return {"kind": JOB_KIND, "broadcast_id": self.broadcast_id, "user_id": self.user_id}
 
@@ -72,14 +78,6 @@ class BroadcastRepository(Protocol):
 
     def start(self, broadcast_id: str, total: int) -> bool:
         """pending -> running with its total; False if it was not pending."""
-        ...
-
-    def claim_delivery(self, broadcast_id: str, user_id: int) -> bool:
-        """Once per person and broadcast: False when this job already ran."""
-        ...
-
-    def release_delivery(self, broadcast_id: str, user_id: int) -> None:
-        """The send failed in a way worth retrying: let the job's retry run it."""
         ...
 
     def count(self, broadcast_id: str, outcome: str) -> Broadcast:
@@ -121,25 +119,36 @@ class BroadcastService:
         self._clock = clock
         self._metrics = metrics
 
-    async def command(self, message: ChatMessage, replied_to: int | None) -> None:
-        """``/broadcast`` or ``/confirm`` in the ops topic."""
+    async def command(
+        self, message: ChatMessage, replied_to: int | None, steps: Steps | None = None
+    ) -> None:
+        """``/broadcast`` or ``/confirm`` in the ops topic; each visible step once (``steps``:
+        the update's step record)."""
+        steps = steps or Steps()
         if message.command == "broadcast":
-            await self._request(message, replied_to)
+            await self._request(message, replied_to, steps)
         elif message.command == "confirm" and replied_to is not None:
-            await self._confirm(message, str(replied_to))
+            await self._confirm(message, str(replied_to), steps)
 
-    async def _say(self, message: ChatMessage, text: str) -> int:
+    async def _say(self, message: ChatMessage, text: str, steps: Steps, step: str) -> int:
         thread = message.thread_id if message.is_topic_message else None
-        return await self._telegram.send_text(
-            message.chat_id, text, thread_id=thread, reply_to=message.message_id
-        )
 
-    async def _request(self, message: ChatMessage, replied_to: int | None) -> None:
+        async def say() -> int:
+            return await self._telegram.send_text(
+                message.chat_id, text, thread_id=thread, reply_to=message.message_id
+            )
+
+        return int(await steps.once(step, say))
+
+    async def _request(self, message: ChatMessage, replied_to: int | None, steps: Steps) -> None:
         text = (message.text or "").split(maxsplit=1)
         body = text[1].strip() if len(text) > 1 else ""
         if replied_to is None and not body:
             await self._say(
-                message, "Usage: /broadcast <text>, or reply /broadcast to the message to send."
+                message,
+                "Usage: /broadcast <text>, or reply /broadcast to the message to send.",
+                steps,
+                "usage",
             )
             return
         people = len(self._roster.people())
@@ -147,6 +156,8 @@ class BroadcastService:
             message,
             f"📣 Send this to {people} people (those who blocked the bot are skipped)?\n"
             f"Reply /confirm to this message within {CONFIRM_WITHIN_SECONDS // 60} minutes.",
+            steps,
+            "question",
         )
         self._broadcasts.create(
             Broadcast(
@@ -160,63 +171,108 @@ class BroadcastService:
             )
         )
 
-    async def _confirm(self, message: ChatMessage, broadcast_id: str) -> None:
+    async def _confirm(self, message: ChatMessage, broadcast_id: str, steps: Steps) -> None:
         broadcast = self._broadcasts.get(broadcast_id)
         if broadcast is None or broadcast.chat_id != message.chat_id:
             return  # a /confirm to something else
-        if self._clock.now() - broadcast.requested_at > CONFIRM_WITHIN_SECONDS:
-            await self._say(message, "⌛ That broadcast request expired; send /broadcast again.")
+        if not steps.done("started") and (
+            self._clock.now() - broadcast.requested_at > CONFIRM_WITHIN_SECONDS
+        ):
+            await self._say(
+                message,
+                "⌛ That broadcast request expired; send /broadcast again.",
+                steps,
+                "expired",
+            )
             return
         people = self._roster.people()
-        if not self._broadcasts.start(broadcast_id, len(people)):
+
+        async def start() -> bool:
+            return self._broadcasts.start(broadcast_id, len(people))
+
+        if not await steps.once("started", start):
             return  # confirmed already (a redelivered /confirm)
-        self._jobs.enqueue_jobs([BroadcastJob(broadcast_id, person) for person in people])
+        # Started but not queued (the queue failed): the retry queues it; it is not lost.
+        await steps.once("queued", lambda: self._enqueue(broadcast_id, people))
         self._metrics.count("BroadcastsStarted")
-        await self._say(message, f"📣 Broadcast started: {len(people)} people, queued.")
+        await self._say(
+            message, f"📣 Broadcast started: {len(people)} people, queued.", steps, "started-note"
+        )
 
-    async def deliver(self, job: BroadcastJob) -> None:
-        """One person's share of a broadcast (a queue job)."""
+    async def _enqueue(self, broadcast_id: str, people: list[int]) -> bool:
+        self._jobs.enqueue_jobs([BroadcastJob(broadcast_id, person) for person in people])
+        return True
+
+    async def deliver(self, job: BroadcastJob, steps: Steps | None = None) -> None:
+        """One person's share of a broadcast (a queue job, with its own step record: sent,
+        counted, progress note claimed, progress note posted; each once)."""
+        steps = steps or Steps()
         broadcast = self._broadcasts.get(job.broadcast_id)
-        if broadcast is None or not self._broadcasts.claim_delivery(job.broadcast_id, job.user_id):
+        if broadcast is None:
             return
-        session = self._sessions.get(job.user_id)
-        outcome = "delivered"
-        if session is None or session.blocked or session.banned:
-            outcome = "blocked"
-        else:
-            try:
-                if broadcast.source_message_id is not None:
-                    await self._telegram.copy_message(
-                        job.user_id, broadcast.chat_id, broadcast.source_message_id
-                    )
-                else:
-                    await self._telegram.send_text(job.user_id, broadcast.text or "")
-            except RecipientBlocked:
-                self._sessions.update(job.user_id, blocked=True)
-                outcome = "blocked"
-            except (NotCopyable, MessageGone, RejectedByTelegram):
-                outcome = "failed"  # retrying cannot help
-            except BaseException:
-                # 429 deferral, 5xx, timeouts: the job comes back and must run then.
-                self._broadcasts.release_delivery(job.broadcast_id, job.user_id)
-                raise
-        self._metrics.count(f"Broadcast{outcome.capitalize()}")
-        state = self._broadcasts.count(job.broadcast_id, outcome)
-        await self._report(state)
+        # A duplicate of this job has the same step record (``BroadcastJob.step_key``) and the
+        # same message group (one at a time): it finds every step done and sends nothing.
+        outcome = await steps.once("sent", lambda: self._send(broadcast, job))
+        self._metrics.count(f"Broadcast{str(outcome).capitalize()}")
 
-    async def _report(self, state: Broadcast) -> None:
+        async def count() -> int:
+            state = self._broadcasts.count(job.broadcast_id, outcome)
+            return self._progress_step(state)
+
+        step = await steps.once("counted", count)
+        await self._report(job.broadcast_id, step, steps)
+
+    async def _send(self, broadcast: Broadcast, job: BroadcastJob) -> str:
+        session = self._sessions.get(job.user_id)
+        if session is None or session.blocked or session.banned:
+            return "blocked"
+        try:
+            if broadcast.source_message_id is not None:
+                await self._telegram.copy_message(
+                    job.user_id, broadcast.chat_id, broadcast.source_message_id
+                )
+            else:
+                await self._telegram.send_text(job.user_id, broadcast.text or "")
+        except RecipientBlocked:
+            self._sessions.update(job.user_id, blocked=True)
+            return "blocked"
+        except (NotCopyable, MessageGone, RejectedByTelegram):
+            return "failed"  # retrying cannot help
+        # 429 deferral, 5xx, timeouts propagate: the job comes back, and nothing was recorded.
+        return "delivered"
+
+    @staticmethod
+    def _progress_step(state: Broadcast) -> int:
+        """The progress note this count completes (0: none)."""
         if state.total == 0:
-            return
+            return 0
         step = state.finished * PROGRESS_STEPS // state.total
-        if step <= state.progress_posted or not self._broadcasts.advance_progress(
-            state.broadcast_id, step
-        ):
+        at_step = state.finished == -(-step * state.total // PROGRESS_STEPS)
+        return step if step > 0 and (at_step or state.finished >= state.total) else 0
+
+    async def _report(self, broadcast_id: str, step: int, steps: Steps) -> None:
+        """Post progress note ``step`` once: claimed (so one job posts it), then sent (so a
+        429 on it does not lose it: the job comes back and posts it)."""
+        if step == 0:
             return
-        if state.finished >= state.total:
+
+        async def claim() -> bool:
+            return self._broadcasts.advance_progress(broadcast_id, step)
+
+        if not await steps.once("progress-claimed", claim):
+            return
+        state = self._broadcasts.get(broadcast_id)
+        if state is None:
+            return
+        if step >= PROGRESS_STEPS:
             text = (
                 f"📣 Broadcast finished: {state.delivered} delivered, "
                 f"{state.blocked} skipped (blocked the bot), {state.failed} failed."
             )
         else:
             text = f"📣 Broadcast: {state.finished}/{state.total} ({step * 10} %)"
-        await self._telegram.send_text(state.chat_id, text, thread_id=state.thread_id)
+
+        async def post() -> int:
+            return await self._telegram.send_text(state.chat_id, text, thread_id=state.thread_id)
+
+        await steps.once("progress-posted", post)

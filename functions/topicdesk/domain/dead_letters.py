@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from topicdesk.domain import texts
-from topicdesk.domain.errors import DeliveryError, TopicMissing
+from topicdesk.domain.errors import DeliveryError, RateLimited, TopicMissing, TransientFailure
 from topicdesk.domain.model import DeadLetter
 from topicdesk.domain.ports import (
     Clock,
@@ -15,9 +16,11 @@ from topicdesk.domain.ports import (
     FailureJournal,
     Metrics,
     SessionRepository,
+    StepLog,
     TelegramGateway,
 )
-from topicdesk.domain.routing import group_key, parse_update, update_type
+from topicdesk.domain.routing import chat_of_group, group_key, parse_update, update_type
+from topicdesk.domain.steps import Steps
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +89,9 @@ class DeadLetterService:
         ops: OpsChannel,
         clock: Clock,
         metrics: Metrics,
+        steps: StepLog | None = None,
     ) -> None:
+        self._step_log = steps
         self._archive = archive
         self._journal = journal
         self._telegram = telegram
@@ -95,14 +100,22 @@ class DeadLetterService:
         self._metrics = metrics
 
     async def handle(self, record: DeadRecord) -> DeadLetter:
-        """Archive first (that must succeed, or the record is retried); telling the person
-        and the operators is best effort and happens once per archived update."""
+        """Archive first (that must succeed, or the record is retried); then tell the person
+        and the operators, each once (a step of the dead letter's own record). A 429 or a
+        5xx on either fails the record, which comes back for what is left: the flood limits
+        hold here too, and nothing is dropped because of them. Other refusals (the person
+        blocked the bot) are final and only logged."""
         dead = self._describe(record)
         if self._archive.archive(dead):
             self._metrics.count("DeadLetters")
         stored = self._archive.get(dead.archive_id) or dead
         if not stored.notified:
-            await self._tell(stored)
+            key = f"dead#{stored.archive_id}"
+            steps = Steps.load(self._step_log, key) if self._step_log else Steps()
+            try:
+                await self._tell(stored, steps)
+            finally:
+                await steps.flush()
         return stored
 
     def _describe(self, record: DeadRecord) -> DeadLetter:
@@ -125,7 +138,7 @@ class DeadLetterService:
         failure = self._journal.get(update_id)
         origin = _private_origin(update)
         group = group_key(update)
-        chat_id = origin[0] if origin else (int(group) if group.lstrip("-").isdigit() else None)
+        chat_id = origin[0] if origin else chat_of_group(group)
         return DeadLetter(
             archive_id=str(update_id),
             body=record.body,
@@ -140,19 +153,20 @@ class DeadLetterService:
             extra={"update_type": update_type(update) or "unknown"},
         )
 
-    async def _tell(self, dead: DeadLetter) -> None:
-        if not self._archive.mark_notified(dead.archive_id):
-            return  # another delivery of this record already told them
+    async def _tell(self, dead: DeadLetter, steps: Steps) -> None:
         update = parse_update(dead.body)
         origin = _private_origin(update) if update else None
         if origin is not None:
             chat_id, message_id = origin
-            try:
-                await self._telegram.send_text(
-                    chat_id, texts.TO_PERSON_UNDELIVERED, reply_to=message_id
-                )
-            except DeliveryError as error:
-                logger.warning("could not tell chat %s about a dead letter: %s", chat_id, error)
+            await steps.once(
+                "person-told",
+                lambda: _final(
+                    self._telegram.send_text(
+                        chat_id, texts.TO_PERSON_UNDELIVERED, reply_to=message_id
+                    ),
+                    f"could not tell chat {chat_id} about a dead letter",
+                ),
+            )
         alert = texts.OPS_DEAD_LETTER.format(
             update_id=dead.update_id if dead.update_id is not None else "?",
             chat=dead.chat_id if dead.chat_id is not None else "unknown",
@@ -160,7 +174,20 @@ class DeadLetterService:
             reason=dead.reason,
             archive_id=dead.archive_id,
         )
-        try:
-            await self._ops.post(alert)
-        except DeliveryError as error:
-            logger.warning("could not post the dead-letter alert: %s", error)
+        await steps.once(
+            "ops-alerted", lambda: _final(self._ops.post(alert), "could not post the alert")
+        )
+        self._archive.mark_notified(dead.archive_id)
+
+
+async def _final(send: Awaitable[int], what: str) -> bool:
+    """A notice's send: True when it went; False when Telegram refused it for good (logged).
+    Flood limits and outages propagate: the record comes back and sends it then."""
+    try:
+        await send
+    except (RateLimited, TransientFailure):
+        raise
+    except DeliveryError as error:
+        logger.warning("%s: %s", what, error)
+        return False
+    return True

@@ -10,9 +10,14 @@ Keys: the bot (about 30 messages/s overall), each private chat (1/s) and each gr
 (20/min). Bursts are 1 for chats and groups on purpose: Telegram counts messages in sliding
 windows, and a burst followed by the steady rate would overfill a window.
 
-Creating a forum topic is not a message (Telegram's limits count messages), so it does not
-spend the group's message budget; a burst of creations is still unwelcome, so topics have
-their own bucket per group at the group's pace (``topics#<chat>``).
+Telegram does not document how ``copyMessages``/``sendMediaGroup`` (several messages in one
+call) or ``createForumTopic`` count. By default (``count_each_message``) the limiter counts as
+strictly as Telegram might: each message of a call spends one unit of every key it touches,
+and creating a topic spends one unit of the group's 20/min. A call of ``w`` messages waits
+until the *last* of them would be due (``Rule.lead``) and moves the TAT by ``w`` intervals, so
+a sliding window never holds more than the rate allows, however the sends are sized. Relaxed
+(a stage setting), a call is one message and topics have their own bucket per group at the
+group's pace (``topics#<chat>``).
 """
 
 from __future__ import annotations
@@ -33,10 +38,23 @@ class Rule:
     burst: int = 1
     late_slack: float = math.inf
     """How many of this key's intervals a send may go late (see ``late_tolerance``)."""
+    weight: int = 1
+    """Messages the call sends towards this key (an album of 10: 10)."""
 
     @property
     def tolerance(self) -> float:
         return (self.burst - 1) * self.interval
+
+    @property
+    def cost(self) -> float:
+        """How far one call moves the key's TAT."""
+        return self.weight * self.interval
+
+    @property
+    def lead(self) -> float:
+        """From the start of the call's reservation to its slot: the call goes when its last
+        message would be due, so the messages before it in a window leave room for all."""
+        return (self.weight - 1) * self.interval
 
     @property
     def late_tolerance(self) -> float:
@@ -54,6 +72,8 @@ class LimitSettings:
     group_per_minute: float
     max_wait: float = 3.5
     """Longest wait worth sleeping; beyond it the record is deferred."""
+    count_each_message: bool = True
+    """Each message of a call, and each topic creation, spends a unit (see the module)."""
 
 
 Spend = Literal["message", "topic"]
@@ -68,16 +88,19 @@ ones are a chat's or a group's penalty; holding the whole bot for them would sta
 def rules_for(
     chat_id: int, count: int, settings: LimitSettings, kind: Spend = "message"
 ) -> list[Rule]:
-    """The keys one call to ``chat_id`` spends, most constraining first."""
-    del count  # one call is one message towards every key (see the module docstring)
+    """The keys one call of ``count`` messages to ``chat_id`` spends, most constraining first."""
+    strict = settings.count_each_message
     if kind == "topic":
-        return [Rule(f"topics#{chat_id}", 60.0 / settings.group_per_minute)]
+        if not strict:
+            return [Rule(f"topics#{chat_id}", 60.0 / settings.group_per_minute)]
+        count = 1  # one topic: one unit of the group's budget, and of the bot's
+    weight = max(1, count) if strict else 1
     chat_rule = (
-        Rule(f"group#{chat_id}", 60.0 / settings.group_per_minute, late_slack=1.0)
+        Rule(f"group#{chat_id}", 60.0 / settings.group_per_minute, late_slack=1.0, weight=weight)
         if chat_id < 0
-        else Rule(f"chat#{chat_id}", 1.0 / settings.chat_per_second)
+        else Rule(f"chat#{chat_id}", 1.0 / settings.chat_per_second, weight=weight)
     )
-    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second, late_slack=0.5)]
+    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second, late_slack=0.5, weight=weight)]
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,7 @@ class Reservation:
     wait: float
     """Seconds from now until the reserved slot."""
     interval: float
+    """How far the reservation moved the key's TAT (given back by ``release``)."""
 
 
 class TatStore(Protocol):
@@ -117,8 +141,8 @@ def keys_to_hold(rules: Sequence[Rule], retry_after: float) -> list[str]:
 def next_tat(stored_tat: float | None, now: float, rule: Rule) -> tuple[float, float]:
     """(new TAT, wait) for one message under ``rule`` given the stored TAT."""
     tat = max(stored_tat or 0.0, now)
-    wait = max(0.0, tat - rule.tolerance - now)
-    return tat + rule.interval, wait
+    wait = max(0.0, tat + rule.lead - rule.tolerance - now)
+    return tat + rule.cost, wait
 
 
 def reserve_all(

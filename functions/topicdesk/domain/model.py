@@ -76,22 +76,43 @@ class ChatMessage:
     media_group_id: str | None = None
     has_caption_slot: bool = False
     """True for media that can carry a caption (edits then use editMessageCaption)."""
+    bot_username: str | None = None
+    """Our bot's @username (without @), to tell ``/cmd@us`` from ``/cmd@some_other_bot``."""
+    as_group: bool = False
+    """Sent as the chat itself (an anonymous admin, or "send as the group"): ``sender`` is
+    Telegram's stand-in bot, but a person of the group wrote it."""
 
     @property
     def is_service(self) -> bool:
         return self.kind == "service"
 
-    @property
-    def command(self) -> str | None:
-        """`/close@bot args` -> `close`; None when the text is not a command."""
+    def _command_word(self) -> tuple[str, str | None] | None:
         if self.kind != "text" or not self.text or not self.text.startswith("/"):
             return None
-        word = self.text.split(maxsplit=1)[0][1:]
-        return word.split("@", 1)[0].lower() or None
+        name, _, target = self.text.split(maxsplit=1)[0][1:].partition("@")
+        return name.lower(), target or None
+
+    @property
+    def addressed_elsewhere(self) -> bool:
+        """A command for another bot (``/close@some_other_bot``): not ours to run."""
+        word = self._command_word()
+        if word is None or word[1] is None or self.bot_username is None:
+            return False
+        return word[1].lower() != self.bot_username.lower()
+
+    @property
+    def command(self) -> str | None:
+        """`/close@bot args` -> `close`; None when the text is not a command, or is a
+        command addressed to another bot."""
+        word = self._command_word()
+        if word is None or self.addressed_elsewhere:
+            return None
+        return word[0] or None
 
     @property
     def from_bot(self) -> bool:
-        return self.sender is not None and self.sender.is_bot
+        """Written by a bot (ours or another), not by a person of the chat."""
+        return self.sender is not None and self.sender.is_bot and not self.as_group
 
 
 @dataclass(frozen=True)

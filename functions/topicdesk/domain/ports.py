@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session
 
@@ -148,6 +148,18 @@ class FloodGate(Protocol):
     def admit(self, user_id: int, now: float) -> float:
         """0.0: one more message is admitted (and counted). Otherwise the seconds until the
         next one would be; nothing is counted."""
+        ...
+
+
+class StepLog(Protocol):
+    """Where the step record of each unit of work lives (see ``topicdesk.domain.steps``)."""
+
+    def load(self, key: str) -> dict[str, Any]:
+        """Every step recorded for ``key``, name -> result (empty for a first attempt)."""
+        ...
+
+    def save(self, key: str, steps: dict[str, Any]) -> None:
+        """Add ``steps`` (name -> result) to ``key``'s record in one write."""
         ...
 
 

@@ -1,9 +1,12 @@
 """The relay rules: people <-> their topic in the operators' forum group.
 
-Every method is safe to run again for the same update: a message already copied (it has a
-peer in the message map) is not copied twice, topic creation is claimed with a conditional
-write, and flags are idempotent. What cannot be made idempotent (a Telegram send whose answer
-was lost) is the rare duplicate we accept instead of a loss.
+Every method takes the update's ``Steps`` (``topicdesk.domain.steps``): each externally
+visible step (topic created, card posted, message copied, person told, note posted, receipt)
+runs once and is recorded, so a record that comes back after a 429, a deferral, a 5xx, a
+timeout or a crash resumes after its last completed step. Besides, a message already copied
+(it has a peer in the message map) is not copied twice by a later record, topic creation is
+claimed with a conditional write, and flags are idempotent. What cannot be made idempotent (a
+Telegram send whose answer was lost) is the rare duplicate we accept instead of a loss.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from topicdesk.domain.ports import (
     SessionRepository,
     TelegramGateway,
 )
+from topicdesk.domain.steps import Steps
 
 T = TypeVar("T")
 
@@ -122,42 +126,56 @@ class Relay:
 
     # ------------------------------------------------------------------ person -> topic
 
-    async def private_messages(self, run: Sequence[ChatMessage]) -> None:
+    async def private_messages(
+        self, run: Sequence[ChatMessage], steps: Steps | None = None
+    ) -> None:
         """A person's message, followed by the person's next plain messages in this batch.
 
         The followers ride along in one ``copyMessages`` call (albums stay albums, and one
         call spends one slot of the group's 20/min budget instead of many); when their own
         record comes up they find themselves already mapped and do nothing.
         """
+        steps = steps or Steps()
         message = run[0]
-        if message.sender is None or self._already_relayed(message):
+        if message.sender is None:
             return
+        if not steps.recorded and self._already_relayed(message):
+            return  # relayed with an earlier record's copyMessages
         if message.command == "start":
-            await self._greet(message)
+            await steps.once("greet", lambda: self._greet(message))
             return
         person = message.sender
-        session = await self._ensure_session(person)
+        session = await self._ensure_session(person, steps)
         if session.banned:
-            self._sessions.increment(person.user_id, "dropped")
+            steps.once_sync("dropped", lambda: self._sessions.increment(person.user_id, "dropped"))
             self._metrics.count("BannedDropped")
             return
-        batch = await self._admit(session, self._copy_batch(run))
+        batch = await self._admit(session, self._copy_batch(run, steps), steps)
         if not batch:
             return
-        session = await self._refresh_on_contact(session, person)
+        session = await self._refresh_on_contact(session, person, steps)
         if len(batch) == 1:
-            await self._copy_one_to_topic(session, batch[0])
+            await self._copy_one_to_topic(session, batch[0], steps)
         else:
-            await self._copy_many_to_topic(session, batch)
+            await self._copy_many_to_topic(session, batch, steps)
         await self._after_send(
-            lambda: self._sessions.increment(person.user_id, "messages_in", len(batch))
+            lambda: steps.once_sync(
+                "counted",
+                lambda: self._sessions.increment(person.user_id, "messages_in", len(batch)),
+            )
         )
         self._metrics.count("MessagesToOperators", len(batch))
 
-    async def _admit(self, session: Session, batch: list[ChatMessage]) -> list[ChatMessage]:
+    async def _admit(
+        self, session: Session, batch: list[ChatMessage], steps: Steps
+    ) -> list[ChatMessage]:
         """The leading part of ``batch`` within the person's pace. Over it: tell them once;
         then either hold the rest back (RateLimited: the record comes back when the pace
-        allows, in order) or drop and count it."""
+        allows, in order) or drop and count it. The allowance is spent once per record: a
+        retried record finds what it was admitted (a step) and spends nothing again."""
+        if steps.done("admitted"):
+            admitted_ids = set(steps.result("admitted"))
+            return [message for message in batch if message.message_id in admitted_ids]
         if self._flood is None:
             return batch
         admitted: list[ChatMessage] = []
@@ -168,27 +186,40 @@ class Relay:
                 break
             admitted.append(message)
         if admitted:
+            # Not visible outside: kept with the next step's write (or the failure's).
+            await steps.mark("admitted", [m.message_id for m in admitted], durable=False)
             return admitted
-        await self._ask_to_slow_down(session)
+        await self._ask_to_slow_down(session, steps)
         if self._settings.flood_policy == "drop":
-            self._sessions.increment(session.user_id, "dropped")
+            await steps.mark("admitted", [], durable=False)
+            steps.once_sync("dropped", lambda: self._sessions.increment(session.user_id, "dropped"))
             self._metrics.count("FloodDropped")
             return []
         self._metrics.count("FloodHeld")
         raise RateLimited(wait, key=f"person#{session.user_id}")
 
-    async def _ask_to_slow_down(self, session: Session) -> None:
+    async def _ask_to_slow_down(self, session: Session, steps: Steps) -> None:
         now = self._clock.now()
-        if now - session.slowdown_told_at < self._settings.slowdown_notice_every:
+        if not steps.done("slowdown") and (
+            now - session.slowdown_told_at < self._settings.slowdown_notice_every
+        ):
             return
-        self._sessions.update(session.user_id, slowdown_told_at=now)
         text = (
             texts.TO_PERSON_SLOW_DOWN_DROP
             if self._settings.flood_policy == "drop"
             else texts.TO_PERSON_SLOW_DOWN_HOLD
         )
-        with contextlib.suppress(RecipientBlocked):
-            await self._telegram.send_text(session.user_id, text)
+
+        async def tell() -> bool:
+            try:
+                await self._telegram.send_text(session.user_id, text)
+            except RecipientBlocked:
+                return False
+            return True
+
+        await steps.once("slowdown", tell)
+        # After the notice went out (a 429 on it must not leave the person untold).
+        await self._after_send(lambda: self._sessions.update(session.user_id, slowdown_told_at=now))
 
     async def private_edit(self, message: ChatMessage) -> None:
         """A person edited a message: mirror the edit on its copy in the topic."""
@@ -197,8 +228,10 @@ class Relay:
     def _already_relayed(self, message: ChatMessage) -> bool:
         return self._messages.peer(MessageRef(message.chat_id, message.message_id)) is not None
 
-    def _copy_batch(self, run: Sequence[ChatMessage]) -> list[ChatMessage]:
-        """The leading messages of ``run`` that can go in one copyMessages call."""
+    def _copy_batch(self, run: Sequence[ChatMessage], steps: Steps) -> list[ChatMessage]:
+        """The leading messages of ``run`` that can go in one copyMessages call. A retried
+        record keeps the messages its first attempt admitted (no more, no fewer: the batch it
+        comes back in may be cut differently)."""
         first = run[0]
         if first.reply_to_message_id is not None:
             return [first]  # copyMessages cannot carry a reply target
@@ -217,35 +250,45 @@ class Relay:
                 batch.append(follower)
         return batch
 
-    async def _greet(self, message: ChatMessage) -> None:
+    async def _greet(self, message: ChatMessage) -> bool:
         try:
             await self._telegram.send_text(message.chat_id, self._settings.greeting)
         except RecipientBlocked:
             self._metrics.count("PeopleBlocked")
+            return False
+        return True
 
-    async def _refresh_on_contact(self, session: Session, person: Person) -> Session:
+    async def _refresh_on_contact(self, session: Session, person: Person, steps: Steps) -> Session:
         """The person wrote: keep their card fresh, lift a blocked flag, reopen a closed topic."""
         changes: dict[str, object] = {}
         if session.person != person:
             changes["person"] = person
         if session.blocked:
             changes["blocked"] = False
-        if session.status is SessionStatus.CLOSED:
+        if session.status is SessionStatus.CLOSED or steps.done("reopened"):
             changes["status"] = SessionStatus.OPEN
-            await self._reopen_topic(session)
-            await self._note(session, texts.REOPENED_BY_PERSON.format(name=person.full_name))
+            await steps.once("reopened", lambda: self._reopen_topic(session))
+            await self._note(
+                session,
+                texts.REOPENED_BY_PERSON.format(name=person.full_name),
+                steps=steps,
+                step="reopened-note",
+            )
         if changes:
             self._sessions.update(person.user_id, **changes)
             session = session.with_changes(**changes)
         return session
 
-    async def _reopen_topic(self, session: Session) -> None:
+    async def _reopen_topic(self, session: Session) -> bool:
         assert session.thread_id is not None
         # Already open, or gone (the next send recreates it): both fine.
         with contextlib.suppress(NotModified, TopicMissing):
             await self._telegram.reopen_topic(session.operator_chat_id, session.thread_id)
+        return True
 
-    async def _copy_one_to_topic(self, session: Session, message: ChatMessage) -> None:
+    async def _copy_one_to_topic(
+        self, session: Session, message: ChatMessage, steps: Steps
+    ) -> None:
         reply_to = self._peer_id(message.chat_id, message.reply_to_message_id)
 
         async def send(current: Session) -> int:
@@ -258,8 +301,9 @@ class Relay:
                 reply_to=reply_to,
             )
 
+        step = f"copy#{message.message_id}"
         try:
-            copied, session = await self._into_topic(session, send)
+            copied, session = await self._into_topic(session, send, steps, step)
         except NotCopyable:
             self._metrics.count("NotCopyable")
             await self._note(
@@ -267,6 +311,8 @@ class Relay:
                 texts.NOT_COPYABLE_FROM_PERSON.format(
                     name=session.person.full_name, kind=message.kind
                 ),
+                steps=steps,
+                step=f"{step}:not-copyable",
             )
             return
         await self._after_send(
@@ -276,7 +322,9 @@ class Relay:
             )
         )
 
-    async def _copy_many_to_topic(self, session: Session, batch: Sequence[ChatMessage]) -> None:
+    async def _copy_many_to_topic(
+        self, session: Session, batch: Sequence[ChatMessage], steps: Steps
+    ) -> None:
         ids = [message.message_id for message in batch]
 
         async def send(current: Session) -> list[int]:
@@ -286,11 +334,11 @@ class Relay:
             )
 
         try:
-            copied, session = await self._into_topic(session, send)
+            copied, session = await self._into_topic(session, send, steps, "copies")
         except NotCopyable:
             # One of them cannot be copied: go one by one so only that one is skipped.
             for message in batch:
-                await self._copy_one_to_topic(session, message)
+                await self._copy_one_to_topic(session, message, steps)
             return
         if len(copied) != len(batch):
             # Telegram skips what it cannot copy without saying which; without a sure
@@ -313,16 +361,24 @@ class Relay:
         return peer.message_id if peer else None
 
     async def _into_topic(
-        self, session: Session, send: Callable[[Session], Awaitable[T]]
+        self, session: Session, send: Callable[[Session], Awaitable[T]], steps: Steps, step: str
     ) -> tuple[T, Session]:
-        """Send into the person's topic; recreate a deleted topic, reopen a closed one."""
+        """Send into the person's topic as step ``step``; recreate a deleted topic, reopen a
+        closed one."""
+        if steps.done(step):
+            return steps.result(step), session
+        if steps.done("recreated") and not steps.done("recreated-card"):
+            session = await self._recreate_topic(session, steps)  # finish what a retry began
         try:
-            return await send(session), session
+            value = await send(session)
         except TopicMissing:
-            session = await self._recreate_topic(session)
+            session = await self._recreate_topic(session, steps)
+            value = await send(session)
         except TopicClosed:
             await self._reopen_topic(session)
-        return await send(session), session
+            value = await send(session)
+        await steps.mark(step, value)
+        return value, session
 
     async def _after_send(self, write: Callable[[], object], *, required: bool = False) -> None:
         """Bookkeeping after a message went out. The send cannot be undone, so failing the
@@ -342,40 +398,44 @@ class Relay:
 
     # ------------------------------------------------------------------ sessions & topics
 
-    async def _ensure_session(self, person: Person) -> Session:
+    async def _ensure_session(self, person: Person, steps: Steps) -> Session:
         """The person's session with a topic and a contact card, created race-free."""
         session = self._sessions.get(person.user_id)
         if session is None or not session.has_topic:
-            session = await self._create_topic(person, session)
+            session = await self._create_topic(person, session, steps)
         if not session.card_posted:
-            await self._post_card(session)
+            await self._post_card(session, steps)
             session = session.with_changes(card_posted=True)
         return session
 
-    async def _create_topic(self, person: Person, existing: Session | None) -> Session:
-        chat_id = existing.operator_chat_id if existing else self._shards.pick()
-        claimed = self._sessions.claim_topic_creation(
-            person,
-            chat_id,
-            self._settings.owner_id,
-            self._clock.now(),
-            self._settings.topic_claim_lease_seconds,
-        )
-        if not claimed:
+    async def _create_topic(
+        self, person: Person, existing: Session | None, steps: Steps
+    ) -> Session:
+        created = steps.result("topic")  # [chat, thread]: made by an attempt that then failed
+        if created is not None:
+            chat_id = int(created[0])
+        else:
+            chat_id = existing.operator_chat_id if existing else self._shards.pick()
+        owner = self._settings.owner_id
+        now = self._clock.now()
+        lease = self._settings.topic_claim_lease_seconds
+        if not self._sessions.claim_topic_creation(person, chat_id, owner, now, lease):
             current = self._sessions.get(person.user_id)
             if current is not None and current.has_topic:
                 return current
             raise TopicBeingCreated(f"topic for {person.user_id} is being created elsewhere")
+
+        async def create() -> list[int]:
+            return [chat_id, await self._telegram.create_topic(chat_id, texts.topic_name(person))]
+
         try:
-            thread_id = await self._telegram.create_topic(chat_id, texts.topic_name(person))
+            _, thread_id = await steps.once("topic", create)
         except Exception:
-            self._sessions.release_claim(person.user_id, self._settings.owner_id)
+            self._sessions.release_claim(person.user_id, owner)
             raise
         # The topic exists now; losing track of it would create a second one on retry.
         await self._after_send(
-            lambda: self._sessions.attach_topic(
-                person.user_id, chat_id, thread_id, self._settings.owner_id
-            ),
+            lambda: self._sessions.attach_topic(person.user_id, chat_id, thread_id, owner),
             required=True,
         )
         self._metrics.count("TopicsCreated")
@@ -383,57 +443,85 @@ class Relay:
         assert current is not None and current.has_topic
         return current
 
-    async def _post_card(self, session: Session) -> None:
+    async def _post_card(self, session: Session, steps: Steps) -> None:
         assert session.thread_id is not None
-        await self._telegram.send_text(
-            session.operator_chat_id,
-            texts.contact_card(session.person),
-            thread_id=session.thread_id,
-        )
+
+        async def post() -> int:
+            return await self._telegram.send_text(
+                session.operator_chat_id,
+                texts.contact_card(session.person),
+                thread_id=session.thread_id,
+            )
+
+        await steps.once("card", post)
         await self._after_send(lambda: self._sessions.update(session.user_id, card_posted=True))
 
-    async def _recreate_topic(self, session: Session) -> Session:
+    async def _recreate_topic(self, session: Session, steps: Steps) -> Session:
         assert session.thread_id is not None
-        new_thread = await self._telegram.create_topic(
-            session.operator_chat_id, texts.topic_name(session.person)
-        )
-        self._sessions.replace_topic(session.user_id, session.thread_id, new_thread)
-        self._metrics.count("TopicsRecreated")
+        old_thread = session.thread_id
+
+        async def create() -> int:
+            return await self._telegram.create_topic(
+                session.operator_chat_id, texts.topic_name(session.person)
+            )
+
+        new_thread = int(await steps.once("recreated", create))
+        if new_thread != old_thread:
+            self._sessions.replace_topic(session.user_id, old_thread, new_thread)
+            self._metrics.count("TopicsRecreated")
         session = session.with_changes(thread_id=new_thread, status=SessionStatus.OPEN)
-        await self._telegram.send_text(
-            session.operator_chat_id,
-            f"{texts.contact_card(session.person)}\n\n{texts.TOPIC_RECREATED}",
-            thread_id=new_thread,
-        )
+
+        async def card() -> int:
+            return await self._telegram.send_text(
+                session.operator_chat_id,
+                f"{texts.contact_card(session.person)}\n\n{texts.TOPIC_RECREATED}",
+                thread_id=new_thread,
+            )
+
+        await steps.once("recreated-card", card)
         return session
 
-    async def _note(self, session: Session, text: str, *, reply_to: int | None = None) -> int:
-        """Tell the operators something inside the person's topic; returns the note's id."""
+    async def _note(
+        self,
+        session: Session,
+        text: str,
+        *,
+        steps: Steps,
+        step: str,
+        reply_to: int | None = None,
+    ) -> int:
+        """Tell the operators something inside the person's topic (once: step ``step``);
+        returns the note's id."""
 
         async def send(current: Session) -> int:
             return await self._telegram.send_text(
                 current.operator_chat_id, text, thread_id=current.thread_id, reply_to=reply_to
             )
 
-        note_id, _ = await self._into_topic(session, send)
-        return note_id
+        note_id, _ = await self._into_topic(session, send, steps, step)
+        return int(note_id)
 
     # ------------------------------------------------------------------ topic -> person
 
-    async def group_messages(self, run: Sequence[ChatMessage]) -> None:
-        """A message in an operators' group: answers in a person's topic go to the person."""
+    async def group_messages(self, run: Sequence[ChatMessage], steps: Steps | None = None) -> None:
+        """A message in an operators' group: answers in a person's topic go to the person.
+        ``run``: the message and the rest of its album (same topic, same media group), which
+        go to the person as one album."""
+        steps = steps or Steps()
         message = run[0]
+        if message.addressed_elsewhere:
+            return  # /close@some_other_bot is not ours, and not an answer either
         session = self._topic_session(message)
         if session is None and self._in_ops_topic(message):
-            await self._ops_command(message)
+            await self._ops_command(message, steps)
             return
         if session is None or message.is_service:
             return
-        if self._already_relayed(message):
+        if not steps.recorded and self._already_relayed(message):
             return
         command = message.command
         if command is not None:
-            ack_id = await self._command(session, message, command)
+            ack_id = await self._command(session, message, command, steps)
             # The command is linked to its answer so that a redelivery does not run it again.
             await self._after_send(
                 lambda: self._messages.link(
@@ -442,40 +530,82 @@ class Relay:
                 )
             )
             return
-        reply_to = self._peer_id(message.chat_id, message.reply_to_message_id)
-        try:
-            delivered = await self._telegram.copy_message(
-                session.user_id, message.chat_id, message.message_id, reply_to=reply_to
+        album = self._album(run)
+        outcome = await steps.once("deliver", lambda: self._deliver(session, album))
+        if isinstance(outcome, str):
+            await self._undelivered(session, message, outcome, steps)
+            return
+        for part, delivered in zip(album, outcome, strict=False):
+            await self._after_send(
+                partial(
+                    self._messages.link,
+                    MessageRef(part.chat_id, part.message_id),
+                    MessageRef(session.user_id, delivered),
+                )
             )
-        except RecipientBlocked:
+        await self._after_send(
+            lambda: steps.once_sync(
+                "counted", lambda: self._sessions.increment(session.user_id, "messages_out")
+            )
+        )
+        if session.blocked:
+            await self._after_send(lambda: self._sessions.update(session.user_id, blocked=False))
+        self._metrics.count("MessagesToPeople", len(album))
+        await steps.once("receipt", lambda: self._receipt(message))
+
+    async def _undelivered(
+        self, session: Session, message: ChatMessage, why: str, steps: Steps
+    ) -> None:
+        """The answer cannot reach the person: say so under it, once. Never retried: the
+        person is marked, the note is the operators' answer."""
+        if why == "blocked":
             self._metrics.count("UndeliveredBlocked")
             if not session.blocked:
                 self._sessions.update(session.user_id, blocked=True)
-            await self._note(
-                session,
-                texts.NOT_DELIVERED_BLOCKED.format(name=session.person.full_name),
-                reply_to=message.message_id,
-            )
-            return
-        except NotCopyable:
+            text = texts.NOT_DELIVERED_BLOCKED.format(name=session.person.full_name)
+        else:
             self._metrics.count("NotCopyable")
-            await self._note(
-                session,
-                texts.NOT_DELIVERED_NOT_COPYABLE.format(kind=message.kind),
-                reply_to=message.message_id,
-            )
-            return
-        await self._after_send(
-            lambda: self._messages.link(
-                MessageRef(message.chat_id, message.message_id),
-                MessageRef(session.user_id, delivered),
-            )
+            text = texts.NOT_DELIVERED_NOT_COPYABLE.format(kind=message.kind)
+        await self._note(
+            session, text, steps=steps, step="undelivered-note", reply_to=message.message_id
         )
-        await self._after_send(lambda: self._sessions.increment(session.user_id, "messages_out"))
-        if session.blocked:
-            await self._after_send(lambda: self._sessions.update(session.user_id, blocked=False))
-        self._metrics.count("MessagesToPeople")
-        await self._receipt(message)
+
+    def _album(self, run: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The answer and the rest of its album in this batch (copied as one album)."""
+        first = run[0]
+        if first.media_group_id is None:
+            return [first]
+        album = [first]
+        for part in run[1:]:
+            if (
+                part.media_group_id != first.media_group_id
+                or part.chat_id != first.chat_id
+                or part.thread_id != first.thread_id
+                or len(album) == COPY_MESSAGES_LIMIT
+            ):
+                break
+            if not self._already_relayed(part):
+                album.append(part)
+        return album
+
+    async def _deliver(self, session: Session, album: Sequence[ChatMessage]) -> list[int] | str:
+        """Copy an operator's answer (or album) to the person: the copies' ids, or why not."""
+        first = album[0]
+        try:
+            if len(album) > 1:
+                return await self._telegram.copy_messages(
+                    session.user_id, first.chat_id, [part.message_id for part in album]
+                )
+            reply_to = self._peer_id(first.chat_id, first.reply_to_message_id)
+            return [
+                await self._telegram.copy_message(
+                    session.user_id, first.chat_id, first.message_id, reply_to=reply_to
+                )
+            ]
+        except RecipientBlocked:
+            return "blocked"
+        except NotCopyable:
+            return "not-copyable"
 
     def _in_ops_topic(self, message: ChatMessage) -> bool:
         """A command in the ops topic, or in General (before any alert created the ops
@@ -488,10 +618,10 @@ class Relay:
             return True
         return self._sessions.ops_thread(message.chat_id) == message.thread_id
 
-    async def _ops_command(self, message: ChatMessage) -> None:
-        if self._broadcasts is None or self._already_relayed(message):
+    async def _ops_command(self, message: ChatMessage, steps: Steps) -> None:
+        if self._broadcasts is None or (not steps.recorded and self._already_relayed(message)):
             return
-        await self._broadcasts.command(message, message.reply_to_message_id)
+        await self._broadcasts.command(message, message.reply_to_message_id, steps)
         # Marked as handled, so a redelivered /broadcast or /confirm does nothing twice.
         handled = MessageRef(message.chat_id, message.message_id)
         await self._after_send(lambda: self._messages.link(handled, handled))
@@ -501,8 +631,8 @@ class Relay:
             await self._mirror_edit(message)
 
     def _topic_session(self, message: ChatMessage) -> Session | None:
-        """The session whose topic ``message`` is in; None for the bot's own messages, the
-        General topic, the ops topic and any topic that is not a person's."""
+        """The session whose topic ``message`` is in; None for bots' messages, the General
+        topic, the ops topic and any topic that is not a person's."""
         if message.from_bot or not self.is_operator_chat(message.chat_id):
             return None
         if not message.is_topic_message or message.thread_id is None:
@@ -510,12 +640,16 @@ class Relay:
         user_id = self._sessions.user_for_topic(message.chat_id, message.thread_id)
         return self._sessions.get(user_id) if user_id is not None else None
 
-    async def _receipt(self, message: ChatMessage) -> None:
-        """Delivery receipt: a reaction on the operator's message. Best effort."""
-        with contextlib.suppress(MessageGone, NotModified, TopicMissing):
+    async def _receipt(self, message: ChatMessage) -> bool:
+        """Delivery receipt: a reaction on the operator's message. Best effort, but a 429
+        is not a reason to drop it: the record comes back for it."""
+        try:
             await self._telegram.react(
                 message.chat_id, message.message_id, self._settings.delivered_reaction
             )
+        except (MessageGone, NotModified, TopicMissing):
+            return False
+        return True
 
     async def _mirror_edit(self, message: ChatMessage) -> None:
         peer = self._messages.peer(MessageRef(message.chat_id, message.message_id))
@@ -534,34 +668,50 @@ class Relay:
 
     # ------------------------------------------------------------------ membership
 
-    async def membership(self, person: Person, *, blocked: bool) -> None:
+    async def membership(
+        self, person: Person, *, blocked: bool, steps: Steps | None = None
+    ) -> None:
         """``my_chat_member`` in a private chat: the person blocked or restored the bot."""
+        steps = steps or Steps()
         session = self._sessions.get(person.user_id)
-        if session is None or not session.has_topic or session.blocked == blocked:
+        if session is None or not session.has_topic:
             return
-        self._sessions.update(person.user_id, blocked=blocked)
+        if session.blocked == blocked and not steps.done("flag"):
+            return
+        await steps.once("flag", lambda: self._flag_blocked(person.user_id, blocked))
         template = texts.PERSON_BLOCKED if blocked else texts.PERSON_UNBLOCKED
         self._metrics.count("PeopleBlocked" if blocked else "PeopleUnblocked")
-        await self._note(session, template.format(name=person.full_name))
+        await self._note(
+            session, template.format(name=person.full_name), steps=steps, step="membership-note"
+        )
+
+    async def _flag_blocked(self, user_id: int, blocked: bool) -> bool:
+        self._sessions.update(user_id, blocked=blocked)
+        return blocked
 
     # ------------------------------------------------------------------ commands
 
-    async def _command(self, session: Session, message: ChatMessage, command: str) -> int:
-        """Run an operator's command in a topic; returns the id of the bot's answer."""
+    async def _command(
+        self, session: Session, message: ChatMessage, command: str, steps: Steps
+    ) -> int:
+        """Run an operator's command in a topic; returns the id of the bot's answer. Each
+        effect is a step: a retried command (its answer met a 429) does not close the topic
+        or tell the person again."""
         name = session.person.full_name
-        reply_to = message.message_id
         assert session.thread_id is not None
+        thread_id = session.thread_id
         if command == "close":
-            with contextlib.suppress(NotModified):
-                await self._telegram.close_topic(session.operator_chat_id, session.thread_id)
+            await steps.once("close-topic", lambda: self._close_topic(session, thread_id))
             self._sessions.update(session.user_id, status=SessionStatus.CLOSED)
-            told = await self._tell_person(session, texts.TO_PERSON_CLOSED)
+            told = await steps.once(
+                "told", lambda: self._tell_person(session, texts.TO_PERSON_CLOSED)
+            )
             ack = texts.CLOSED_ACK if told else texts.CLOSED_ACK_UNTOLD
             answer = ack.format(name=name)
         elif command == "reopen":
-            await self._reopen_topic(session)
+            await steps.once("reopen-topic", lambda: self._reopen_topic(session))
             self._sessions.update(session.user_id, status=SessionStatus.OPEN)
-            await self._tell_person(session, texts.TO_PERSON_REOPENED)
+            await steps.once("told", lambda: self._tell_person(session, texts.TO_PERSON_REOPENED))
             answer = texts.REOPENED_ACK.format(name=name)
         elif command == "ban":
             self._sessions.update(session.user_id, banned=True)
@@ -574,7 +724,14 @@ class Relay:
         else:
             answer = texts.UNKNOWN_COMMAND
         self._metrics.count("Commands")
-        return await self._note(session, answer, reply_to=reply_to)
+        return await self._note(
+            session, answer, steps=steps, step="ack", reply_to=message.message_id
+        )
+
+    async def _close_topic(self, session: Session, thread_id: int) -> bool:
+        with contextlib.suppress(NotModified, TopicMissing):
+            await self._telegram.close_topic(session.operator_chat_id, thread_id)
+        return True
 
     async def _tell_person(self, session: Session, text: str) -> bool:
         try:

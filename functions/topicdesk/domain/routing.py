@@ -66,24 +66,58 @@ def _walk(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
+TOPIC_SEPARATOR = ":"
+# Where a forum topic's messages name their topic (the message itself, or a callback's message).
+_TOPIC_PATHS: dict[str, tuple[str, ...]] = {
+    "message": (),
+    "edited_message": (),
+    "callback_query": ("message",),
+}
+
+
+def _forum_topic(kind: str, update: Mapping[str, Any]) -> int | None:
+    """The forum topic (``message_thread_id``) a supergroup update belongs to, if any."""
+    if kind not in _TOPIC_PATHS:
+        return None
+    message = _walk(update[kind], _TOPIC_PATHS[kind])
+    if not isinstance(message, Mapping) or message.get("is_topic_message") is not True:
+        return None
+    chat = message.get("chat")
+    if not isinstance(chat, Mapping) or chat.get("type") != "supergroup":
+        return None
+    thread = message.get("message_thread_id")
+    return thread if isinstance(thread, int) and not isinstance(thread, bool) else None
+
+
 def group_key(update: Mapping[str, Any]) -> str:
-    """The SQS ``MessageGroupId`` for an update: the id of the chat it belongs to.
+    """The SQS ``MessageGroupId`` for an update: the conversation it belongs to.
 
     Private chats share their id with the user, so a person's messages, callbacks and inline
-    queries all land in one group and keep their relative order.
+    queries all land in one group and keep their relative order. In a forum supergroup (the
+    operators' group) each topic is a conversation of its own (``<chat>:<thread>``): one
+    troubled topic never holds back another's answers. General, the ops topic and updates
+    that name no topic keep the chat's group.
     """
     kind = update_type(update)
     if kind is None:
         return UNKNOWN_GROUP
+    topic = _forum_topic(kind, update)
     for path in _GROUP_PATHS[kind]:
         found = _walk(update[kind], path)
         if isinstance(found, bool) or not isinstance(found, int | str):
             continue
         # SQS takes 1-128 characters of ASCII letters, digits and punctuation.
-        key = _GROUP_UNSAFE.sub("_", f"{'poll:' if kind == 'poll' else ''}{found}")[:128]
+        suffix = f"{TOPIC_SEPARATOR}{topic}" if topic is not None else ""
+        key = _GROUP_UNSAFE.sub("_", f"{'poll:' if kind == 'poll' else ''}{found}{suffix}")[:128]
         if key.strip("_:"):
             return key
     return f"{kind}:unrouted"
+
+
+def chat_of_group(group: str) -> int | None:
+    """The chat id a group key names (``-100123:45`` -> -100123); None for other keys."""
+    head = group.split(TOPIC_SEPARATOR, 1)[0]
+    return int(head) if head.lstrip("-").isdigit() else None
 
 
 def parse_update(body: str) -> dict[str, Any] | None:

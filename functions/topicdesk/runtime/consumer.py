@@ -45,14 +45,14 @@ from topicdesk.adapters.dynamodb import (
     DynamoMessageMap,
     DynamoRoster,
     DynamoSessionRepository,
+    DynamoStepLog,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import (
-    LATENCY_GUARD_SECONDS,
-    DynamoBookings,
     DynamoFloodGate,
     DynamoTatStore,
     SharedThrottle,
+    shared_throttle,
 )
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
 from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
@@ -65,6 +65,7 @@ from topicdesk.domain.errors import (
 )
 from topicdesk.domain.limiter import rules_for
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.steps import Steps
 from topicdesk.runtime.ptb import RelayApplication, build_bot
 from topicdesk.settings import Settings
 
@@ -80,6 +81,14 @@ class MalformedUpdate(TopicdeskError):
 
 class DeadlineNear(TopicdeskError):
     """Too little time left in this invocation to start another record."""
+
+
+class AlbumIncomplete(RateLimited):
+    """The record's run ends in an album part that just arrived: wait a moment for the rest
+    of the album (a deferral, not a failure), so the album is relayed whole."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait, key="album")
 
 
 class ConsumerRuntime:
@@ -108,22 +117,19 @@ class ConsumerRuntime:
         resource = dynamodb or boto3.resource("dynamodb")
         table = resource.Table(settings.data_table)
         self._journal = DynamoFailureJournal(table)
+        self._step_log = DynamoStepLog(table)
         flood_gate = None
         group_backlog: Callable[[int], float] | None = None
         self._shared_throttle: SharedThrottle | None = None
         if settings.limits_table:
-            store = DynamoTatStore(resource.Table(settings.limits_table))
+            limits_table = resource.Table(settings.limits_table)
             gcra = settings.limits.gcra()
+            self._shared_throttle = shared_throttle(limits_table, gcra)
+            store = DynamoTatStore(limits_table)
 
             def group_backlog(chat_id: int) -> float:
                 return store.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
 
-            self._shared_throttle = SharedThrottle(
-                store,
-                gcra,
-                bookings=DynamoBookings(resource.Table(settings.limits_table)),
-                latency_guard=LATENCY_GUARD_SECONDS,
-            )
             throttle = throttle or self._shared_throttle
             flood_gate = DynamoFloodGate(
                 store,
@@ -198,6 +204,7 @@ class ConsumerRuntime:
                     message_id=record["messageId"],
                     group_id=record.get("attributes", {}).get("MessageGroupId", ""),
                     body=record.get("body", ""),
+                    sent_at=float(record.get("attributes", {}).get("SentTimestamp", 0)) / 1000,
                 )
                 for record in records
             ]
@@ -231,6 +238,9 @@ class ConsumerRuntime:
                         int(record.attributes.approximate_receive_count or 1),
                         time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000,
                     )
+            album_wait = self._plan.album_wait(record.message_id, time.time())
+            if album_wait > 0:
+                raise AlbumIncomplete(album_wait + 0.5)  # SQS hides in whole seconds
             if update is None:
                 self._run_job(record.body or "")
             else:
@@ -258,8 +268,18 @@ class ConsumerRuntime:
 
     def _process(self, update: dict[str, Any]) -> dict[str, bool]:
         logger.set_correlation_id(str(update.get("update_id")))
-        self._loop.run_until_complete(self._app.process(update))
+        steps = Steps.load(self._step_log, f"update#{update['update_id']}")
+        self._with_steps(steps, self._app.process(update, steps))
         return {"ok": True}
+
+    def _with_steps(self, steps: Steps, work: Any) -> None:
+        """Run ``work``; when it fails, what it did that is kept only in memory is written
+        first, so the retry resumes after it."""
+        try:
+            self._loop.run_until_complete(work)
+        except BaseException:
+            self._loop.run_until_complete(steps.flush())
+            raise
 
     def _run_job(self, body: str) -> None:
         """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
@@ -269,7 +289,8 @@ class ConsumerRuntime:
             job = None
         if job is None or self._broadcasts is None:
             raise MalformedUpdate("the queued body is neither a Telegram update nor a job")
-        self._loop.run_until_complete(self._broadcasts.deliver(job))
+        steps = Steps.load(self._step_log, job.step_key)
+        self._with_steps(steps, self._broadcasts.deliver(job, steps))
 
     def _followers_of(self, update: Update) -> list[dict[str, Any]]:
         return self._plan.followers(self._current) if self._current else []

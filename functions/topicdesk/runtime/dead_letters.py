@@ -20,8 +20,10 @@ from topicdesk.adapters.dynamodb import (
     DynamoDeadLetterArchive,
     DynamoFailureJournal,
     DynamoSessionRepository,
+    DynamoStepLog,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
+from topicdesk.adapters.rate_limiter import shared_throttle
 from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.domain.dead_letters import DeadLetterService, DeadRecord, OpsChannel
 from topicdesk.domain.errors import StorageUnavailable
@@ -37,9 +39,10 @@ _UNAVAILABLE_TOKEN = "0:token-unavailable"  # noqa: S105 (a placeholder, not a s
 
 class DeadLetterRuntime:
     def __init__(self, settings: Settings, metrics: PowertoolsMetrics, *, dynamodb: Any = None):
-        settings.need("data_table", "bot_token_secret_name", "operator_chat_ids")
+        settings.need("data_table", "limits_table", "bot_token_secret_name", "operator_chat_ids")
         self._loop = asyncio.new_event_loop()
-        table = (dynamodb or boto3.resource("dynamodb")).Table(settings.data_table)
+        resource = dynamodb or boto3.resource("dynamodb")
+        table = resource.Table(settings.data_table)
         try:
             token = read_secret(settings.bot_token_secret_name)
         except StorageUnavailable:
@@ -50,7 +53,9 @@ class DeadLetterRuntime:
             self._loop.run_until_complete(bot.initialize())
         except TelegramError:
             logger.exception("bot could not start: dead letters are archived, nobody is told")
-        gateway = PtbTelegramGateway(bot, metrics=metrics)
+        # Paced like every other send, and a 429 holds every instance (the consumer's too).
+        throttle = shared_throttle(resource.Table(settings.limits_table), settings.limits.gcra())
+        gateway = PtbTelegramGateway(bot, throttle=throttle, metrics=metrics)
         sessions = DynamoSessionRepository(table)
         self._service = DeadLetterService(
             archive=DynamoDeadLetterArchive(table),
@@ -59,6 +64,7 @@ class DeadLetterRuntime:
             ops=OpsChannel(sessions, gateway, settings.operator_chat_ids[0]),
             clock=SystemClock(),
             metrics=metrics,
+            steps=DynamoStepLog(table),
         )
         self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from telegram import Bot, ChatMemberUpdated, Update
+from telegram import Bot, ChatMemberUpdated, Message, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -28,6 +28,7 @@ from telegram.request import HTTPXRequest
 from topicdesk.adapters.telegram import chat_message_from, person_from
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay import Relay
+from topicdesk.domain.steps import Steps
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 FollowersOf = Callable[[Update], Sequence[dict[str, Any]]]
@@ -79,6 +80,9 @@ class RelayApplication:
         self._relay = relay
         self._followers = followers
         self._errors: list[BaseException] = []
+        # The update being processed has one Steps; PTB's handlers reach it through here
+        # (one update at a time per container).
+        self._steps = Steps()
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder().bot(bot).updater(None).build()
         )
@@ -105,13 +109,24 @@ class RelayApplication:
     async def shutdown(self) -> None:
         await self.application.shutdown()
 
-    async def process(self, data: dict[str, Any]) -> None:
-        """Run one update; raise what a handler raised."""
+    async def process(self, data: dict[str, Any], steps: Steps | None = None) -> None:
+        """Run one update with its step record; raise what a handler raised."""
         self._errors.clear()
+        self._steps = steps or Steps()
         update = Update.de_json(data, self.application.bot)
         await self.application.process_update(update)
         if self._errors:
             raise self._errors[0]
+
+    def _message(self, message: Message) -> ChatMessage:
+        return chat_message_from(message, self._bot_username())
+
+    def _bot_username(self) -> str | None:
+        """Known after ``initialize`` (getMe); before it, commands are not told apart."""
+        try:
+            return str(self.application.bot.username)
+        except RuntimeError:
+            return None
 
     async def _capture(self, update: object, context: Context) -> None:
         if context.error is not None:
@@ -119,27 +134,26 @@ class RelayApplication:
 
     def _run(self, update: Update) -> list[ChatMessage]:
         assert update.effective_message is not None
-        run = [chat_message_from(update.effective_message)]
+        run = [self._message(update.effective_message)]
         for data in self._followers(update):
             follower = Update.de_json(data, self.application.bot)
             if follower.message is not None:
-                run.append(chat_message_from(follower.message))
+                run.append(self._message(follower.message))
         return run
 
     async def _private(self, update: Update, context: Context) -> None:
-        await self._relay.private_messages(self._run(update))
+        await self._relay.private_messages(self._run(update), self._steps)
 
     async def _private_edit(self, update: Update, context: Context) -> None:
         assert update.edited_message is not None
-        await self._relay.private_edit(chat_message_from(update.edited_message))
+        await self._relay.private_edit(self._message(update.edited_message))
 
     async def _group(self, update: Update, context: Context) -> None:
-        assert update.message is not None
-        await self._relay.group_messages([chat_message_from(update.message)])
+        await self._relay.group_messages(self._run(update), self._steps)
 
     async def _group_edit(self, update: Update, context: Context) -> None:
         assert update.edited_message is not None
-        await self._relay.group_edit(chat_message_from(update.edited_message))
+        await self._relay.group_edit(self._message(update.edited_message))
 
     async def _membership(self, update: Update, context: Context) -> None:
         change: ChatMemberUpdated | None = update.my_chat_member
@@ -147,4 +161,6 @@ class RelayApplication:
             return
         status = change.new_chat_member.status
         blocked = status in ("kicked", "left")
-        await self._relay.membership(person_from(change.from_user), blocked=blocked)
+        await self._relay.membership(
+            person_from(change.from_user), blocked=blocked, steps=self._steps
+        )

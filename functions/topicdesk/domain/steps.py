@@ -1,0 +1,120 @@
+"""The step record: every externally visible step of handling one update, kept when done.
+
+An update's handling is a short script of steps (topic created, card posted, message copied,
+person told, note posted, receipt, state change, flood allowance spent). Any step may meet a
+429, a deferral, a 5xx, a timeout or a crash, and the record comes back later. Without a
+record of what was already done, the retry either redoes steps (the person told 30 times
+that their conversation was closed) or, worse, skips ones guarded by a flag set too early (a
+broadcast's progress note claimed, then refused with 429, never posted).
+
+So each step runs through ``Steps.once(name, action)``: if ``name`` is recorded, its stored
+result is returned and the action is not run; otherwise the action runs and its result is
+recorded right after (briefly retried: the action cannot be undone, so failing the record now
+would only redo it). A retried record therefore resumes after its last completed step: it
+never redoes one and never skips one. The only window left is between an action's effect and
+its record (a crash, or Telegram acting on a call whose answer never came): that step is
+done again, the in-doubt duplicate the Bot API cannot rule out (it has no idempotency keys).
+
+Steps that are not visible outside (the per-person flood allowance) are recorded with
+``durable=False``: kept in memory and written together with the next visible step, or when
+the record fails, so they cost no write of their own on the common path.
+
+Results must be plain values (None, bool, int, str, or lists of them): they are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from topicdesk.domain.errors import StorageUnavailable
+from topicdesk.domain.ports import StepLog
+
+T = TypeVar("T")
+RECORD_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+logger = logging.getLogger(__name__)
+
+
+class Steps:
+    """The steps of one unit of work (an update, a queue job, a dead letter)."""
+
+    def __init__(
+        self,
+        log: StepLog | None = None,
+        key: str | None = None,
+        done: Mapping[str, Any] | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._log = log
+        self._key = key
+        self._done: dict[str, Any] = dict(done or {})
+        self._unsaved: dict[str, Any] = {}
+        self._sleep = sleep
+
+    @classmethod
+    def load(cls, log: StepLog, key: str, **kwargs: Any) -> Steps:
+        """The steps already recorded for ``key`` (none for a first attempt)."""
+        return cls(log, key, log.load(key), **kwargs)
+
+    def done(self, name: str) -> bool:
+        return name in self._done
+
+    def result(self, name: str, default: Any = None) -> Any:
+        return self._done.get(name, default)
+
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """What is done so far (a copy)."""
+        return dict(self._done)
+
+    async def once(
+        self, name: str, action: Callable[[], Awaitable[T]], *, durable: bool = True
+    ) -> T:
+        """Run ``action`` unless step ``name`` is done; either way, its result."""
+        if name in self._done:
+            return self._done[name]  # type: ignore[no-any-return]
+        value = await action()
+        await self.mark(name, value, durable=durable)
+        return value
+
+    def once_sync(self, name: str, action: Callable[[], T]) -> T:
+        """A step that is not visible outside and not awaited (kept with the next write)."""
+        if name in self._done:
+            return self._done[name]  # type: ignore[no-any-return]
+        value = action()
+        self._done[name] = value
+        self._unsaved[name] = value
+        return value
+
+    async def mark(self, name: str, value: Any = True, *, durable: bool = True) -> None:
+        """Record step ``name`` as done with ``value``."""
+        self._done[name] = value
+        self._unsaved[name] = value
+        if durable:
+            await self._save()
+
+    async def flush(self) -> None:
+        """Write what is recorded only in memory (the record is about to fail)."""
+        if self._unsaved:
+            await self._save()
+
+    async def _save(self) -> None:
+        if self._log is None or self._key is None:
+            self._unsaved.clear()
+            return
+        last: StorageUnavailable | None = None
+        for delay in (*RECORD_RETRY_DELAYS, None):
+            try:
+                self._log.save(self._key, dict(self._unsaved))
+            except StorageUnavailable as error:
+                last = error
+                if delay is not None:
+                    await self._sleep(delay)
+                continue
+            self._unsaved.clear()
+            return
+        # The step happened; a retry of the record will do it again (in doubt, not lost).
+        logger.warning("step record not saved (%s): a retry may repeat %s", last, self._key)
