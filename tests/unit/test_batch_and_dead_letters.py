@@ -49,6 +49,51 @@ def test_followers_are_the_next_plain_private_messages_of_the_same_group() -> No
     assert plan.followers("e") == []
 
 
+def group_update(update_id: int, thread: int, album: str | None) -> str:
+    message: dict[str, object] = {
+        "message_id": update_id,
+        "chat": {"id": GROUP, "type": "supergroup"},
+        "message_thread_id": thread,
+        "is_topic_message": True,
+        "photo": [{"file_id": "x"}],
+    }
+    if album:
+        message["media_group_id"] = album
+    return json.dumps({"update_id": update_id, "message": message})
+
+
+def test_an_operators_album_rides_along_as_one_run() -> None:
+    group = f"{GROUP}:7"
+    records = [
+        RecordView("a", group, group_update(1, 7, "A1")),
+        RecordView("b", group, group_update(2, 7, "A1")),
+        RecordView("c", group, group_update(3, 7, "A2")),
+        RecordView("d", group, group_update(4, 7, None)),
+    ]
+    plan = BatchPlan(records)
+    assert [u["update_id"] for u in plan.followers("a")] == [2]
+    assert plan.followers("c") == []  # another album
+    assert plan.followers("d") == []  # a single photo has nothing to wait for
+
+
+def test_a_run_ending_in_a_fresh_album_part_waits_for_the_rest() -> None:
+    photo = {"photo": [{"file_id": "x"}], "media_group_id": "M"}
+    records = [
+        RecordView("a", "1", private_update(1, 1, **photo), sent_at=100.0),
+        RecordView("b", "1", private_update(2, 1, **photo), sent_at=100.2),
+        RecordView("z", "2", private_update(9, 2), sent_at=100.2),
+    ]
+    plan = BatchPlan(records)
+    # The last part came 0.3 s ago and nothing follows it in this batch: more may come.
+    assert plan.album_wait("a", now=100.5) == pytest.approx(1.2)
+    assert plan.album_wait("b", now=100.5) == pytest.approx(1.2)
+    assert plan.album_wait("a", now=102.0) == 0.0  # bounded: then it goes as it is
+    assert plan.album_wait("z", now=100.5) == 0.0  # not an album
+    # A later record of the same group closes the album: nothing to wait for.
+    closed = BatchPlan([*records[:2], RecordView("c", "1", private_update(3, 1), sent_at=100.3)])
+    assert closed.album_wait("a", now=100.5) == 0.0
+
+
 def test_malformed_bodies_are_planned_as_none() -> None:
     plan = BatchPlan([RecordView("a", "1", "{not json"), RecordView("b", "1", "[]")])
     assert plan.updates == {"a": None, "b": None}

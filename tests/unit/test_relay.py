@@ -444,3 +444,54 @@ def test_new_people_go_to_the_group_with_the_shortest_limiter_queue_first() -> N
     )
     run(world.relay.private_messages([private(ANNA, 1)]))
     assert world.sessions.get(501).operator_chat_id == OTHER_GROUP  # type: ignore[union-attr]
+
+
+def test_commands_for_another_bot_are_neither_run_nor_relayed() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(
+        world.relay.group_messages(
+            [in_topic(11, 90, text="/close@some_other_bot", bot_username="topicdesk_bot")]
+        )
+    )
+    assert world.telegram.called("close_topic") == []
+    assert [c for c in world.telegram.called("copy_message") if c["chat_id"] == ANNA.user_id] == []
+    # Addressed to us, it runs.
+    run(
+        world.relay.group_messages(
+            [in_topic(11, 91, text="/close@TopicDesk_Bot", bot_username="topicdesk_bot")]
+        )
+    )
+    assert len(world.telegram.called("close_topic")) == 1
+
+
+def test_an_anonymous_admins_answer_is_relayed_like_any_operators() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    anonymous = Person(
+        user_id=1087968824, first_name="Group", username="GroupAnonymousBot", is_bot=True
+    )
+    run(world.relay.group_messages([in_topic(11, 92, sender=anonymous, as_group=True)]))
+    delivered = [c for c in world.telegram.called("copy_message") if c["chat_id"] == ANNA.user_id]
+    assert [c["message_id"] for c in delivered] == [92]
+    # Another bot in the group is not an operator.
+    other = Person(user_id=77, first_name="Helper", is_bot=True)
+    run(world.relay.group_messages([in_topic(11, 93, sender=other)]))
+    assert (
+        len([c for c in world.telegram.called("copy_message") if c["chat_id"] == ANNA.user_id]) == 1
+    )
+
+
+def test_an_operators_album_reaches_the_person_as_one_album() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    album = [in_topic(11, 94 + i, kind="photo", text=None, media_group_id="M") for i in range(3)]
+    run(world.relay.group_messages(album))
+    [call] = world.telegram.called("copy_messages")
+    assert call["chat_id"] == ANNA.user_id and call["message_ids"] == [94, 95, 96]
+    # The other parts' own records find themselves relayed.
+    run(world.relay.group_messages(album[1:]))
+    assert len(world.telegram.called("copy_messages")) == 1
+    assert world.telegram.called("copy_message") == [] or all(
+        c["chat_id"] != ANNA.user_id for c in world.telegram.called("copy_message")
+    )

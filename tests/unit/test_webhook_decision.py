@@ -6,7 +6,12 @@ import base64
 import json
 
 import pytest
-from topicdesk.domain.routing import KNOWN_UPDATE_TYPES, UNKNOWN_GROUP, group_key
+from topicdesk.domain.routing import (
+    KNOWN_UPDATE_TYPES,
+    UNKNOWN_GROUP,
+    chat_of_group,
+    group_key,
+)
 from topicdesk.domain.webhook import MAX_BODY_BYTES, Accepted, Refused, decide, secret_matches
 
 SECRET = "s3cr3t-Token_1"
@@ -121,10 +126,51 @@ def test_unknown_update_types_are_still_accepted() -> None:
         ({"business_connection": {"user": {"id": 12}}}, "12"),
         ({"managed_bot": {"user": {"id": 13}}}, "13"),
         ({"message": {"chat": {}}}, "message:unrouted"),
+        # The operators' forum group: one conversation per topic; General keeps the chat's.
+        (
+            {
+                "message": {
+                    "chat": {"id": -100, "type": "supergroup"},
+                    "message_thread_id": 7,
+                    "is_topic_message": True,
+                }
+            },
+            "-100:7",
+        ),
+        (
+            {
+                "edited_message": {
+                    "chat": {"id": -100, "type": "supergroup"},
+                    "message_thread_id": 8,
+                    "is_topic_message": True,
+                }
+            },
+            "-100:8",
+        ),
+        ({"message": {"chat": {"id": -100, "type": "supergroup"}}}, "-100"),
+        (
+            {
+                "callback_query": {
+                    "from": {"id": 5},
+                    "message": {
+                        "chat": {"id": -100, "type": "supergroup"},
+                        "message_thread_id": 9,
+                        "is_topic_message": True,
+                    },
+                }
+            },
+            "-100:9",
+        ),
     ],
 )
 def test_group_keys(update: dict[str, object], group: str) -> None:
     assert group_key({"update_id": 1, **update}) == group
+
+
+def test_a_topic_group_names_its_chat() -> None:
+    assert chat_of_group("-100:7") == -100
+    assert chat_of_group("42") == 42
+    assert chat_of_group("poll:abc") is None
 
 
 def test_routing_knows_every_update_type_of_the_bundled_spec() -> None:

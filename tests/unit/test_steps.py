@@ -1,0 +1,283 @@
+"""The step record: a record that fails at any step and comes back does each remaining step
+once, never redoes a completed one and never skips one.
+
+Each test drives the relay (or the broadcast service) the way the consumer does: one ``Steps``
+loaded from a shared step log per attempt, flushed when the attempt fails (a crash does not
+flush), then the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryMessageMap,
+    InMemorySessions,
+    InMemoryStepLog,
+)
+from topicdesk.domain.broadcast import Broadcast, BroadcastJob, BroadcastService
+from topicdesk.domain.errors import (
+    RateLimited,
+    RecipientBlocked,
+    StorageUnavailable,
+    TransientFailure,
+)
+from topicdesk.domain.model import ChatMessage, Person
+from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.steps import Steps
+
+GROUP = -1001
+ANNA = Person(user_id=501, first_name="Anna")
+OLGA = Person(user_id=900, first_name="Olga")
+KEY = "update#1"
+
+
+class Crash(BaseException):
+    """The function died (timeout, out of memory): nothing after this point ran."""
+
+
+class CrashingLog(InMemoryStepLog):
+    """A step log whose ``crash_on``-th write never happens: the process died first."""
+
+    def __init__(self, crash_on: int | None = None) -> None:
+        super().__init__()
+        self.crash_on = crash_on
+
+    def save(self, key: str, steps: dict[str, Any]) -> None:
+        if self.crash_on is not None and self.writes + 1 == self.crash_on:
+            self.crash_on = None
+            self.writes += 1
+            raise Crash
+        super().save(key, steps)
+
+
+def attempts(
+    log: InMemoryStepLog, work: Callable[[Steps], Awaitable[None]], *, tries: int = 5
+) -> int:
+    """Run ``work`` until it succeeds, as the consumer would; returns the attempts it took."""
+    for attempt in range(1, tries + 1):
+        steps = Steps.load(log, KEY, sleep=_no_sleep)
+        try:
+            asyncio.run(work(steps))
+        except Crash:
+            continue  # died: nothing flushed
+        except Exception:
+            asyncio.run(steps.flush())
+            continue
+        return attempt
+    raise AssertionError("never succeeded")
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+def make_relay(telegram: FakeTelegram) -> tuple[Relay, InMemorySessions, InMemoryMessageMap]:
+    sessions, messages = InMemorySessions(), InMemoryMessageMap()
+    relay = Relay(
+        sessions=sessions,
+        messages=messages,
+        telegram=telegram,
+        settings=RelaySettings(operator_chat_ids=(GROUP,)),
+        clock=FakeClock(),
+        metrics=FakeMetrics(),
+    )
+    return relay, sessions, messages
+
+
+def first_message() -> ChatMessage:
+    return ChatMessage(chat_id=ANNA.user_id, message_id=1, sender=ANNA, kind="text", text="hi")
+
+
+def answer(thread: int, message_id: int, text: str = "hello Anna") -> ChatMessage:
+    return ChatMessage(
+        chat_id=GROUP,
+        message_id=message_id,
+        sender=OLGA,
+        kind="text",
+        text=text,
+        thread_id=thread,
+        is_topic_message=True,
+    )
+
+
+# A person's first message: topic, card, copy. Each Telegram call may fail.
+FIRST_MESSAGE_CALLS = ("create_topic", "send_text", "copy_message")
+
+
+@pytest.mark.parametrize("failing", FIRST_MESSAGE_CALLS)
+def test_a_429_before_any_step_resumes_and_does_every_step_once(failing: str) -> None:
+    telegram = FakeTelegram()
+    relay, _, _ = make_relay(telegram)
+    telegram.fail(failing, RateLimited(3.0))
+    log = InMemoryStepLog()
+    assert attempts(log, lambda steps: relay.private_messages([first_message()], steps)) == 2
+    assert [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("failing", FIRST_MESSAGE_CALLS)
+def test_a_5xx_before_a_step_resumes_and_does_every_step_once(failing: str) -> None:
+    telegram = FakeTelegram()
+    relay, _, _ = make_relay(telegram)
+    telegram.fail(failing, TransientFailure("502"))
+    log = InMemoryStepLog()
+    attempts(log, lambda steps: relay.private_messages([first_message()], steps))
+    assert [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("failing", FIRST_MESSAGE_CALLS)
+def test_a_timeout_after_telegram_acted_repeats_only_that_step(failing: str) -> None:
+    """The one duplicate the Bot API cannot rule out: the call's answer never came."""
+    telegram = FakeTelegram()
+    relay, _, _ = make_relay(telegram)
+    telegram.fail_after(failing, TransientFailure("timed out"))
+    log = InMemoryStepLog()
+    attempts(log, lambda steps: relay.private_messages([first_message()], steps))
+    done = {method: len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS}
+    assert done == {method: 2 if method == failing else 1 for method in FIRST_MESSAGE_CALLS}
+
+
+@pytest.mark.parametrize("crash_on", [1, 2, 3])
+def test_a_crash_after_a_recorded_step_never_redoes_it(crash_on: int) -> None:
+    """Write ``crash_on`` of the step record dies with the process: the step it was to
+    record is done again (in doubt), every step recorded before it is not."""
+    telegram = FakeTelegram()
+    relay, _, _ = make_relay(telegram)
+    log = CrashingLog(crash_on)
+    attempts(log, lambda steps: relay.private_messages([first_message()], steps))
+    done = [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS]
+    expected = [1, 1, 1]
+    expected[crash_on - 1] = 2
+    assert done == expected
+
+
+def test_a_step_record_that_cannot_be_written_does_not_fail_the_record() -> None:
+    class Down(InMemoryStepLog):
+        def save(self, key: str, steps: dict[str, Any]) -> None:
+            raise StorageUnavailable("DynamoDB down")
+
+    telegram = FakeTelegram()
+    relay, _, _ = make_relay(telegram)
+    assert attempts(Down(), lambda steps: relay.private_messages([first_message()], steps)) == 1
+    assert len(telegram.acted("copy_message")) == 1
+
+
+class RefusingTexts(FakeTelegram):
+    """Refuses the next ``times`` texts into ``chat_id`` with a 429 (nothing sent)."""
+
+    def refuse(self, chat_id: int, times: int) -> None:
+        self._refuse = (chat_id, times)
+
+    async def send_text(
+        self, chat_id: int, text: str, *, thread_id: int | None = None, reply_to: int | None = None
+    ) -> int:
+        target, times = getattr(self, "_refuse", (0, 0))
+        if chat_id == target and times > 0:
+            self._refuse = (target, times - 1)
+            raise RateLimited(2.0)
+        return await super().send_text(chat_id, text, thread_id=thread_id, reply_to=reply_to)
+
+
+def test_close_tells_the_person_once_when_its_answer_meets_429s() -> None:
+    telegram = RefusingTexts()
+    relay, sessions, _ = make_relay(telegram)
+    asyncio.run(relay.private_messages([first_message()]))
+    thread = sessions.items[ANNA.user_id]["thread_id"]
+    telegram.refuse(GROUP, 2)  # the ack in the topic, after the person was told
+    log = InMemoryStepLog()
+    assert (
+        attempts(log, lambda steps: relay.group_messages([answer(thread, 70, "/close")], steps))
+        == 3
+    )
+    assert len([c for c in telegram.acted("send_text") if c["chat_id"] == ANNA.user_id]) == 1
+    assert len(telegram.acted("close_topic")) == 1
+    acks = [c for c in telegram.acted("send_text") if c["chat_id"] == GROUP and c["reply_to"]]
+    assert len(acks) == 1 and "Closed" in acks[0]["text"]
+
+
+def test_a_blocked_person_is_tried_once_and_noted_once_across_429s() -> None:
+    telegram = FakeTelegram()
+    relay, sessions, _ = make_relay(telegram)
+    asyncio.run(relay.private_messages([first_message()]))
+    thread = sessions.items[ANNA.user_id]["thread_id"]
+    telegram.fail("copy_message", RecipientBlocked("Forbidden: bot was blocked by the user"))
+    telegram.fail("send_text", RateLimited(5.0), RateLimited(5.0))  # the note waits twice
+    log = InMemoryStepLog()
+    assert attempts(log, lambda steps: relay.group_messages([answer(thread, 71)], steps)) == 3
+    tries = [c for c in telegram.calls if c.method == "copy_message" and c.args["chat_id"] > 0]
+    assert len(tries) == 1  # never retried against the 403
+    notes = [c for c in telegram.acted("send_text") if "Not delivered" in c["text"]]
+    assert len(notes) == 1 and notes[0]["reply_to"] == 71
+    assert sessions.items[ANNA.user_id]["blocked"] is True
+
+
+def test_an_answer_is_copied_once_when_its_receipt_meets_a_429() -> None:
+    telegram = FakeTelegram()
+    relay, sessions, _ = make_relay(telegram)
+    asyncio.run(relay.private_messages([first_message()]))
+    thread = sessions.items[ANNA.user_id]["thread_id"]
+    telegram.fail("react", RateLimited(1.0))
+    log = InMemoryStepLog()
+    assert attempts(log, lambda steps: relay.group_messages([answer(thread, 72)], steps)) == 2
+    assert len([c for c in telegram.acted("copy_message") if c["chat_id"] == ANNA.user_id]) == 1
+    assert len(telegram.acted("react")) == 1
+
+
+class Broadcasts:
+    """Just enough of the broadcast repository for one job's steps."""
+
+    def __init__(self, total: int) -> None:
+        self.item = Broadcast("b1", GROUP, None, None, "news", "running", 0.0, total=total)
+        self.claims: list[int] = []
+
+    def create(self, broadcast: Broadcast) -> None:
+        self.item = broadcast
+
+    def get(self, broadcast_id: str) -> Broadcast | None:
+        return self.item
+
+    def start(self, broadcast_id: str, total: int) -> bool:
+        return False
+
+    def count(self, broadcast_id: str, outcome: str) -> Broadcast:
+        from dataclasses import replace
+
+        self.item = replace(self.item, **{outcome: getattr(self.item, outcome) + 1})
+        return self.item
+
+    def advance_progress(self, broadcast_id: str, step: int) -> bool:
+        if step in self.claims:
+            return False
+        self.claims.append(step)
+        return True
+
+
+def test_a_broadcast_job_counts_once_and_its_final_note_survives_a_429() -> None:
+    telegram = RefusingTexts()
+    sessions = InMemorySessions()
+    sessions.items[ANNA.user_id] = {"person": ANNA, "operator_chat_id": GROUP, "thread_id": 5}
+    repository = Broadcasts(total=1)
+    service = BroadcastService(
+        broadcasts=repository,
+        roster=type("Roster", (), {"people": lambda self: [ANNA.user_id]})(),
+        jobs=type("Jobs", (), {"enqueue_jobs": lambda self, jobs: None})(),
+        sessions=sessions,
+        telegram=telegram,
+        clock=FakeClock(),
+        metrics=FakeMetrics(),
+    )
+    job = BroadcastJob("b1", ANNA.user_id)
+    telegram.refuse(GROUP, 2)  # the person's copy goes; the "finished" note meets two 429s
+    log = InMemoryStepLog()
+    run = lambda steps: service.deliver(job, steps)  # noqa: E731
+    assert attempts(log, run) == 3
+    assert repository.item.delivered == 1  # counted once
+    finished = [c for c in telegram.acted("send_text") if "Broadcast finished" in c["text"]]
+    assert len(finished) == 1
+    assert [c["chat_id"] for c in telegram.acted("send_text")].count(ANNA.user_id) == 1
