@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from local.reliability.aws_faults import FaultProxies
-from local.reliability.harness import Harness, Row, ScenarioTimeout, dumps
+from local.reliability.harness import Harness, ReceiveCounter, Row, ScenarioTimeout, dumps
 from local.reliability.scenarios import SCENARIOS
 from local.stage import STATE_DIR, start_stage
 from local.telegram_emulator import EmulatorClient, Limits
@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                 if not m["user"]["is_bot"]
             )["user"]["id"]
         )
+        # The pollers' own ReceiveMessage answers tell the receive counts (busy-inbox reports
+        # the highest, the figure maxReceiveCount is set from).
+        receives = ReceiveCounter(stage.runtime._sqs)
         print(f"local stage up in {time.monotonic() - started:.0f} s; limits scaled x{SCALE}")
         print(f"{'scenario':<42}" + "".join(f"{c:>11}" for c in COLUMNS))
         for name in names:
@@ -119,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                 operator,
                 proxies.proxies["dynamodb"],
                 proxies.proxies["sqs"],
+                receives=receives,
             )
+            receives.reset()
             try:
                 row = SCENARIOS[name](harness)
             except ScenarioTimeout as error:
@@ -142,11 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     lost = sum(r.lost for r in rows)
     duplicated = sum(r.duplicated for r in rows)
     reordered = sum(r.reordered for r in rows)
+    problems = sum(r.problems for r in rows)
     print(
         f"reliability: scenarios={len(rows)} lost={lost} duplicated={duplicated} "
-        f"reordered={reordered}" + (f" timed_out={len(failures)}" if failures else "")
+        f"reordered={reordered}"
+        + (f" problems={problems}" if problems else "")
+        + (f" timed_out={len(failures)}" if failures else "")
     )
-    return 0 if not failures and lost == duplicated == reordered == 0 else 1
+    return 0 if not failures and lost == duplicated == reordered == problems == 0 else 1
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,120 @@ def total(checks: Iterable[ChatCheck]) -> ChatCheck:
         duplicated=sum(c.duplicated for c in items),
         reordered=sum(c.reordered for c in items),
     )
+
+
+# ---------------------------------------------------------------------- busy inbox checks
+
+
+def mark_of(message: Mapping[str, Any]) -> str:
+    """What identifies a message for the checker: its text, its caption, or (a sticker
+    carries neither) ``sticker:<file_unique_id>``."""
+    text = message.get("text") or message.get("caption")
+    if text:
+        return str(text)
+    sticker = message.get("sticker")
+    if isinstance(sticker, Mapping) and sticker.get("file_unique_id"):
+        return f"sticker:{sticker['file_unique_id']}"
+    return ""
+
+
+@dataclass(frozen=True)
+class AlbumCheck:
+    whole: int
+    split: int
+    """Albums whose items arrived, but not as one media group of exactly their items."""
+    missing: int
+    """Albums with an item that never arrived (the marks' loss is counted by check_chat)."""
+
+
+def check_albums(
+    albums: Iterable[Sequence[str]], messages: Sequence[Mapping[str, Any]]
+) -> AlbumCheck:
+    """``albums``: each album's marks (one caption per item). Whole: every item arrived once,
+    all in one media group, and that group holds nothing else."""
+    group_sizes = Counter(
+        str(m["media_group_id"]) for m in messages if m.get("media_group_id") is not None
+    )
+    by_mark: dict[str, list[Mapping[str, Any]]] = {}
+    for message in messages:
+        by_mark.setdefault(mark_of(message), []).append(message)
+    whole = split = missing = 0
+    for album in albums:
+        found = [by_mark.get(mark, []) for mark in album]
+        if any(not copies for copies in found):
+            missing += 1
+            continue
+        groups = {copies[0].get("media_group_id") for copies in found}
+        group = next(iter(groups)) if len(groups) == 1 else None
+        if group is not None and group_sizes[str(group)] == len(album):
+            whole += 1
+        else:
+            split += 1
+    return AlbumCheck(whole=whole, split=split, missing=missing)
+
+
+def count_notices(messages: Iterable[Mapping[str, Any]], prefix: str) -> int:
+    return sum(1 for m in messages if str(m.get("text") or "").startswith(prefix))
+
+
+def notes_per_answer(
+    answer_ids: Iterable[int], topic: Iterable[Mapping[str, Any]], prefix: str
+) -> tuple[int, int]:
+    """Each answer that could not be delivered must get exactly one note (``prefix``) replying
+    to it. Returns (answers without a note, extra notes)."""
+    notes = Counter(
+        int(m["reply_to_message"]["message_id"])
+        for m in topic
+        if str(m.get("text") or "").startswith(prefix) and m.get("reply_to_message")
+    )
+    missing = extra = 0
+    for answer in answer_ids:
+        missing += notes[answer] == 0
+        extra += max(0, notes[answer] - 1)
+    return missing, extra
+
+
+def _ids(value: Any) -> list[int]:
+    """A call-log parameter holding one id or a list of them (form values are strings)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if isinstance(value, list):
+        return [int(v) for v in value if str(v).lstrip("-").isdigit()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    return []
+
+
+def delivery_times(
+    calls: Iterable[Mapping[str, Any]], from_chat: int
+) -> dict[tuple[int, int], float]:
+    """From the emulator's call log: when each message of ``from_chat`` was first copied
+    successfully, keyed by (target chat, source message id)."""
+    out: dict[tuple[int, int], float] = {}
+    for call in calls:
+        if call.get("method") not in ("copyMessage", "copyMessages") or call.get("ok") is not True:
+            continue
+        params = call.get("params") or {}
+        if _ids(params.get("from_chat_id")) != [from_chat]:
+            continue
+        target = _ids(params.get("chat_id"))
+        if len(target) != 1:
+            continue
+        ids = _ids(params.get("message_id")) + _ids(params.get("message_ids"))
+        for message_id in ids:
+            key = (target[0], message_id)
+            out[key] = min(out.get(key, float("inf")), float(call["at"]))
+    return out
+
+
+def receive_counts(parsed: Mapping[str, Any]) -> list[int]:
+    """The ApproximateReceiveCount of every message in a parsed ReceiveMessage answer."""
+    counts = []
+    for message in parsed.get("Messages") or []:
+        raw = (message.get("Attributes") or {}).get("ApproximateReceiveCount")
+        if raw is not None and str(raw).isdigit():
+            counts.append(int(raw))
+    return counts

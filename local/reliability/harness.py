@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Any
 
 from local.moto_stage import client
 from local.reliability.aws_faults import FaultProxy
-from local.reliability.checker import ChatCheck, check_chat, total
+from local.reliability.checker import ChatCheck, check_chat, mark_of, receive_counts, total
 from local.stage import ROOT, STATE_DIR, RunningStage
 from local.telegram_emulator import EmulatorClient
 
@@ -39,6 +40,9 @@ class Row:
     undeliverable: int
     seconds: float
     notes: str = ""
+    problems: int = 0
+    """Failed checks that are neither lost, duplicated nor reordered (a 429 violation, an
+    album split, a late answer...): ``make reliability`` fails on them too."""
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Harness:
     dynamodb: FaultProxy
     sqs: FaultProxy
     deadline_seconds: float = 240.0
+    receives: ReceiveCounter | None = None
     people: list[Person] = field(default_factory=list)
     updates_in: int = 0
     replayed: int = 0
@@ -95,13 +100,37 @@ class Harness:
                 return int(topic["message_thread_id"])
         raise ScenarioTimeout(f"no topic for {person.name}")
 
-    def answer(self, person: Person, count: int = 1, *, expect: bool = True) -> None:
+    def answer(
+        self, person: Person, count: int = 1, *, expect: bool = True, operator: int | None = None
+    ) -> list[int]:
+        """Operators' answers in the person's topic; returns their message ids."""
         thread = self.topic_of(person)
+        sent = []
         for _ in range(count):
             mark = f"to-{person.name}-a{len(person.answers) + len(person.undeliverable) + 1}"
-            self.client.send_as_operator(self.group, thread, self.operator, mark)
+            result = self.client.send_as_operator(
+                self.group, thread, operator or self.operator, mark
+            )
+            sent.append(int(result["message_id"]))
             (person.answers if expect else person.undeliverable).append(mark)
             self.updates_in += 1
+        return sent
+
+    def reconfigure(self, function_output: str, environment: dict[str, str]) -> dict[str, str]:
+        """Change a function's environment as ``update-function-configuration`` does: every
+        environment is stopped once it is idle, and the next invocation starts a new one with
+        the new settings. Returns the previous values (for restoring)."""
+        pool = self.stage.runtime.pools[self.stage.outputs[function_output]]
+        before = {name: pool.spec.environment.get(name, "") for name in environment}
+        pool.spec.environment.update(environment)
+        idle = [pool._idle.get(timeout=120) for _ in pool._all]
+        try:
+            for instance in idle:
+                instance.stop()
+        finally:
+            for instance in idle:
+                pool._idle.put(instance)
+        return before
 
     def held_back(self, act: Callable[[], object]) -> list[dict[str, Any]]:
         """Run ``act`` with the webhook off and return the updates it produced, taken from
@@ -221,7 +250,7 @@ class Harness:
         unreported = 0
         for person in people:
             topic_texts = [
-                str(m.get("text") or "")
+                mark_of(m)
                 for topic in self.client.topics(self.group)
                 if topic["name"].startswith(f"{person.name} ")
                 # A deleted topic's messages were delivered before an operator deleted them.
@@ -230,7 +259,7 @@ class Harness:
                 )
             ]
             checks.append(check_chat(person.sent, topic_texts))
-            chat_texts = [str(m.get("text") or "") for m in self.client.transcript(person.user_id)]
+            chat_texts = [mark_of(m) for m in self.client.transcript(person.user_id)]
             checks.append(check_chat(person.answers, chat_texts))
             for expected, observed, check in (
                 (person.sent, topic_texts, checks[-2]),
@@ -243,6 +272,33 @@ class Harness:
             notes = [t for t in topic_texts if t.startswith("⚠️ Not delivered")]
             unreported += max(0, len(person.undeliverable) - len(notes))
         return total(checks), unreported
+
+
+class ReceiveCounter:
+    """The highest ApproximateReceiveCount the local runtime's pollers were handed, per queue
+    (read from their own ReceiveMessage answers: a hook on the runtime's SQS client, so nothing
+    is received twice to measure it)."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._lock = threading.Lock()
+        self.highest: dict[str, int] = {}
+        sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage", self._note_queue)
+        sqs.meta.events.register("after-call.sqs.ReceiveMessage", self._note_counts)
+
+    @staticmethod
+    def _note_queue(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["reliability_queue"] = params.get("QueueUrl", "")
+
+    def _note_counts(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        queue = str(context.get("reliability_queue", "")).rsplit("/", 1)[-1]
+        counts = receive_counts(parsed)
+        if counts:
+            with self._lock:
+                self.highest[queue] = max(self.highest.get(queue, 0), *counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.highest.clear()
 
 
 def row(

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from local.reliability.aws_faults import THROTTLED
+from local.reliability.busy_inbox import busy_inbox
 from local.reliability.harness import Harness, Person, Row, row
 
 Scenario = Callable[[Harness], Row]
@@ -299,4 +300,5 @@ SCENARIOS: dict[str, Scenario] = {
     "consumer-crash": consumer_crash,
     "poison-and-replay": poison_and_replay,
     "backlog": backlog,
+    "busy-inbox": busy_inbox,
 }
