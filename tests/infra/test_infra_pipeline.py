@@ -175,6 +175,7 @@ def test_consumer_environment_matches_the_contract(real: Synth) -> None:
     assert env["LIMIT_PERSON_BURST"] == "8"
     assert env["LIMIT_PERSON_INTERVAL_SECONDS"] == "8"
     assert env["FLOOD_POLICY"] == "hold"
+    assert env["LIMIT_COUNT_EACH_MESSAGE"] == "true"  # strict by default
     assert "WEBHOOK_SECRET_NAME" not in env
 
 
@@ -184,6 +185,13 @@ def test_dlq_processor_and_webhook_environment(real: Synth) -> None:
     assert env["DATA_TABLE"] == {"Ref": real.table("data")[0]}
     assert env["BOT_TOKEN_SECRET_NAME"] == f"topicdesk/{real.stage}/bot-token"
     assert env["OPERATOR_CHAT_IDS"] == ",".join(map(str, real.config.operator_chat_ids))
+    # Its notices and alerts spend the same shared limiter as the consumer.
+    _, consumer = real.function("consumer")
+    consumer_env = props(consumer)["Environment"]["Variables"]
+    for name in ("LIMITS_TABLE", "LIMIT_BOT_PER_SECOND", "LIMIT_CHAT_PER_SECOND"):
+        assert env[name] == consumer_env[name]
+    for name in ("LIMIT_GROUP_PER_MINUTE", "LIMIT_COUNT_EACH_MESSAGE"):
+        assert env[name] == consumer_env[name]
     assert "WEBHOOK_SECRET_NAME" not in env
     _, webhook = real.function("webhook")
     env = props(webhook)["Environment"]["Variables"]
