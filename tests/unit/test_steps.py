@@ -112,22 +112,16 @@ FIRST_MESSAGE_CALLS = ("create_topic", "send_text", "copy_message")
 
 
 @pytest.mark.parametrize("failing", FIRST_MESSAGE_CALLS)
-def test_a_429_before_any_step_resumes_and_does_every_step_once(failing: str) -> None:
+@pytest.mark.parametrize("error", [RateLimited(3.0), TransientFailure("502")], ids=["429", "5xx"])
+def test_a_refusal_before_any_step_resumes_and_does_every_step_once(
+    failing: str, error: Exception
+) -> None:
+    """A 429 or a 5xx before a step is also one *after* the steps before it."""
     telegram = FakeTelegram()
     relay, _, _ = make_relay(telegram)
-    telegram.fail(failing, RateLimited(3.0))
+    telegram.fail(failing, error)
     log = InMemoryStepLog()
     assert attempts(log, lambda steps: relay.private_messages([first_message()], steps)) == 2
-    assert [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS] == [1, 1, 1]
-
-
-@pytest.mark.parametrize("failing", FIRST_MESSAGE_CALLS)
-def test_a_5xx_before_a_step_resumes_and_does_every_step_once(failing: str) -> None:
-    telegram = FakeTelegram()
-    relay, _, _ = make_relay(telegram)
-    telegram.fail(failing, TransientFailure("502"))
-    log = InMemoryStepLog()
-    attempts(log, lambda steps: relay.private_messages([first_message()], steps))
     assert [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS] == [1, 1, 1]
 
 

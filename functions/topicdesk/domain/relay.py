@@ -345,12 +345,18 @@ class Relay:
             # pairing we record nothing rather than thread replies to the wrong message.
             self._metrics.count("CopyMessagesPartial")
             return
-        for message, copy_id in zip(batch, copied, strict=True):
+        await self._link_all(batch, session.operator_chat_id, copied)
+
+    async def _link_all(
+        self, sources: Sequence[ChatMessage], chat_id: int, ids: Sequence[int]
+    ) -> None:
+        """Map each message to its copy in ``chat_id`` (bookkeeping after the send)."""
+        for message, copy_id in zip(sources, ids, strict=False):
             await self._after_send(
                 partial(
                     self._messages.link,
                     MessageRef(message.chat_id, message.message_id),
-                    MessageRef(session.operator_chat_id, copy_id),
+                    MessageRef(chat_id, copy_id),
                 )
             )
 
@@ -535,14 +541,7 @@ class Relay:
         if isinstance(outcome, str):
             await self._undelivered(session, message, outcome, steps)
             return
-        for part, delivered in zip(album, outcome, strict=False):
-            await self._after_send(
-                partial(
-                    self._messages.link,
-                    MessageRef(part.chat_id, part.message_id),
-                    MessageRef(session.user_id, delivered),
-                )
-            )
+        await self._link_all(album, session.user_id, outcome)
         await self._after_send(
             lambda: steps.once_sync(
                 "counted", lambda: self._sessions.increment(session.user_id, "messages_out")
