@@ -11,7 +11,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 from pipeline import Pipeline
 from topicdesk.handlers import consumer as consumer_handler
-from topicdesk.runtime import consumer as consumer_runtime
+from topicdesk.runtime import retries
 
 
 def moto_messages(queue_url: str) -> list[Any]:
@@ -104,6 +104,59 @@ def test_429_defers_the_record_by_retry_after_and_trips_nothing(pipeline: Pipeli
     assert pipeline.client.violations() == []
     # The contact card was not posted twice.
     assert sum(t.startswith("👤") for t in pipeline.topic_texts(pipeline.topic_of("Anna"))) == 1
+
+
+def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_later(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DLQ processor spends the shared limiter: its 429 holds the group for every
+    instance, the record comes back after retry_after (not the DLQ's 3 minutes), and then
+    the alert is posted once and the person is not told twice."""
+    real_delay = retries.retry_delay
+    monkeypatch.setattr(retries, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hi")
+    pipeline.run()
+    pipeline.client.set_fault(
+        "copyMessage", status=400, description="Bad Request: CHAT_WRITE_FORBIDDEN", times=100
+    )
+    pipeline.client.send_as_user(anna, "doomed")
+    pipeline.deliver()
+    for _ in range(20):
+        pipeline.process()
+        if pipeline.aws.queue_count(pipeline.aws.dlq_url):
+            break
+    pipeline.client.clear_faults()
+    monkeypatch.setattr(retries, "retry_delay", real_delay)
+    # Telegram turns stricter than our limiter believes (1 message a minute, already spent
+    # by the person's topic): the ops topic for the alert is refused with 429.
+    pipeline.client.set_limits(enabled=True, group_per_minute=1)
+    limits = pipeline.aws.dynamodb.Table("topicdesk-test-limits")
+    limits.delete_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})
+    first = pipeline.dead_letters.poll_once()
+    assert first.failed == 1
+    refused = [
+        c
+        for method in ("sendMessage", "createForumTopic")
+        for c in pipeline.client.calls(method)
+        if c["status"] == 429
+    ]
+    assert len(refused) == 1, refused
+    [refusal] = refused
+    retry_after = refusal["parameters"]["retry_after"]
+    [message] = moto_messages(pipeline.aws.dlq_url)
+    hidden_for = message.visible_at / 1000 - time.time()
+    assert retry_after - 2 < hidden_for <= retry_after + 0.5
+    held = limits.get_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})["Item"]
+    assert retry_after - 2 < float(held["hold_until"]) - time.time() <= retry_after + 0.5
+    # Time passes.
+    pipeline.client.set_limits(enabled=False)
+    message.visible_at = 0
+    limits.delete_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})
+    assert pipeline.dead_letters.poll_once().succeeded == 1
+    assert len(pipeline.topic_texts(pipeline.topic_of("alerts"))) == 1
+    assert sum("could not be delivered" in t for t in pipeline.private_texts(anna)) == 1
+    assert pipeline.client.violations() == []
 
 
 def test_blocked_person_is_marked_and_operators_told(pipeline: Pipeline) -> None:
@@ -201,7 +254,7 @@ def test_uncopyable_message_is_reported(pipeline: Pipeline) -> None:
 def test_poison_update_ends_archived_with_person_and_on_call_told(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(consumer_runtime, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
+    monkeypatch.setattr(retries, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
     anna = person(pipeline, "Anna")
     pipeline.client.send_as_user(anna, "hi")
     pipeline.run()

@@ -38,7 +38,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from telegram import Update
 
-from topicdesk.adapters.aws import Deferral, SqsJobQueue, SqsVisibility, read_secret
+from topicdesk.adapters.aws import SqsJobQueue, SqsVisibility, read_secret
 from topicdesk.adapters.dynamodb import (
     DynamoBroadcastRepository,
     DynamoFailureJournal,
@@ -55,7 +55,7 @@ from topicdesk.adapters.rate_limiter import (
     shared_throttle,
 )
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
-from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
+from topicdesk.domain.batch import BatchPlan, RecordView
 from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
 from topicdesk.domain.errors import (
     ChatMigrated,
@@ -67,6 +67,7 @@ from topicdesk.domain.limiter import rules_for
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.domain.steps import Steps
 from topicdesk.runtime.ptb import RelayApplication, build_bot
+from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.settings import Settings
 
 logger = Logger(child=True)
@@ -184,12 +185,9 @@ class ConsumerRuntime:
         # A batch whose records all failed is answered like any other (every id listed) so
         # that their retries are still scheduled, instead of raising and losing that step.
         self._processor.raise_on_entire_batch_failure = False
-        self._visibility = SqsVisibility(self._sqs)
+        self._retries = RetrySchedule(SqsVisibility(self._sqs), settings.limits.retry_base_seconds)
         self._plan = BatchPlan([])
         self._current: str | None = None
-        # Each failed group's error and when it happened (retries are scheduled at the end
-        # of the batch, which may be seconds later).
-        self._group_errors: dict[str, tuple[BaseException, float]] = {}
         self._context: LambdaContext | None = None
 
     # -------------------------------------------------------------- batch
@@ -209,7 +207,7 @@ class ConsumerRuntime:
                 for record in records
             ]
         )
-        self._group_errors = {}
+        self._retries.reset()
         response = dict(
             process_partial_response(
                 event=event,
@@ -218,7 +216,7 @@ class ConsumerRuntime:
                 context=context,
             )
         )
-        self._schedule_retries(records, response)
+        self._retries.apply(records, response)
         return response
 
     def _record(self, record: SQSRecord) -> None:
@@ -259,7 +257,8 @@ class ConsumerRuntime:
             if failures >= self._settings.limits.max_attempts:
                 self._dead_letter(record, failures)
                 return  # out of the updates queue: the group's next records may go on
-            self._group_errors[group] = (error, time.time())
+            # Out of time: the record comes back at once, for another invocation.
+            self._retries.failed(group, None if isinstance(error, DeadlineNear) else error)
             raise
         sent_at = float(record.attributes.sent_timestamp) / 1000.0
         self._metrics.count("UpdatesProcessed")
@@ -329,33 +328,3 @@ class ConsumerRuntime:
             raise StorageUnavailable("could not move the update to the DLQ") from error
         self._metrics.count("UpdatesDeadLettered")
         logger.error("update moved to the DLQ", extra={"failures": failures})
-
-    def _schedule_retries(self, records: list[dict[str, Any]], response: dict[str, Any]) -> None:
-        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
-        by_queue: dict[str, list[Deferral]] = {}
-        for record in records:
-            if record["messageId"] not in failed:
-                continue
-            attributes = record.get("attributes", {})
-            error, failed_at = self._group_errors.get(
-                attributes.get("MessageGroupId", ""), (None, time.time())
-            )
-            receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
-            delay = (
-                0
-                if isinstance(error, DeadlineNear)
-                else retry_delay(
-                    error,
-                    receive_count,
-                    self._settings.limits.retry_base_seconds,
-                    elapsed=time.time() - failed_at,
-                )
-            )
-            by_queue.setdefault(record["eventSourceARN"], []).append(
-                Deferral(record["receiptHandle"], delay)
-            )
-        for queue_arn, deferrals in by_queue.items():
-            try:
-                self._visibility.defer(queue_arn, deferrals)
-            except StorageUnavailable:
-                logger.warning("could not schedule retries; the queue's timeout applies")

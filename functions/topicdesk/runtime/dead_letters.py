@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from telegram.error import TelegramError
 
-from topicdesk.adapters.aws import read_secret
+from topicdesk.adapters.aws import SqsVisibility, read_secret
 from topicdesk.adapters.dynamodb import (
     DynamoDeadLetterArchive,
     DynamoFailureJournal,
@@ -28,6 +28,7 @@ from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.domain.dead_letters import DeadLetterService, DeadRecord, OpsChannel
 from topicdesk.domain.errors import StorageUnavailable
 from topicdesk.runtime.ptb import build_bot
+from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.settings import Settings
 
 logger = Logger(child=True)
@@ -38,7 +39,14 @@ _UNAVAILABLE_TOKEN = "0:token-unavailable"  # noqa: S105 (a placeholder, not a s
 
 
 class DeadLetterRuntime:
-    def __init__(self, settings: Settings, metrics: PowertoolsMetrics, *, dynamodb: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: PowertoolsMetrics,
+        *,
+        dynamodb: Any = None,
+        sqs: Any = None,
+    ):
         settings.need("data_table", "limits_table", "bot_token_secret_name", "operator_chat_ids")
         self._loop = asyncio.new_event_loop()
         resource = dynamodb or boto3.resource("dynamodb")
@@ -67,9 +75,15 @@ class DeadLetterRuntime:
             steps=DynamoStepLog(table),
         )
         self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        self._processor.raise_on_entire_batch_failure = False  # retries are still scheduled
+        # A notice refused with 429 comes back after retry_after, not the DLQ's 3 minutes.
+        self._retries = RetrySchedule(
+            SqsVisibility(sqs or boto3.client("sqs")), settings.limits.retry_base_seconds
+        )
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return dict(
+        self._retries.reset()
+        response = dict(
             process_partial_response(
                 event=event,
                 record_handler=self._record,
@@ -77,6 +91,8 @@ class DeadLetterRuntime:
                 context=context,
             )
         )
+        self._retries.apply(event.get("Records", []), response)
+        return response
 
     def _record(self, record: SQSRecord) -> None:
         attributes = record.attributes
@@ -87,7 +103,11 @@ class DeadLetterRuntime:
             sent_at=float(attributes.sent_timestamp or 0) / 1000.0,
             group_id=attributes.message_group_id,
         )
-        stored = self._loop.run_until_complete(self._service.handle(dead))
+        try:
+            stored = self._loop.run_until_complete(self._service.handle(dead))
+        except Exception as error:
+            self._retries.failed(attributes.message_group_id or "", error)
+            raise
         logger.warning(
             "dead letter archived",
             extra={"archive_id": stored.archive_id, "reason": stored.reason},
