@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -92,3 +93,38 @@ def test_no_token_in_logs_even_at_info_level(
     assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
     # The autouse leak check fails this test if any record carries the token.
     assert pipeline.emulator.token not in caplog.text
+
+
+def _settle(pipeline: Pipeline, rounds: int = 8) -> None:
+    """Deliver and process, letting deferred records (an album's wait) come back."""
+    import time
+
+    for _ in range(rounds):
+        pipeline.run()
+        if pipeline.aws.queue_count(pipeline.aws.updates_url) == 0:
+            return
+        time.sleep(1.0)
+    raise AssertionError("the updates queue did not drain")
+
+
+def test_albums_stay_albums_both_ways(pipeline: Pipeline) -> None:
+    anna = int(pipeline.client.create_user("Anna", username="anna")["user_id"])
+    pipeline.client.send_as_user(anna, "hello")
+    pipeline.run()
+    thread = pipeline.topic_of("Anna")
+    # The person's album: three updates, relayed as one copyMessages into the topic.
+    pipeline.client.send_album(anna, 3)
+    _settle(pipeline)
+    copies = [c for c in pipeline.client.calls("copyMessages") if c["status"] == 200]
+    assert [len(json.loads(c["params"]["message_ids"])) for c in copies] == [3]
+    topic = pipeline.client.transcript(pipeline.operator_chat_id, thread)
+    assert len({m.get("media_group_id") for m in topic if "photo" in m}) == 1
+    # An operator's album in the topic reaches the person as one album too.
+    pipeline.client.send_album(
+        pipeline.operator_id, 2, chat_id=pipeline.operator_chat_id, thread_id=thread
+    )
+    _settle(pipeline)
+    copies = [c for c in pipeline.client.calls("copyMessages") if c["status"] == 200]
+    assert [len(json.loads(c["params"]["message_ids"])) for c in copies] == [3, 2]
+    photos = [m for m in pipeline.client.transcript(anna) if "photo" in m and m["from"]["is_bot"]]
+    assert len(photos) == 2 and len({m.get("media_group_id") for m in photos}) == 1

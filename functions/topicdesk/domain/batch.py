@@ -20,6 +20,16 @@ nothing after it in the batch, waits for the rest (a deferral, not a failure): m
 wait about a second for an album's parts too."""
 
 
+class AlbumIncomplete(RateLimited):
+    """The record's run ends in an album part that just arrived: wait a moment for the rest
+    of the album (a deferral, not a failure), so the album is relayed whole."""
+
+    KEY = "album"
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait, key=self.KEY)
+
+
 @dataclass(frozen=True)
 class RecordView:
     """What the planner needs of an SQS record."""
@@ -125,7 +135,8 @@ def retry_delay(
     wait counts from the error, not from when the retry is scheduled."""
     if isinstance(error, RateLimited):
         remaining = error.retry_after - max(0.0, elapsed)
-        if error.by_telegram:
+        if error.by_telegram or isinstance(error, AlbumIncomplete):
+            # Back no sooner than asked (an album's rest needs that long to arrive).
             return max(1, math.ceil(remaining))
         return max(0, math.floor(remaining))
     exponent = max(0, receive_count - 1)

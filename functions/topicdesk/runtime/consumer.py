@@ -55,7 +55,7 @@ from topicdesk.adapters.rate_limiter import (
     shared_throttle,
 )
 from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
-from topicdesk.domain.batch import BatchPlan, RecordView
+from topicdesk.domain.batch import AlbumIncomplete, BatchPlan, RecordView
 from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
 from topicdesk.domain.errors import (
     ChatMigrated,
@@ -82,14 +82,6 @@ class MalformedUpdate(TopicdeskError):
 
 class DeadlineNear(TopicdeskError):
     """Too little time left in this invocation to start another record."""
-
-
-class AlbumIncomplete(RateLimited):
-    """The record's run ends in an album part that just arrived: wait a moment for the rest
-    of the album (a deferral, not a failure), so the album is relayed whole."""
-
-    def __init__(self, wait: float) -> None:
-        super().__init__(wait, key="album")
 
 
 class ConsumerRuntime:
@@ -238,7 +230,7 @@ class ConsumerRuntime:
                     )
             album_wait = self._plan.album_wait(record.message_id, time.time())
             if album_wait > 0:
-                raise AlbumIncomplete(album_wait + 0.5)  # SQS hides in whole seconds
+                raise AlbumIncomplete(album_wait)
             if update is None:
                 self._run_job(record.body or "")
             else:
