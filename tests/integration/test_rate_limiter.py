@@ -248,6 +248,25 @@ def test_a_call_too_big_for_the_wait_is_deferred_with_a_booking_not_slept(table:
     assert booking is not None and booking.key == "group#-43"
 
 
+def test_a_record_with_others_behind_it_defers_rather_than_sleeps(table: Any) -> None:
+    """Patience: records of other conversations wait behind it in the batch."""
+    times = FakeTime()
+    bookings = DynamoBookings(table)
+    throttle = SharedThrottle(
+        DynamoTatStore(table), SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
+    )
+    asyncio.run(throttle.before_send(-44))  # the group's slot now taken for 3.16 s
+    throttle.begin_record("busy", 1, None, patience=0.5)
+    with pytest.raises(RateLimited):
+        asyncio.run(throttle.before_send(-44))
+    assert times.now == 1000.0  # nothing slept: deferred with its slot booked
+    assert bookings.take("busy") is not None
+    asyncio.run(throttle.before_send(-45))
+    throttle.begin_record("alone", 1, None)  # the batch's last record may sleep its wait
+    asyncio.run(throttle.before_send(-45))
+    assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
+
+
 def test_topic_creation_relaxed_has_its_own_bucket_not_the_groups_messages(table: Any) -> None:
     times = FakeTime()
     relaxed = replace(SETTINGS, count_each_message=False)

@@ -87,7 +87,17 @@ def test_a_run_ending_in_a_fresh_album_part_waits_for_the_rest() -> None:
     # The last part came 0.3 s ago and nothing follows it in this batch: more may come.
     assert plan.album_wait("a", now=100.5) == pytest.approx(1.2)
     assert plan.album_wait("b", now=100.5) == pytest.approx(1.2)
-    assert plan.album_wait("a", now=102.0) == 0.0  # bounded: then it goes as it is
+    # Old, never waited for: once (the rest may be in the queue, cut off this batch).
+    assert plan.album_wait("a", now=110.0) == 1.0
+    # Waited for once and settled: it goes as it is (bounded).
+    again = BatchPlan(
+        [
+            RecordView("a", "1", private_update(1, 1, **photo), sent_at=100.0, receive_count=2),
+            RecordView("b", "1", private_update(2, 1, **photo), sent_at=100.2, receive_count=2),
+        ]
+    )
+    assert again.album_wait("a", now=102.0) == 0.0
+    assert again.album_wait("a", now=101.0) == pytest.approx(0.7)
     assert plan.album_wait("z", now=100.5) == 0.0  # not an album
     # A later record of the same group closes the album: nothing to wait for.
     closed = BatchPlan([*records[:2], RecordView("c", "1", private_update(3, 1), sent_at=100.3)])

@@ -495,3 +495,12 @@ def test_an_operators_album_reaches_the_person_as_one_album() -> None:
     assert world.telegram.called("copy_message") == [] or all(
         c["chat_id"] != ANNA.user_id for c in world.telegram.called("copy_message")
     )
+
+
+def test_an_album_is_admitted_whole_by_the_persons_pace() -> None:
+    world = make_world(gate=CountingGate(burst=2))
+    run(world.relay.private_messages([private(ANNA, 1)]))  # one of the two spent
+    album = [private(ANNA, 2 + i, kind="photo", text=None, media_group_id="M") for i in range(3)]
+    run(world.relay.private_messages(album))
+    [call] = world.telegram.called("copy_messages")
+    assert call["message_ids"] == [2, 3, 4]  # not [2]: the album is not cut by the pace

@@ -271,17 +271,26 @@ class SharedThrottle:
         self._clock = clock
         self._sleep = sleep
         self._deadline: float | None = None
+        self._patience: float | None = None
         self._record_id: str | None = None
         self._may_hold_booking = False
 
     def begin_record(
-        self, record_id: str | None, receive_count: int, deadline: float | None
+        self,
+        record_id: str | None,
+        receive_count: int,
+        deadline: float | None,
+        patience: float | None = None,
     ) -> None:
         """The record whose sends follow. ``deadline``: wall-clock time by which it must be
-        done (the invocation's end less a margin); a wait past it defers instead."""
+        done (the invocation's end less a margin); a wait past it defers instead.
+        ``patience``: the longest wait this record may sleep, if shorter than the settings'
+        (records of other conversations wait behind it in the batch: a sleep would hold
+        them up, a deferral with a booking does not)."""
         self._record_id = record_id
         self._may_hold_booking = receive_count > 1  # only a returning record can have one
         self._deadline = deadline
+        self._patience = patience
 
     def set_deadline(self, deadline: float | None) -> None:
         self._deadline = deadline
@@ -290,6 +299,8 @@ class SharedThrottle:
         spent = rules_for(chat_id, count, self._settings, kind)
         now = self._clock() + self._latency_guard
         max_wait = self._settings.max_wait
+        if self._patience is not None:
+            max_wait = min(max_wait, self._patience)
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
         booked, rules = self._booked_slot(spent, now)

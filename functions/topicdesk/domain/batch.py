@@ -39,6 +39,7 @@ class RecordView:
     body: str
     sent_at: float = 0.0
     """When the webhook enqueued it (SQS ``SentTimestamp``, seconds)."""
+    receive_count: int = 1
 
 
 def _plain_private_message(update: Mapping[str, Any]) -> bool:
@@ -80,6 +81,8 @@ class BatchPlan:
             record.message_id: parse_update(record.body) for record in records
         }
         self._sent_at = {record.message_id: record.sent_at for record in records}
+        self._receives = {record.message_id: record.receive_count for record in records}
+        self._order = [record.message_id for record in records]
         by_group: dict[str, list[str]] = {}
         for record in records:
             by_group.setdefault(record.group_id, []).append(record.message_id)
@@ -105,17 +108,27 @@ class BatchPlan:
     def followers(self, message_id: str) -> list[dict[str, Any]]:
         return self._followers.get(message_id, [])
 
+    def last(self, message_id: str) -> bool:
+        """Whether nothing comes after this record in the batch (no other conversation
+        waits behind it in this invocation)."""
+        return bool(self._order) and self._order[-1] == message_id
+
     def album_wait(self, message_id: str, now: float) -> float:
         """Seconds to wait for more parts of an album before relaying this record's run: >0
         when the run ends in an album part that is the last record of its group in this
-        batch and was enqueued less than ``ALBUM_SETTLE_SECONDS`` ago."""
+        batch, and either it was enqueued less than ``ALBUM_SETTLE_SECONDS`` ago (the rest
+        may still be on its way) or it was never waited for (received once: the rest may be
+        in the queue, cut off this batch). Bounded: once waited for and settled, it goes."""
         end = self._run_end.get(message_id)
         if end is None or end not in self._group_last:
             return 0.0
         last = self.updates.get(end)
         if last is None or _album_of(last) is None:
             return 0.0
-        return max(0.0, self._sent_at.get(end, 0.0) + ALBUM_SETTLE_SECONDS - now)
+        fresh = self._sent_at.get(end, 0.0) + ALBUM_SETTLE_SECONDS - now
+        if self._receives.get(end, 1) <= 1:
+            return max(fresh, 1.0)
+        return max(0.0, fresh)
 
 
 def retry_delay(

@@ -65,6 +65,10 @@ class RelaySettings:
     """A person is asked to slow down at most once in this many seconds."""
 
 
+def _same_album(first: ChatMessage, second: ChatMessage) -> bool:
+    return first.media_group_id is not None and first.media_group_id == second.media_group_id
+
+
 class ShardPicker:
     """Chooses the operators' group for a new person: the one with the most headroom under its
     20/min limit right now (the shortest queue in the shared limiter), then the one hosting
@@ -181,6 +185,9 @@ class Relay:
         admitted: list[ChatMessage] = []
         wait = 0.0
         for message in batch:
+            if admitted and _same_album(admitted[-1], message):
+                admitted.append(message)  # an album is admitted whole, or not at all
+                continue
             wait = self._flood.admit(session.user_id, self._clock.now())
             if wait > 0:
                 break

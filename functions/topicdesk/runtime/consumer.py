@@ -74,6 +74,10 @@ logger = Logger(child=True)
 
 IDEMPOTENCY_SECONDS = 48 * 3600
 DEADLINE_MARGIN_MS = 5_000
+BUSY_PATIENCE_SECONDS = 0.5
+"""The longest flood-limit sleep of a record with other records behind it in the batch:
+records of other conversations (an answer to a person, needing no group slot) must not wait
+for a group's slot they do not need. A longer wait books the slot and defers the record."""
 
 
 class MalformedUpdate(TopicdeskError):
@@ -195,6 +199,9 @@ class ConsumerRuntime:
                     group_id=record.get("attributes", {}).get("MessageGroupId", ""),
                     body=record.get("body", ""),
                     sent_at=float(record.get("attributes", {}).get("SentTimestamp", 0)) / 1000,
+                    receive_count=int(
+                        record.get("attributes", {}).get("ApproximateReceiveCount", 1)
+                    ),
                 )
                 for record in records
             ]
@@ -227,6 +234,8 @@ class ConsumerRuntime:
                         record.message_id,
                         int(record.attributes.approximate_receive_count or 1),
                         time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000,
+                        # Others wait behind it: no long sleep, a booking instead.
+                        None if self._plan.last(record.message_id) else BUSY_PATIENCE_SECONDS,
                     )
             album_wait = self._plan.album_wait(record.message_id, time.time())
             if album_wait > 0:
