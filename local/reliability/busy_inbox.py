@@ -46,7 +46,8 @@ FINISHED = "📣 Broadcast finished: "
 #: The person's pace as the product ships it (the other scenarios switch it off).
 PERSON_PACE = {"LIMIT_PERSON_BURST": "8", "LIMIT_PERSON_INTERVAL_SECONDS": "8"}
 #: Webhook delivery + the runtime's SQS long poll (1 s) + the consumer's own reads: what an
-#: answer takes on an idle stage (measured first, reported; about 1 s here).
+#: answer takes on an idle stage. The scenario measures it first and uses the slower of the two
+#: (1.1-2.5 s measured on this shared machine).
 DELIVERY_ALLOWANCE = 1.5
 #: Telegram's group limit per minute before the common scale (Telegram: 20). With every other
 #: limit x50, a group at 1,000/min is never reached: two local consumer environments relay
@@ -276,7 +277,7 @@ def _scenario(h: Harness, measure: Measure) -> Row:
     env = h.stage.runtime.pools[h.stage.outputs["ConsumerFunctionName"]].spec.environment
     max_wait = float(env.get("LIMIT_MAX_WAIT_SECONDS") or DEFAULT_MAX_WAIT)
     measure.slot = 60.0 / float(env.get("LIMIT_GROUP_PER_MINUTE") or 19)
-    measure.bound = max_wait + measure.slot + DELIVERY_ALLOWANCE
+    limiter_wait = max_wait + measure.slot
     busy = Busy(h, [h.operator, *_extra_operators(h, 2)])
     people = h.new_people(30, "Busy")
     flooders, albums, media, editors = people[0:6], people[6:10], people[10:14], people[14:17]
@@ -294,6 +295,8 @@ def _scenario(h: Harness, measure: Measure) -> Row:
     h.wait_quiet()
     measure.idle = _latencies(busy, idle_ids)
     measure.idle_ids = set(idle_ids)
+    # The limiter's own longest wait and one slot, on top of what an answer takes here idle.
+    measure.bound = limiter_wait + max(DELIVERY_ALLOWANCE, *measure.idle)
 
     # Everyone writes once: 30 topics, 30 contact cards, 30 copies into one group.
     for person in people:
