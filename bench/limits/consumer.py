@@ -22,18 +22,16 @@ import faulthandler
 import os
 from functools import cache
 from typing import Any
-from unittest import mock
 
-import topicdesk.runtime.consumer as consumer_runtime
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from telegram import Bot
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 from topicdesk.adapters.powertools import PowertoolsMetrics
 from topicdesk.adapters.telegram import NoThrottle
+from topicdesk.composition.consumer import consumer_runtime
 from topicdesk.handlers import consumer as product
 from topicdesk.runtime.consumer import ConsumerRuntime
-from topicdesk.settings import Settings
 
 SWITCH = "BENCH_LIMITER"
 SCALE = "BENCH_SCALE"
@@ -75,11 +73,12 @@ def build_rate_limited_bot(token: str, api_url: str) -> Bot:
 
 @cache
 def baseline_runtime() -> ConsumerRuntime:
-    # ConsumerRuntime builds its Bot itself: hand it the rate-limited one for this build only.
-    with mock.patch.object(consumer_runtime, "build_bot", build_rate_limited_bot):
-        return ConsumerRuntime(
-            Settings.from_env(), PowertoolsMetrics(product.metrics), throttle=NoThrottle()
-        )
+    # The same wiring with PTB's own rate limiter in the Bot instead of the shared limiter.
+    return consumer_runtime(
+        PowertoolsMetrics(product.metrics),
+        bot_factory=build_rate_limited_bot,
+        throttle=NoThrottle(),
+    )
 
 
 @product.metrics.log_metrics

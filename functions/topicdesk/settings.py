@@ -6,10 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from topicdesk.domain import texts
+from topicdesk.contract import DEFAULT_GREETING, DEFAULT_TELEGRAM_API_URL, Env
 from topicdesk.domain.limiter import LimitSettings
-
-DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 
 
 class SettingsError(ValueError):
@@ -25,9 +23,9 @@ def parse_chat_ids(raw: str) -> tuple[int, ...]:
         try:
             ids.append(int(part))
         except ValueError:
-            raise SettingsError(f"OPERATOR_CHAT_IDS: {part!r} is not a chat id") from None
+            raise SettingsError(f"{Env.OPERATOR_CHAT_IDS}: {part!r} is not a chat id") from None
     if not ids:
-        raise SettingsError("OPERATOR_CHAT_IDS names no chat")
+        raise SettingsError(f"{Env.OPERATOR_CHAT_IDS} names no chat")
     return tuple(ids)
 
 
@@ -73,22 +71,22 @@ class Limits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
-        policy = env.get("FLOOD_POLICY", "hold").strip() or "hold"
+        policy = env.get(Env.FLOOD_POLICY, "hold").strip() or "hold"
         if policy not in ("hold", "drop"):
-            raise SettingsError(f"FLOOD_POLICY: {policy!r} is neither 'hold' nor 'drop'")
+            raise SettingsError(f"{Env.FLOOD_POLICY}: {policy!r} is neither 'hold' nor 'drop'")
         return cls(
-            bot_per_second=_float(env, "LIMIT_BOT_PER_SECOND", cls.bot_per_second),
-            chat_per_second=_float(env, "LIMIT_CHAT_PER_SECOND", cls.chat_per_second),
-            group_per_minute=_float(env, "LIMIT_GROUP_PER_MINUTE", cls.group_per_minute),
-            person_burst=_float(env, "LIMIT_PERSON_BURST", cls.person_burst),
+            bot_per_second=_float(env, Env.LIMIT_BOT_PER_SECOND, cls.bot_per_second),
+            chat_per_second=_float(env, Env.LIMIT_CHAT_PER_SECOND, cls.chat_per_second),
+            group_per_minute=_float(env, Env.LIMIT_GROUP_PER_MINUTE, cls.group_per_minute),
+            person_burst=_float(env, Env.LIMIT_PERSON_BURST, cls.person_burst),
             person_interval_seconds=_float(
-                env, "LIMIT_PERSON_INTERVAL_SECONDS", cls.person_interval_seconds
+                env, Env.LIMIT_PERSON_INTERVAL_SECONDS, cls.person_interval_seconds
             ),
             flood_policy=policy,
-            max_wait_seconds=_float(env, "LIMIT_MAX_WAIT_SECONDS", cls.max_wait_seconds),
-            max_attempts=int(_float(env, "MAX_ATTEMPTS", cls.max_attempts)),
-            retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", cls.retry_base_seconds),
-            count_each_message=_bool(env, "LIMIT_COUNT_EACH_MESSAGE", cls.count_each_message),
+            max_wait_seconds=_float(env, Env.LIMIT_MAX_WAIT_SECONDS, cls.max_wait_seconds),
+            max_attempts=int(_float(env, Env.MAX_ATTEMPTS, cls.max_attempts)),
+            retry_base_seconds=_float(env, Env.RETRY_BASE_SECONDS, cls.retry_base_seconds),
+            count_each_message=_bool(env, Env.LIMIT_COUNT_EACH_MESSAGE, cls.count_each_message),
         )
 
     def gcra(self) -> LimitSettings:
@@ -101,55 +99,89 @@ class Limits:
         )
 
 
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"environment variable {name} is not set")
+    return value
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    return (env.get(Env.TELEGRAM_API_URL, "").strip() or DEFAULT_TELEGRAM_API_URL).rstrip("/")
+
+
+def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
 @dataclass(frozen=True)
-class Settings:
-    stage: str
-    telegram_api_url: str
-    bot_token_secret_name: str
-    webhook_secret_name: str
+class WebhookSettings:
     updates_queue_url: str
-    dead_letter_queue_url: str
-    data_table: str
-    limits_table: str
-    idempotency_table: str
+    webhook_secret_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
+        env = _environ(env)
+        return cls(
+            updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
+            webhook_secret_name=_required(env, Env.WEBHOOK_SECRET_NAME),
+        )
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """What a function that writes to Telegram needs: where, as whom, within which limits."""
+
+    api_url: str
+    bot_token_secret_name: str
     operator_chat_ids: tuple[int, ...]
-    greeting: str
+    limits_table: str
     limits: Limits
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Reads what is set; each handler then asks for what it needs with ``need``."""
-        env = os.environ if env is None else env
-        raw_chats = env.get("OPERATOR_CHAT_IDS", "").strip()
+    def from_env(cls, env: Mapping[str, str]) -> TelegramSettings:
         return cls(
-            stage=env.get("STAGE", "dev"),
-            telegram_api_url=(
-                env.get("TELEGRAM_API_URL", "").strip() or DEFAULT_TELEGRAM_API_URL
-            ).rstrip("/"),
-            bot_token_secret_name=env.get("BOT_TOKEN_SECRET_NAME", "").strip(),
-            webhook_secret_name=env.get("WEBHOOK_SECRET_NAME", "").strip(),
-            updates_queue_url=env.get("UPDATES_QUEUE_URL", "").strip(),
-            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", "").strip(),
-            data_table=env.get("DATA_TABLE", "").strip(),
-            limits_table=env.get("LIMITS_TABLE", "").strip(),
-            idempotency_table=env.get("IDEMPOTENCY_TABLE", "").strip(),
-            operator_chat_ids=parse_chat_ids(raw_chats) if raw_chats else (),
-            greeting=env.get("GREETING", "").strip() or texts.DEFAULT_GREETING,
+            api_url=_api_url(env),
+            bot_token_secret_name=_required(env, Env.BOT_TOKEN_SECRET_NAME),
+            operator_chat_ids=parse_chat_ids(_required(env, Env.OPERATOR_CHAT_IDS)),
+            limits_table=_required(env, Env.LIMITS_TABLE),
             limits=Limits.from_env(env),
         )
 
-    def need(self, *names: str) -> None:
-        """Fail fast, naming the first missing setting, at cold start rather than mid-batch."""
-        env_names = {
-            "bot_token_secret_name": "BOT_TOKEN_SECRET_NAME",
-            "webhook_secret_name": "WEBHOOK_SECRET_NAME",
-            "updates_queue_url": "UPDATES_QUEUE_URL",
-            "dead_letter_queue_url": "DEAD_LETTER_QUEUE_URL",
-            "data_table": "DATA_TABLE",
-            "limits_table": "LIMITS_TABLE",
-            "idempotency_table": "IDEMPOTENCY_TABLE",
-            "operator_chat_ids": "OPERATOR_CHAT_IDS",
-        }
-        for name in names:
-            if not getattr(self, name):
-                raise SettingsError(f"environment variable {env_names[name]} is not set")
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    telegram: TelegramSettings
+    updates_queue_url: str
+    """Broadcast jobs are queued here."""
+    dead_letter_queue_url: str
+    data_table: str
+    idempotency_table: str
+    greeting: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
+        """Every setting the consumer needs, checked at cold start: a missing one stops the
+        function with one clear error instead of silently turning a feature off."""
+        env = _environ(env)
+        return cls(
+            telegram=TelegramSettings.from_env(env),
+            updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
+            dead_letter_queue_url=_required(env, Env.DEAD_LETTER_QUEUE_URL),
+            data_table=_required(env, Env.DATA_TABLE),
+            idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
+            greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetterSettings:
+    telegram: TelegramSettings
+    data_table: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DeadLetterSettings:
+        env = _environ(env)
+        return cls(
+            telegram=TelegramSettings.from_env(env), data_table=_required(env, Env.DATA_TABLE)
+        )

@@ -25,6 +25,9 @@ class FakeMetrics:
     def count(self, name: str, value: float = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + value
 
+    def milliseconds(self, name: str, value: float) -> None:
+        self.counts[name] = value
+
 
 class InMemorySessions:
     def __init__(self) -> None:

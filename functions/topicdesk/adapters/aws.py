@@ -49,6 +49,25 @@ class SqsUpdateQueue:
         return str(answer["MessageId"])
 
 
+class SqsDeadLetterQueue:
+    """The consumer's own move of an update to the FIFO DLQ (after ``MAX_ATTEMPTS``)."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def send(self, body: str, group_id: str | None, deduplication_id: str) -> None:
+        try:
+            self._client.send_message(
+                QueueUrl=self._url,
+                MessageBody=body,
+                MessageGroupId=group_id or "unrouted",
+                MessageDeduplicationId=deduplication_id,
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailable("could not move the update to the DLQ") from error
+
+
 class SqsJobQueue:
     """Broadcast jobs onto the updates queue, each in its person's message group."""
 

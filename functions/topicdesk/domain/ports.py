@@ -166,6 +166,16 @@ class StepLog(Protocol):
 class Metrics(Protocol):
     def count(self, name: str, value: float = 1) -> None: ...
 
+    def milliseconds(self, name: str, value: float) -> None: ...
+
+
+class DeadLetterQueue(Protocol):
+    """Where the consumer moves an update that failed ``MAX_ATTEMPTS`` times."""
+
+    def send(self, body: str, group_id: str | None, deduplication_id: str) -> None:
+        """Same group as in the updates queue, so on-call sees them in order."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> float: ...

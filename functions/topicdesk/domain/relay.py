@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from topicdesk.contract import DEFAULT_GREETING
 from topicdesk.domain import texts
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.errors import (
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RelaySettings:
     operator_chat_ids: tuple[int, ...]
-    greeting: str = texts.DEFAULT_GREETING
+    greeting: str = DEFAULT_GREETING
     topic_claim_lease_seconds: float = 30.0
     delivered_reaction: str = "👍"
     owner_id: str = field(default_factory=lambda: uuid.uuid4().hex)

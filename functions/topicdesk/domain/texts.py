@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from topicdesk.domain.model import Person, Session
 
-DEFAULT_GREETING = "Hello! Write your question here and our support team will answer in this chat."
 TOPIC_NAME_LIMIT = 128  # createForumTopic: name is 1-128 characters
 
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.composition.consumer import consumer_runtime
 from topicdesk.runtime.consumer import ConsumerRuntime
-from topicdesk.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
@@ -19,7 +19,7 @@ metrics = Metrics()
 
 @cache
 def runtime() -> ConsumerRuntime:
-    return ConsumerRuntime(Settings.from_env(), PowertoolsMetrics(metrics))
+    return consumer_runtime(PowertoolsMetrics(metrics))
 
 
 @metrics.log_metrics

@@ -9,8 +9,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.composition.dead_letters import dead_letter_runtime
 from topicdesk.runtime.dead_letters import DeadLetterRuntime
-from topicdesk.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
@@ -19,7 +19,7 @@ metrics = Metrics()
 
 @cache
 def runtime() -> DeadLetterRuntime:
-    return DeadLetterRuntime(Settings.from_env(), PowertoolsMetrics(metrics))
+    return dead_letter_runtime(PowertoolsMetrics(metrics))
 
 
 @metrics.log_metrics

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import Bot, ChatMemberUpdated, Message, Update
@@ -31,7 +31,6 @@ from topicdesk.domain.relay import Relay
 from topicdesk.domain.steps import Steps
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
-FollowersOf = Callable[[Update], Sequence[dict[str, Any]]]
 
 
 _TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
@@ -76,9 +75,9 @@ def build_bot(token: str, api_url: str) -> Bot:
 class RelayApplication:
     """One PTB Application per container; ``process`` runs one update through it."""
 
-    def __init__(self, *, bot: Bot, relay: Relay, followers: FollowersOf) -> None:
+    def __init__(self, *, bot: Bot, relay: Relay) -> None:
         self._relay = relay
-        self._followers = followers
+        self._followers: Sequence[dict[str, Any]] = ()
         self._errors: list[BaseException] = []
         # The update being processed has one Steps; PTB's handlers reach it through here
         # (one update at a time per container).
@@ -109,10 +108,17 @@ class RelayApplication:
     async def shutdown(self) -> None:
         await self.application.shutdown()
 
-    async def process(self, data: dict[str, Any], steps: Steps | None = None) -> None:
-        """Run one update with its step record; raise what a handler raised."""
+    async def process(
+        self,
+        data: dict[str, Any],
+        steps: Steps | None = None,
+        followers: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Run one update with its step record and the updates that ride along with it in
+        one call (``followers``); raise what a handler raised."""
         self._errors.clear()
         self._steps = steps or Steps()
+        self._followers = followers
         update = Update.de_json(data, self.application.bot)
         await self.application.process_update(update)
         if self._errors:
@@ -135,7 +141,7 @@ class RelayApplication:
     def _run(self, update: Update) -> list[ChatMessage]:
         assert update.effective_message is not None
         run = [self._message(update.effective_message)]
-        for data in self._followers(update):
+        for data in self._followers:
             follower = Update.de_json(data, self.application.bot)
             if follower.message is not None:
                 run.append(self._message(follower.message))

@@ -1,0 +1,116 @@
+"""The consumer's wiring: DynamoDB, SQS, the shared limiter, the Bot and PTB's Application,
+the relay and broadcasts, the worker and the batch policy."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from telegram import Bot
+
+from topicdesk.adapters.aws import SqsDeadLetterQueue, SqsJobQueue, SqsVisibility, read_secret
+from topicdesk.adapters.dynamodb import (
+    DynamoBroadcastRepository,
+    DynamoFailureJournal,
+    DynamoMessageMap,
+    DynamoRoster,
+    DynamoSessionRepository,
+    DynamoStepLog,
+)
+from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
+from topicdesk.adapters.rate_limiter import (
+    DynamoFloodGate,
+    DynamoTatStore,
+    SharedThrottle,
+    shared_throttle,
+)
+from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
+from topicdesk.domain.broadcast import BroadcastService
+from topicdesk.domain.limiter import rules_for
+from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.runtime.consumer import ConsumerRuntime
+from topicdesk.runtime.ptb import RelayApplication, build_bot
+from topicdesk.runtime.retries import RetrySchedule
+from topicdesk.runtime.work import Worker
+from topicdesk.settings import ConsumerSettings
+
+BotFactory = Callable[[str, str], Bot]
+
+
+def consumer_runtime(
+    metrics: PowertoolsMetrics,
+    *,
+    settings: ConsumerSettings | None = None,
+    bot_factory: BotFactory = build_bot,
+    throttle: Throttle | None = None,
+) -> ConsumerRuntime:
+    """``bot_factory`` and ``throttle``: the benchmarks' baseline swaps in PTB's own rate
+    limiter for the shared one (``bench/limits``)."""
+    settings = settings or ConsumerSettings.from_env()
+    telegram = settings.telegram
+    dynamodb, sqs = boto3.resource("dynamodb"), boto3.client("sqs")
+    table = dynamodb.Table(settings.data_table)
+    limits_table = dynamodb.Table(telegram.limits_table)
+    clock = SystemClock()
+    gcra = telegram.limits.gcra()
+    shared = shared_throttle(limits_table, gcra)
+    store = DynamoTatStore(limits_table)
+    bot = bot_factory(read_secret(telegram.bot_token_secret_name), telegram.api_url)
+    gateway = PtbTelegramGateway(bot, throttle=throttle or shared, metrics=metrics)
+    sessions = DynamoSessionRepository(table)
+    broadcasts = BroadcastService(
+        broadcasts=DynamoBroadcastRepository(table),
+        roster=DynamoRoster(table),
+        jobs=SqsJobQueue(sqs, settings.updates_queue_url),
+        sessions=sessions,
+        telegram=gateway,
+        clock=clock,
+        metrics=metrics,
+    )
+
+    def group_backlog(chat_id: int) -> float:
+        return store.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
+
+    relay = Relay(
+        sessions=sessions,
+        shard_picker=ShardPicker(sessions, telegram.operator_chat_ids, backlog=group_backlog),
+        messages=DynamoMessageMap(table),
+        telegram=gateway,
+        settings=RelaySettings(
+            operator_chat_ids=telegram.operator_chat_ids,
+            greeting=settings.greeting,
+            flood_policy=telegram.limits.flood_policy,
+        ),
+        clock=clock,
+        metrics=metrics,
+        flood_gate=DynamoFloodGate(
+            store,
+            burst=telegram.limits.person_burst,
+            interval=telegram.limits.person_interval_seconds,
+        ),
+        broadcasts=broadcasts,
+    )
+    loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
+    app = RelayApplication(bot=bot, relay=relay)
+    loop.run_until_complete(app.initialize())
+    worker = Worker(
+        loop=loop,
+        app=app,
+        broadcasts=broadcasts,
+        step_log=DynamoStepLog(table),
+        persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+    )
+    active = throttle or shared
+    return ConsumerRuntime(
+        worker=worker,
+        throttle=active if isinstance(active, SharedThrottle) else None,
+        journal=DynamoFailureJournal(table),
+        dead_letters=SqsDeadLetterQueue(sqs, settings.dead_letter_queue_url),
+        retries=RetrySchedule(SqsVisibility(sqs), telegram.limits.retry_base_seconds),
+        metrics=metrics,
+        clock=clock,
+        max_attempts=telegram.limits.max_attempts,
+    )

@@ -1,0 +1,110 @@
+"""The contract between the product (functions/), its infrastructure (infra/), the operations
+CLI (ops/), the embedded stage (local/), the benchmarks (bench/) and the tests.
+
+Every fact that more than one of them needs is defined here once and imported everywhere
+else: environment variable names, table key layouts, the update types Telegram is asked for,
+stack output names, the default Bot API URL and greeting. A test fails when one of them is
+spelled out anywhere else (``tests/unit/test_contract.py``).
+
+Plain values only: this module imports nothing (the webhook's cold start reads it too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "DATA_TABLE",
+    "DEFAULT_GREETING",
+    "DEFAULT_TELEGRAM_API_URL",
+    "IDEMPOTENCY_TABLE",
+    "LIMITS_TABLE",
+    "Env",
+    "Output",
+    "TableLayout",
+]
+
+DEFAULT_TELEGRAM_API_URL: Final = "https://api.telegram.org"
+DEFAULT_GREETING: Final = (
+    "Hello! Write your question here and our support team will answer in this chat."
+)
+
+# What setWebhook / getUpdates ask Telegram for (the deploy-time registration, the ops CLI and
+# the local stage's long polling): the update types Topicdesk handles.
+ALLOWED_UPDATES: Final = (
+    "message",
+    "edited_message",
+    "my_chat_member",
+    "message_reaction",
+    "callback_query",
+)
+
+
+class Env:
+    """Environment variable names of the functions (names only, never secret values)."""
+
+    # ruff: noqa: S105 (below: the *names* of variables and outputs, not secrets)
+
+    STAGE: Final = "STAGE"
+    UPDATES_QUEUE_URL: Final = "UPDATES_QUEUE_URL"
+    DEAD_LETTER_QUEUE_URL: Final = "DEAD_LETTER_QUEUE_URL"
+    DATA_TABLE: Final = "DATA_TABLE"
+    LIMITS_TABLE: Final = "LIMITS_TABLE"
+    IDEMPOTENCY_TABLE: Final = "IDEMPOTENCY_TABLE"
+    BOT_TOKEN_SECRET_NAME: Final = "BOT_TOKEN_SECRET_NAME"
+    WEBHOOK_SECRET_NAME: Final = "WEBHOOK_SECRET_NAME"
+    TELEGRAM_API_URL: Final = "TELEGRAM_API_URL"
+    OPERATOR_CHAT_IDS: Final = "OPERATOR_CHAT_IDS"
+    GREETING: Final = "GREETING"
+    MAX_ATTEMPTS: Final = "MAX_ATTEMPTS"
+    RETRY_BASE_SECONDS: Final = "RETRY_BASE_SECONDS"
+    LIMIT_BOT_PER_SECOND: Final = "LIMIT_BOT_PER_SECOND"
+    LIMIT_CHAT_PER_SECOND: Final = "LIMIT_CHAT_PER_SECOND"
+    LIMIT_GROUP_PER_MINUTE: Final = "LIMIT_GROUP_PER_MINUTE"
+    LIMIT_MAX_WAIT_SECONDS: Final = "LIMIT_MAX_WAIT_SECONDS"
+    LIMIT_COUNT_EACH_MESSAGE: Final = "LIMIT_COUNT_EACH_MESSAGE"
+    LIMIT_PERSON_BURST: Final = "LIMIT_PERSON_BURST"
+    LIMIT_PERSON_INTERVAL_SECONDS: Final = "LIMIT_PERSON_INTERVAL_SECONDS"
+    FLOOD_POLICY: Final = "FLOOD_POLICY"
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """A DynamoDB table's keys (all strings) and its TTL attribute."""
+
+    partition_key: str
+    ttl_attribute: str
+    sort_key: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.partition_key, self.sort_key) if self.sort_key else (self.partition_key,)
+
+
+DATA_TABLE: Final = TableLayout(partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
+"""Sessions, topics, message map, failure journal, step records, dead letters, broadcasts."""
+LIMITS_TABLE: Final = TableLayout(partition_key="pk", ttl_attribute="expires_at")
+"""The shared flood limiter (GCRA TATs, holds, bookings, per-person buckets)."""
+IDEMPOTENCY_TABLE: Final = TableLayout(partition_key="id", ttl_attribute="expiration")
+"""Powertools idempotency (its default key and TTL attribute names)."""
+
+
+class Output:
+    """Stack output names (stable: the local stage and the ops CLI read them)."""
+
+    WEBHOOK_URL: Final = "WebhookUrl"
+    UPDATES_QUEUE_URL: Final = "UpdatesQueueUrl"
+    DEAD_LETTER_QUEUE_URL: Final = "DeadLetterQueueUrl"
+    DATA_TABLE_NAME: Final = "DataTableName"
+    LIMITS_TABLE_NAME: Final = "LimitsTableName"
+    IDEMPOTENCY_TABLE_NAME: Final = "IdempotencyTableName"
+    BOT_TOKEN_SECRET_NAME: Final = "BotTokenSecretName"
+    WEBHOOK_SECRET_NAME: Final = "WebhookSecretName"
+    ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+    DASHBOARD_NAME: Final = "DashboardName"
+    WEBHOOK_FUNCTION_NAME: Final = "WebhookFunctionName"
+    CONSUMER_FUNCTION_NAME: Final = "ConsumerFunctionName"
+    DLQ_PROCESSOR_FUNCTION_NAME: Final = "DlqProcessorFunctionName"
+    WEBHOOK_REGISTRATION_STATUS: Final = "WebhookRegistrationStatus"

@@ -1,0 +1,96 @@
+"""One unit of the consumer's work, with its step record: a Telegram update through PTB's
+Application (idempotent per ``update_id`` past SQS's 5-minute dedup window), or one of our own
+queue jobs (a broadcast's share for one person)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
+from topicdesk.domain.errors import TopicdeskError
+from topicdesk.domain.ports import StepLog
+from topicdesk.domain.steps import Steps
+from topicdesk.runtime.ptb import RelayApplication
+
+logger = Logger(child=True)
+
+IDEMPOTENCY_SECONDS = 48 * 3600
+"""Longer than Telegram's 24 h of webhook retries."""
+
+
+class MalformedUpdate(TopicdeskError):
+    """The queued body is not an update; it fails until the DLQ archives it."""
+
+
+class Worker:
+    """Built once per container, on the container's long-lived event loop."""
+
+    def __init__(
+        self,
+        *,
+        loop: asyncio.AbstractEventLoop,
+        app: RelayApplication,
+        broadcasts: BroadcastService,
+        step_log: StepLog,
+        persistence: BasePersistenceLayer,
+    ) -> None:
+        self._loop = loop
+        self._app = app
+        self._broadcasts = broadcasts
+        self._step_log = step_log
+        self._followers: Sequence[dict[str, Any]] = ()
+        self._idempotency = IdempotencyConfig(
+            event_key_jmespath="update_id",
+            expires_after_seconds=IDEMPOTENCY_SECONDS,
+            raise_on_no_idempotency_key=True,
+        )
+        self._process_once = idempotent_function(
+            data_keyword_argument="update",
+            config=self._idempotency,
+            persistence_store=persistence,
+        )(self._process)
+
+    def begin_batch(self, context: LambdaContext) -> None:
+        self._idempotency.register_lambda_context(context)
+
+    def update(self, update: dict[str, Any], followers: Sequence[dict[str, Any]]) -> None:
+        """Run ``update``; ``followers``: the records that ride along with it (one call)."""
+        self._followers = followers
+        self._process_once(update=update)
+
+    def _process(self, update: dict[str, Any]) -> dict[str, bool]:
+        logger.set_correlation_id(str(update.get("update_id")))
+        steps = Steps.load(self._step_log, f"update#{update['update_id']}")
+        self._run(steps, self._app.process(update, steps, self._followers))
+        return {"ok": True}
+
+    def job(self, body: str) -> None:
+        """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
+        try:
+            job = BroadcastJob.from_body(json.loads(body))
+        except (ValueError, RecursionError):
+            job = None
+        if job is None:
+            raise MalformedUpdate("the queued body is neither a Telegram update nor a job")
+        steps = Steps.load(self._step_log, job.step_key)
+        self._run(steps, self._broadcasts.deliver(job, steps))
+
+    def _run(self, steps: Steps, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work``; when it fails, what it did that is kept only in memory is written
+        first, so the retry resumes after it."""
+        try:
+            self._loop.run_until_complete(work)
+        except BaseException:
+            self._loop.run_until_complete(steps.flush())
+            raise
