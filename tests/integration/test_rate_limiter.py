@@ -11,14 +11,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from topicdesk.adapters.rate_limiter import (
-    HOLD_CHECK_LEAD_SECONDS,
-    DynamoBookings,
-    DynamoTatStore,
-    SharedThrottle,
-)
+from topicdesk.adapters.rate_limiter import DynamoBookings, DynamoTatStore
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import BOT_WIDE_RETRY_AFTER, LimitSettings, Rule
+from topicdesk.domain.throttle import HOLD_CHECK_LEAD_SECONDS, SharedThrottle
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from topicdesk.domain.errors import RateLimited
+from topicdesk.domain.limiter import Reservation, Rule, next_tat
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
-from topicdesk.domain.ports import FailureRecord
+from topicdesk.domain.ports import Booking, FailureRecord
 
 
 class FakeClock:
@@ -307,3 +309,42 @@ class InMemoryArchive:
 
     def delete(self, archive_id: str) -> None:
         self.items.pop(archive_id, None)
+
+
+class MemoryStore:
+    """The shared limiter's TAT store (``TatStore``) in memory: GCRA by ``next_tat``."""
+
+    def __init__(self) -> None:
+        self.tat: dict[str, float] = {}
+        self.holds: dict[str, float] = {}
+        self.released: list[str] = []
+
+    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
+        new_tat, wait = next_tat(self.tat.get(rule.key), now, rule)
+        if wait > max_wait:
+            raise RateLimited(wait, key=rule.key)
+        self.tat[rule.key] = new_tat
+        return Reservation(rule.key, wait, rule.cost)
+
+    def release(self, reservation: Reservation) -> None:
+        self.tat[reservation.key] -= reservation.interval
+        self.released.append(reservation.key)
+
+    def push_back(self, key: str, until: float) -> None:
+        self.tat[key] = max(self.tat.get(key, 0.0), until)
+        self.holds[key] = max(self.holds.get(key, 0.0), until)
+
+    def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
+        held = [(self.holds.get(key, 0.0), key) for key in keys]
+        return max(held) if held else (0.0, "")
+
+
+class MemoryBookings:
+    def __init__(self) -> None:
+        self.items: dict[str, Booking] = {}
+
+    def save(self, record_id: str, booking: Booking) -> None:
+        self.items[record_id] = booking
+
+    def take(self, record_id: str) -> Booking | None:
+        return self.items.pop(record_id, None)

@@ -5,37 +5,17 @@ from __future__ import annotations
 import math
 
 import pytest
+from fakes import MemoryStore
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import (
     LimitSettings,
     Reservation,
     Rule,
-    next_tat,
     reserve_all,
     rules_for,
 )
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self.tat: dict[str, float] = {}
-        self.released: list[str] = []
-
-    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
-        new_tat, wait = next_tat(self.tat.get(rule.key), now, rule)
-        if wait > max_wait:
-            raise RateLimited(wait, key=rule.key)
-        self.tat[rule.key] = new_tat
-        return Reservation(rule.key, wait, rule.interval)
-
-    def release(self, reservation: Reservation) -> None:
-        self.tat[reservation.key] -= reservation.interval
-        self.released.append(reservation.key)
-
-    def push_back(self, key: str, until: float) -> None:
-        self.tat[key] = max(self.tat.get(key, 0.0), until)
 
 
 def test_private_chats_and_groups_get_their_own_key_besides_the_bot() -> None:

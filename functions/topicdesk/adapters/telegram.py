@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from telegram import Bot, Message, ReactionTypeEmoji, ReplyParameters
 from telegram import User as TgUser
@@ -42,22 +42,10 @@ from topicdesk.domain.errors import (
 )
 from topicdesk.domain.limiter import Spend
 from topicdesk.domain.model import ChatMessage, Person
-from topicdesk.domain.ports import Metrics
+from topicdesk.domain.ports import Metrics, Throttle
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Throttle(Protocol):
-    """The shared flood limiter, consulted before every message-sending call."""
-
-    async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
-        """Wait for a slot, or raise RateLimited when the wait would be too long."""
-        ...
-
-    def penalize(self, chat_id: int, retry_after: float, kind: Spend = "message") -> None:
-        """Telegram said 429: make every instance wait ``retry_after`` on that chat."""
-        ...
 
 
 class NoThrottle:

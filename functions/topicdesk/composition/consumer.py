@@ -21,16 +21,13 @@ from topicdesk.adapters.dynamodb import (
     DynamoStepLog,
 )
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
-from topicdesk.adapters.rate_limiter import (
-    DynamoFloodGate,
-    DynamoTatStore,
-    SharedThrottle,
-    shared_throttle,
-)
-from topicdesk.adapters.telegram import PtbTelegramGateway, Throttle
+from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, shared_throttle
+from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.limiter import rules_for
+from topicdesk.domain.ports import Throttle
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
 from topicdesk.runtime.ptb import RelayApplication, build_bot
 from topicdesk.runtime.retries import RetrySchedule

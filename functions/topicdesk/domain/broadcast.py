@@ -10,13 +10,20 @@ marked; progress and the final count are posted in the ops topic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from topicdesk.domain.errors import MessageGone, NotCopyable, RecipientBlocked, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage
-from topicdesk.domain.ports import Clock, Metrics, SessionRepository, TelegramGateway
+from topicdesk.domain.ports import (
+    BroadcastRepository,
+    Clock,
+    JobQueue,
+    Metrics,
+    Roster,
+    SessionRepository,
+    TelegramGateway,
+)
 from topicdesk.domain.steps import Steps
 
 JOB_KIND = "topicdesk.broadcast"
@@ -69,34 +76,6 @@ class BroadcastJob:
         if not isinstance(broadcast_id, str) or not isinstance(user_id, int):
             return None
         return cls(broadcast_id, user_id)
-
-
-class BroadcastRepository(Protocol):
-    def create(self, broadcast: Broadcast) -> None: ...
-
-    def get(self, broadcast_id: str) -> Broadcast | None: ...
-
-    def start(self, broadcast_id: str, total: int) -> bool:
-        """pending -> running with its total; False if it was not pending."""
-        ...
-
-    def count(self, broadcast_id: str, outcome: str) -> Broadcast:
-        """Add one to ``delivered``, ``blocked`` or ``failed``; returns the new state."""
-        ...
-
-    def advance_progress(self, broadcast_id: str, step: int) -> bool:
-        """Record that progress note ``step`` was posted; False if it already was."""
-        ...
-
-
-class Roster(Protocol):
-    def people(self) -> list[int]:
-        """Everyone who has a session (no scans: a few roster partitions are queried)."""
-        ...
-
-
-class JobQueue(Protocol):
-    def enqueue_jobs(self, jobs: Sequence[BroadcastJob]) -> None: ...
 
 
 class BroadcastService:

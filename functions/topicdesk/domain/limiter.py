@@ -25,9 +25,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from topicdesk.domain.errors import RateLimited
+
+if TYPE_CHECKING:
+    from topicdesk.domain.ports import TatStore
 
 
 @dataclass(frozen=True)
@@ -110,23 +113,6 @@ class Reservation:
     """Seconds from now until the reserved slot."""
     interval: float
     """How far the reservation moved the key's TAT (given back by ``release``)."""
-
-
-class TatStore(Protocol):
-    """Where TATs live (DynamoDB): one conditional update per key per send."""
-
-    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
-        """Move the key's TAT by one interval if its slot is within ``max_wait``; raise
-        RateLimited (without reserving) otherwise."""
-        ...
-
-    def release(self, reservation: Reservation) -> None:
-        """Give a reserved slot back (another key deferred the send)."""
-        ...
-
-    def push_back(self, key: str, until: float) -> None:
-        """Nothing on this key before ``until`` (Telegram answered 429)."""
-        ...
 
 
 def keys_to_hold(rules: Sequence[Rule], retry_after: float) -> list[str]:

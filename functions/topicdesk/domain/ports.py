@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from topicdesk.domain.limiter import Reservation, Rule, Spend
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session
+
+if TYPE_CHECKING:
+    from topicdesk.domain.broadcast import Broadcast, BroadcastJob
 
 
 class SessionRepository(Protocol):
@@ -179,3 +183,86 @@ class DeadLetterQueue(Protocol):
 
 class Clock(Protocol):
     def now(self) -> float: ...
+
+
+# ---------------------------------------------------------------------- the shared limiter
+
+
+class TatStore(Protocol):
+    """Where the GCRA TATs live (DynamoDB): one conditional update per key per send."""
+
+    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
+        """Move the key's TAT by the call's cost if its slot is within ``max_wait``; raise
+        RateLimited (without reserving) otherwise."""
+        ...
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a reserved slot back (another key deferred the send)."""
+        ...
+
+    def push_back(self, key: str, until: float) -> None:
+        """Nothing on this key before ``until`` (Telegram answered 429)."""
+        ...
+
+    def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
+        """The latest 429 hold among ``keys`` and its key (0 when none is held)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A deferred record's reserved slot on one key."""
+
+    key: str
+    slot: float
+
+
+class Bookings(Protocol):
+    def save(self, record_id: str, booking: Booking) -> None: ...
+
+    def take(self, record_id: str) -> Booking | None:
+        """Read and remove the record's booking (None when it has none)."""
+        ...
+
+
+class Throttle(Protocol):
+    """The shared flood limiter, consulted before every message-sending call."""
+
+    async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
+        """Wait for a slot, or raise RateLimited when the wait would be too long."""
+        ...
+
+    def penalize(self, chat_id: int, retry_after: float, kind: Spend = "message") -> None:
+        """Telegram said 429: make every instance wait ``retry_after`` on that chat."""
+        ...
+
+
+# ---------------------------------------------------------------------- broadcasts
+
+
+class BroadcastRepository(Protocol):
+    def create(self, broadcast: Broadcast) -> None: ...
+
+    def get(self, broadcast_id: str) -> Broadcast | None: ...
+
+    def start(self, broadcast_id: str, total: int) -> bool:
+        """pending -> running with its total; False if it was not pending."""
+        ...
+
+    def count(self, broadcast_id: str, outcome: str) -> Broadcast:
+        """Add one to ``delivered``, ``blocked`` or ``failed``; returns the new state."""
+        ...
+
+    def advance_progress(self, broadcast_id: str, step: int) -> bool:
+        """Record that progress note ``step`` was posted; False if it already was."""
+        ...
+
+
+class Roster(Protocol):
+    def people(self) -> list[int]:
+        """Everyone who has a session (no scans: a few roster partitions are queried)."""
+        ...
+
+
+class JobQueue(Protocol):
+    def enqueue_jobs(self, jobs: Sequence[BroadcastJob]) -> None: ...

@@ -26,10 +26,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from topicdesk.adapters.rate_limiter import SharedThrottle
 from topicdesk.domain.batch import AlbumIncomplete, BatchPlan, RecordView
 from topicdesk.domain.errors import ChatMigrated, RateLimited, StorageUnavailable, TopicdeskError
 from topicdesk.domain.ports import Clock, DeadLetterQueue, FailureJournal, Metrics
+from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.runtime.work import Worker
 

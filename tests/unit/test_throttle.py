@@ -1,0 +1,97 @@
+"""The shared limiter's timing rules (``topicdesk.domain.throttle``) with in-memory fakes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fakes import MemoryBookings, MemoryStore
+from topicdesk.domain.errors import RateLimited
+from topicdesk.domain.limiter import LimitSettings
+from topicdesk.domain.throttle import SharedThrottle
+
+SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
+GROUP_SLOT = 60 / 19
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def throttle(clock: Clock, **kwargs: object) -> tuple[SharedThrottle, MemoryStore, MemoryBookings]:
+    store, bookings = MemoryStore(), MemoryBookings()
+    limiter = SharedThrottle(
+        store,
+        SETTINGS,
+        bookings=bookings,
+        clock=clock,
+        sleep=clock.sleep,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return limiter, store, bookings
+
+
+def test_a_short_wait_is_slept_to_the_slot() -> None:
+    clock = Clock()
+    limiter, _, _ = throttle(clock)
+    asyncio.run(limiter.before_send(-1))
+    asyncio.run(limiter.before_send(-1))
+    assert clock.now == pytest.approx(1000 + GROUP_SLOT)
+
+
+def test_a_long_wait_books_the_slot_and_the_returning_record_takes_it() -> None:
+    clock = Clock()
+    limiter, store, bookings = throttle(clock)
+    store.tat["group#-1"] = clock.now + 2 * GROUP_SLOT  # other instances' sends queued
+    limiter.begin_record("r1", 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(limiter.before_send(-1))  # two slots away: past the 3.5 s it may sleep
+    booked = bookings.items["r1"]
+    assert booked.key == "group#-1"
+    assert deferred.value.retry_after == pytest.approx(booked.slot - clock.now)
+    tat_after_booking = store.tat["group#-1"]
+    clock.now = booked.slot - 0.8  # SQS brought it back a little early
+    limiter.begin_record("r1", 2, None)
+    asyncio.run(limiter.before_send(-1))
+    assert clock.now == pytest.approx(booked.slot)  # its own slot, nobody else's
+    assert store.tat["group#-1"] == tat_after_booking  # nothing reserved twice
+    assert "r1" not in bookings.items
+
+
+def test_a_429_holds_a_slot_reserved_before_it_was_known() -> None:
+    clock = Clock()
+    limiter, store, _ = throttle(clock)
+    asyncio.run(limiter.before_send(-1))
+    store.push_back("group#-1", clock.now + 30)  # another instance met a 429
+    with pytest.raises(RateLimited) as held:
+        asyncio.run(limiter.before_send(-1))
+    assert held.value.key == "group#-1" and held.value.retry_after > 25
+
+
+def test_a_call_of_several_messages_goes_when_its_last_is_due() -> None:
+    clock = Clock()
+    limiter, store, _ = throttle(clock)
+    asyncio.run(limiter.before_send(-1, 1))
+    with pytest.raises(RateLimited) as too_long:
+        asyncio.run(limiter.before_send(-1, 3))  # 3 units: 9.5 s, past the 3.5 s to sleep
+    assert too_long.value.retry_after == pytest.approx(3 * GROUP_SLOT, abs=0.01)
+    assert store.tat["group#-1"] == pytest.approx(1000 + GROUP_SLOT)  # nothing kept
+
+
+def test_patience_defers_what_would_hold_up_the_rest_of_the_batch() -> None:
+    clock = Clock()
+    limiter, _, bookings = throttle(clock)
+    asyncio.run(limiter.before_send(-1))
+    limiter.begin_record("busy", 1, None, patience=0.5)
+    with pytest.raises(RateLimited):
+        asyncio.run(limiter.before_send(-1))
+    assert clock.slept == [] and "busy" in bookings.items
