@@ -23,6 +23,7 @@ import json
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -84,6 +85,8 @@ class Busy:
     reopens: dict[str, int] = field(default_factory=dict)
     floods: dict[str, int] = field(default_factory=dict)
     undeliverable_ids: list[int] = field(default_factory=list)
+    sources: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Mark -> (chat, message id) it was written as: the evidence for a duplicate."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -106,6 +109,7 @@ class Busy:
         mark = self._mark(person)
         result = self.client.send_as_user(person.user_id, mark)
         person.sent.append(mark)
+        self.sources[mark] = (person.user_id, int(result["message_id"]))
         self._count()
         return int(result["message_id"])
 
@@ -146,6 +150,7 @@ class Busy:
         )
         message_id = int(result["message_id"])
         (person.answers if expect else person.undeliverable).append(mark)
+        self.sources[mark] = (self.h.group, message_id)
         if expect:
             self.answered_at[message_id] = (person, sent_at)
         else:
@@ -379,6 +384,34 @@ def _scenario(h: Harness, measure: Measure) -> Row:
     return _row(busy, people, troubled, run, poison, measure)
 
 
+def _duplicate_evidence(
+    busy: Busy, topics: dict[str, list[dict[str, Any]]], chats: dict[str, list[dict[str, Any]]]
+) -> None:
+    """For each mark shown twice in one chat or topic: every copy call of its message
+    (stderr). (A mark is shown once where it was written and once where it was copied to.)"""
+    counts: dict[str, int] = {}
+    for shown in [*topics.values(), *chats.values()]:
+        for mark, count in Counter(mark_of(message) for message in shown).items():
+            counts[mark] = max(counts.get(mark, 0), count)
+    calls = None
+    for mark, count in counts.items():
+        if count < 2 or mark not in busy.sources:
+            continue
+        calls = calls if calls is not None else busy.client.calls()
+        chat, message_id = busy.sources[mark]
+        for call in calls:
+            params = call.get("params") or {}
+            if str(params.get("from_chat_id")) != str(chat):
+                continue
+            ids = f"{params.get('message_id', '')} {params.get('message_ids', '')}"
+            if str(message_id) in ids.replace("[", " ").replace("]", " ").replace(",", " ").split():
+                print(
+                    f"  {mark} x{count}: {call['method']} at {call['at']:.2f}"
+                    f" status={call.get('status')} ids={ids.strip()}",
+                    file=sys.stderr,
+                )
+
+
 def _topics(h: Harness) -> int:
     return sum(1 for t in h.client.topics(h.group) if t["name"].startswith("Busy"))
 
@@ -433,6 +466,7 @@ def _row(
                 for album in albums:
                     where = [(mark, groups.get(mark, "missing")) for mark in album]
                     print(f"  {person.name} album (mark, media group): {where}", file=sys.stderr)
+    _duplicate_evidence(busy, topic_messages, chats)
     albums_sent = sum(
         len(a) for a in [*busy.person_albums.values(), *busy.operator_albums.values()]
     )
