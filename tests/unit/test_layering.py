@@ -27,7 +27,7 @@ def test_domain_has_no_aws_or_telegram_imports() -> None:
         str(path.relative_to(FUNCTIONS)): sorted(
             name for name in imported_modules(path) if name.split(".")[0] in FORBIDDEN_IN_DOMAIN
         )
-        for path in (FUNCTIONS / "topicdesk" / "domain").glob("*.py")
+        for path in (FUNCTIONS / "topicdesk" / "domain").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 

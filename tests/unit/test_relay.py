@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
-from topicdesk.domain import relay as relay_module
 from topicdesk.domain.errors import (
     NotCopyable,
     RateLimited,
@@ -22,6 +21,7 @@ from topicdesk.domain.errors import (
 )
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.relay import context as relay_module
 
 GROUP = -1001
 OTHER_GROUP = -1002
@@ -63,8 +63,11 @@ def make_world(
     greeting: str = "Hi there",
     gate: CountingGate | None = None,
     flood_policy: str = "hold",
+    messages: InMemoryMessageMap | None = None,
+    backlog: Callable[[int], float] | None = None,
 ) -> World:
-    sessions, messages, telegram = InMemorySessions(), InMemoryMessageMap(), FakeTelegram()
+    sessions, telegram = InMemorySessions(), FakeTelegram()
+    messages = messages or InMemoryMessageMap()
     metrics, clock = FakeMetrics(), FakeClock()
     relay = Relay(
         sessions=sessions,
@@ -76,6 +79,7 @@ def make_world(
         clock=clock,
         metrics=metrics,
         flood_gate=gate,
+        shard_picker=ShardPicker(sessions, groups or (GROUP,), backlog=backlog),
     )
     return World(relay, sessions, messages, telegram, metrics, clock)
 
@@ -382,7 +386,8 @@ def test_new_people_go_to_the_shard_with_most_headroom_and_never_move() -> None:
 
 
 def test_a_flooding_person_is_held_back_in_order_and_told_once() -> None:
-    world = make_world(gate=CountingGate(burst=2))
+    gate = CountingGate(burst=2)
+    world = make_world(gate=gate)
     run(world.relay.private_messages([private(ANNA, 1), private(ANNA, 2), private(ANNA, 3)]))
     # Two fit the bucket and went together; the third waits for its own record.
     assert world.telegram.called("copy_messages")[0]["message_ids"] == [1, 2]
@@ -395,7 +400,7 @@ def test_a_flooding_person_is_held_back_in_order_and_told_once() -> None:
     assert len(told) == 1 and "steady pace" in told[0]["text"]
     assert world.metrics.counts["FloodHeld"] == 2
     # When the bucket refills, the held message goes through.
-    world.relay._flood.used.clear()  # type: ignore[union-attr]
+    gate.used.clear()
     run(world.relay.private_messages([private(ANNA, 3)]))
     assert world.telegram.called("copy_message")[-1]["message_id"] == 3
 
@@ -429,19 +434,16 @@ def test_bookkeeping_after_a_send_never_fails_the_record(
 ) -> None:
     """Failing the record after Telegram took the message would send it twice on retry."""
     monkeypatch.setattr(relay_module, "BOOKKEEPING_RETRY_DELAYS", (0, 0, 0, 0))
-    world = make_world()
-    world.relay._messages = FlakyMap(failures)  # type: ignore[assignment]
+    world = make_world(messages=FlakyMap(failures))
     run(world.relay.private_messages([private(ANNA, 1)]))
     assert len(world.telegram.called("copy_message")) == 1
-    assert (world.relay._messages.peer(MessageRef(501, 1)) is not None) is linked
+    assert (world.messages.peer(MessageRef(501, 1)) is not None) is linked
     assert world.metrics.counts.get("BookkeepingSkipped", 0) == (0 if linked else 1)
 
 
 def test_new_people_go_to_the_group_with_the_shortest_limiter_queue_first() -> None:
-    world = make_world(GROUP, OTHER_GROUP)
-    world.relay._shards = ShardPicker(  # GROUP has 40 s of sends queued, OTHER_GROUP none
-        world.sessions, (GROUP, OTHER_GROUP), backlog=lambda chat: 40.0 if chat == GROUP else 0.0
-    )
+    # GROUP has 40 s of sends queued, OTHER_GROUP none.
+    world = make_world(GROUP, OTHER_GROUP, backlog=lambda chat: 40.0 if chat == GROUP else 0.0)
     run(world.relay.private_messages([private(ANNA, 1)]))
     assert world.sessions.get(501).operator_chat_id == OTHER_GROUP  # type: ignore[union-attr]
 

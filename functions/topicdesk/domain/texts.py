@@ -60,7 +60,7 @@ CLOSED_ACK_UNTOLD = "✅ Closed. {name} could not be told (they blocked the bot)
 REOPENED_ACK = "✅ Reopened. {name} was told."
 BANNED_ACK = "⛔ {name} is banned: their messages are dropped and counted (see /info)."
 UNBANNED_ACK = "✅ {name} is no longer banned."
-UNKNOWN_COMMAND = "Commands here: /close, /reopen, /ban, /unban, /info."
+COMMAND_REFUSED = "⛔ /{command} is for the group's admins."
 
 TO_PERSON_CLOSED = (
     "Your conversation with support has been closed. Write here any time to start again."

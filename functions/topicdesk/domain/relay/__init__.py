@@ -1,0 +1,93 @@
+"""The relay rules: people <-> their topic in the operators' forum group.
+
+One concern per module: ``inbound`` (person -> topic), ``outbound`` (topic -> person, and the
+operators' commands from ``topicdesk.domain.commands``), ``topics`` (a topic's life: created,
+recreated, reopened, closed, notes), ``edits`` (mirrored both ways), ``context`` (the ports and
+bookkeeping every part shares). ``Relay`` is the one entry point the runtime calls.
+
+Every method takes the update's ``Steps`` (``topicdesk.domain.steps``): each externally
+visible step (topic created, card posted, message copied, person told, note posted, receipt)
+runs once and is recorded, so a record that comes back after a 429, a deferral, a 5xx, a
+timeout or a crash resumes after its last completed step. Besides, a message already copied
+(it has a peer in the message map) is not copied twice by a later record, topic creation is
+claimed with a conditional write, and flags are idempotent. What cannot be made idempotent (a
+Telegram send whose answer was lost) is the rare duplicate we accept instead of a loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from topicdesk.domain.broadcast import BroadcastService
+from topicdesk.domain.commands import Registry
+from topicdesk.domain.model import ChatMessage, Person
+from topicdesk.domain.ports import (
+    Clock,
+    FloodGate,
+    MessageMap,
+    Metrics,
+    SessionRepository,
+    TelegramGateway,
+)
+from topicdesk.domain.relay.context import RelayContext, RelaySettings
+from topicdesk.domain.relay.edits import mirror_edit
+from topicdesk.domain.relay.inbound import PersonToTopic
+from topicdesk.domain.relay.outbound import TopicToPerson
+from topicdesk.domain.relay.topics import ShardPicker, Topics
+from topicdesk.domain.steps import Steps
+
+__all__ = ["Relay", "RelaySettings", "ShardPicker"]
+
+
+class Relay:
+    def __init__(
+        self,
+        *,
+        sessions: SessionRepository,
+        messages: MessageMap,
+        telegram: TelegramGateway,
+        settings: RelaySettings,
+        clock: Clock,
+        metrics: Metrics,
+        shard_picker: ShardPicker | None = None,
+        flood_gate: FloodGate | None = None,
+        broadcasts: BroadcastService | None = None,
+        commands: Registry | None = None,
+    ) -> None:
+        self._ctx = RelayContext(sessions, messages, telegram, settings, clock, metrics)
+        self._topics = Topics(
+            self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
+        )
+        self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate)
+        self._outbound = TopicToPerson(self._ctx, self._topics, commands or Registry(), broadcasts)
+
+    @property
+    def operator_chat_ids(self) -> tuple[int, ...]:
+        return self._ctx.settings.operator_chat_ids
+
+    def is_operator_chat(self, chat_id: int) -> bool:
+        return self._ctx.is_operator_chat(chat_id)
+
+    async def private_messages(
+        self, run: Sequence[ChatMessage], steps: Steps | None = None
+    ) -> None:
+        """A person's message (and the messages that ride along with it in one call)."""
+        await self._inbound.messages(run, steps or Steps())
+
+    async def private_edit(self, message: ChatMessage) -> None:
+        """A person edited a message: mirror the edit on its copy in the topic."""
+        await mirror_edit(self._ctx, message)
+
+    async def group_messages(self, run: Sequence[ChatMessage], steps: Steps | None = None) -> None:
+        """A message in an operators' group (and the rest of its album)."""
+        await self._outbound.messages(run, steps or Steps())
+
+    async def group_edit(self, message: ChatMessage) -> None:
+        if self._topics.session_of(message) is not None:
+            await mirror_edit(self._ctx, message)
+
+    async def membership(
+        self, person: Person, *, blocked: bool, steps: Steps | None = None
+    ) -> None:
+        """``my_chat_member`` in a private chat: the person blocked or restored the bot."""
+        await self._inbound.membership(person, blocked, steps or Steps())

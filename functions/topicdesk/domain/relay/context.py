@@ -1,0 +1,88 @@
+"""What every part of the relay shares: its ports, its settings and the bookkeeping helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from topicdesk.contract import DEFAULT_GREETING
+from topicdesk.domain.errors import StorageUnavailable
+from topicdesk.domain.model import ChatMessage, MessageRef
+from topicdesk.domain.ports import Clock, MessageMap, Metrics, SessionRepository, TelegramGateway
+
+COPY_MESSAGES_LIMIT = 100  # copyMessages: 1-100 message ids
+BOOKKEEPING_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    operator_chat_ids: tuple[int, ...]
+    greeting: str = DEFAULT_GREETING
+    topic_claim_lease_seconds: float = 30.0
+    delivered_reaction: str = "👍"
+    owner_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Identifies this worker's topic-creation claims."""
+    flood_policy: str = "hold"
+    """Over the per-person pace: ``hold`` (relay later, in order) or ``drop`` (count them)."""
+    slowdown_notice_every: float = 600.0
+    """A person is asked to slow down at most once in this many seconds."""
+
+
+@dataclass(frozen=True)
+class RelayContext:
+    sessions: SessionRepository
+    messages: MessageMap
+    telegram: TelegramGateway
+    settings: RelaySettings
+    clock: Clock
+    metrics: Metrics
+
+    def is_operator_chat(self, chat_id: int) -> bool:
+        return chat_id in self.settings.operator_chat_ids
+
+    def already_relayed(self, message: ChatMessage) -> bool:
+        return self.messages.peer(MessageRef(message.chat_id, message.message_id)) is not None
+
+    def peer_id(self, chat_id: int, message_id: int | None) -> int | None:
+        if message_id is None:
+            return None
+        peer = self.messages.peer(MessageRef(chat_id, message_id))
+        return peer.message_id if peer else None
+
+    async def after_send(self, write: Callable[[], object], *, required: bool = False) -> None:
+        """Bookkeeping after a message went out. The send cannot be undone, so failing the
+        record now would only send it again on retry: retry the write briefly instead, then
+        (unless ``required``) go on without it (a reply or edit may lose its threading)."""
+        for delay in BOOKKEEPING_RETRY_DELAYS:
+            try:
+                write()
+                return
+            except StorageUnavailable as error:
+                last = error
+                await asyncio.sleep(delay)
+        if required:
+            raise last
+        self.metrics.count("BookkeepingSkipped")
+        logger.warning("bookkeeping after a send skipped: %s", last)
+
+    async def link_all(
+        self, sources: Sequence[ChatMessage], chat_id: int, ids: Sequence[int]
+    ) -> None:
+        """Map each message to its copy in ``chat_id`` (bookkeeping after the send)."""
+        for message, copy_id in zip(sources, ids, strict=False):
+            await self.after_send(
+                partial(
+                    self.messages.link,
+                    MessageRef(message.chat_id, message.message_id),
+                    MessageRef(chat_id, copy_id),
+                )
+            )
+
+
+def same_album(first: ChatMessage, second: ChatMessage) -> bool:
+    return first.media_group_id is not None and first.media_group_id == second.media_group_id

@@ -1,0 +1,245 @@
+"""Person -> topic: a person's messages copied into their topic (runs of them in one call,
+albums whole), paced by the person's flood gate, greetings, block/unblock notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from topicdesk.domain import texts
+from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
+from topicdesk.domain.model import ChatMessage, MessageRef, Person, Session, SessionStatus
+from topicdesk.domain.ports import FloodGate
+from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext, same_album
+from topicdesk.domain.relay.topics import Topics
+from topicdesk.domain.steps import Steps
+
+
+class PersonToTopic:
+    def __init__(self, ctx: RelayContext, topics: Topics, flood_gate: FloodGate | None) -> None:
+        self._ctx = ctx
+        self._topics = topics
+        self._flood = flood_gate
+
+    async def messages(self, run: Sequence[ChatMessage], steps: Steps) -> None:
+        """A person's message, followed by the person's next plain messages in this batch.
+
+        The followers ride along in one ``copyMessages`` call (albums stay albums); when their
+        own record comes up they find themselves already mapped and do nothing.
+        """
+        ctx = self._ctx
+        message = run[0]
+        if message.sender is None:
+            return
+        if not steps.recorded and ctx.already_relayed(message):
+            return  # relayed with an earlier record's copyMessages
+        if message.command == "start":
+            await steps.once("greet", lambda: self._greet(message))
+            return
+        person = message.sender
+        session = await self._topics.ensure(person, steps)
+        if session.banned:
+            steps.once_sync("dropped", lambda: ctx.sessions.increment(person.user_id, "dropped"))
+            ctx.metrics.count("BannedDropped")
+            return
+        batch = await self._admit(session, self._copy_batch(run), steps)
+        if not batch:
+            return
+        session = await self._refresh_on_contact(session, person, steps)
+        if len(batch) == 1:
+            await self._copy_one(session, batch[0], steps)
+        else:
+            await self._copy_many(session, batch, steps)
+        count_in = partial(ctx.sessions.increment, person.user_id, "messages_in", len(batch))
+        await ctx.after_send(lambda: steps.once_sync("counted", count_in))
+        ctx.metrics.count("MessagesToOperators", len(batch))
+
+    async def _admit(
+        self, session: Session, batch: list[ChatMessage], steps: Steps
+    ) -> list[ChatMessage]:
+        """The leading part of ``batch`` within the person's pace. Over it: tell them once;
+        then either hold the rest back (RateLimited: the record comes back when the pace
+        allows, in order) or drop and count it. The allowance is spent once per record: a
+        retried record finds what it was admitted (a step) and spends nothing again."""
+        ctx = self._ctx
+        if steps.done("admitted"):
+            admitted_ids = set(steps.result("admitted"))
+            return [message for message in batch if message.message_id in admitted_ids]
+        if self._flood is None:
+            return batch
+        admitted: list[ChatMessage] = []
+        wait = 0.0
+        for message in batch:
+            if admitted and same_album(admitted[-1], message):
+                admitted.append(message)  # an album is admitted whole, or not at all
+                continue
+            wait = self._flood.admit(session.user_id, ctx.clock.now())
+            if wait > 0:
+                break
+            admitted.append(message)
+        if admitted:
+            # Not visible outside: kept with the next step's write (or the failure's).
+            await steps.mark("admitted", [m.message_id for m in admitted], durable=False)
+            return admitted
+        await self._ask_to_slow_down(session, steps)
+        if ctx.settings.flood_policy == "drop":
+            await steps.mark("admitted", [], durable=False)
+            steps.once_sync("dropped", lambda: ctx.sessions.increment(session.user_id, "dropped"))
+            ctx.metrics.count("FloodDropped")
+            return []
+        ctx.metrics.count("FloodHeld")
+        raise RateLimited(wait, key=f"person#{session.user_id}")
+
+    async def _ask_to_slow_down(self, session: Session, steps: Steps) -> None:
+        ctx = self._ctx
+        now = ctx.clock.now()
+        if not steps.done("slowdown") and (
+            now - session.slowdown_told_at < ctx.settings.slowdown_notice_every
+        ):
+            return
+        text = (
+            texts.TO_PERSON_SLOW_DOWN_DROP
+            if ctx.settings.flood_policy == "drop"
+            else texts.TO_PERSON_SLOW_DOWN_HOLD
+        )
+
+        async def tell() -> bool:
+            try:
+                await ctx.telegram.send_text(session.user_id, text)
+            except RecipientBlocked:
+                return False
+            return True
+
+        await steps.once("slowdown", tell)
+        # After the notice went out (a 429 on it must not leave the person untold).
+        await ctx.after_send(lambda: ctx.sessions.update(session.user_id, slowdown_told_at=now))
+
+    def _copy_batch(self, run: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The leading messages of ``run`` that can go in one copyMessages call."""
+        first = run[0]
+        if first.reply_to_message_id is not None:
+            return [first]  # copyMessages cannot carry a reply target
+        batch = [first]
+        for follower in run[1:]:
+            if len(batch) == COPY_MESSAGES_LIMIT:
+                break
+            if (
+                follower.chat_id != first.chat_id
+                or follower.command is not None
+                or follower.reply_to_message_id is not None
+                or follower.message_id <= batch[-1].message_id
+            ):
+                break
+            if not self._ctx.already_relayed(follower):
+                batch.append(follower)
+        return batch
+
+    async def _greet(self, message: ChatMessage) -> bool:
+        try:
+            await self._ctx.telegram.send_text(message.chat_id, self._ctx.settings.greeting)
+        except RecipientBlocked:
+            self._ctx.metrics.count("PeopleBlocked")
+            return False
+        return True
+
+    async def _refresh_on_contact(self, session: Session, person: Person, steps: Steps) -> Session:
+        """The person wrote: keep their card fresh, lift a blocked flag, reopen a closed topic."""
+        changes: dict[str, object] = {}
+        if session.person != person:
+            changes["person"] = person
+        if session.blocked:
+            changes["blocked"] = False
+        if session.status is SessionStatus.CLOSED or steps.done("reopened"):
+            changes["status"] = SessionStatus.OPEN
+            await steps.once("reopened", lambda: self._topics.reopen(session))
+            await self._topics.note(
+                session,
+                texts.REOPENED_BY_PERSON.format(name=person.full_name),
+                steps=steps,
+                step="reopened-note",
+            )
+        if changes:
+            self._ctx.sessions.update(person.user_id, **changes)
+            session = session.with_changes(**changes)
+        return session
+
+    async def _copy_one(self, session: Session, message: ChatMessage, steps: Steps) -> None:
+        ctx = self._ctx
+        reply_to = ctx.peer_id(message.chat_id, message.reply_to_message_id)
+
+        async def send(current: Session) -> int:
+            assert current.thread_id is not None
+            return await ctx.telegram.copy_message(
+                current.operator_chat_id,
+                message.chat_id,
+                message.message_id,
+                thread_id=current.thread_id,
+                reply_to=reply_to,
+            )
+
+        step = f"copy#{message.message_id}"
+        try:
+            copied, session = await self._topics.send_into(session, send, steps, step)
+        except NotCopyable:
+            ctx.metrics.count("NotCopyable")
+            await self._topics.note(
+                session,
+                texts.NOT_COPYABLE_FROM_PERSON.format(
+                    name=session.person.full_name, kind=message.kind
+                ),
+                steps=steps,
+                step=f"{step}:not-copyable",
+            )
+            return
+        await ctx.after_send(
+            lambda: ctx.messages.link(
+                MessageRef(message.chat_id, message.message_id),
+                MessageRef(session.operator_chat_id, copied),
+            )
+        )
+
+    async def _copy_many(
+        self, session: Session, batch: Sequence[ChatMessage], steps: Steps
+    ) -> None:
+        ctx = self._ctx
+        ids = [message.message_id for message in batch]
+
+        async def send(current: Session) -> list[int]:
+            assert current.thread_id is not None
+            return await ctx.telegram.copy_messages(
+                current.operator_chat_id, batch[0].chat_id, ids, thread_id=current.thread_id
+            )
+
+        try:
+            copied, session = await self._topics.send_into(session, send, steps, "copies")
+        except NotCopyable:
+            # One of them cannot be copied: go one by one so only that one is skipped.
+            for message in batch:
+                await self._copy_one(session, message, steps)
+            return
+        if len(copied) != len(batch):
+            # Telegram skips what it cannot copy without saying which; without a sure
+            # pairing we record nothing rather than thread replies to the wrong message.
+            ctx.metrics.count("CopyMessagesPartial")
+            return
+        await ctx.link_all(batch, session.operator_chat_id, copied)
+
+    async def membership(self, person: Person, blocked: bool, steps: Steps) -> None:
+        """``my_chat_member`` in a private chat: the person blocked or restored the bot."""
+        ctx = self._ctx
+        session = ctx.sessions.get(person.user_id)
+        if session is None or not session.has_topic:
+            return
+        if session.blocked == blocked and not steps.done("flag"):
+            return
+
+        async def flag() -> bool:
+            ctx.sessions.update(person.user_id, blocked=blocked)
+            return blocked
+
+        await steps.once("flag", flag)
+        template = texts.PERSON_BLOCKED if blocked else texts.PERSON_UNBLOCKED
+        ctx.metrics.count("PeopleBlocked" if blocked else "PeopleUnblocked")
+        await self._topics.note(
+            session, template.format(name=person.full_name), steps=steps, step="membership-note"
+        )

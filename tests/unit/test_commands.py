@@ -1,0 +1,96 @@
+"""The operators' commands as a registry: each declares its role; the registry runs, refuses
+or explains them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
+from topicdesk.domain.commands import COMMANDS, Registry, Role
+from topicdesk.domain.model import ChatMessage, Person, SessionStatus
+from topicdesk.domain.relay import Relay, RelaySettings
+
+GROUP = -1001
+ANNA = Person(user_id=501, first_name="Anna")
+OLGA = Person(user_id=900, first_name="Olga")
+
+
+def world(registry: Registry | None = None) -> tuple[Relay, InMemorySessions, FakeTelegram, int]:
+    sessions, telegram = InMemorySessions(), FakeTelegram()
+    relay = Relay(
+        sessions=sessions,
+        messages=InMemoryMessageMap(),
+        telegram=telegram,
+        settings=RelaySettings(operator_chat_ids=(GROUP,)),
+        clock=FakeClock(),
+        metrics=FakeMetrics(),
+        commands=registry,
+    )
+    first = ChatMessage(chat_id=ANNA.user_id, message_id=1, sender=ANNA, kind="text", text="hi")
+    asyncio.run(relay.private_messages([first]))
+    return relay, sessions, telegram, sessions.items[ANNA.user_id]["thread_id"]
+
+
+def command(thread: int, text: str, message_id: int = 70) -> ChatMessage:
+    return ChatMessage(
+        chat_id=GROUP,
+        message_id=message_id,
+        sender=OLGA,
+        kind="text",
+        text=text,
+        thread_id=thread,
+        is_topic_message=True,
+    )
+
+
+def answer_to(telegram: FakeTelegram, message_id: int) -> str:
+    [note] = [c for c in telegram.called("send_text") if c["reply_to"] == message_id]
+    return str(note["text"])
+
+
+def test_every_command_declares_a_role_and_a_summary() -> None:
+    assert {c.name: c.role for c in COMMANDS} == {
+        "close": Role.AGENT,
+        "reopen": Role.AGENT,
+        "ban": Role.ADMIN,
+        "unban": Role.ADMIN,
+        "info": Role.AGENT,
+    }
+    assert all(c.summary for c in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "status", "banned"),
+    [
+        ("/close", "Closed", SessionStatus.CLOSED, False),
+        ("/reopen", "Reopened", SessionStatus.OPEN, False),
+        ("/ban", "is banned", SessionStatus.OPEN, True),
+        ("/unban", "no longer banned", SessionStatus.OPEN, False),
+        ("/info", "Session", SessionStatus.OPEN, False),
+    ],
+)
+def test_each_command_does_its_part_and_answers_under_it(
+    text: str, expect: str, status: SessionStatus, banned: bool
+) -> None:
+    relay, sessions, telegram, thread = world()
+    asyncio.run(relay.group_messages([command(thread, text)]))
+    assert expect in answer_to(telegram, 70)
+    session = sessions.get(ANNA.user_id)
+    assert session is not None and session.status is status and session.banned is banned
+
+
+def test_an_unknown_command_gets_the_registrys_usage() -> None:
+    relay, _, telegram, thread = world()
+    asyncio.run(relay.group_messages([command(thread, "/frobnicate")]))
+    assert answer_to(telegram, 70) == "Commands here: /close, /reopen, /ban, /unban, /info."
+
+
+def test_an_agent_may_not_run_an_admin_command() -> None:
+    agents_only = Registry(resolve_role=lambda message: Role.AGENT)
+    relay, sessions, telegram, thread = world(agents_only)
+    asyncio.run(relay.group_messages([command(thread, "/ban")]))
+    assert "for the group's admins" in answer_to(telegram, 70)
+    assert sessions.get(ANNA.user_id).banned is False  # type: ignore[union-attr]
+    asyncio.run(relay.group_messages([command(thread, "/info", 71)]))
+    assert "Session" in answer_to(telegram, 71)  # an agent's command still runs
