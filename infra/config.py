@@ -1,6 +1,7 @@
 """Per-stage settings: parsed from the `topicdesk` object in cdk.json's context.
 
-cdk.json holds `topicdesk.defaults` (every optional setting) and
+cdk.json holds `topicdesk.defaults` (every optional setting; `greeting` and
+`telegramApiUrl` fall back to the product's defaults in topicdesk.contract) and
 `topicdesk.stages.<name>` (what differs per stage, plus the required values).
 The stage is chosen with `-c stage=NAME`. A top-level context value with the
 same name as a setting (`-c alarmEmail=...`) overrides the stage's value, which
@@ -16,6 +17,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from topicdesk.contract import DEFAULT_GREETING, DEFAULT_TELEGRAM_API_URL
 
 PROJECT = "topicdesk"
 CONTEXT_KEY = "topicdesk"
@@ -229,8 +232,9 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
             "oldestMessageAlarmSeconds", _int_between(60, 14 * 86400)
         ),
         max_receive_count=max_receive_count,
-        greeting=reader.required("greeting", _non_empty_text),
-        telegram_api_url=reader.required("telegramApiUrl", _http_url),
+        # Without a setting, the product's own defaults (topicdesk.contract).
+        greeting=reader.optional("greeting", _non_empty_text) or DEFAULT_GREETING,
+        telegram_api_url=(reader.optional("telegramApiUrl", _http_url) or DEFAULT_TELEGRAM_API_URL),
         limits=limits,
         protect_data=reader.required("protectData", _boolean),
         register_webhook=reader.required("registerWebhook", _boolean),

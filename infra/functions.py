@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from topicdesk.contract import Env
 
 from infra.bundling import ARCHITECTURE, RUNTIME
 from infra.config import LOG_RETENTION_DAYS, StageConfig
@@ -85,7 +86,7 @@ class TopicdeskFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=reserved_concurrent_executions,
             environment={
-                "STAGE": config.stage,
+                Env.STAGE: config.stage,
                 "POWERTOOLS_SERVICE_NAME": self.service_name,
                 "POWERTOOLS_METRICS_NAMESPACE": config.metrics_namespace,
                 "POWERTOOLS_LOG_LEVEL": config.log_level,

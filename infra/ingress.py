@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from topicdesk.contract import Env
 
 from infra.config import StageConfig
 from infra.functions import TopicdeskFunction
@@ -36,8 +37,8 @@ class Ingress(Construct):
             # Bounds what a flood of requests can cost and how hard it can hit SQS.
             reserved_concurrent_executions=config.webhook_reserved_concurrency,
             environment={
-                "UPDATES_QUEUE_URL": updates_queue.queue_url,
-                "WEBHOOK_SECRET_NAME": secrets.webhook_secret_name,
+                Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
+                Env.WEBHOOK_SECRET_NAME: secrets.webhook_secret_name,
             },
         )
         updates_queue.grant_send_messages(self.webhook.function)

@@ -7,17 +7,20 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from topicdesk.contract import Env
 
 from infra.config import StageConfig
+from infra.definitions import (
+    CONSUMER_TIMEOUT_SECONDS,
+    DEAD_LETTER_QUEUE,
+    DLQ_PROCESSOR_TIMEOUT_SECONDS,
+    UPDATES_QUEUE,
+    QueueSpec,
+)
 from infra.functions import TopicdeskFunction, removal_policy
 from infra.secrets import Secrets
 from infra.storage import Storage
 
-CONSUMER_TIMEOUT_SECONDS = 30
-DLQ_PROCESSOR_TIMEOUT_SECONDS = 30
-# AWS's advice for SQS event sources: visibility timeout >= 6x the function timeout,
-# so a batch that is retried by the poller is not handed out twice.
-VISIBILITY_FACTOR = 6
 BATCH_SIZE = 10
 
 # maxReceiveCount (cdk.json `maxReceiveCount`, default 15) is the backstop, not the
@@ -31,12 +34,35 @@ BATCH_SIZE = 10
 # attempts + 10 for deferrals during a flood, while a crash loop reaches the DLQ within
 # 15 x 180 s = 45 minutes. The config parser enforces maxReceiveCount >= 2 x maxAttempts.
 
-UPDATES_RETENTION = cdk.Duration.days(4)
-DLQ_RETENTION = cdk.Duration.days(14)  # the SQS maximum: time for on-call to replay
-
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+def _fifo_queue(
+    scope: Construct,
+    config: StageConfig,
+    spec: QueueSpec,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
+    """A FIFO queue as infra/definitions.py describes it: SQS-managed SSE, TLS-only access,
+    no content-based dedup (the webhook sets MessageDeduplicationId = update_id),
+    high-throughput mode (dedup and throughput per message group = per chat)."""
+    return sqs.Queue(
+        scope,
+        spec.construct_id,
+        queue_name=config.fifo_name(spec.suffix),
+        fifo=True,
+        content_based_deduplication=False,
+        deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+        fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.seconds(spec.retention_seconds),
+        visibility_timeout=cdk.Duration.seconds(spec.visibility_seconds),
+        dead_letter_queue=dead_letter_queue,
+        removal_policy=removal_policy(config),
+    )
 
 
 class Pipeline(Construct):
@@ -51,57 +77,30 @@ class Pipeline(Construct):
         secrets: Secrets,
     ) -> None:
         super().__init__(scope, construct_id)
-        # FIFO queues: SQS-managed SSE, TLS-only access, no content-based dedup (the
-        # webhook sets MessageDeduplicationId = update_id), high-throughput mode
-        # (dedup and throughput per message group = per chat).
-        self.dead_letter_queue = sqs.Queue(
+        self.dead_letter_queue = _fifo_queue(self, config, DEAD_LETTER_QUEUE)
+        self.updates_queue = _fifo_queue(
             self,
-            "DeadLetterQueue",
-            queue_name=config.fifo_name("dead-letters"),
-            fifo=True,
-            content_based_deduplication=False,
-            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
-            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-            visibility_timeout=cdk.Duration.seconds(
-                DLQ_PROCESSOR_TIMEOUT_SECONDS * VISIBILITY_FACTOR
-            ),
-            removal_policy=removal_policy(config),
-        )
-        self.updates_queue = sqs.Queue(
-            self,
-            "UpdatesQueue",
-            queue_name=config.fifo_name("updates"),
-            fifo=True,
-            content_based_deduplication=False,
-            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
-            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=UPDATES_RETENTION,
-            visibility_timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS * VISIBILITY_FACTOR),
+            config,
+            UPDATES_QUEUE,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=config.max_receive_count
             ),
-            removal_policy=removal_policy(config),
         )
 
         telegram_env = {
-            "BOT_TOKEN_SECRET_NAME": secrets.bot_token_name,
-            "TELEGRAM_API_URL": config.telegram_api_url,
-            "OPERATOR_CHAT_IDS": ",".join(str(chat) for chat in config.operator_chat_ids),
+            Env.BOT_TOKEN_SECRET_NAME: secrets.bot_token_name,
+            Env.TELEGRAM_API_URL: config.telegram_api_url,
+            Env.OPERATOR_CHAT_IDS: ",".join(str(chat) for chat in config.operator_chat_ids),
         }
         limits = config.limits
         # Every function that writes to Telegram spends the one shared flood limiter.
         limiter_env = {
-            "LIMITS_TABLE": storage.limits_table.table_name,
-            "LIMIT_BOT_PER_SECOND": _number(limits.bot_per_second),
-            "LIMIT_CHAT_PER_SECOND": _number(limits.chat_per_second),
-            "LIMIT_GROUP_PER_MINUTE": str(limits.group_per_minute),
-            "LIMIT_MAX_WAIT_SECONDS": _number(limits.max_wait_seconds),
-            "LIMIT_COUNT_EACH_MESSAGE": "true" if limits.count_each_message else "false",
+            Env.LIMITS_TABLE: storage.limits_table.table_name,
+            Env.LIMIT_BOT_PER_SECOND: _number(limits.bot_per_second),
+            Env.LIMIT_CHAT_PER_SECOND: _number(limits.chat_per_second),
+            Env.LIMIT_GROUP_PER_MINUTE: str(limits.group_per_minute),
+            Env.LIMIT_MAX_WAIT_SECONDS: _number(limits.max_wait_seconds),
+            Env.LIMIT_COUNT_EACH_MESSAGE: "true" if limits.count_each_message else "false",
         }
         self.consumer = TopicdeskFunction(
             self,
@@ -115,18 +114,18 @@ class Pipeline(Construct):
             environment={
                 **telegram_env,
                 # Broadcast jobs go onto the updates queue (one per person, in their group).
-                "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
+                Env.UPDATES_QUEUE_URL: self.updates_queue.queue_url,
                 # The consumer dead-letters an update itself after MAX_ATTEMPTS failures.
-                "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
-                "MAX_ATTEMPTS": str(limits.max_attempts),
-                "RETRY_BASE_SECONDS": str(limits.retry_base_seconds),
-                "DATA_TABLE": storage.data_table.table_name,
-                "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
-                "GREETING": config.greeting,
+                Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
+                Env.MAX_ATTEMPTS: str(limits.max_attempts),
+                Env.RETRY_BASE_SECONDS: str(limits.retry_base_seconds),
+                Env.DATA_TABLE: storage.data_table.table_name,
+                Env.IDEMPOTENCY_TABLE: storage.idempotency_table.table_name,
+                Env.GREETING: config.greeting,
                 **limiter_env,
-                "LIMIT_PERSON_BURST": str(limits.person_burst),
-                "LIMIT_PERSON_INTERVAL_SECONDS": str(limits.person_interval_seconds),
-                "FLOOD_POLICY": limits.flood_policy,
+                Env.LIMIT_PERSON_BURST: str(limits.person_burst),
+                Env.LIMIT_PERSON_INTERVAL_SECONDS: str(limits.person_interval_seconds),
+                Env.FLOOD_POLICY: limits.flood_policy,
             },
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
@@ -161,8 +160,8 @@ class Pipeline(Construct):
                 **telegram_env,
                 # Informational only (where a replay would go); replay is the ops CLI's job
                 # and this function has no permission to send to the updates queue.
-                "UPDATES_QUEUE_URL": self.updates_queue.queue_url,
-                "DATA_TABLE": storage.data_table.table_name,
+                Env.UPDATES_QUEUE_URL: self.updates_queue.queue_url,
+                Env.DATA_TABLE: storage.data_table.table_name,
                 # Its notices and alerts are paced like every other send (and honour 429s).
                 **limiter_env,
             },

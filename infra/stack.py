@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
+from topicdesk.contract import Output
 
 from infra.bundling import lambda_code
 from infra.config import StageConfig
@@ -66,22 +67,22 @@ class TopicdeskStack(cdk.Stack):
 
     def _outputs(self) -> None:
         values = {
-            "WebhookUrl": self.ingress.url.url,
-            "UpdatesQueueUrl": self.pipeline.updates_queue.queue_url,
-            "DeadLetterQueueUrl": self.pipeline.dead_letter_queue.queue_url,
-            "DataTableName": self.storage.data_table.table_name,
-            "LimitsTableName": self.storage.limits_table.table_name,
-            "IdempotencyTableName": self.storage.idempotency_table.table_name,
-            "BotTokenSecretName": self.secrets.bot_token_name,
-            "WebhookSecretName": self.secrets.webhook_secret_name,
-            "AlarmTopicArn": self.monitoring.topic.topic_arn,
-            "DashboardName": self.config.prefix,
-            "WebhookFunctionName": self.ingress.webhook.function.function_name,
-            "ConsumerFunctionName": self.pipeline.consumer.function.function_name,
-            "DlqProcessorFunctionName": self.pipeline.dlq_processor.function.function_name,
+            Output.WEBHOOK_URL: self.ingress.url.url,
+            Output.UPDATES_QUEUE_URL: self.pipeline.updates_queue.queue_url,
+            Output.DEAD_LETTER_QUEUE_URL: self.pipeline.dead_letter_queue.queue_url,
+            Output.DATA_TABLE_NAME: self.storage.data_table.table_name,
+            Output.LIMITS_TABLE_NAME: self.storage.limits_table.table_name,
+            Output.IDEMPOTENCY_TABLE_NAME: self.storage.idempotency_table.table_name,
+            Output.BOT_TOKEN_SECRET_NAME: self.secrets.bot_token_name,
+            Output.WEBHOOK_SECRET_NAME: self.secrets.webhook_secret_name,
+            Output.ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
+            Output.DASHBOARD_NAME: self.config.prefix,
+            Output.WEBHOOK_FUNCTION_NAME: self.ingress.webhook.function.function_name,
+            Output.CONSUMER_FUNCTION_NAME: self.pipeline.consumer.function.function_name,
+            Output.DLQ_PROCESSOR_FUNCTION_NAME: self.pipeline.dlq_processor.function.function_name,
         }
         if self.webhook_registration is not None:
-            values["WebhookRegistrationStatus"] = self.webhook_registration.status
+            values[Output.WEBHOOK_REGISTRATION_STATUS] = self.webhook_registration.status
         for name, value in values.items():
             cdk.CfnOutput(self, name, value=value)
 

@@ -11,18 +11,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+from topicdesk.contract import ALLOWED_UPDATES, Env
+from topicdesk.handlers.webhook_registration import Property
 
 from infra.config import StageConfig
 from infra.functions import TopicdeskFunction
 from infra.secrets import Secrets
-
-ALLOWED_UPDATES = (
-    "message",
-    "edited_message",
-    "my_chat_member",
-    "message_reaction",
-    "callback_query",
-)
 
 
 class WebhookRegistration(Construct):
@@ -49,9 +43,9 @@ class WebhookRegistration(Construct):
             # keeps 25 s of this for the answer).
             timeout=cdk.Duration.seconds(90),
             environment={
-                "BOT_TOKEN_SECRET_NAME": secrets.bot_token_name,
-                "WEBHOOK_SECRET_NAME": secrets.webhook_secret_name,
-                "TELEGRAM_API_URL": config.telegram_api_url,
+                Env.BOT_TOKEN_SECRET_NAME: secrets.bot_token_name,
+                Env.WEBHOOK_SECRET_NAME: secrets.webhook_secret_name,
+                Env.TELEGRAM_API_URL: config.telegram_api_url,
             },
         )
         secrets.bot_token.grant_read(self.handler.function)
@@ -62,13 +56,13 @@ class WebhookRegistration(Construct):
             service_token=self.handler.function.function_arn,
             resource_type="Custom::TelegramWebhook",
             properties={
-                "WebhookUrl": webhook_url,
-                "AllowedUpdates": list(ALLOWED_UPDATES),
-                "MaxConnections": str(config.webhook_max_connections),
-                "TelegramApiUrl": config.telegram_api_url,
-                "WebhookSecretArn": secrets.webhook_secret.secret_arn,
-                "BotTokenSecretArn": secrets.bot_token.secret_arn,
-                "Revision": config.webhook_registration_revision,
+                Property.WEBHOOK_URL: webhook_url,
+                Property.ALLOWED_UPDATES: list(ALLOWED_UPDATES),
+                Property.MAX_CONNECTIONS: str(config.webhook_max_connections),
+                Property.TELEGRAM_API_URL: config.telegram_api_url,
+                Property.WEBHOOK_SECRET_ARN: secrets.webhook_secret.secret_arn,
+                Property.BOT_TOKEN_SECRET_ARN: secrets.bot_token.secret_arn,
+                Property.REVISION: config.webhook_registration_revision,
             },
         )
         # What happened, e.g. "REGISTERED: https://..." or "NOT REGISTERED: fill in the token".

@@ -20,20 +20,21 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from topicdesk.adapters.aws import SqsUpdateQueue
+from topicdesk.adapters.botapi_http import looks_like_token
 from topicdesk.adapters.dynamodb import (
     DynamoDeadLetterArchive,
     DynamoFailureJournal,
     DynamoSessionRepository,
 )
+from topicdesk.contract import ALLOWED_UPDATES, Output
 from topicdesk.domain import texts
 from topicdesk.domain.model import DeadLetter
 from topicdesk.domain.routing import group_key, parse_update
 
 from infra.config import ConfigError, load_stage_config
 from ops.resources import ROOT, OpsError, StageResources, resolve
-from ops.telegram import ALLOWED_UPDATES, call
+from ops.telegram import call
 
-TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{8,}$")
 DURATION = re.compile(r"^(\d+)([smhd])$")
 
 
@@ -62,7 +63,7 @@ def _stage_config_value(stage: str, name: str) -> Any:
 
 
 def webhook_info(resources: StageResources, out: TextIO) -> int:
-    token = _secret(resources, "BotTokenSecretName")
+    token = _secret(resources, Output.BOT_TOKEN_SECRET_NAME)
     info = call(resources.telegram_api_url, token, "getWebhookInfo")
     for key in (
         "url",
@@ -74,15 +75,15 @@ def webhook_info(resources: StageResources, out: TextIO) -> int:
     ):
         if key in info:
             out.write(f"{key}: {info[key]}\n")
-    expected = resources.output("WebhookUrl")
+    expected = resources.output(Output.WEBHOOK_URL)
     if info.get("url") != expected:
         out.write(f"warning: the webhook does not point at this stage ({expected})\n")
     return 0
 
 
 def webhook_set(resources: StageResources, out: TextIO) -> int:
-    token = _secret(resources, "BotTokenSecretName")
-    url = resources.output("WebhookUrl")
+    token = _secret(resources, Output.BOT_TOKEN_SECRET_NAME)
+    url = resources.output(Output.WEBHOOK_URL)
     max_connections = (
         40
         if resources.stage == "local"
@@ -93,7 +94,7 @@ def webhook_set(resources: StageResources, out: TextIO) -> int:
         token,
         "setWebhook",
         url=url,
-        secret_token=_secret(resources, "WebhookSecretName"),
+        secret_token=_secret(resources, Output.WEBHOOK_SECRET_NAME),
         allowed_updates=ALLOWED_UPDATES,
         max_connections=max_connections,
     )
@@ -102,7 +103,7 @@ def webhook_set(resources: StageResources, out: TextIO) -> int:
 
 
 def webhook_delete(resources: StageResources, out: TextIO) -> int:
-    token = _secret(resources, "BotTokenSecretName")
+    token = _secret(resources, Output.BOT_TOKEN_SECRET_NAME)
     call(resources.telegram_api_url, token, "deleteWebhook")
     out.write("webhook deleted (updates now wait at Telegram for up to 24 h)\n")
     return 0
@@ -112,14 +113,14 @@ def webhook_delete(resources: StageResources, out: TextIO) -> int:
 
 
 def _archive(resources: StageResources) -> DynamoDeadLetterArchive:
-    table = resources.resource("dynamodb").Table(resources.output("DataTableName"))
+    table = resources.resource("dynamodb").Table(resources.output(Output.DATA_TABLE_NAME))
     return DynamoDeadLetterArchive(table)
 
 
 def dlq_list(resources: StageResources, out: TextIO) -> int:
     items = sorted(_archive(resources).list(), key=lambda d: d.last_failure_at)
     waiting = resources.client("sqs").get_queue_attributes(
-        QueueUrl=resources.output("DeadLetterQueueUrl"),
+        QueueUrl=resources.output(Output.DEAD_LETTER_QUEUE_URL),
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     now = time.time()
@@ -155,8 +156,8 @@ def dlq_replay(
         if found is None:
             raise OpsError(f"no dead letter {archive_id!r}; see `dlq list`")
         items = [found]
-    queue = SqsUpdateQueue(resources.client("sqs"), resources.output("UpdatesQueueUrl"))
-    table = resources.resource("dynamodb").Table(resources.output("DataTableName"))
+    queue = SqsUpdateQueue(resources.client("sqs"), resources.output(Output.UPDATES_QUEUE_URL))
+    table = resources.resource("dynamodb").Table(resources.output(Output.DATA_TABLE_NAME))
     journal = DynamoFailureJournal(table)
     replayed = skipped = 0
     stamp = int(time.time())
@@ -201,7 +202,7 @@ def dlq_purge(resources: StageResources, out: TextIO, older_than: str) -> int:
 
 
 def sessions_show(resources: StageResources, out: TextIO, user_id: int) -> int:
-    table = resources.resource("dynamodb").Table(resources.output("DataTableName"))
+    table = resources.resource("dynamodb").Table(resources.output(Output.DATA_TABLE_NAME))
     session = DynamoSessionRepository(table).get(user_id)
     if session is None:
         raise OpsError(f"no session for user {user_id}")
@@ -215,10 +216,10 @@ def sessions_show(resources: StageResources, out: TextIO, user_id: int) -> int:
 
 def secrets_set_token(resources: StageResources, out: TextIO, read_token: Callable[[], str]) -> int:
     token = read_token().strip()
-    if not TOKEN_PATTERN.match(token):
+    if not looks_like_token(token):
         raise OpsError("that does not look like a bot token (digits, a colon, then 8+ characters)")
     resources.client("secretsmanager").put_secret_value(
-        SecretId=resources.output("BotTokenSecretName"), SecretString=token
+        SecretId=resources.output(Output.BOT_TOKEN_SECRET_NAME), SecretString=token
     )
     me = None
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from topicdesk.contract import DEFAULT_TELEGRAM_API_URL, Env, Output
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +55,7 @@ def _local_stage() -> dict[str, Any]:
 def resolve(stage: str) -> StageResources:
     """Read the stage's stack outputs (local: from the running moto, via .local/stage.json)."""
     endpoint = None
-    telegram = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")
+    telegram = os.environ.get(Env.TELEGRAM_API_URL, DEFAULT_TELEGRAM_API_URL)
     if stage == "local":
         local = _local_stage()
         endpoint = str(local["aws_endpoint_url"])
@@ -73,12 +74,12 @@ def resolve(stage: str) -> StageResources:
     outputs = {
         item["OutputKey"]: item["OutputValue"] for item in answer["Stacks"][0].get("Outputs", [])
     }
-    if endpoint is None and "ConsumerFunctionName" in outputs:
+    if endpoint is None and Output.CONSUMER_FUNCTION_NAME in outputs:
         # The Bot API the stage itself talks to (a self-hosted server, say).
         config = boto3.client("lambda").get_function_configuration(
-            FunctionName=outputs["ConsumerFunctionName"]
+            FunctionName=outputs[Output.CONSUMER_FUNCTION_NAME]
         )
         telegram = (
-            config.get("Environment", {}).get("Variables", {}).get("TELEGRAM_API_URL", telegram)
+            config.get("Environment", {}).get("Variables", {}).get(Env.TELEGRAM_API_URL, telegram)
         )
     return StageResources(stage, outputs, endpoint, telegram)

@@ -13,10 +13,12 @@ Standard library + boto3 only (this runs before anything else is configured).
 Neither the token nor the webhook secret is ever logged or put into a response:
 every outgoing message passes through `_redact`.
 
-Resource properties (strings, as CloudFormation sends them): WebhookUrl,
+Resource properties (`Property`; strings, as CloudFormation sends them): WebhookUrl,
 AllowedUpdates (list), MaxConnections (all required), and triggers that only make CloudFormation
 call us again when they change (WebhookSecretArn, BotTokenSecretArn, Revision).
-Environment: BOT_TOKEN_SECRET_NAME, WEBHOOK_SECRET_NAME, TELEGRAM_API_URL, STAGE.
+Environment (topicdesk.contract.Env): the bot token's and the webhook secret's secret names,
+the Bot API URL, the stage. Telegram is called with the product's one stdlib Bot API client
+(topicdesk.adapters.botapi_http); its token pattern says whether the token is filled in.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import boto3
+
+from topicdesk.adapters.botapi_http import BotApiClient, BotApiError, looks_like_token, redact
+from topicdesk.contract import DEFAULT_TELEGRAM_API_URL, Env
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -39,7 +44,6 @@ logger.setLevel(logging.INFO)
 for _noisy in ("botocore", "boto3", "urllib3"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
-DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
 HTTP_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 10
@@ -47,12 +51,22 @@ MAX_RETRY_AFTER_SECONDS = 10
 # answers leaves the stack waiting for an hour.
 RESPONSE_RESERVE_SECONDS = 25.0
 
-# BotFather tokens look like 123456789:AAH...; anything else is "not filled in yet".
-TOKEN_SHAPE = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
 SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 _secrets_seen: set[str] = set()
 _deadline: float | None = None  # time.monotonic() by which Telegram calls must be over
+
+
+class Property:
+    """The custom resource's property names (infra/webhook_registration.py sets them)."""
+
+    WEBHOOK_URL: Final = "WebhookUrl"
+    ALLOWED_UPDATES: Final = "AllowedUpdates"
+    MAX_CONNECTIONS: Final = "MaxConnections"
+    TELEGRAM_API_URL: Final = "TelegramApiUrl"
+    WEBHOOK_SECRET_ARN: Final = "WebhookSecretArn"  # noqa: S105 - a property name
+    BOT_TOKEN_SECRET_ARN: Final = "BotTokenSecretArn"  # noqa: S105 - a property name
+    REVISION: Final = "Revision"
 
 
 class RegistrationError(Exception):
@@ -79,7 +93,7 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
     )
     request_type = str(event.get("RequestType", ""))
     physical_id = str(
-        event.get("PhysicalResourceId") or f"telegram-webhook-{os.environ.get('STAGE', 'stage')}"
+        event.get("PhysicalResourceId") or f"telegram-webhook-{os.environ.get(Env.STAGE, 'stage')}"
     )
     logger.info(
         "custom resource request",
@@ -104,26 +118,26 @@ def handler(event: Mapping[str, Any], context: Any) -> None:
 
 
 def register(properties: Mapping[str, Any]) -> str:
-    url = str(properties.get("WebhookUrl", "")).strip()
+    url = str(properties.get(Property.WEBHOOK_URL, "")).strip()
     if not url.startswith("https://") and not url.startswith("http://"):
         raise RegistrationError(f"WebhookUrl must be an http(s) URL, got {url!r}")
-    token_name = _env("BOT_TOKEN_SECRET_NAME")
+    token_name = _env(Env.BOT_TOKEN_SECRET_NAME)
     token = read_secret(token_name)
-    if not TOKEN_SHAPE.match(token):
+    if not looks_like_token(token):
         return (
             f"NOT REGISTERED: the bot token secret {token_name} is not filled in yet. Put the "
             f"token (aws secretsmanager put-secret-value --secret-id {token_name} "
             "--secret-string <token>) and deploy again with "
             "-c webhookRegistrationRevision=<a new value>."
         )
-    secret_name = _env("WEBHOOK_SECRET_NAME")
+    secret_name = _env(Env.WEBHOOK_SECRET_NAME)
     secret = read_secret(secret_name)
     if not SECRET_SHAPE.match(secret):
         raise RegistrationError(
             f"the webhook secret in {secret_name} is not 1-256 characters of A-Za-z0-9_-"
         )
-    allowed_updates = _allowed_updates(properties.get("AllowedUpdates"))
-    max_connections = _max_connections(properties.get("MaxConnections"))
+    allowed_updates = _allowed_updates(properties.get(Property.ALLOWED_UPDATES))
+    max_connections = _max_connections(properties.get(Property.MAX_CONNECTIONS))
     call_telegram(
         token,
         "setWebhook",
@@ -141,11 +155,11 @@ def register(properties: Mapping[str, Any]) -> str:
 
 
 def unregister(properties: Mapping[str, Any]) -> str:
-    url = str(properties.get("WebhookUrl", "")).strip()
+    url = str(properties.get(Property.WEBHOOK_URL, "")).strip()
     try:
-        token_name = _env("BOT_TOKEN_SECRET_NAME")
+        token_name = _env(Env.BOT_TOKEN_SECRET_NAME)
         token = read_secret(token_name)
-        if not TOKEN_SHAPE.match(token):
+        if not looks_like_token(token):
             return "nothing to delete: the bot token was never filled in"
         info = call_telegram(token, "getWebhookInfo", {})
         current = info.get("url", "") if isinstance(info, Mapping) else ""
@@ -173,46 +187,30 @@ def read_secret(name: str) -> str:
 
 
 def call_telegram(token: str, method: str, payload: Mapping[str, Any]) -> Any:
-    """POST a Bot API method; return `result` or raise a redacted TelegramError."""
-    base = os.environ.get("TELEGRAM_API_URL") or DEFAULT_TELEGRAM_API_URL
+    """POST a Bot API method; return `result` or raise a redacted TelegramError. 429s and
+    5xx answers are retried (Retry-After honoured, capped) while time is left."""
     _secrets_seen.add(token)
-    request = urllib.request.Request(  # noqa: S310 - the base URL is ours (http/https)
-        f"{base.rstrip('/')}/bot{token}/{method}",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+    client = BotApiClient(
+        token,
+        os.environ.get(Env.TELEGRAM_API_URL) or DEFAULT_TELEGRAM_API_URL,
+        timeout=HTTP_TIMEOUT_SECONDS,
     )
-    last_error: TelegramError | None = None
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310
-                body = _json_body(response.read())
-        except urllib.error.HTTPError as error:
-            body = _json_body(error.read())
-            description = str(body.get("description") or error.reason)
-            last_error = TelegramError(method, error.code, _redact(description))
-            retry_after = _retry_after(body)
-            wait = min(retry_after or attempt, MAX_RETRY_AFTER_SECONDS)
-            if (error.code == 429 or error.code >= 500) and _may_retry(attempt, wait):
-                time.sleep(wait)
-                continue
-            raise last_error from None
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            last_error = TelegramError(
-                method, None, f"cannot reach the Bot API ({_redact(str(reason))})"
-            )
-            if _may_retry(attempt, attempt):
-                time.sleep(attempt)
-                continue
-            raise last_error from None
-        if body.get("ok") is True:
-            return body.get("result")
-        raise TelegramError(
-            method, _int_or_none(body.get("error_code")), _redact(str(body.get("description")))
-        )
-    assert last_error is not None  # the loop always returns or raises
-    raise last_error
+            return client.call(method, payload)
+        except BotApiError as error:
+            failure = TelegramError(method, error.code, _redact(error.description))
+            wait: float
+            if error.unreachable:
+                wait = attempt
+            elif error.code == 429 or (error.code or 0) >= 500:
+                wait = min(error.retry_after or attempt, MAX_RETRY_AFTER_SECONDS)
+            else:
+                raise failure from None
+            if not _may_retry(attempt, wait):
+                raise failure from None
+            time.sleep(wait)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def send_response(
@@ -264,10 +262,7 @@ def _may_retry(attempt: int, wait: float) -> bool:
 
 
 def _redact(text: str) -> str:
-    for secret in sorted(_secrets_seen, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return redact(text, _secrets_seen)
 
 
 def _unexpected(error: BaseException) -> str:
@@ -279,21 +274,6 @@ def _env(name: str) -> str:
     if not value:
         raise RegistrationError(f"environment variable {name} is not set")
     return value
-
-
-def _json_body(raw: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(raw.decode("utf-8", errors="replace") or "{}")
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _retry_after(body: Mapping[str, Any]) -> int | None:
-    parameters = body.get("parameters")
-    if isinstance(parameters, Mapping):
-        return _int_or_none(parameters.get("retry_after"))
-    return None
 
 
 def _int_or_none(value: Any) -> int | None:

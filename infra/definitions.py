@@ -1,0 +1,156 @@
+"""The stack's tables and queues as plain data, without CDK.
+
+infra/storage.py and infra/pipeline.py synthesise them from these definitions; tests and
+benchmarks that need the stack's tables and queues on moto create them with
+`create_tables` / `create_queues`, from the same definitions (never by hand). Key layouts
+and TTL attributes come from the product's contract (``topicdesk.contract``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from topicdesk.contract import DATA_TABLE, IDEMPOTENCY_TABLE, LIMITS_TABLE, TableLayout
+
+CONSUMER_TIMEOUT_SECONDS = 30
+DLQ_PROCESSOR_TIMEOUT_SECONDS = 30
+# AWS's advice for SQS event sources: visibility timeout >= 6x the function timeout,
+# so a batch that is retried by the poller is not handed out twice.
+VISIBILITY_FACTOR = 6
+DAY_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    construct_id: str
+    suffix: str
+    """The physical name is `topicdesk-<stage>-<suffix>`."""
+    layout: TableLayout
+
+
+DATA = TableSpec("DataTable", "data", DATA_TABLE)
+LIMITS = TableSpec("LimitsTable", "limits", LIMITS_TABLE)
+IDEMPOTENCY = TableSpec("IdempotencyTable", "idempotency", IDEMPOTENCY_TABLE)
+TABLES = (DATA, LIMITS, IDEMPOTENCY)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A FIFO queue: SQS-managed SSE, no content-based dedup (the webhook sets
+    MessageDeduplicationId = update_id), dedup and throughput per message group (per chat)."""
+
+    construct_id: str
+    suffix: str
+    """The physical name is `topicdesk-<stage>-<suffix>.fifo`."""
+    visibility_seconds: int
+    retention_seconds: int
+
+
+DEAD_LETTER_QUEUE = QueueSpec(
+    "DeadLetterQueue",
+    "dead-letters",
+    visibility_seconds=DLQ_PROCESSOR_TIMEOUT_SECONDS * VISIBILITY_FACTOR,
+    retention_seconds=14 * DAY_SECONDS,  # the SQS maximum: time for on-call to replay
+)
+UPDATES_QUEUE = QueueSpec(
+    "UpdatesQueue",
+    "updates",
+    visibility_seconds=CONSUMER_TIMEOUT_SECONDS * VISIBILITY_FACTOR,
+    retention_seconds=4 * DAY_SECONDS,
+)
+
+
+# ----------------------------------------------------------------------------- on moto
+
+
+def key_schema(layout: TableLayout) -> list[dict[str, str]]:
+    kinds = ("HASH", "RANGE")
+    return [
+        {"AttributeName": key, "KeyType": kind}
+        for key, kind in zip(layout.keys, kinds, strict=False)
+    ]
+
+
+def attribute_definitions(layout: TableLayout) -> list[dict[str, str]]:
+    return [{"AttributeName": key, "AttributeType": "S"} for key in layout.keys]
+
+
+def create_table(dynamodb: Any, name: str, layout: TableLayout, *, ttl: bool = True) -> None:
+    """One table as the stack makes it (keys, on-demand, TTL) on a boto3 DynamoDB client or
+    resource (moto)."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=key_schema(layout),
+        AttributeDefinitions=attribute_definitions(layout),
+        BillingMode="PAY_PER_REQUEST",
+    )
+    if ttl:
+        client = getattr(getattr(dynamodb, "meta", None), "client", dynamodb)
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.ttl_attribute},
+        )
+
+
+@dataclass(frozen=True)
+class Tables:
+    data: str
+    limits: str
+    idempotency: str
+
+
+def create_tables(
+    dynamodb: Any,
+    name: Callable[[str], str],
+    *,
+    ttl: bool = True,
+    skip: tuple[TableSpec, ...] = (),
+) -> Tables:
+    """The stack's three tables, named ``name(suffix)``; ``skip`` leaves some out (a table
+    shared with another run)."""
+    for spec in TABLES:
+        if spec not in skip:
+            create_table(dynamodb, name(spec.suffix), spec.layout, ttl=ttl)
+    return Tables(*(name(spec.suffix) for spec in TABLES))
+
+
+@dataclass(frozen=True)
+class Queues:
+    updates_url: str
+    updates_arn: str
+    dead_letter_url: str
+    dead_letter_arn: str
+
+
+def queue_attributes(spec: QueueSpec) -> dict[str, str]:
+    return {
+        "FifoQueue": "true",
+        "ContentBasedDeduplication": "false",
+        "DeduplicationScope": "messageGroup",
+        "FifoThroughputLimit": "perMessageGroupId",
+        "VisibilityTimeout": str(spec.visibility_seconds),
+        "MessageRetentionPeriod": str(spec.retention_seconds),
+    }
+
+
+def create_queues(sqs: Any, name: Callable[[str], str], *, max_receive_count: int) -> Queues:
+    """The updates queue and its dead-letter queue as the stack makes them, named
+    ``name(suffix)`` (a FIFO name: ends in .fifo), on a boto3 SQS client (moto)."""
+
+    def arn(url: str) -> str:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    dead_letter_url = sqs.create_queue(
+        QueueName=name(DEAD_LETTER_QUEUE.suffix), Attributes=queue_attributes(DEAD_LETTER_QUEUE)
+    )["QueueUrl"]
+    dead_letter_arn = arn(dead_letter_url)
+    redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}
+    updates_url = sqs.create_queue(
+        QueueName=name(UPDATES_QUEUE.suffix),
+        Attributes={**queue_attributes(UPDATES_QUEUE), "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    return Queues(updates_url, arn(updates_url), dead_letter_url, dead_letter_arn)
