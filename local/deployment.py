@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topicdesk.contract import Output
+
 from local.lambda_runtime.functions import FunctionSpec
 from local.lambda_runtime.runtime import MappingSpec
 from local.moto_stage import REGION, client
@@ -70,9 +72,9 @@ def read_deployment(
     lambdas = client("lambda", endpoint)
     sqs = client("sqs", endpoint)
     names = [
-        outputs["WebhookFunctionName"],
-        outputs["ConsumerFunctionName"],
-        outputs["DlqProcessorFunctionName"],
+        outputs[Output.WEBHOOK_FUNCTION_NAME],
+        outputs[Output.CONSUMER_FUNCTION_NAME],
+        outputs[Output.DLQ_PROCESSOR_FUNCTION_NAME],
     ]
     locations = _code_locations(endpoint, stack_name)
     functions: dict[str, FunctionSpec] = {}
@@ -121,4 +123,4 @@ def read_deployment(
                     enabled=mapping.get("State", "Enabled") != "Disabled",
                 )
             )
-    return Deployment(functions, mappings, url_function=outputs["WebhookFunctionName"])
+    return Deployment(functions, mappings, url_function=outputs[Output.WEBHOOK_FUNCTION_NAME])

@@ -25,6 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import infra  # noqa: F401 - puts functions/ (the product's contract) on the path, see there
+
+# isort: split
+from topicdesk.contract import Env, Output
+
 from local.deployment import Deployment, read_deployment
 from local.lambda_runtime.runtime import LocalRuntime
 from local.lambda_runtime.sqs_source import BatchOutcome
@@ -64,14 +69,14 @@ class RunningStage:
 
 
 def _overrides(args: argparse.Namespace, link: TelegramLink) -> dict[str, str]:
-    overrides = {"TELEGRAM_API_URL": link.api_url}
+    overrides = {Env.TELEGRAM_API_URL: link.api_url}
     chat = os.environ.get("OPERATOR_CHAT_ID", "").strip()
     if chat:
         try:
             int(chat)
         except ValueError:
             raise SystemExit(f"local stage: OPERATOR_CHAT_ID={chat!r} is not a chat id") from None
-        overrides["OPERATOR_CHAT_IDS"] = chat
+        overrides[Env.OPERATOR_CHAT_IDS] = chat
     for item in args.env or []:
         name, sep, value = item.partition("=")
         if not sep or not name:
@@ -109,8 +114,10 @@ def start_stage(
         link = TelegramLink.choose(dict(os.environ), emulator_limits=emulator_limits)
         say(f"▶ Telegram: {link.mode} at {link.api_url}")
         secrets = client("secretsmanager", moto.endpoint)
-        secrets.put_secret_value(SecretId=outputs["BotTokenSecretName"], SecretString=link.token)
-        webhook_secret = secrets.get_secret_value(SecretId=outputs["WebhookSecretName"])[
+        secrets.put_secret_value(
+            SecretId=outputs[Output.BOT_TOKEN_SECRET_NAME], SecretString=link.token
+        )
+        webhook_secret = secrets.get_secret_value(SecretId=outputs[Output.WEBHOOK_SECRET_NAME])[
             "SecretString"
         ]
         deployment = read_deployment(
@@ -125,8 +132,8 @@ def start_stage(
             },
         )
         (STATE_DIR / "logs").mkdir(exist_ok=True)
-        consumer_env = deployment.functions[outputs["ConsumerFunctionName"]].environment
-        chats = [int(c) for c in consumer_env["OPERATOR_CHAT_IDS"].split(",") if c.strip()]
+        consumer_env = deployment.functions[outputs[Output.CONSUMER_FUNCTION_NAME]].environment
+        chats = [int(c) for c in consumer_env[Env.OPERATOR_CHAT_IDS].split(",") if c.strip()]
         if link.emulator is not None:
             for index, chat_id in enumerate(chats):
                 link.emulator.create_forum_group(
@@ -157,11 +164,11 @@ def start_stage(
         "telegram_mode": link.mode,
         "telegram_api_url": link.api_url,
         "operator_chat_ids": chats,
-        "updates_queue_url": outputs["UpdatesQueueUrl"],
-        "dead_letter_queue_url": outputs["DeadLetterQueueUrl"],
-        "data_table": outputs["DataTableName"],
-        "limits_table": outputs["LimitsTableName"],
-        "idempotency_table": outputs["IdempotencyTableName"],
+        "updates_queue_url": outputs[Output.UPDATES_QUEUE_URL],
+        "dead_letter_queue_url": outputs[Output.DEAD_LETTER_QUEUE_URL],
+        "data_table": outputs[Output.DATA_TABLE_NAME],
+        "limits_table": outputs[Output.LIMITS_TABLE_NAME],
+        "idempotency_table": outputs[Output.IDEMPOTENCY_TABLE_NAME],
         "logs": str(STATE_DIR / "logs"),
     }
     STAGE_FILE.write_text(json.dumps(description, indent=2) + "\n")

@@ -18,13 +18,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from topicdesk.contract import ALLOWED_UPDATES, DEFAULT_TELEGRAM_API_URL, Env
+
 from local.telegram_emulator import DEFAULT_TOKEN, EmulatorServer, Limits
 from ops.resources import OpsError
-from ops.telegram import ALLOWED_UPDATES, call
+from ops.telegram import call
 
 logger = logging.getLogger(__name__)
 
-PUBLIC_API = "https://api.telegram.org"
+PUBLIC_API = DEFAULT_TELEGRAM_API_URL
 POLL_TIMEOUT_SECONDS = 25
 
 
@@ -54,7 +56,7 @@ class TelegramLink:
 
     @classmethod
     def choose(cls, env: dict[str, str], *, emulator_limits: Limits | None = None) -> TelegramLink:
-        api_url = env.get("TELEGRAM_API_URL", "").strip().rstrip("/")
+        api_url = env.get(Env.TELEGRAM_API_URL, "").strip().rstrip("/")
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if api_url:
             return cls("api", api_url, token or DEFAULT_TOKEN)
