@@ -1,0 +1,249 @@
+"""Sessions (person -> operators' topic), the topic index, the ops topic, the shard census and
+the broadcast roster."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from topicdesk.adapters.dynamodb.common import (
+    as_float,
+    as_int,
+    as_optional_int,
+    as_str,
+    conditionally,
+    decimal,
+    storage_errors,
+    update_expression,
+)
+from topicdesk.domain.model import Person, Session, SessionStatus
+
+_SESSION_SK = "SESSION"
+ROSTER_PARTITIONS = 10
+
+
+def roster_key(user_id: int) -> dict[str, str]:
+    """Everyone with a session, spread over a few partitions (a broadcast lists them with a
+    handful of queries, never a scan)."""
+    return {"pk": f"PEOPLE#{user_id % ROSTER_PARTITIONS}", "sk": str(user_id)}
+
+
+def _person_attributes(person: Person) -> dict[str, Any]:
+    return {
+        "user_id": person.user_id,
+        "first_name": person.first_name,
+        "last_name": person.last_name or "",
+        "username": person.username or "",
+        "language_code": person.language_code or "",
+    }
+
+
+def _session_from_item(item: dict[str, Any]) -> Session:
+    person = Person(
+        user_id=as_int(item["user_id"]),
+        first_name=str(item.get("first_name", "")),
+        last_name=as_str(item.get("last_name")),
+        username=as_str(item.get("username")),
+        language_code=as_str(item.get("language_code")),
+    )
+    return Session(
+        person=person,
+        operator_chat_id=as_int(item["operator_chat_id"]),
+        thread_id=as_optional_int(item.get("thread_id")),
+        status=SessionStatus(item.get("status", SessionStatus.OPEN.value)),
+        banned=bool(item.get("banned", False)),
+        blocked=bool(item.get("blocked", False)),
+        card_posted=bool(item.get("card_posted", False)),
+        created_at=as_float(item.get("created_at")),
+        messages_in=as_int(item.get("messages_in")),
+        messages_out=as_int(item.get("messages_out")),
+        dropped=as_int(item.get("dropped")),
+        slowdown_told_at=as_float(item.get("slowdown_told_at")),
+    )
+
+
+class DynamoSessionRepository:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(user_id: int) -> dict[str, str]:
+        return {"pk": f"PERSON#{user_id}", "sk": _SESSION_SK}
+
+    def get(self, user_id: int) -> Session | None:
+        with storage_errors():
+            item = self._table.get_item(Key=self._key(user_id), ConsistentRead=True).get("Item")
+        if item is None or "operator_chat_id" not in item:
+            return None
+        return _session_from_item(item)
+
+    def claim_topic_creation(
+        self, person: Person, operator_chat_id: int, owner: str, now: float, lease_seconds: float
+    ) -> bool:
+        values: dict[str, Any] = {
+            ":owner": owner,
+            ":until": decimal(now + lease_seconds),
+            ":now": decimal(now),
+            ":chat": operator_chat_id,
+            ":open": SessionStatus.OPEN.value,
+            ":false": False,
+        }
+        person_fields = _person_attributes(person)
+        names = {f"#p{i}": name for i, name in enumerate(person_fields)}
+        values.update({f":p{i}": value for i, value in enumerate(person_fields.values())})
+        person_set = ", ".join(f"#p{i} = :p{i}" for i in range(len(person_fields)))
+        return conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(person.user_id),
+                UpdateExpression=(
+                    f"SET claim_owner = :owner, claim_until = :until, "
+                    f"operator_chat_id = :chat, {person_set}, "
+                    "created_at = if_not_exists(created_at, :now), "
+                    "#status = if_not_exists(#status, :open), "
+                    "banned = if_not_exists(banned, :false), "
+                    "blocked = if_not_exists(blocked, :false), "
+                    "card_posted = :false"
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(thread_id) AND (attribute_not_exists(claim_until)"
+                    " OR claim_until < :now OR claim_owner = :owner)"
+                ),
+                ExpressionAttributeNames={"#status": "status", **names},
+                ExpressionAttributeValues=values,
+            )
+        )
+
+    def release_claim(self, user_id: int, owner: str) -> None:
+        conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression="REMOVE claim_owner, claim_until",
+                ConditionExpression="claim_owner = :owner",
+                ExpressionAttributeValues={":owner": owner},
+            )
+        )
+
+    def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
+        with storage_errors():
+            self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression=(
+                    "SET thread_id = :thread, operator_chat_id = :chat "
+                    "REMOVE claim_owner, claim_until"
+                ),
+                ConditionExpression="claim_owner = :owner",
+                ExpressionAttributeValues={
+                    ":thread": thread_id,
+                    ":chat": operator_chat_id,
+                    ":owner": owner,
+                },
+            )
+            self._index_topic(operator_chat_id, thread_id, user_id)
+            self._table.put_item(Item={**roster_key(user_id), "user_id": user_id})
+            self._table.update_item(
+                Key={"pk": f"SHARD#{operator_chat_id}", "sk": "COUNT"},
+                UpdateExpression="ADD people :one",
+                ExpressionAttributeValues={":one": 1},
+            )
+
+    def _index_topic(self, chat_id: int, thread_id: int, user_id: int) -> None:
+        self._table.put_item(
+            Item={"pk": f"TOPIC#{chat_id}#{thread_id}", "sk": "TOPIC", "user_id": user_id}
+        )
+
+    def replace_topic(self, user_id: int, old_thread_id: int, new_thread_id: int) -> None:
+        session = self.get(user_id)
+        if session is None:
+            return
+        replaced = conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression="SET thread_id = :new, #status = :open",
+                ConditionExpression="thread_id = :old",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":new": new_thread_id,
+                    ":old": old_thread_id,
+                    ":open": SessionStatus.OPEN.value,
+                },
+            )
+        )
+        if not replaced:
+            return  # someone already pointed it elsewhere
+        with storage_errors():
+            self._index_topic(session.operator_chat_id, new_thread_id, user_id)
+            self._table.delete_item(
+                Key={"pk": f"TOPIC#{session.operator_chat_id}#{old_thread_id}", "sk": "TOPIC"}
+            )
+
+    def update(self, user_id: int, **fields: object) -> None:
+        flat: dict[str, Any] = {}
+        for name, value in fields.items():
+            if isinstance(value, Person):
+                flat.update(_person_attributes(value))
+            elif isinstance(value, SessionStatus):
+                flat[name] = value.value
+            elif isinstance(value, float):
+                flat[name] = decimal(value)
+            else:
+                flat[name] = value
+        if not flat:
+            return
+        expression, names, values = update_expression(flat)
+        with storage_errors():
+            self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    def increment(self, user_id: int, counter: str, by: int = 1) -> None:
+        with storage_errors():
+            self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression="ADD #c :by",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#c": counter},
+                ExpressionAttributeValues={":by": by},
+            )
+
+    def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
+        with storage_errors():
+            item = self._table.get_item(
+                Key={"pk": f"TOPIC#{operator_chat_id}#{thread_id}", "sk": "TOPIC"}
+            ).get("Item")
+        return as_int(item["user_id"]) if item else None
+
+    def ops_thread(self, operator_chat_id: int) -> int | None:
+        with storage_errors():
+            item = self._table.get_item(
+                Key={"pk": f"OPS#{operator_chat_id}", "sk": "OPS"}, ConsistentRead=True
+            ).get("Item")
+        return as_int(item["thread_id"]) if item else None
+
+    def set_ops_thread(
+        self, operator_chat_id: int, thread_id: int, *, replace: bool = False
+    ) -> int:
+        item = {"pk": f"OPS#{operator_chat_id}", "sk": "OPS", "thread_id": thread_id}
+        if replace:
+            with storage_errors():
+                self._table.put_item(Item=item)
+            return thread_id
+        if conditionally(
+            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        ):
+            return thread_id
+        stored = self.ops_thread(operator_chat_id)
+        return stored if stored is not None else thread_id
+
+    def count_by_operator_chat(self, operator_chat_ids: Sequence[int]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for chat_id in operator_chat_ids:
+            with storage_errors():
+                item = self._table.get_item(Key={"pk": f"SHARD#{chat_id}", "sk": "COUNT"}).get(
+                    "Item"
+                )
+            counts[chat_id] = as_int(item.get("people")) if item else 0
+        return counts
