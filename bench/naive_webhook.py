@@ -24,6 +24,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from topicdesk.contract import Env
 
 
 class NaiveBot:
@@ -64,7 +65,7 @@ class NaiveBot:
 def bot() -> NaiveBot:
     return NaiveBot(
         os.environ["NAIVE_BOT_TOKEN"],
-        os.environ["TELEGRAM_API_URL"],
+        os.environ[Env.TELEGRAM_API_URL],
         int(os.environ["OPERATOR_CHAT_ID"]),
     )
 

@@ -15,29 +15,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topicdesk.contract import Env
+
+from infra.definitions import create_queues, create_tables
 from local.telegram_emulator import DEFAULT_TOKEN, EmulatorClient, EmulatorError
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 WEBHOOK_SECRET = "bench-webhook-secret_0123456789"  # noqa: S105 (a fixed local test value)
+MAX_RECEIVE_COUNT = 30  # cdk.json's maxReceiveCount (the webhook benchmark never reaches it)
 
 # What Lambda would have in its environment, minus the per-run names (queues, tables).
 BASE_ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "STAGE": "bench",
+    Env.STAGE: "bench",
     "POWERTOOLS_SERVICE_NAME": "topicdesk-bench",
     "POWERTOOLS_METRICS_NAMESPACE": "Topicdesk/bench",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "MAX_ATTEMPTS": "5",
+    Env.MAX_ATTEMPTS: "5",
     # Flood limits out of the way: the benchmark measures the code, not Telegram's pace.
-    "LIMIT_BOT_PER_SECOND": "1000",
-    "LIMIT_CHAT_PER_SECOND": "1000",
-    "LIMIT_GROUP_PER_MINUTE": "60000",
-    "LIMIT_PERSON_BURST": "100000",
-    "LIMIT_PERSON_INTERVAL_SECONDS": "1",
-    "GREETING": "Welcome to support!",
+    Env.LIMIT_BOT_PER_SECOND: "1000",
+    Env.LIMIT_CHAT_PER_SECOND: "1000",
+    Env.LIMIT_GROUP_PER_MINUTE: "60000",
+    Env.LIMIT_PERSON_BURST: "100000",
+    Env.LIMIT_PERSON_INTERVAL_SECONDS: "1",
+    Env.GREETING: "Welcome to support!",
 }
 
 
@@ -50,18 +54,6 @@ class MotoWorld:
     updates_arn: str
     env: dict[str, str]
     tables: tuple[str, ...]
-
-
-def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]], ttl: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
-    )
 
 
 @contextmanager
@@ -77,33 +69,28 @@ def moto_world(*, bot_token: str, operator_chat_id: int, api_url: str) -> Iterat
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         secrets = boto3.client("secretsmanager", region_name=REGION)
-        dlq_url = sqs.create_queue(
-            QueueName="topicdesk-bench-dead-letters.fifo", Attributes={"FifoQueue": "true"}
-        )["QueueUrl"]
-        updates_url = sqs.create_queue(
-            QueueName="topicdesk-bench-updates.fifo",
-            Attributes={"FifoQueue": "true", "VisibilityTimeout": "180"},
-        )["QueueUrl"]
-        updates_arn = sqs.get_queue_attributes(QueueUrl=updates_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        tables = ("topicdesk-bench-data", "topicdesk-bench-limits", "topicdesk-bench-idempotency")
-        _table(dynamodb, tables[0], [("pk", "HASH"), ("sk", "RANGE")], "expires_at")
-        _table(dynamodb, tables[1], [("pk", "HASH")], "expires_at")
-        _table(dynamodb, tables[2], [("id", "HASH")], "expiration")
+        # The stack's queues and tables, from infra's own definitions.
+        queues = create_queues(
+            sqs,
+            lambda suffix: f"topicdesk-bench-{suffix}.fifo",
+            max_receive_count=MAX_RECEIVE_COUNT,
+        )
+        updates_url, updates_arn = queues.updates_url, queues.updates_arn
+        names = create_tables(dynamodb, lambda suffix: f"topicdesk-bench-{suffix}")
+        tables = (names.data, names.limits, names.idempotency)
         secrets.create_secret(Name="topicdesk-bench-bot-token", SecretString=bot_token)
         secrets.create_secret(Name="topicdesk-bench-webhook-secret", SecretString=WEBHOOK_SECRET)
         env = {
             **BASE_ENV,
-            "UPDATES_QUEUE_URL": updates_url,
-            "DEAD_LETTER_QUEUE_URL": dlq_url,
-            "DATA_TABLE": tables[0],
-            "LIMITS_TABLE": tables[1],
-            "IDEMPOTENCY_TABLE": tables[2],
-            "BOT_TOKEN_SECRET_NAME": "topicdesk-bench-bot-token",
-            "WEBHOOK_SECRET_NAME": "topicdesk-bench-webhook-secret",
-            "OPERATOR_CHAT_IDS": str(operator_chat_id),
-            "TELEGRAM_API_URL": api_url,
+            Env.UPDATES_QUEUE_URL: updates_url,
+            Env.DEAD_LETTER_QUEUE_URL: queues.dead_letter_url,
+            Env.DATA_TABLE: tables[0],
+            Env.LIMITS_TABLE: tables[1],
+            Env.IDEMPOTENCY_TABLE: tables[2],
+            Env.BOT_TOKEN_SECRET_NAME: "topicdesk-bench-bot-token",
+            Env.WEBHOOK_SECRET_NAME: "topicdesk-bench-webhook-secret",
+            Env.OPERATOR_CHAT_IDS: str(operator_chat_id),
+            Env.TELEGRAM_API_URL: api_url,
         }
         yield MotoWorld(sqs, dynamodb, updates_url, updates_arn, env, tables)
 

@@ -241,7 +241,7 @@ class BroadcastWorld:
         with ThreadPoolExecutor(8) as pool:
             people = list(pool.map(person, range(chats)))
         table = "bench-a-data"
-        aws.create_table(table, [("pk", "HASH"), ("sk", "RANGE")])
+        aws.create_data_table(table)
         write_sessions(aws, table, people, group)
         return cls(emulator=emulator, group=group, people=people, data_table=table)
 

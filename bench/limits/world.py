@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +30,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from topicdesk.contract import DATA_TABLE, Env
 
+from infra.definitions import DATA, create_queues, create_table, create_tables
 from local.lambda_runtime.functions import FunctionError, FunctionSpec
 from local.lambda_runtime.runtime import LocalRuntime, MappingSpec
 from local.moto_stage import DUMMY_CREDENTIALS, REGION
@@ -39,8 +41,9 @@ from local.telegram_emulator import EmulatorClient
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 HANDLER = "bench.limits.consumer.handler"
-VISIBILITY_SECONDS = 180  # 6 x the consumer's 30 s timeout, as deployed
-MAX_RECEIVE_COUNT = 15  # cdk.json maxReceiveCount
+# SQS's redrive backstop in the benchmark's runs (the deployed stages take cdk.json's
+# maxReceiveCount); every other queue and table attribute is infra's (infra/definitions.py).
+MAX_RECEIVE_COUNT = 15
 CONSUMER_TIMEOUT_SECONDS = 30.0
 EMULATOR_NICENESS = -10
 COLD_STARTS = threading.BoundedSemaphore(4)
@@ -97,13 +100,9 @@ class Aws:
             pid=pid,
         )
 
-    def create_table(self, name: str, keys: Sequence[tuple[str, str]]) -> None:
-        self.dynamodb.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-            BillingMode="PAY_PER_REQUEST",
-        )
+    def create_data_table(self, name: str) -> None:
+        """The stack's data table (infra's definition)."""
+        create_table(self.dynamodb, name, DATA.layout)
 
     def queue_arn(self, url: str) -> str:
         attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
@@ -141,40 +140,22 @@ class RunStack:
 def create_stack(aws: Aws, name: str, bot_token: str, *, data_table: str | None = None) -> RunStack:
     """Queues, tables and the bot-token secret of one run; ``data_table`` shares an existing
     data table (the broadcast runs share their 3,000 sessions)."""
-    dlq_url = aws.sqs.create_queue(
-        QueueName=f"{name}-dead-letters.fifo",
-        Attributes={"FifoQueue": "true", "MessageRetentionPeriod": str(14 * 86400)},
-    )["QueueUrl"]
-    updates_url = aws.sqs.create_queue(
-        QueueName=f"{name}-updates.fifo",
-        Attributes={
-            "FifoQueue": "true",
-            "VisibilityTimeout": str(VISIBILITY_SECONDS),
-            "DeduplicationScope": "messageGroup",
-            "FifoThroughputLimit": "perMessageGroupId",
-            "RedrivePolicy": json.dumps(
-                {
-                    "deadLetterTargetArn": aws.queue_arn(dlq_url),
-                    "maxReceiveCount": MAX_RECEIVE_COUNT,
-                }
-            ),
-        },
-    )["QueueUrl"]
-    if data_table is None:
-        data_table = f"{name}-data"
-        aws.create_table(data_table, [("pk", "HASH"), ("sk", "RANGE")])
-    aws.create_table(f"{name}-limits", [("pk", "HASH")])
-    aws.create_table(f"{name}-idempotency", [("id", "HASH")])
+    queues = create_queues(
+        aws.sqs, lambda suffix: f"{name}-{suffix}.fifo", max_receive_count=MAX_RECEIVE_COUNT
+    )
+    tables = create_tables(
+        aws.dynamodb, lambda suffix: f"{name}-{suffix}", skip=(DATA,) if data_table else ()
+    )
     secret = f"{name}/bot-token"
     aws.secrets.create_secret(Name=secret, SecretString=bot_token)
     return RunStack(
         name=name,
-        updates_url=updates_url,
-        updates_arn=aws.queue_arn(updates_url),
-        dlq_url=dlq_url,
-        data_table=data_table,
-        limits_table=f"{name}-limits",
-        idempotency_table=f"{name}-idempotency",
+        updates_url=queues.updates_url,
+        updates_arn=queues.updates_arn,
+        dlq_url=queues.dead_letter_url,
+        data_table=data_table or tables.data,
+        limits_table=tables.limits,
+        idempotency_table=tables.idempotency,
         bot_token_secret=secret,
     )
 
@@ -186,8 +167,8 @@ def write_sessions(aws: Aws, table: str, people: Iterable[int], operator_chat_id
         for index, user_id in enumerate(people):
             batch.put_item(
                 Item={
-                    "pk": f"PERSON#{user_id}",
-                    "sk": "SESSION",
+                    DATA_TABLE.partition_key: f"PERSON#{user_id}",
+                    DATA_TABLE.sort_key: "SESSION",
                     "user_id": user_id,
                     "first_name": f"Person {user_id}",
                     "last_name": "",
@@ -220,30 +201,30 @@ def consumer_env(
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_EC2_METADATA_DISABLED": "true",
-        "STAGE": "bench",
+        Env.STAGE: "bench",
         "POWERTOOLS_SERVICE_NAME": "topicdesk-consumer",
         "POWERTOOLS_METRICS_NAMESPACE": "Topicdesk/bench",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "UPDATES_QUEUE_URL": stack.updates_url,
-        "DEAD_LETTER_QUEUE_URL": stack.dlq_url,
-        "DATA_TABLE": stack.data_table,
-        "LIMITS_TABLE": stack.limits_table,
-        "IDEMPOTENCY_TABLE": stack.idempotency_table,
-        "BOT_TOKEN_SECRET_NAME": stack.bot_token_secret,
-        "TELEGRAM_API_URL": api_url,
-        "OPERATOR_CHAT_IDS": str(operator_chat_id),
-        "GREETING": "Welcome to support!",
-        "MAX_ATTEMPTS": "5",
-        "RETRY_BASE_SECONDS": "5",
-        "LIMIT_MAX_WAIT_SECONDS": "3.5",
-        "LIMIT_BOT_PER_SECOND": f"{TOPICDESK_BOT_PER_SECOND * scale:g}",
-        "LIMIT_CHAT_PER_SECOND": f"{TOPICDESK_CHAT_PER_SECOND * scale:g}",
-        "LIMIT_GROUP_PER_MINUTE": f"{TOPICDESK_GROUP_PER_MINUTE * scale:g}",
+        Env.UPDATES_QUEUE_URL: stack.updates_url,
+        Env.DEAD_LETTER_QUEUE_URL: stack.dlq_url,
+        Env.DATA_TABLE: stack.data_table,
+        Env.LIMITS_TABLE: stack.limits_table,
+        Env.IDEMPOTENCY_TABLE: stack.idempotency_table,
+        Env.BOT_TOKEN_SECRET_NAME: stack.bot_token_secret,
+        Env.TELEGRAM_API_URL: api_url,
+        Env.OPERATOR_CHAT_IDS: str(operator_chat_id),
+        Env.GREETING: "Welcome to support!",
+        Env.MAX_ATTEMPTS: "5",
+        Env.RETRY_BASE_SECONDS: "5",
+        Env.LIMIT_MAX_WAIT_SECONDS: "3.5",
+        Env.LIMIT_BOT_PER_SECOND: f"{TOPICDESK_BOT_PER_SECOND * scale:g}",
+        Env.LIMIT_CHAT_PER_SECOND: f"{TOPICDESK_CHAT_PER_SECOND * scale:g}",
+        Env.LIMIT_GROUP_PER_MINUTE: f"{TOPICDESK_GROUP_PER_MINUTE * scale:g}",
         # The per-person pace is a product rule, not Telegram's: out of the way here.
-        "LIMIT_PERSON_BURST": "1000000",
-        "LIMIT_PERSON_INTERVAL_SECONDS": "0.001",
-        "FLOOD_POLICY": "hold",
+        Env.LIMIT_PERSON_BURST: "1000000",
+        Env.LIMIT_PERSON_INTERVAL_SECONDS: "0.001",
+        Env.FLOOD_POLICY: "hold",
         "BENCH_LIMITER": limiter,
         "BENCH_SCALE": f"{scale:g}",
     }

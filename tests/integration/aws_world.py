@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,7 +9,9 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from topicdesk.contract import Env
 
+from infra.definitions import create_queues, create_tables
 from tests.leakcheck import register_secret
 
 REGION = "us-east-1"
@@ -55,18 +56,6 @@ class AwsWorld:
         )
 
 
-def _table(dynamodb: Any, name: str, keys: list[tuple[str, str]], ttl: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in keys],
-        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k, _ in keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    boto3.client("dynamodb", region_name=REGION).update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl}
-    )
-
-
 @contextmanager
 def aws_world(
     *, bot_token: str, operator_chat_ids: list[int], telegram_api_url: str = ""
@@ -76,53 +65,37 @@ def aws_world(
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.resource("dynamodb", region_name=REGION)
         secrets = boto3.client("secretsmanager", region_name=REGION)
-        dlq_url = sqs.create_queue(
-            QueueName="topicdesk-test-dead-letters.fifo",
-            Attributes={"FifoQueue": "true", "MessageRetentionPeriod": str(14 * 86400)},
-        )["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        updates_url = sqs.create_queue(
-            QueueName="topicdesk-test-updates.fifo",
-            Attributes={
-                "FifoQueue": "true",
-                "VisibilityTimeout": "180",
-                "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
-                ),
-            },
-        )["QueueUrl"]
-        updates_arn = sqs.get_queue_attributes(QueueUrl=updates_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        _table(dynamodb, "topicdesk-test-data", [("pk", "HASH"), ("sk", "RANGE")], "expires_at")
-        _table(dynamodb, "topicdesk-test-limits", [("pk", "HASH")], "expires_at")
-        _table(dynamodb, "topicdesk-test-idempotency", [("id", "HASH")], "expiration")
+        # The stack's queues and tables, from infra's own definitions.
+        queues = create_queues(
+            sqs, lambda suffix: f"topicdesk-test-{suffix}.fifo", max_receive_count=MAX_RECEIVE_COUNT
+        )
+        updates_url, updates_arn = queues.updates_url, queues.updates_arn
+        dlq_url, dlq_arn = queues.dead_letter_url, queues.dead_letter_arn
+        tables = create_tables(dynamodb, lambda suffix: f"topicdesk-test-{suffix}")
         secrets.create_secret(Name="topicdesk-test-bot-token", SecretString=bot_token)
         secrets.create_secret(Name="topicdesk-test-webhook-secret", SecretString=WEBHOOK_SECRET)
         env = {
             "AWS_DEFAULT_REGION": REGION,
-            "STAGE": "test",
+            Env.STAGE: "test",
             "POWERTOOLS_SERVICE_NAME": "topicdesk-test",
             "POWERTOOLS_METRICS_NAMESPACE": "Topicdesk/test",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "UPDATES_QUEUE_URL": updates_url,
-            "DEAD_LETTER_QUEUE_URL": dlq_url,
-            "MAX_ATTEMPTS": "5",
+            Env.UPDATES_QUEUE_URL: updates_url,
+            Env.DEAD_LETTER_QUEUE_URL: dlq_url,
+            Env.MAX_ATTEMPTS: "5",
             # The shared limiter runs (its DynamoDB calls included) with room to spare; the
             # limits themselves are exercised by their own tests and the benchmark.
-            "LIMIT_BOT_PER_SECOND": "1000",
-            "LIMIT_CHAT_PER_SECOND": "1000",
-            "LIMIT_GROUP_PER_MINUTE": "60000",
-            "DATA_TABLE": "topicdesk-test-data",
-            "LIMITS_TABLE": "topicdesk-test-limits",
-            "IDEMPOTENCY_TABLE": "topicdesk-test-idempotency",
-            "BOT_TOKEN_SECRET_NAME": "topicdesk-test-bot-token",
-            "WEBHOOK_SECRET_NAME": "topicdesk-test-webhook-secret",
-            "OPERATOR_CHAT_IDS": ",".join(str(c) for c in operator_chat_ids),
-            "TELEGRAM_API_URL": telegram_api_url,
-            "GREETING": "Welcome to support!",
+            Env.LIMIT_BOT_PER_SECOND: "1000",
+            Env.LIMIT_CHAT_PER_SECOND: "1000",
+            Env.LIMIT_GROUP_PER_MINUTE: "60000",
+            Env.DATA_TABLE: tables.data,
+            Env.LIMITS_TABLE: tables.limits,
+            Env.IDEMPOTENCY_TABLE: tables.idempotency,
+            Env.BOT_TOKEN_SECRET_NAME: "topicdesk-test-bot-token",
+            Env.WEBHOOK_SECRET_NAME: "topicdesk-test-webhook-secret",
+            Env.OPERATOR_CHAT_IDS: ",".join(str(c) for c in operator_chat_ids),
+            Env.TELEGRAM_API_URL: telegram_api_url,
+            Env.GREETING: "Welcome to support!",
         }
         yield AwsWorld(
             sqs=sqs,

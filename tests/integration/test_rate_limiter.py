@@ -16,6 +16,8 @@ from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import BOT_WIDE_RETRY_AFTER, LimitSettings, Rule
 from topicdesk.domain.throttle import HOLD_CHECK_LEAD_SECONDS, SharedThrottle
 
+from infra.definitions import LIMITS, create_table
+
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 
 
@@ -23,12 +25,8 @@ SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minu
 def table() -> Iterator[Any]:
     with mock_aws():
         dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="limits",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        # The stack's limits table, from infra's own definition (no TTL: as before).
+        create_table(dynamodb, "limits", LIMITS.layout, ttl=False)
         yield dynamodb.Table("limits")
 
 
