@@ -24,6 +24,29 @@ def person(pipeline: Pipeline, name: str) -> int:
     return int(pipeline.client.create_user(name, username=name.lower())["user_id"])
 
 
+def poison_to_the_dlq(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> int:
+    """A person whose second message Telegram refuses for good: every attempt fails (retried
+    at once here) until the consumer moves it to the DLQ. Returns the person."""
+    real_delay = retries.retry_delay
+    monkeypatch.setattr(retries, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "hi")
+    pipeline.run()
+    # Telegram refuses this one for good: every attempt fails until the DLQ takes it.
+    pipeline.client.set_fault(
+        "copyMessage", status=400, description="Bad Request: CHAT_WRITE_FORBIDDEN", times=100
+    )
+    pipeline.client.send_as_user(anna, "doomed")
+    pipeline.deliver()
+    for _ in range(20):
+        pipeline.process()
+        if pipeline.aws.queue_count(pipeline.aws.dlq_url):
+            break
+    pipeline.client.clear_faults()
+    monkeypatch.setattr(retries, "retry_delay", real_delay)
+    return anna
+
+
 def test_duplicate_after_the_sqs_dedup_window_is_processed_zero_more_times(
     pipeline: Pipeline,
 ) -> None:
@@ -112,22 +135,7 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
     """The DLQ processor spends the shared limiter: its 429 holds the group for every
     instance, the record comes back after retry_after (not the DLQ's 3 minutes), and then
     the alert is posted once and the person is not told twice."""
-    real_delay = retries.retry_delay
-    monkeypatch.setattr(retries, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "hi")
-    pipeline.run()
-    pipeline.client.set_fault(
-        "copyMessage", status=400, description="Bad Request: CHAT_WRITE_FORBIDDEN", times=100
-    )
-    pipeline.client.send_as_user(anna, "doomed")
-    pipeline.deliver()
-    for _ in range(20):
-        pipeline.process()
-        if pipeline.aws.queue_count(pipeline.aws.dlq_url):
-            break
-    pipeline.client.clear_faults()
-    monkeypatch.setattr(retries, "retry_delay", real_delay)
+    anna = poison_to_the_dlq(pipeline, monkeypatch)
     # Telegram turns stricter than our limiter believes (1 message a minute, already spent
     # by the person's topic): the ops topic for the alert is refused with 429.
     pipeline.client.set_limits(enabled=True, group_per_minute=1)
@@ -254,21 +262,7 @@ def test_uncopyable_message_is_reported(pipeline: Pipeline) -> None:
 def test_poison_update_ends_archived_with_person_and_on_call_told(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(retries, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "hi")
-    pipeline.run()
-    # Telegram refuses this one for good: every attempt fails until the DLQ takes it.
-    pipeline.client.set_fault(
-        "copyMessage", status=400, description="Bad Request: CHAT_WRITE_FORBIDDEN", times=100
-    )
-    pipeline.client.send_as_user(anna, "doomed")
-    pipeline.deliver()
-    for _ in range(20):
-        pipeline.process()
-        if pipeline.aws.queue_count(pipeline.aws.dlq_url):
-            break
-    pipeline.client.clear_faults()
+    anna = poison_to_the_dlq(pipeline, monkeypatch)
     assert pipeline.aws.queue_count(pipeline.aws.updates_url) == 0
     outcome = pipeline.dead_letters.poll_once()
     assert outcome.succeeded == 1

@@ -11,6 +11,8 @@ from topicdesk.domain.commands import COMMANDS, Registry, Role
 from topicdesk.domain.model import ChatMessage, Person, SessionStatus
 from topicdesk.domain.relay import Relay, RelaySettings
 
+from tests.unit.test_steps import answer
+
 GROUP = -1001
 ANNA = Person(user_id=501, first_name="Anna")
 OLGA = Person(user_id=900, first_name="Olga")
@@ -33,15 +35,7 @@ def world(registry: Registry | None = None) -> tuple[Relay, InMemorySessions, Fa
 
 
 def command(thread: int, text: str, message_id: int = 70) -> ChatMessage:
-    return ChatMessage(
-        chat_id=GROUP,
-        message_id=message_id,
-        sender=OLGA,
-        kind="text",
-        text=text,
-        thread_id=thread,
-        is_topic_message=True,
-    )
+    return answer(thread, message_id, text)
 
 
 def answer_to(telegram: FakeTelegram, message_id: int) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -163,28 +164,20 @@ class DynamoTatStore:
         slots reserved before the 429 was known are held too (``hold_until``, checked by a
         sender that slept or comes back with a booking)."""
         # Failed conditions mean the key is already held longer: nothing to do.
-        conditionally(
-            lambda: self._table.update_item(
-                Key={"pk": key},
-                UpdateExpression="SET hold_until = :until, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(hold_until) OR hold_until < :until",
-                ExpressionAttributeValues={
-                    ":until": _number(until),
-                    ":expires": int(until) + EXPIRY_SECONDS,
-                },
+        for attribute in ("hold_until", "tat"):
+            conditionally(
+                partial(
+                    self._table.update_item,
+                    Key={"pk": key},
+                    UpdateExpression="SET #a = :until, expires_at = :expires",
+                    ConditionExpression="attribute_not_exists(#a) OR #a < :until",
+                    ExpressionAttributeNames={"#a": attribute},
+                    ExpressionAttributeValues={
+                        ":until": _number(until),
+                        ":expires": int(until) + EXPIRY_SECONDS,
+                    },
+                )
             )
-        )
-        conditionally(
-            lambda: self._table.update_item(
-                Key={"pk": key},
-                UpdateExpression="SET tat = :until, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(tat) OR tat < :until",
-                ExpressionAttributeValues={
-                    ":until": _number(until),
-                    ":expires": int(until) + EXPIRY_SECONDS,
-                },
-            )
-        )
 
 
 class DynamoBookings:

@@ -13,9 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
-from telegram import Bot, Message, ReactionTypeEmoji, ReplyParameters
+from telegram import Bot, Message, MessageId, ReactionTypeEmoji, ReplyParameters
 from telegram import User as TgUser
 from telegram.error import (
     BadRequest,
@@ -178,17 +179,9 @@ class PtbTelegramGateway:
         thread_id: int | None = None,
         reply_to: int | None = None,
     ) -> int:
-        message = await self._call(
-            lambda: self._bot.send_message(
-                chat_id,
-                text,
-                message_thread_id=thread_id,
-                reply_parameters=self._reply(reply_to),
-            ),
-            chat_id=chat_id,
-            sends=1,
+        return await self._one_message(
+            partial(self._bot.send_message, chat_id, text), chat_id, thread_id, reply_to
         )
-        return message.message_id
 
     async def copy_message(
         self,
@@ -199,18 +192,27 @@ class PtbTelegramGateway:
         thread_id: int | None = None,
         reply_to: int | None = None,
     ) -> int:
-        copied = await self._call(
-            lambda: self._bot.copy_message(
-                chat_id,
-                from_chat_id,
-                message_id,
-                message_thread_id=thread_id,
-                reply_parameters=self._reply(reply_to),
-            ),
+        return await self._one_message(
+            partial(self._bot.copy_message, chat_id, from_chat_id, message_id),
+            chat_id,
+            thread_id,
+            reply_to,
+        )
+
+    async def _one_message(
+        self,
+        send: Callable[..., Awaitable[Message | MessageId]],
+        chat_id: int,
+        thread_id: int | None,
+        reply_to: int | None,
+    ) -> int:
+        """A call that sends one message (into a topic, as a reply): its id."""
+        sent = await self._call(
+            lambda: send(message_thread_id=thread_id, reply_parameters=self._reply(reply_to)),
             chat_id=chat_id,
             sends=1,
         )
-        return copied.message_id
+        return sent.message_id
 
     async def copy_messages(
         self,

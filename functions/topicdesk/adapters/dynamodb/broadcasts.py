@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from topicdesk.adapters.dynamodb.common import (
-    as_float,
-    as_int,
-    as_optional_int,
-    as_str,
-    conditionally,
-    decimal,
-    query_all,
-    storage_errors,
-)
+from topicdesk.adapters.dynamodb import common
 from topicdesk.adapters.dynamodb.sessions import ROSTER_PARTITIONS
 from topicdesk.domain.broadcast import Broadcast
 
@@ -27,9 +18,9 @@ class DynamoRoster:
 
     def people(self) -> list[int]:
         return sorted(
-            as_int(item["user_id"])
+            common.as_int(item["user_id"])
             for partition in range(ROSTER_PARTITIONS)
-            for item in query_all(
+            for item in common.query_all(
                 self._table, f"PEOPLE#{partition}", ProjectionExpression="user_id"
             )
         )
@@ -50,7 +41,7 @@ class DynamoBroadcastRepository:
             **self._key(broadcast.broadcast_id),
             "chat_id": broadcast.chat_id,
             "status": broadcast.status,
-            "requested_at": decimal(broadcast.requested_at),
+            "requested_at": common.decimal(broadcast.requested_at),
             "total": 0,
             "delivered": 0,
             "blocked": 0,
@@ -64,35 +55,35 @@ class DynamoBroadcastRepository:
             item["source_message_id"] = broadcast.source_message_id
         if broadcast.text is not None:
             item["text"] = broadcast.text
-        with storage_errors():
+        with common.storage_errors():
             self._table.put_item(Item=item)
 
     @staticmethod
     def _from_item(broadcast_id: str, item: dict[str, Any]) -> Broadcast:
         return Broadcast(
             broadcast_id=broadcast_id,
-            chat_id=as_int(item["chat_id"]),
-            thread_id=as_optional_int(item.get("thread_id")),
-            source_message_id=as_optional_int(item.get("source_message_id")),
-            text=as_str(item.get("text")),
+            chat_id=common.as_int(item["chat_id"]),
+            thread_id=common.as_optional_int(item.get("thread_id")),
+            source_message_id=common.as_optional_int(item.get("source_message_id")),
+            text=common.as_str(item.get("text")),
             status=str(item.get("status", "pending")),
-            requested_at=as_float(item.get("requested_at")),
-            total=as_int(item.get("total")),
-            delivered=as_int(item.get("delivered")),
-            blocked=as_int(item.get("blocked")),
-            failed=as_int(item.get("failed")),
-            progress_posted=as_int(item.get("progress_posted")),
+            requested_at=common.as_float(item.get("requested_at")),
+            total=common.as_int(item.get("total")),
+            delivered=common.as_int(item.get("delivered")),
+            blocked=common.as_int(item.get("blocked")),
+            failed=common.as_int(item.get("failed")),
+            progress_posted=common.as_int(item.get("progress_posted")),
         )
 
     def get(self, broadcast_id: str) -> Broadcast | None:
-        with storage_errors():
+        with common.storage_errors():
             item = self._table.get_item(Key=self._key(broadcast_id), ConsistentRead=True).get(
                 "Item"
             )
         return self._from_item(broadcast_id, item) if item else None
 
     def start(self, broadcast_id: str, total: int) -> bool:
-        return conditionally(
+        return common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(broadcast_id),
                 UpdateExpression="SET #status = :running, #total = :total",
@@ -109,7 +100,7 @@ class DynamoBroadcastRepository:
     def count(self, broadcast_id: str, outcome: str) -> Broadcast:
         if outcome not in ("delivered", "blocked", "failed"):
             raise ValueError(outcome)
-        with storage_errors():
+        with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(broadcast_id),
                 UpdateExpression="ADD #outcome :one",
@@ -120,7 +111,7 @@ class DynamoBroadcastRepository:
         return self._from_item(broadcast_id, answer["Attributes"])
 
     def advance_progress(self, broadcast_id: str, step: int) -> bool:
-        return conditionally(
+        return common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(broadcast_id),
                 UpdateExpression="SET progress_posted = :step",

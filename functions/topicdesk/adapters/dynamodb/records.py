@@ -7,13 +7,7 @@ import json
 import time
 from typing import Any
 
-from topicdesk.adapters.dynamodb.common import (
-    as_float,
-    as_int,
-    decimal,
-    storage_errors,
-    update_expression,
-)
+from topicdesk.adapters.dynamodb import common
 from topicdesk.domain.ports import FailureRecord
 
 FAILURE_TTL_SECONDS = 15 * 24 * 3600  # outlives the DLQ's 14-day retention
@@ -24,7 +18,7 @@ class DynamoFailureJournal:
         self._table = table
 
     def record(self, update_id: int, reason: str, now: float) -> int:
-        with storage_errors():
+        with common.storage_errors():
             answer = self._table.update_item(
                 Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"},
                 UpdateExpression=(
@@ -34,28 +28,28 @@ class DynamoFailureJournal:
                 ),
                 ExpressionAttributeValues={
                     ":reason": reason[:1000],
-                    ":now": decimal(now),
+                    ":now": common.decimal(now),
                     ":expires": int(now) + FAILURE_TTL_SECONDS,
                     ":one": 1,
                 },
                 ReturnValues="UPDATED_NEW",
             )
-        return as_int(answer["Attributes"].get("failures"), 1)
+        return common.as_int(answer["Attributes"].get("failures"), 1)
 
     def get(self, update_id: int) -> FailureRecord | None:
-        with storage_errors():
+        with common.storage_errors():
             item = self._table.get_item(Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"}).get("Item")
         if item is None:
             return None
         return FailureRecord(
             reason=str(item.get("reason", "")),
-            first_failure_at=as_float(item.get("first_failure_at")),
-            last_failure_at=as_float(item.get("last_failure_at")),
-            failures=as_int(item.get("failures")),
+            first_failure_at=common.as_float(item.get("first_failure_at")),
+            last_failure_at=common.as_float(item.get("last_failure_at")),
+            failures=common.as_int(item.get("failures")),
         )
 
     def clear(self, update_id: int) -> None:
-        with storage_errors():
+        with common.storage_errors():
             self._table.delete_item(Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"})
 
 
@@ -75,7 +69,7 @@ class DynamoStepLog:
         return {"pk": f"STEPS#{key}", "sk": "STEPS"}
 
     def load(self, key: str) -> dict[str, Any]:
-        with storage_errors():
+        with common.storage_errors():
             item = self._table.get_item(Key=self._key(key), ConsistentRead=True).get("Item")
         return {
             name[len(STEP_PREFIX) :]: json.loads(value)
@@ -90,8 +84,8 @@ class DynamoStepLog:
             f"{STEP_PREFIX}{name}": json.dumps(value) for name, value in steps.items()
         }
         fields["expires_at"] = int(time.time()) + self._ttl
-        expression, names, values = update_expression(fields)
-        with storage_errors():
+        expression, names, values = common.update_expression(fields)
+        with common.storage_errors():
             self._table.update_item(
                 Key=self._key(key),
                 UpdateExpression=expression,

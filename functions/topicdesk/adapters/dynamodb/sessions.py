@@ -6,16 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from topicdesk.adapters.dynamodb.common import (
-    as_float,
-    as_int,
-    as_optional_int,
-    as_str,
-    conditionally,
-    decimal,
-    storage_errors,
-    update_expression,
-)
+from topicdesk.adapters.dynamodb import common
 from topicdesk.domain.model import Person, Session, SessionStatus
 
 _SESSION_SK = "SESSION"
@@ -40,25 +31,25 @@ def _person_attributes(person: Person) -> dict[str, Any]:
 
 def _session_from_item(item: dict[str, Any]) -> Session:
     person = Person(
-        user_id=as_int(item["user_id"]),
+        user_id=common.as_int(item["user_id"]),
         first_name=str(item.get("first_name", "")),
-        last_name=as_str(item.get("last_name")),
-        username=as_str(item.get("username")),
-        language_code=as_str(item.get("language_code")),
+        last_name=common.as_str(item.get("last_name")),
+        username=common.as_str(item.get("username")),
+        language_code=common.as_str(item.get("language_code")),
     )
     return Session(
         person=person,
-        operator_chat_id=as_int(item["operator_chat_id"]),
-        thread_id=as_optional_int(item.get("thread_id")),
+        operator_chat_id=common.as_int(item["operator_chat_id"]),
+        thread_id=common.as_optional_int(item.get("thread_id")),
         status=SessionStatus(item.get("status", SessionStatus.OPEN.value)),
         banned=bool(item.get("banned", False)),
         blocked=bool(item.get("blocked", False)),
         card_posted=bool(item.get("card_posted", False)),
-        created_at=as_float(item.get("created_at")),
-        messages_in=as_int(item.get("messages_in")),
-        messages_out=as_int(item.get("messages_out")),
-        dropped=as_int(item.get("dropped")),
-        slowdown_told_at=as_float(item.get("slowdown_told_at")),
+        created_at=common.as_float(item.get("created_at")),
+        messages_in=common.as_int(item.get("messages_in")),
+        messages_out=common.as_int(item.get("messages_out")),
+        dropped=common.as_int(item.get("dropped")),
+        slowdown_told_at=common.as_float(item.get("slowdown_told_at")),
     )
 
 
@@ -71,7 +62,7 @@ class DynamoSessionRepository:
         return {"pk": f"PERSON#{user_id}", "sk": _SESSION_SK}
 
     def get(self, user_id: int) -> Session | None:
-        with storage_errors():
+        with common.storage_errors():
             item = self._table.get_item(Key=self._key(user_id), ConsistentRead=True).get("Item")
         if item is None or "operator_chat_id" not in item:
             return None
@@ -82,8 +73,8 @@ class DynamoSessionRepository:
     ) -> bool:
         values: dict[str, Any] = {
             ":owner": owner,
-            ":until": decimal(now + lease_seconds),
-            ":now": decimal(now),
+            ":until": common.decimal(now + lease_seconds),
+            ":now": common.decimal(now),
             ":chat": operator_chat_id,
             ":open": SessionStatus.OPEN.value,
             ":false": False,
@@ -92,7 +83,7 @@ class DynamoSessionRepository:
         names = {f"#p{i}": name for i, name in enumerate(person_fields)}
         values.update({f":p{i}": value for i, value in enumerate(person_fields.values())})
         person_set = ", ".join(f"#p{i} = :p{i}" for i in range(len(person_fields)))
-        return conditionally(
+        return common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(person.user_id),
                 UpdateExpression=(
@@ -114,7 +105,7 @@ class DynamoSessionRepository:
         )
 
     def release_claim(self, user_id: int, owner: str) -> None:
-        conditionally(
+        common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression="REMOVE claim_owner, claim_until",
@@ -124,7 +115,7 @@ class DynamoSessionRepository:
         )
 
     def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
-        with storage_errors():
+        with common.storage_errors():
             self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression=(
@@ -155,7 +146,7 @@ class DynamoSessionRepository:
         session = self.get(user_id)
         if session is None:
             return
-        replaced = conditionally(
+        replaced = common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression="SET thread_id = :new, #status = :open",
@@ -170,7 +161,7 @@ class DynamoSessionRepository:
         )
         if not replaced:
             return  # someone already pointed it elsewhere
-        with storage_errors():
+        with common.storage_errors():
             self._index_topic(session.operator_chat_id, new_thread_id, user_id)
             self._table.delete_item(
                 Key={"pk": f"TOPIC#{session.operator_chat_id}#{old_thread_id}", "sk": "TOPIC"}
@@ -184,13 +175,13 @@ class DynamoSessionRepository:
             elif isinstance(value, SessionStatus):
                 flat[name] = value.value
             elif isinstance(value, float):
-                flat[name] = decimal(value)
+                flat[name] = common.decimal(value)
             else:
                 flat[name] = value
         if not flat:
             return
-        expression, names, values = update_expression(flat)
-        with storage_errors():
+        expression, names, values = common.update_expression(flat)
+        with common.storage_errors():
             self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression=expression,
@@ -200,7 +191,7 @@ class DynamoSessionRepository:
             )
 
     def increment(self, user_id: int, counter: str, by: int = 1) -> None:
-        with storage_errors():
+        with common.storage_errors():
             self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression="ADD #c :by",
@@ -210,28 +201,28 @@ class DynamoSessionRepository:
             )
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
-        with storage_errors():
+        with common.storage_errors():
             item = self._table.get_item(
                 Key={"pk": f"TOPIC#{operator_chat_id}#{thread_id}", "sk": "TOPIC"}
             ).get("Item")
-        return as_int(item["user_id"]) if item else None
+        return common.as_int(item["user_id"]) if item else None
 
     def ops_thread(self, operator_chat_id: int) -> int | None:
-        with storage_errors():
+        with common.storage_errors():
             item = self._table.get_item(
                 Key={"pk": f"OPS#{operator_chat_id}", "sk": "OPS"}, ConsistentRead=True
             ).get("Item")
-        return as_int(item["thread_id"]) if item else None
+        return common.as_int(item["thread_id"]) if item else None
 
     def set_ops_thread(
         self, operator_chat_id: int, thread_id: int, *, replace: bool = False
     ) -> int:
         item = {"pk": f"OPS#{operator_chat_id}", "sk": "OPS", "thread_id": thread_id}
         if replace:
-            with storage_errors():
+            with common.storage_errors():
                 self._table.put_item(Item=item)
             return thread_id
-        if conditionally(
+        if common.conditionally(
             lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
         ):
             return thread_id
@@ -241,9 +232,9 @@ class DynamoSessionRepository:
     def count_by_operator_chat(self, operator_chat_ids: Sequence[int]) -> dict[int, int]:
         counts: dict[int, int] = {}
         for chat_id in operator_chat_ids:
-            with storage_errors():
+            with common.storage_errors():
                 item = self._table.get_item(Key={"pk": f"SHARD#{chat_id}", "sk": "COUNT"}).get(
                     "Item"
                 )
-            counts[chat_id] = as_int(item.get("people")) if item else 0
+            counts[chat_id] = common.as_int(item.get("people")) if item else 0
         return counts
