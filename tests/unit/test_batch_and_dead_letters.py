@@ -200,3 +200,16 @@ def test_a_deleted_ops_topic_is_recreated() -> None:
     telegram.fail("send_text", TopicMissing("message thread not found"))
     asyncio.run(service.handle(DeadRecord("m2", private_update(2, 9), 5, 1.0, "9")))
     assert len(telegram.called("create_topic")) == 2
+
+
+def test_a_record_knows_whether_another_conversation_waits_behind_it() -> None:
+    plan = BatchPlan(
+        [
+            RecordView("a", "1", private_update(1, 1)),
+            RecordView("b", "2", private_update(2, 2)),
+            RecordView("c", "2", private_update(3, 2)),
+        ]
+    )
+    assert plan.others_behind("a") is True  # group 2 waits while a sleeps
+    assert plan.others_behind("b") is False  # only its own conversation follows
+    assert plan.others_behind("c") is False

@@ -83,6 +83,7 @@ class BatchPlan:
         self._sent_at = {record.message_id: record.sent_at for record in records}
         self._receives = {record.message_id: record.receive_count for record in records}
         self._order = [record.message_id for record in records]
+        self._groups = {record.message_id: record.group_id for record in records}
         by_group: dict[str, list[str]] = {}
         for record in records:
             by_group.setdefault(record.group_id, []).append(record.message_id)
@@ -108,10 +109,14 @@ class BatchPlan:
     def followers(self, message_id: str) -> list[dict[str, Any]]:
         return self._followers.get(message_id, [])
 
-    def last(self, message_id: str) -> bool:
-        """Whether nothing comes after this record in the batch (no other conversation
-        waits behind it in this invocation)."""
-        return bool(self._order) and self._order[-1] == message_id
+    def others_behind(self, message_id: str) -> bool:
+        """Whether a record of another conversation comes after this one in the batch (and
+        would wait while this one sleeps)."""
+        if message_id not in self._groups:
+            return False
+        position = self._order.index(message_id)
+        group = self._groups[message_id]
+        return any(self._groups[later] != group for later in self._order[position + 1 :])
 
     def album_wait(self, message_id: str, now: float) -> float:
         """Seconds to wait for more parts of an album before relaying this record's run: >0

@@ -129,7 +129,7 @@ class ConsumerRuntime:
                     record.message_id,
                     int(record.attributes.approximate_receive_count or 1),
                     time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000,
-                    None if self._plan.last(record.message_id) else BUSY_PATIENCE_SECONDS,
+                    BUSY_PATIENCE_SECONDS if self._plan.others_behind(record.message_id) else None,
                 )
         album_wait = self._plan.album_wait(record.message_id, time.time())
         if album_wait > 0:
