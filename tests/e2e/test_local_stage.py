@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from topicdesk.contract import Env
 
 from local.telegram_emulator import DEFAULT_TOKEN, EmulatorClient
 
@@ -76,7 +77,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("TELEGRAM_API_URL", "TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID")
+        if key not in (Env.TELEGRAM_API_URL, "TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID")
     }
     env["TOPICDESK_LOCAL_DIR"] = str(state_dir)
     with output.open("w") as sink:

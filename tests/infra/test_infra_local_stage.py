@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from topicdesk.contract import DATA_TABLE, IDEMPOTENCY_TABLE, LIMITS_TABLE, Env, Output
 
 from local.moto_stage import MotoServer, client, deployed_local_stage
 
@@ -49,23 +50,27 @@ def test_moto_listens_on_loopback_only(deployed: tuple[MotoServer, dict[str, str
 
 
 def test_stack_outputs(outputs: dict[str, str]) -> None:
-    assert outputs["DataTableName"] == f"{PREFIX}-data"
-    assert outputs["LimitsTableName"] == f"{PREFIX}-limits"
-    assert outputs["IdempotencyTableName"] == f"{PREFIX}-idempotency"
-    assert outputs["BotTokenSecretName"] == "topicdesk/local/bot-token"
-    assert outputs["WebhookSecretName"] == "topicdesk/local/webhook-secret"
-    assert outputs["ConsumerFunctionName"] == f"{PREFIX}-consumer"
-    assert outputs["UpdatesQueueUrl"].endswith(f"/{PREFIX}-updates.fifo")
-    assert outputs["DeadLetterQueueUrl"].endswith(f"/{PREFIX}-dead-letters.fifo")
-    assert outputs["AlarmTopicArn"].endswith(f":{PREFIX}-alarms")
-    assert outputs["WebhookUrl"].startswith("https://")
-    assert "WebhookRegistrationStatus" not in outputs  # the local stage skips it
+    assert outputs[Output.DATA_TABLE_NAME] == f"{PREFIX}-data"
+    assert outputs[Output.LIMITS_TABLE_NAME] == f"{PREFIX}-limits"
+    assert outputs[Output.IDEMPOTENCY_TABLE_NAME] == f"{PREFIX}-idempotency"
+    assert outputs[Output.BOT_TOKEN_SECRET_NAME] == "topicdesk/local/bot-token"
+    assert outputs[Output.WEBHOOK_SECRET_NAME] == "topicdesk/local/webhook-secret"
+    assert outputs[Output.CONSUMER_FUNCTION_NAME] == f"{PREFIX}-consumer"
+    assert outputs[Output.UPDATES_QUEUE_URL].endswith(f"/{PREFIX}-updates.fifo")
+    assert outputs[Output.DEAD_LETTER_QUEUE_URL].endswith(f"/{PREFIX}-dead-letters.fifo")
+    assert outputs[Output.ALARM_TOPIC_ARN].endswith(f":{PREFIX}-alarms")
+    assert outputs[Output.WEBHOOK_URL].startswith("https://")
+    assert Output.WEBHOOK_REGISTRATION_STATUS not in outputs  # the local stage skips it
 
 
 def test_queues_are_fifo_with_redrive(endpoint: str, outputs: dict[str, str]) -> None:
     sqs = client("sqs", endpoint)
-    updates = sqs.get_queue_attributes(QueueUrl=outputs["UpdatesQueueUrl"], AttributeNames=["All"])
-    dlq = sqs.get_queue_attributes(QueueUrl=outputs["DeadLetterQueueUrl"], AttributeNames=["All"])
+    updates = sqs.get_queue_attributes(
+        QueueUrl=outputs[Output.UPDATES_QUEUE_URL], AttributeNames=["All"]
+    )
+    dlq = sqs.get_queue_attributes(
+        QueueUrl=outputs[Output.DEAD_LETTER_QUEUE_URL], AttributeNames=["All"]
+    )
     updates, dlq = updates["Attributes"], dlq["Attributes"]
     for queue in (updates, dlq):
         assert queue["FifoQueue"] == "true"
@@ -86,7 +91,7 @@ def test_sending_does_not_make_moto_run_the_consumer(
 ) -> None:
     # The local runtime drives the mappings; moto must leave the message untouched.
     sqs = client("sqs", endpoint)
-    url = outputs["UpdatesQueueUrl"]
+    url = outputs[Output.UPDATES_QUEUE_URL]
     sqs.send_message(
         QueueUrl=url,
         MessageBody='{"update_id": 1}',
@@ -103,11 +108,13 @@ def test_sending_does_not_make_moto_run_the_consumer(
 def test_tables_have_their_keys_and_ttl(endpoint: str, outputs: dict[str, str]) -> None:
     dynamodb = client("dynamodb", endpoint)
     expected = {
-        "DataTableName": ([("pk", "HASH"), ("sk", "RANGE")], "expires_at"),
-        "LimitsTableName": ([("pk", "HASH")], "expires_at"),
-        "IdempotencyTableName": ([("id", "HASH")], "expiration"),
+        Output.DATA_TABLE_NAME: DATA_TABLE,
+        Output.LIMITS_TABLE_NAME: LIMITS_TABLE,
+        Output.IDEMPOTENCY_TABLE_NAME: IDEMPOTENCY_TABLE,
     }
-    for output, (keys, ttl) in expected.items():
+    for output, layout in expected.items():
+        keys = list(zip(layout.keys, ("HASH", "RANGE"), strict=False))
+        ttl = layout.ttl_attribute
         name = outputs[output]
         table = dynamodb.describe_table(TableName=name)["Table"]
         assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == keys
@@ -124,9 +131,9 @@ def test_tables_have_their_keys_and_ttl(endpoint: str, outputs: dict[str, str]) 
 def test_functions_and_their_code(endpoint: str, outputs: dict[str, str]) -> None:
     lambdas = client("lambda", endpoint)
     expected = {
-        "WebhookFunctionName": ("topicdesk.handlers.webhook.handler", 256, 10),
-        "ConsumerFunctionName": ("topicdesk.handlers.consumer.handler", 512, 30),
-        "DlqProcessorFunctionName": ("topicdesk.handlers.dlq_processor.handler", 256, 30),
+        Output.WEBHOOK_FUNCTION_NAME: ("topicdesk.handlers.webhook.handler", 256, 10),
+        Output.CONSUMER_FUNCTION_NAME: ("topicdesk.handlers.consumer.handler", 512, 30),
+        Output.DLQ_PROCESSOR_FUNCTION_NAME: ("topicdesk.handlers.dlq_processor.handler", 256, 30),
     }
     names = {f["FunctionName"] for f in lambdas.list_functions()["Functions"]}
     assert names == {outputs[key] for key in expected}
@@ -140,13 +147,13 @@ def test_functions_and_their_code(endpoint: str, outputs: dict[str, str]) -> Non
         assert config["Runtime"] == "python3.12"
         assert config["CodeSize"] > 1_000_000  # functions/ plus the bundled dependencies
         env = config["Environment"]["Variables"]
-        assert env["STAGE"] == "local"
+        assert env[Env.STAGE] == "local"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Topicdesk/local"
-    webhook = outputs["WebhookFunctionName"]
+    webhook = outputs[Output.WEBHOOK_FUNCTION_NAME]
     concurrency = lambdas.get_function_concurrency(FunctionName=webhook)
     assert concurrency["ReservedConcurrentExecutions"] == 2
     url = lambdas.get_function_url_config(FunctionName=webhook)
-    assert (url["AuthType"], url["FunctionUrl"]) == ("NONE", outputs["WebhookUrl"])
+    assert (url["AuthType"], url["FunctionUrl"]) == ("NONE", outputs[Output.WEBHOOK_URL])
 
 
 def test_event_source_mappings(endpoint: str, outputs: dict[str, str]) -> None:
@@ -163,12 +170,12 @@ def test_event_source_mappings(endpoint: str, outputs: dict[str, str]) -> None:
     }
     assert set(mappings) == {f"{PREFIX}-consumer", f"{PREFIX}-dlq-processor"}
     consumer = mappings[f"{PREFIX}-consumer"]
-    assert consumer["EventSourceArn"] == arn("UpdatesQueueUrl")
+    assert consumer["EventSourceArn"] == arn(Output.UPDATES_QUEUE_URL)
     assert consumer["BatchSize"] == 10
     assert consumer["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert consumer["ScalingConfig"] == {"MaximumConcurrency": 2}
     processor = mappings[f"{PREFIX}-dlq-processor"]
-    assert processor["EventSourceArn"] == arn("DeadLetterQueueUrl")
+    assert processor["EventSourceArn"] == arn(Output.DEAD_LETTER_QUEUE_URL)
     assert processor["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
@@ -179,7 +186,7 @@ def test_alarms_notify_the_topic(endpoint: str, outputs: dict[str, str]) -> None
     assert len(alarms) == 9
     for alarm in alarms.values():
         assert alarm["AlarmName"].startswith(f"{PREFIX}-")
-        assert alarm["AlarmActions"] == [outputs["AlarmTopicArn"]]
+        assert alarm["AlarmActions"] == [outputs[Output.ALARM_TOPIC_ARN]]
     dead_letters = alarms[f"{PREFIX}-dead-letters"]
     assert (dead_letters["Namespace"], dead_letters["MetricName"]) == (
         "Topicdesk/local",
@@ -189,7 +196,7 @@ def test_alarms_notify_the_topic(endpoint: str, outputs: dict[str, str]) -> None
     depth = alarms[f"{PREFIX}-dlq-depth"]
     assert depth["Dimensions"] == [{"Name": "QueueName", "Value": f"{PREFIX}-dead-letters.fifo"}]
     subscriptions = client("sns", endpoint).list_subscriptions_by_topic(
-        TopicArn=outputs["AlarmTopicArn"]
+        TopicArn=outputs[Output.ALARM_TOPIC_ARN]
     )["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [
         ("email", "topicdesk-local@example.com")
@@ -198,9 +205,11 @@ def test_alarms_notify_the_topic(endpoint: str, outputs: dict[str, str]) -> None
 
 def test_secrets(endpoint: str, outputs: dict[str, str]) -> None:
     secrets = client("secretsmanager", endpoint)
-    webhook_secret = secrets.get_secret_value(SecretId=outputs["WebhookSecretName"])["SecretString"]
+    webhook_secret = secrets.get_secret_value(SecretId=outputs[Output.WEBHOOK_SECRET_NAME])[
+        "SecretString"
+    ]
     assert re.fullmatch(r"[A-Za-z0-9]{64}", webhook_secret)
-    token = secrets.get_secret_value(SecretId=outputs["BotTokenSecretName"])["SecretString"]
+    token = secrets.get_secret_value(SecretId=outputs[Output.BOT_TOKEN_SECRET_NAME])["SecretString"]
     assert token.startswith("REPLACE-ME")
 
 

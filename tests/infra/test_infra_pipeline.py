@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 from infra_synth import Synth
+from topicdesk.contract import Env
 
 FUNCTIONS = {
     # function: (handler module, memory MB, timeout s)
@@ -143,7 +144,7 @@ def test_powertools_environment(real: Synth) -> None:
     for name in FUNCTIONS:
         _, function = real.function(name)
         env = props(function)["Environment"]["Variables"]
-        assert env["STAGE"] == real.stage
+        assert env[Env.STAGE] == real.stage
         assert env["POWERTOOLS_SERVICE_NAME"] == f"topicdesk-{name}"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == f"Topicdesk/{real.stage}"
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
@@ -153,51 +154,51 @@ def test_consumer_environment_matches_the_contract(real: Synth) -> None:
     _, consumer = real.function("consumer")
     env = props(consumer)["Environment"]["Variables"]
     refs = {
-        "UPDATES_QUEUE_URL": {"Ref": real.queue("updates")[0]},
-        "DEAD_LETTER_QUEUE_URL": {"Ref": real.queue("dead-letters")[0]},
-        "DATA_TABLE": {"Ref": real.table("data")[0]},
-        "LIMITS_TABLE": {"Ref": real.table("limits")[0]},
-        "IDEMPOTENCY_TABLE": {"Ref": real.table("idempotency")[0]},
+        Env.UPDATES_QUEUE_URL: {"Ref": real.queue("updates")[0]},
+        Env.DEAD_LETTER_QUEUE_URL: {"Ref": real.queue("dead-letters")[0]},
+        Env.DATA_TABLE: {"Ref": real.table("data")[0]},
+        Env.LIMITS_TABLE: {"Ref": real.table("limits")[0]},
+        Env.IDEMPOTENCY_TABLE: {"Ref": real.table("idempotency")[0]},
     }
     for key, value in refs.items():
         assert env[key] == value, key
     limits = real.config.limits
-    assert env["BOT_TOKEN_SECRET_NAME"] == f"topicdesk/{real.stage}/bot-token"
-    assert env["TELEGRAM_API_URL"] == "https://api.telegram.org"
-    assert env["OPERATOR_CHAT_IDS"] == ",".join(map(str, real.config.operator_chat_ids))
-    assert env["GREETING"] == real.config.greeting
-    assert env["MAX_ATTEMPTS"] == str(limits.max_attempts) == "5"
-    assert env["LIMIT_MAX_WAIT_SECONDS"] == "3.5"
-    assert env["RETRY_BASE_SECONDS"] == "5"
-    assert env["LIMIT_BOT_PER_SECOND"] == "28"
-    assert env["LIMIT_CHAT_PER_SECOND"] == "0.95"
-    assert env["LIMIT_GROUP_PER_MINUTE"] == "19"
-    assert env["LIMIT_PERSON_BURST"] == "8"
-    assert env["LIMIT_PERSON_INTERVAL_SECONDS"] == "8"
-    assert env["FLOOD_POLICY"] == "hold"
-    assert env["LIMIT_COUNT_EACH_MESSAGE"] == "true"  # strict by default
-    assert "WEBHOOK_SECRET_NAME" not in env
+    assert env[Env.BOT_TOKEN_SECRET_NAME] == f"topicdesk/{real.stage}/bot-token"
+    assert env[Env.TELEGRAM_API_URL] == "https://api.telegram.org"
+    assert env[Env.OPERATOR_CHAT_IDS] == ",".join(map(str, real.config.operator_chat_ids))
+    assert env[Env.GREETING] == real.config.greeting
+    assert env[Env.MAX_ATTEMPTS] == str(limits.max_attempts) == "5"
+    assert env[Env.LIMIT_MAX_WAIT_SECONDS] == "3.5"
+    assert env[Env.RETRY_BASE_SECONDS] == "5"
+    assert env[Env.LIMIT_BOT_PER_SECOND] == "28"
+    assert env[Env.LIMIT_CHAT_PER_SECOND] == "0.95"
+    assert env[Env.LIMIT_GROUP_PER_MINUTE] == "19"
+    assert env[Env.LIMIT_PERSON_BURST] == "8"
+    assert env[Env.LIMIT_PERSON_INTERVAL_SECONDS] == "8"
+    assert env[Env.FLOOD_POLICY] == "hold"
+    assert env[Env.LIMIT_COUNT_EACH_MESSAGE] == "true"  # strict by default
+    assert Env.WEBHOOK_SECRET_NAME not in env
 
 
 def test_dlq_processor_and_webhook_environment(real: Synth) -> None:
     _, processor = real.function("dlq-processor")
     env = props(processor)["Environment"]["Variables"]
-    assert env["DATA_TABLE"] == {"Ref": real.table("data")[0]}
-    assert env["BOT_TOKEN_SECRET_NAME"] == f"topicdesk/{real.stage}/bot-token"
-    assert env["OPERATOR_CHAT_IDS"] == ",".join(map(str, real.config.operator_chat_ids))
+    assert env[Env.DATA_TABLE] == {"Ref": real.table("data")[0]}
+    assert env[Env.BOT_TOKEN_SECRET_NAME] == f"topicdesk/{real.stage}/bot-token"
+    assert env[Env.OPERATOR_CHAT_IDS] == ",".join(map(str, real.config.operator_chat_ids))
     # Its notices and alerts spend the same shared limiter as the consumer.
     _, consumer = real.function("consumer")
     consumer_env = props(consumer)["Environment"]["Variables"]
-    for name in ("LIMITS_TABLE", "LIMIT_BOT_PER_SECOND", "LIMIT_CHAT_PER_SECOND"):
+    for name in (Env.LIMITS_TABLE, Env.LIMIT_BOT_PER_SECOND, Env.LIMIT_CHAT_PER_SECOND):
         assert env[name] == consumer_env[name]
-    for name in ("LIMIT_GROUP_PER_MINUTE", "LIMIT_COUNT_EACH_MESSAGE"):
+    for name in (Env.LIMIT_GROUP_PER_MINUTE, Env.LIMIT_COUNT_EACH_MESSAGE):
         assert env[name] == consumer_env[name]
-    assert "WEBHOOK_SECRET_NAME" not in env
+    assert Env.WEBHOOK_SECRET_NAME not in env
     _, webhook = real.function("webhook")
     env = props(webhook)["Environment"]["Variables"]
-    assert env["UPDATES_QUEUE_URL"] == {"Ref": real.queue("updates")[0]}
-    assert env["WEBHOOK_SECRET_NAME"] == f"topicdesk/{real.stage}/webhook-secret"
-    assert "BOT_TOKEN_SECRET_NAME" not in env
+    assert env[Env.UPDATES_QUEUE_URL] == {"Ref": real.queue("updates")[0]}
+    assert env[Env.WEBHOOK_SECRET_NAME] == f"topicdesk/{real.stage}/webhook-secret"
+    assert Env.BOT_TOKEN_SECRET_NAME not in env
 
 
 def test_log_groups_are_constructs_with_the_stage_retention(real: Synth) -> None:

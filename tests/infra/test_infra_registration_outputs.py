@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from infra_synth import Synth
+from topicdesk.contract import ALLOWED_UPDATES, Env, Output
+from topicdesk.handlers.webhook_registration import Property
 
 OUTPUTS = {
-    "WebhookUrl",
-    "UpdatesQueueUrl",
-    "DeadLetterQueueUrl",
-    "DataTableName",
-    "LimitsTableName",
-    "IdempotencyTableName",
-    "BotTokenSecretName",
-    "WebhookSecretName",
-    "AlarmTopicArn",
-    "DashboardName",
-    "WebhookFunctionName",
-    "ConsumerFunctionName",
-    "DlqProcessorFunctionName",
+    Output.WEBHOOK_URL,
+    Output.UPDATES_QUEUE_URL,
+    Output.DEAD_LETTER_QUEUE_URL,
+    Output.DATA_TABLE_NAME,
+    Output.LIMITS_TABLE_NAME,
+    Output.IDEMPOTENCY_TABLE_NAME,
+    Output.BOT_TOKEN_SECRET_NAME,
+    Output.WEBHOOK_SECRET_NAME,
+    Output.ALARM_TOPIC_ARN,
+    Output.DASHBOARD_NAME,
+    Output.WEBHOOK_FUNCTION_NAME,
+    Output.CONSUMER_FUNCTION_NAME,
+    Output.DLQ_PROCESSOR_FUNCTION_NAME,
 }
 
 
@@ -28,37 +30,31 @@ def test_webhook_registration_custom_resource(real: Synth) -> None:
     resource_id, resource = real.find("Custom::TelegramWebhook", lambda r: True)
     p = resource["Properties"]
     assert p["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
-    assert p["WebhookUrl"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
-    assert p["AllowedUpdates"] == [
-        "message",
-        "edited_message",
-        "my_chat_member",
-        "message_reaction",
-        "callback_query",
-    ]
-    assert p["MaxConnections"] == str(real.config.webhook_max_connections)
+    assert p[Property.WEBHOOK_URL] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
+    assert p[Property.ALLOWED_UPDATES] == list(ALLOWED_UPDATES)
+    assert p[Property.MAX_CONNECTIONS] == str(real.config.webhook_max_connections)
     assert real.config.webhook_max_connections == {"dev": 40, "prod": 100}[real.stage]
     # A new URL, a replaced secret or a bumped revision makes CloudFormation call it again.
-    assert p["WebhookSecretArn"] == {"Ref": real.secret("webhook-secret")[0]}
-    assert p["BotTokenSecretArn"] == {"Ref": real.secret("bot-token")[0]}
-    assert p["Revision"] == "1"
+    assert p[Property.WEBHOOK_SECRET_ARN] == {"Ref": real.secret("webhook-secret")[0]}
+    assert p[Property.BOT_TOKEN_SECRET_ARN] == {"Ref": real.secret("bot-token")[0]}
+    assert p[Property.REVISION] == "1"
     env = function["Properties"]["Environment"]["Variables"]
-    assert env["BOT_TOKEN_SECRET_NAME"] == f"topicdesk/{real.stage}/bot-token"
-    assert env["WEBHOOK_SECRET_NAME"] == f"topicdesk/{real.stage}/webhook-secret"
-    assert env["TELEGRAM_API_URL"] == real.config.telegram_api_url
+    assert env[Env.BOT_TOKEN_SECRET_NAME] == f"topicdesk/{real.stage}/bot-token"
+    assert env[Env.WEBHOOK_SECRET_NAME] == f"topicdesk/{real.stage}/webhook-secret"
+    assert env[Env.TELEGRAM_API_URL] == real.config.telegram_api_url
     assert webhook_id != function_id
-    assert real.body["Outputs"]["WebhookRegistrationStatus"]["Value"] == {
+    assert real.body["Outputs"][Output.WEBHOOK_REGISTRATION_STATUS]["Value"] == {
         "Fn::GetAtt": [resource_id, "Status"]
     }
 
 
 def test_outputs_have_stable_names(real: Synth) -> None:
     outputs = real.body["Outputs"]
-    assert set(outputs) == OUTPUTS | {"WebhookRegistrationStatus"}
-    assert outputs["BotTokenSecretName"]["Value"] == f"topicdesk/{real.stage}/bot-token"
-    assert outputs["UpdatesQueueUrl"]["Value"] == {"Ref": real.queue("updates")[0]}
-    assert outputs["DataTableName"]["Value"] == {"Ref": real.table("data")[0]}
-    assert outputs["ConsumerFunctionName"]["Value"] == {"Ref": real.function("consumer")[0]}
+    assert set(outputs) == OUTPUTS | {Output.WEBHOOK_REGISTRATION_STATUS}
+    assert outputs[Output.BOT_TOKEN_SECRET_NAME]["Value"] == f"topicdesk/{real.stage}/bot-token"
+    assert outputs[Output.UPDATES_QUEUE_URL]["Value"] == {"Ref": real.queue("updates")[0]}
+    assert outputs[Output.DATA_TABLE_NAME]["Value"] == {"Ref": real.table("data")[0]}
+    assert outputs[Output.CONSUMER_FUNCTION_NAME]["Value"] == {"Ref": real.function("consumer")[0]}
 
 
 def test_local_stage_skips_registration(local: Synth) -> None:

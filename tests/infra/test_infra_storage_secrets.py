@@ -5,20 +5,23 @@ from __future__ import annotations
 import re
 
 from infra_synth import Synth
+from topicdesk.contract import DATA_TABLE, IDEMPOTENCY_TABLE, LIMITS_TABLE, TableLayout
 
 from infra.secrets import BOT_TOKEN_PLACEHOLDER
 
-TABLES = {
-    # suffix: (key schema, TTL attribute) as in docs/architecture.md
-    "data": ([("pk", "HASH"), ("sk", "RANGE")], "expires_at"),
-    "limits": ([("pk", "HASH")], "expires_at"),
-    "idempotency": ([("id", "HASH")], "expiration"),
-}
+# suffix: the table's layout in the contract (docs/architecture.md)
+TABLES = {"data": DATA_TABLE, "limits": LIMITS_TABLE, "idempotency": IDEMPOTENCY_TABLE}
+
+
+def key_schema(layout: TableLayout) -> list[tuple[str, str]]:
+    """The contract's keys as (AttributeName, KeyType): the partition key first."""
+    return list(zip(layout.keys, ("HASH", "RANGE"), strict=False))
 
 
 def test_tables_match_the_contract(real: Synth) -> None:
     assert len(real.resources("AWS::DynamoDB::Table")) == len(TABLES)
-    for suffix, (keys, ttl) in TABLES.items():
+    for suffix, layout in TABLES.items():
+        keys, ttl = key_schema(layout), layout.ttl_attribute
         _, table = real.table(suffix)
         p = table["Properties"]
         assert [(k["AttributeName"], k["KeyType"]) for k in p["KeySchema"]] == keys

@@ -20,12 +20,15 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from topicdesk.contract import ALLOWED_UPDATES, Env
 from topicdesk.handlers import webhook_registration
+from topicdesk.handlers.webhook_registration import Property
 
 TOKEN = "123456789:AAH-fake_token_for_tests_0123456789abcdef"
 SECRET = "S3cretLettersAndDigits0123456789"
 FUNCTION_URL = "https://abc123.lambda-url.us-east-1.on.aws/"
-ALLOWED = ["message", "edited_message", "my_chat_member", "message_reaction", "callback_query"]
+ALLOWED = list(ALLOWED_UPDATES)
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret"
 TOKEN_NAME = "topicdesk/test/bot-token"
 SECRET_NAME = "topicdesk/test/webhook-secret"
 
@@ -99,10 +102,10 @@ def serve(fake: FakeServer) -> ThreadingHTTPServer:
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     state = FakeServer()
     server = serve(state)
-    monkeypatch.setenv("TELEGRAM_API_URL", state.url)
-    monkeypatch.setenv("BOT_TOKEN_SECRET_NAME", TOKEN_NAME)
-    monkeypatch.setenv("WEBHOOK_SECRET_NAME", SECRET_NAME)
-    monkeypatch.setenv("STAGE", "test")
+    monkeypatch.setenv(Env.TELEGRAM_API_URL, state.url)
+    monkeypatch.setenv(Env.BOT_TOKEN_SECRET_NAME, TOKEN_NAME)
+    monkeypatch.setenv(Env.WEBHOOK_SECRET_NAME, SECRET_NAME)
+    monkeypatch.setenv(Env.STAGE, "test")
     monkeypatch.setattr(webhook_registration.time, "sleep", lambda seconds: None)
     try:
         yield state
@@ -125,12 +128,12 @@ def event(
 ) -> dict[str, Any]:
     properties = {
         "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:topicdesk-test-x",
-        "WebhookUrl": url,
-        "AllowedUpdates": ALLOWED,
-        "MaxConnections": "40",
-        "WebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:w-AbCdEf",
-        "BotTokenSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:b-AbCdEf",
-        "Revision": "1",
+        Property.WEBHOOK_URL: url,
+        Property.ALLOWED_UPDATES: ALLOWED,
+        Property.MAX_CONNECTIONS: "40",
+        Property.WEBHOOK_SECRET_ARN: f"{SECRET_ARN}:w-AbCdEf",
+        Property.BOT_TOKEN_SECRET_ARN: f"{SECRET_ARN}:b-AbCdEf",
+        Property.REVISION: "1",
     }
     properties.update(extra.pop("properties", {}))
     return {
@@ -191,7 +194,7 @@ def test_update_keeps_the_physical_id_and_sets_the_new_url(fake: FakeServer, sec
         "Update",
         url=new_url,
         PhysicalResourceId="telegram-webhook-test",
-        OldResourceProperties={"WebhookUrl": FUNCTION_URL},
+        OldResourceProperties={Property.WEBHOOK_URL: FUNCTION_URL},
     )
     response = run(fake, request)
     assert (response["Status"], response["PhysicalResourceId"]) == (
@@ -261,7 +264,7 @@ def test_unreachable_bot_api_fails_after_retries(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("TELEGRAM_API_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv(Env.TELEGRAM_API_URL, f"http://127.0.0.1:{closed_port}")
     response = run(fake, event(fake, "Create"))
     assert response["Status"] == "FAILED"
     assert "cannot reach the Bot API" in response["Reason"]
@@ -277,9 +280,9 @@ def test_a_missing_secret_fails_with_its_name(fake: FakeServer, secrets: Any) ->
 @pytest.mark.parametrize(
     ("properties", "reason"),
     [
-        ({"MaxConnections": "0"}, "MaxConnections must be 1..100"),
-        ({"AllowedUpdates": []}, "AllowedUpdates must name at least one update type"),
-        ({"WebhookUrl": "ftp://x"}, "WebhookUrl must be an http(s) URL"),
+        ({Property.MAX_CONNECTIONS: "0"}, "MaxConnections must be 1..100"),
+        ({Property.ALLOWED_UPDATES: []}, "AllowedUpdates must name at least one update type"),
+        ({Property.WEBHOOK_URL: "ftp://x"}, "WebhookUrl must be an http(s) URL"),
     ],
 )
 def test_bad_properties_fail(
