@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import BotoCoreError, ClientError
 
+from topicdesk.adapters import redaction
 from topicdesk.domain.broadcast import BroadcastJob
 from topicdesk.domain.errors import StorageUnavailable
 
@@ -26,7 +27,7 @@ def read_secret(name: str) -> str:
         raise StorageUnavailable(f"secret {name} could not be read") from error
     if not isinstance(value, str):
         raise StorageUnavailable(f"secret {name} is not a string")
-    return value.strip()
+    return redaction.register(value.strip())
 
 
 class SqsUpdateQueue:

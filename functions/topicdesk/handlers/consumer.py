@@ -9,11 +9,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.adapters.redaction import TRACED_MODULES
 from topicdesk.composition.consumer import consumer_runtime
 from topicdesk.runtime.consumer import ConsumerRuntime
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 
 

@@ -10,11 +10,12 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent,
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.adapters.redaction import TRACED_MODULES
 from topicdesk.composition.webhook import webhook_service
 from topicdesk.runtime.webhook import WebhookService
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 
 

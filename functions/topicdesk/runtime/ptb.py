@@ -8,8 +8,6 @@ fail the record, not acknowledge it.
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +23,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from topicdesk.adapters import redaction
 from topicdesk.adapters.telegram import chat_message_from, person_from
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay import Relay
@@ -33,36 +32,9 @@ from topicdesk.domain.steps import Steps
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 
 
-_TOKEN_IN_URL = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
-_REDACTION_INSTALLED = False
-
-
-def install_token_redaction() -> None:
-    """Bot API URLs carry the token (``/bot<token>/sendMessage``) and HTTP libraries log URLs
-    at INFO (httpx: "HTTP Request: POST https://..."). Lambda may run every logger at INFO,
-    so every log record, whoever makes it, has such URLs redacted before any handler sees it."""
-    global _REDACTION_INSTALLED
-    if _REDACTION_INSTALLED:
-        return
-    make_record = logging.getLogRecordFactory()
-
-    def redacting(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make_record(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is logging's problem to report, not ours
-            return record
-        if "/bot" in message:
-            record.msg, record.args = _TOKEN_IN_URL.sub("/bot<redacted>", message), None
-        return record
-
-    logging.setLogRecordFactory(redacting)
-    _REDACTION_INSTALLED = True
-
-
 def build_bot(token: str, api_url: str) -> Bot:
     """A Bot pointed at ``api_url`` (Telegram, a self-hosted server or the emulator)."""
-    install_token_redaction()
+    redaction.register(token)
     request = HTTPXRequest(connection_pool_size=8, connect_timeout=5, read_timeout=10)
     return Bot(
         token,
