@@ -75,7 +75,7 @@ def test_an_album_split_over_two_media_groups_is_not_whole() -> None:
 
 def test_each_undeliverable_answer_needs_exactly_one_note() -> None:
     note = "⚠️ Not delivered: Ben has blocked the bot."
-    topic = [
+    topic: list[dict[str, object]] = [
         {"text": note, "reply_to_message": {"message_id": 10}},
         {"text": note, "reply_to_message": {"message_id": 10}},  # a second note for 10
         {"text": "🚫 Ben blocked the bot.", "reply_to_message": {"message_id": 11}},
