@@ -19,10 +19,11 @@ SECRET_CACHE_SECONDS = 300
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's ceiling for ChangeMessageVisibility
 
 
-def read_secret(name: str) -> str:
-    """A plain-string secret through Powertools parameters (cached per container)."""
+def read_secret(name: str, *, fresh: bool = False) -> str:
+    """A plain-string secret through Powertools parameters (cached per container; ``fresh``:
+    read it again now, e.g. after Telegram refused a rotated token)."""
     try:
-        value = parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS)
+        value = parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
     except parameters.exceptions.GetParameterError as error:
         raise StorageUnavailable(f"secret {name} could not be read") from error
     if not isinstance(value, str):

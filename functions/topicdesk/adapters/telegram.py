@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from typing import TypeVar
 
 from telegram import Bot, Message, MessageId, ReactionTypeEmoji, ReplyParameters
@@ -21,6 +20,7 @@ from telegram import User as TgUser
 from telegram.error import (
     BadRequest,
     Forbidden,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -40,6 +40,7 @@ from topicdesk.domain.errors import (
     TopicClosed,
     TopicMissing,
     TransientFailure,
+    Unauthorized,
 )
 from topicdesk.domain.limiter import Spend
 from topicdesk.domain.model import ChatMessage, Person
@@ -47,6 +48,7 @@ from topicdesk.domain.ports import Metrics, Throttle
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+UNAUTHORIZED = "Telegram rejected the bot token (401): put the current one in its secret"
 
 
 class NoThrottle:
@@ -129,8 +131,12 @@ class PtbTelegramGateway:
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rebuild: Callable[[], Awaitable[Bot]] | None = None,
     ) -> None:
+        """``rebuild``: a Bot with the token read afresh, for when Telegram answers 401 (the
+        token was rotated): tried once, then the call fails as ``Unauthorized``."""
         self._bot = bot
+        self._rebuild = rebuild
         self._throttle = throttle or NoThrottle()
         self._retry = retry or RetryPolicy()
         self._metrics = metrics
@@ -146,11 +152,19 @@ class PtbTelegramGateway:
     ) -> T:
         """One Bot API call: throttle (for sends), retry transient failures, translate."""
         delays = self._retry.delays()
+        rebuilt = False
         while True:
             if sends:
                 await self._throttle.before_send(chat_id, sends, kind)
             try:
                 return await call()
+            except InvalidToken:
+                if self._metrics is not None:
+                    self._metrics.count("TelegramError401")
+                if self._rebuild is None or rebuilt:
+                    raise Unauthorized(UNAUTHORIZED) from None  # its text carries the token
+                logger.warning("Telegram refused the bot token: reading it again")
+                self._bot, rebuilt = await self._rebuild(), True
             except TelegramError as error:
                 translated = translate(error)
                 if self._metrics is not None:
@@ -179,9 +193,7 @@ class PtbTelegramGateway:
         thread_id: int | None = None,
         reply_to: int | None = None,
     ) -> int:
-        return await self._one_message(
-            partial(self._bot.send_message, chat_id, text), chat_id, thread_id, reply_to
-        )
+        return await self._one_message("send_message", (chat_id, text), thread_id, reply_to)
 
     async def copy_message(
         self,
@@ -193,25 +205,24 @@ class PtbTelegramGateway:
         reply_to: int | None = None,
     ) -> int:
         return await self._one_message(
-            partial(self._bot.copy_message, chat_id, from_chat_id, message_id),
-            chat_id,
-            thread_id,
-            reply_to,
+            "copy_message", (chat_id, from_chat_id, message_id), thread_id, reply_to
         )
 
     async def _one_message(
         self,
-        send: Callable[..., Awaitable[Message | MessageId]],
-        chat_id: int,
+        method: str,
+        args: tuple[int | str, ...],
         thread_id: int | None,
         reply_to: int | None,
     ) -> int:
-        """A call that sends one message (into a topic, as a reply): its id."""
-        sent = await self._call(
-            lambda: send(message_thread_id=thread_id, reply_parameters=self._reply(reply_to)),
-            chat_id=chat_id,
-            sends=1,
-        )
+        """A call that sends one message (into a topic, as a reply) to ``args[0]``: its id.
+        The method is looked up on the Bot at call time (a rotated token rebuilds the Bot)."""
+
+        def send() -> Awaitable[Message | MessageId]:
+            bound: Callable[..., Awaitable[Message | MessageId]] = getattr(self._bot, method)
+            return bound(*args, message_thread_id=thread_id, reply_parameters=self._reply(reply_to))
+
+        sent = await self._call(send, chat_id=int(args[0]), sends=1)
         return sent.message_id
 
     async def copy_messages(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -29,7 +30,7 @@ from topicdesk.domain.ports import Throttle
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
-from topicdesk.runtime.ptb import RelayApplication, build_bot
+from topicdesk.runtime.ptb import RelayApplication, build_bot, fresh_bot
 from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.runtime.work import Worker
 from topicdesk.settings import ConsumerSettings
@@ -56,7 +57,12 @@ def consumer_runtime(
     shared = shared_throttle(limits_table, gcra)
     store = DynamoTatStore(limits_table)
     bot = bot_factory(read_secret(telegram.bot_token_secret_name), telegram.api_url)
-    gateway = PtbTelegramGateway(bot, throttle=throttle or shared, metrics=metrics)
+    gateway = PtbTelegramGateway(
+        bot,
+        throttle=throttle or shared,
+        metrics=metrics,
+        rebuild=partial(fresh_bot, bot_factory, telegram.bot_token_secret_name, telegram.api_url),
+    )
     sessions = DynamoSessionRepository(table)
     broadcasts = BroadcastService(
         broadcasts=DynamoBroadcastRepository(table),

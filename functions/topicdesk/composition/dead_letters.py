@@ -4,6 +4,7 @@ channel and the batch policy."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -22,7 +23,7 @@ from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.domain.dead_letters import DeadLetterService, OpsChannel
 from topicdesk.domain.errors import StorageUnavailable
 from topicdesk.runtime.dead_letters import DeadLetterRuntime
-from topicdesk.runtime.ptb import build_bot
+from topicdesk.runtime.ptb import build_bot, fresh_bot
 from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.settings import DeadLetterSettings
 
@@ -51,7 +52,12 @@ def dead_letter_runtime(metrics: PowertoolsMetrics) -> DeadLetterRuntime:
         logger.exception("bot could not start: dead letters are archived, nobody is told")
     # Paced like every other send, and a 429 holds every instance (the consumer's too).
     throttle = shared_throttle(dynamodb.Table(telegram.limits_table), telegram.limits.gcra())
-    gateway = PtbTelegramGateway(bot, throttle=throttle, metrics=metrics)
+    gateway = PtbTelegramGateway(
+        bot,
+        throttle=throttle,
+        metrics=metrics,
+        rebuild=partial(fresh_bot, build_bot, telegram.bot_token_secret_name, telegram.api_url),
+    )
     service = DeadLetterService(
         archive=DynamoDeadLetterArchive(table),
         journal=DynamoFailureJournal(table),

@@ -61,6 +61,10 @@ class ChatMigrated(DeliveryError):
         self.new_chat_id = new_chat_id
 
 
+class Unauthorized(DeliveryError):
+    """401: the bot token is wrong or was revoked (its text never carries the token)."""
+
+
 class RejectedByTelegram(DeliveryError):
     """Any other refusal (400/401/404...). Not retried in-process; the record fails."""
 

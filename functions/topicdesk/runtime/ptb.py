@@ -8,7 +8,7 @@ fail the record, not acknowledge it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Bot, ChatMemberUpdated, Message, Update
@@ -24,6 +24,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from topicdesk.adapters import redaction
+from topicdesk.adapters.aws import read_secret
 from topicdesk.adapters.telegram import chat_message_from, person_from
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay import Relay
@@ -42,6 +43,13 @@ def build_bot(token: str, api_url: str) -> Bot:
         base_file_url=f"{api_url}/file/bot",
         request=request,
     )
+
+
+async def fresh_bot(factory: Callable[[str, str], Bot], secret_name: str, api_url: str) -> Bot:
+    """A Bot with the token read again (it was rotated: Telegram answered 401)."""
+    bot = factory(read_secret(secret_name, fresh=True), api_url)
+    await bot.initialize()
+    return bot
 
 
 class RelayApplication:
