@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from fakes import (
@@ -15,7 +16,7 @@ from fakes import (
     InMemorySessions,
     InMemoryStepLog,
 )
-from topicdesk.domain.batch import BatchPlan, RecordView, retry_delay
+from topicdesk.domain.batch import BatchPlan, RecordView, answers_first, retry_delay
 from topicdesk.domain.dead_letters import (
     REASON_MALFORMED,
     REASON_UNRECORDED,
@@ -119,6 +120,9 @@ def test_retry_delay_is_retry_after_for_429_and_backoff_otherwise() -> None:
     assert retry_delay(RateLimited(5.5, key="group#-5"), 1, elapsed=4.0) == 1
     assert retry_delay(RateLimited(5.5), 1, elapsed=4.0) == 2
     assert retry_delay(RateLimited(5.5), 1, elapsed=9.0) == 1
+    # A person's pace books nothing: waited out in full (back early, it is held again).
+    assert retry_delay(RateLimited(0.2, key="person#7"), 1) == 1
+    assert retry_delay(RateLimited(7.3, key="person#7"), 1) == 8
     assert [retry_delay(TransientFailure("x"), n) for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert retry_delay(None, 50) == 300
 
@@ -213,3 +217,19 @@ def test_a_record_knows_whether_another_conversation_waits_behind_it() -> None:
     assert plan.others_behind("a") is True  # group 2 waits while a sleeps
     assert plan.others_behind("b") is False  # only its own conversation follows
     assert plan.others_behind("c") is False
+
+
+def test_answers_in_topics_go_first_and_each_conversation_keeps_its_order() -> None:
+    def record(message_id: str, group: str) -> dict[str, Any]:
+        return {"messageId": message_id, "attributes": {"MessageGroupId": group}}
+
+    records = [
+        record("p1", "501"),
+        record("t1", f"{GROUP}:7"),
+        record("p2", "501"),
+        record("g1", str(GROUP)),  # General: not a person's topic
+        record("t2", f"{GROUP}:7"),
+        record("u1", f"{GROUP}:9"),
+    ]
+    order = [r["messageId"] for r in answers_first(records)]
+    assert order == ["t1", "t2", "u1", "p1", "p2", "g1"]

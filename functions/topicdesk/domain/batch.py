@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from topicdesk.domain.errors import RateLimited
-from topicdesk.domain.routing import parse_update
+from topicdesk.domain.routing import is_topic_group, parse_update
 
 MAX_BACKOFF_SECONDS = 300
 FIRST_BACKOFF_SECONDS = 5
@@ -136,6 +136,22 @@ class BatchPlan:
         return max(0.0, fresh)
 
 
+R = TypeVar("R", bound=Mapping[str, Any])
+
+
+def answers_first(records: Sequence[R]) -> list[R]:
+    """The batch's records with operators' topics first: an answer to a person needs no slot
+    of the busy group, so it must not wait behind records that do (people's messages into
+    their topics). Order within each conversation is kept (a stable sort by conversation
+    kind); SQS FIFO orders only within a group, so across groups any order is allowed."""
+
+    def kind(record: R) -> int:
+        group = record.get("attributes", {}).get("MessageGroupId", "")
+        return 0 if is_topic_group(str(group)) else 1
+
+    return sorted(records, key=kind)
+
+
 def retry_delay(
     error: BaseException | None,
     receive_count: int,
@@ -153,8 +169,9 @@ def retry_delay(
     wait counts from the error, not from when the retry is scheduled."""
     if isinstance(error, RateLimited):
         remaining = error.retry_after - max(0.0, elapsed)
-        if error.by_telegram or isinstance(error, AlbumIncomplete):
-            # Back no sooner than asked (an album's rest needs that long to arrive).
+        if not error.booked:
+            # Back no sooner than asked: nothing is booked for it, and back early it would
+            # only be deferred again (a person's pace spun a flood through 30 receives).
             return max(1, math.ceil(remaining))
         return max(0, math.floor(remaining))
     exponent = max(0, receive_count - 1)

@@ -24,6 +24,17 @@ class RateLimited(DeliveryError):
         """Telegram's 429, not our own limiter's wait."""
         return self.key == "telegram"
 
+    @property
+    def booked(self) -> bool:
+        """Our shared limiter's wait: the record's slot is booked, so it may come back a
+        little early and sleep the rest. Every other wait (Telegram's 429, a person's pace,
+        an album's rest) is to be waited out in full."""
+        return self.key.split("#", 1)[0] in BOOKED_KEYS
+
+
+BOOKED_KEYS = frozenset({"bot", "chat", "group", "topics"})
+"""The shared limiter's key families (``topicdesk.domain.limiter.rules_for``)."""
+
 
 class TransientFailure(DeliveryError):
     """Network error, timeout or a 5xx: worth retrying with backoff."""

@@ -120,6 +120,13 @@ def chat_of_group(group: str) -> int | None:
     return int(head) if head.lstrip("-").isdigit() else None
 
 
+def is_topic_group(group: str) -> bool:
+    """A forum topic's conversation (``<chat>:<thread>``): in the operators' group, that is an
+    operator answering a person (or running a command in their topic)."""
+    head, separator, thread = group.partition(TOPIC_SEPARATOR)
+    return bool(separator) and head.startswith("-") and thread.isdigit()
+
+
 def parse_update(body: str) -> dict[str, Any] | None:
     """A queued body back to an update; None when it is not an object with an integer
     ``update_id`` (the webhook never enqueues such a thing, but a replay might)."""

@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from topicdesk.domain.batch import AlbumIncomplete, BatchPlan, RecordView
+from topicdesk.domain.batch import AlbumIncomplete, BatchPlan, RecordView, answers_first
 from topicdesk.domain.errors import ChatMigrated, RateLimited, StorageUnavailable, TopicdeskError
 from topicdesk.domain.ports import Clock, DeadLetterQueue, FailureJournal, Metrics
 from topicdesk.domain.throttle import SharedThrottle
@@ -88,7 +88,8 @@ class ConsumerRuntime:
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         self._worker.begin_batch(context)
         self._context = context
-        records = event.get("Records", [])
+        records = answers_first(event.get("Records", []))
+        event = {**event, "Records": records}
         self._plan = BatchPlan([record_view(record) for record in records])
         self._retries.reset()
         response = dict(
