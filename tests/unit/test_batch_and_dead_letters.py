@@ -233,3 +233,12 @@ def test_answers_in_topics_go_first_and_each_conversation_keeps_its_order() -> N
     ]
     order = [r["messageId"] for r in answers_first(records)]
     assert order == ["t1", "t2", "u1", "p1", "p2", "g1"]
+
+
+def test_a_dead_broadcast_job_is_archived_as_one_and_nobody_is_told_it_wrote() -> None:
+    service, archive, _, telegram, _ = make_service()
+    body = json.dumps({"kind": "topicdesk.broadcast", "broadcast_id": "77", "user_id": 9})
+    dead = asyncio.run(service.handle(DeadRecord("m9", body, 31, 1.0, "9")))
+    assert dead.archive_id == "job-77-9" and "broadcast" in dead.reason
+    assert archive.get("job-77-9") is not None
+    assert [c["chat_id"] for c in telegram.called("send_text")] == [GROUP]  # the alert only

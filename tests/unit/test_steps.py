@@ -252,8 +252,7 @@ class Broadcasts:
         return True
 
 
-def test_a_broadcast_job_counts_once_and_its_final_note_survives_a_429() -> None:
-    telegram = RefusingTexts()
+def broadcast_world(telegram: FakeTelegram) -> tuple[BroadcastService, Broadcasts]:
     sessions = InMemorySessions()
     sessions.items[ANNA.user_id] = {"person": ANNA, "operator_chat_id": GROUP, "thread_id": 5}
     repository = Broadcasts(total=1)
@@ -266,6 +265,12 @@ def test_a_broadcast_job_counts_once_and_its_final_note_survives_a_429() -> None
         clock=FakeClock(),
         metrics=FakeMetrics(),
     )
+    return service, repository
+
+
+def test_a_broadcast_job_counts_once_and_its_final_note_survives_a_429() -> None:
+    telegram = RefusingTexts()
+    service, repository = broadcast_world(telegram)
     job = BroadcastJob("b1", ANNA.user_id)
     telegram.refuse(GROUP, 2)  # the person's copy goes; the "finished" note meets two 429s
     log = InMemoryStepLog()
@@ -275,3 +280,15 @@ def test_a_broadcast_job_counts_once_and_its_final_note_survives_a_429() -> None
     finished = [c for c in telegram.acted("send_text") if "Broadcast finished" in c["text"]]
     assert len(finished) == 1
     assert [c["chat_id"] for c in telegram.acted("send_text")].count(ANNA.user_id) == 1
+
+
+def test_a_job_given_up_counts_as_failed_so_the_broadcast_still_finishes() -> None:
+    telegram = FakeTelegram()
+    service, repository = broadcast_world(telegram)
+    log = InMemoryStepLog()
+    job = BroadcastJob("b1", ANNA.user_id)
+    for _ in range(2):  # given up twice (a redelivery): counted once
+        asyncio.run(service.give_up(job, Steps.load(log, job.step_key)))
+    assert (repository.item.delivered, repository.item.failed) == (0, 1)
+    [finished] = [c["text"] for c in telegram.acted("send_text")]
+    assert "Broadcast finished: 0 delivered" in finished and "1 failed" in finished

@@ -10,10 +10,17 @@ marked; progress and the final count are posted in the ops topic.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from topicdesk.domain.errors import MessageGone, NotCopyable, RecipientBlocked, RejectedByTelegram
+from topicdesk.domain.errors import (
+    DeliveryError,
+    MessageGone,
+    NotCopyable,
+    RecipientBlocked,
+    RejectedByTelegram,
+)
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.ports import (
     BroadcastRepository,
@@ -26,6 +33,7 @@ from topicdesk.domain.ports import (
 )
 from topicdesk.domain.steps import Steps
 
+logger = logging.getLogger(__name__)
 JOB_KIND = "topicdesk.broadcast"
 CONFIRM_WITHIN_SECONDS = 600
 PROGRESS_STEPS = 10  # progress notes at every 10 %
@@ -192,7 +200,25 @@ class BroadcastService:
         # A duplicate of this job has the same step record (``BroadcastJob.step_key``) and the
         # same message group (one at a time): it finds every step done and sends nothing.
         outcome = await steps.once("sent", lambda: self._send(broadcast, job))
-        self._metrics.count(f"Broadcast{str(outcome).capitalize()}")
+        await self._account(job, str(outcome), steps)
+
+    async def give_up(self, job: BroadcastJob, steps: Steps | None = None) -> None:
+        """The job failed for good (it goes to the DLQ): count it as failed, so the
+        broadcast's progress and final report still come. Best effort: the report may meet
+        a 429 that nothing will retry, so a failure here is logged, not raised."""
+        steps = steps or Steps()
+        if not steps.done("sent"):
+            await steps.mark("sent", "failed")
+        try:
+            await self._account(job, str(steps.result("sent")), steps)
+        except DeliveryError as error:
+            logger.warning(
+                "broadcast %s: the report after a failed job: %s", job.broadcast_id, error
+            )
+
+    async def _account(self, job: BroadcastJob, outcome: str, steps: Steps) -> None:
+        """Count the job's outcome once and post the progress note it completes, if any."""
+        self._metrics.count(f"Broadcast{outcome.capitalize()}")
 
         async def count() -> int:
             state = self._broadcasts.count(job.broadcast_id, outcome)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from topicdesk.domain import texts
+from topicdesk.domain.broadcast import BroadcastJob
 from topicdesk.domain.errors import DeliveryError, RateLimited, TopicMissing, TransientFailure
 from topicdesk.domain.model import DeadLetter
 from topicdesk.domain.ports import (
@@ -25,6 +27,7 @@ from topicdesk.domain.steps import Steps
 logger = logging.getLogger(__name__)
 
 REASON_MALFORMED = "malformed body: not a JSON object with an integer update_id"
+REASON_BROADCAST_JOB = "a broadcast's share for this person failed for good (counted as failed)"
 REASON_UNRECORDED = "failed without a recorded reason (crash or timeout)"
 
 
@@ -64,6 +67,13 @@ class DeadRecord:
     receive_count: int
     sent_at: float
     group_id: str | None
+
+
+def _broadcast_job(body: str) -> BroadcastJob | None:
+    try:
+        return BroadcastJob.from_body(json.loads(body))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _private_origin(update: dict[str, Any]) -> tuple[int, int | None] | None:
@@ -121,6 +131,21 @@ class DeadLetterService:
     def _describe(self, record: DeadRecord) -> DeadLetter:
         update = parse_update(record.body)
         now = self._clock.now()
+        job = _broadcast_job(record.body) if update is None else None
+        if job is not None:
+            return DeadLetter(
+                archive_id=f"job-{job.broadcast_id}-{job.user_id}",
+                body=record.body,
+                update_id=None,
+                chat_id=job.user_id,
+                reason=REASON_BROADCAST_JOB,
+                receive_count=record.receive_count,
+                first_failure_at=record.sent_at,
+                last_failure_at=now,
+                sent_at=record.sent_at,
+                group_id=record.group_id,
+                extra={"update_type": "broadcast job", "broadcast_id": job.broadcast_id},
+            )
         if update is None:
             return DeadLetter(
                 archive_id=f"sqs-{record.message_id}",

@@ -149,6 +149,8 @@ class ConsumerRuntime:
             )
             failures = self._max_attempts
         if failures >= self._max_attempts:
+            if update is None:
+                self._give_up_job(record.body or "")
             self._dead_letters.send(
                 record.body or "", record.attributes.message_group_id, record.message_id
             )
@@ -159,6 +161,12 @@ class ConsumerRuntime:
         group = record.attributes.message_group_id or ""
         self._retries.failed(group, None if isinstance(error, DeadlineNear) else error)
         raise error
+
+    def _give_up_job(self, body: str) -> None:
+        try:
+            self._worker.give_up(body)
+        except Exception:  # the job goes to the DLQ regardless; on-call sees it there
+            logger.exception("could not count a failed broadcast job")
 
     def _count_failure(
         self, record: SQSRecord, update: dict[str, Any] | None, error: BaseException

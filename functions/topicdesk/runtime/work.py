@@ -33,6 +33,13 @@ class MalformedUpdate(TopicdeskError):
     """The queued body is not an update; it fails until the DLQ archives it."""
 
 
+def _job(body: str) -> BroadcastJob | None:
+    try:
+        return BroadcastJob.from_body(json.loads(body))
+    except (ValueError, RecursionError):
+        return None
+
+
 class Worker:
     """Built once per container, on the container's long-lived event loop."""
 
@@ -77,14 +84,19 @@ class Worker:
 
     def job(self, body: str) -> None:
         """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
-        try:
-            job = BroadcastJob.from_body(json.loads(body))
-        except (ValueError, RecursionError):
-            job = None
+        job = _job(body)
         if job is None:
             raise MalformedUpdate("the queued body is neither a Telegram update nor a job")
         steps = Steps.load(self._step_log, job.step_key)
         self._run(steps, self._broadcasts.deliver(job, steps))
+
+    def give_up(self, body: str) -> None:
+        """A record goes to the DLQ: a broadcast job is counted as failed in its broadcast
+        (so the final report still comes); an update needs nothing here."""
+        job = _job(body)
+        if job is not None:
+            steps = Steps.load(self._step_log, job.step_key)
+            self._run(steps, self._broadcasts.give_up(job, steps))
 
     def _run(self, steps: Steps, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work``; when it fails, what it did that is kept only in memory is written
