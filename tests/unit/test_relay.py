@@ -506,3 +506,16 @@ def test_an_album_is_admitted_whole_by_the_persons_pace() -> None:
     run(world.relay.private_messages(album))
     [call] = world.telegram.called("copy_messages")
     assert call["message_ids"] == [2, 3, 4]  # not [2]: the album is not cut by the pace
+
+
+def test_a_follower_whose_link_was_not_written_is_not_copied_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DynamoDB throttled past the bookkeeping retries: the container still remembers the
+    follower it relayed, and its own record (right after, same invocation) does nothing."""
+    monkeypatch.setattr(relay_module, "BOOKKEEPING_RETRY_DELAYS", (0, 0, 0, 0))
+    world = make_world(messages=FlakyMap(99))
+    run(world.relay.private_messages([private(ANNA, 1), private(ANNA, 2)]))
+    run(world.relay.private_messages([private(ANNA, 2)]))  # the follower's own record
+    assert [c["message_ids"] for c in world.telegram.called("copy_messages")] == [[1, 2]]
+    assert world.telegram.called("copy_message") == []

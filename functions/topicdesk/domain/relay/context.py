@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +34,10 @@ class RelaySettings:
     """A person is asked to slow down at most once in this many seconds."""
 
 
+RECENTLY_RELAYED = 2048
+"""How many relayed messages a container remembers itself (see ``RelayContext.relayed``)."""
+
+
 @dataclass(frozen=True)
 class RelayContext:
     sessions: SessionRepository
@@ -41,12 +46,23 @@ class RelayContext:
     settings: RelaySettings
     clock: Clock
     metrics: Metrics
+    relayed: OrderedDict[MessageRef, None] = field(default_factory=OrderedDict)
+    """Messages this container relayed lately. A follower that rode along in its head's
+    copyMessages is usually handled by the same invocation right after: it finds itself
+    here even when the message map's write failed (DynamoDB throttled past the retries),
+    instead of being copied a second time."""
+
+    def remember(self, message: ChatMessage) -> None:
+        self.relayed[MessageRef(message.chat_id, message.message_id)] = None
+        while len(self.relayed) > RECENTLY_RELAYED:
+            self.relayed.popitem(last=False)
 
     def is_operator_chat(self, chat_id: int) -> bool:
         return chat_id in self.settings.operator_chat_ids
 
     def already_relayed(self, message: ChatMessage) -> bool:
-        return self.messages.peer(MessageRef(message.chat_id, message.message_id)) is not None
+        ref = MessageRef(message.chat_id, message.message_id)
+        return ref in self.relayed or self.messages.peer(ref) is not None
 
     def peer_id(self, chat_id: int, message_id: int | None) -> int | None:
         if message_id is None:
@@ -75,6 +91,7 @@ class RelayContext:
     ) -> None:
         """Map each message to its copy in ``chat_id`` (bookkeeping after the send)."""
         for message, copy_id in zip(sources, ids, strict=False):
+            self.remember(message)
             await self.after_send(
                 partial(
                     self.messages.link,

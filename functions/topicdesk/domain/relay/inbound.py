@@ -8,7 +8,7 @@ from functools import partial
 
 from topicdesk.domain import texts
 from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
-from topicdesk.domain.model import ChatMessage, MessageRef, Person, Session, SessionStatus
+from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.ports import FloodGate
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext, same_album
 from topicdesk.domain.relay.topics import Topics
@@ -191,12 +191,7 @@ class PersonToTopic:
                 step=f"{step}:not-copyable",
             )
             return
-        await ctx.after_send(
-            lambda: ctx.messages.link(
-                MessageRef(message.chat_id, message.message_id),
-                MessageRef(session.operator_chat_id, copied),
-            )
-        )
+        await ctx.link_all([message], session.operator_chat_id, [copied])
 
     async def _copy_many(
         self, session: Session, batch: Sequence[ChatMessage], steps: Steps
