@@ -267,6 +267,7 @@ class InMemoryStepLog:
 class InMemoryJournal:
     def __init__(self) -> None:
         self.records: dict[int, FailureRecord] = {}
+        self.attempts: dict[int, tuple[int, int]] = {}
 
     def record(self, update_id: int, reason: str, now: float) -> int:
         old = self.records.get(update_id)
@@ -280,6 +281,16 @@ class InMemoryJournal:
 
     def get(self, update_id: int) -> FailureRecord | None:
         return self.records.get(update_id)
+
+    def begin_attempt(self, update_id: int, now: float) -> tuple[int, int]:
+        started, ended = self.attempts.get(update_id, (0, 0))
+        self.attempts[update_id] = (started + 1, ended)
+        record = self.records.get(update_id)
+        return (record.failures if record else 0), started - ended
+
+    def end_attempt(self, update_id: int) -> None:
+        started, ended = self.attempts.get(update_id, (0, 0))
+        self.attempts[update_id] = (started, ended + 1)
 
 
 class InMemoryArchive:

@@ -30,6 +30,7 @@ from topicdesk.domain.ports import Throttle
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
+from topicdesk.runtime.failures import FailurePolicy
 from topicdesk.runtime.ptb import RelayApplication, build_bot, fresh_bot
 from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.runtime.work import Worker
@@ -107,13 +108,19 @@ def consumer_runtime(
         persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
     )
     active = throttle or shared
+    retries = RetrySchedule(SqsVisibility(sqs), telegram.limits.retry_base_seconds)
     return ConsumerRuntime(
         worker=worker,
         throttle=active if isinstance(active, SharedThrottle) else None,
-        journal=DynamoFailureJournal(table),
-        dead_letters=SqsDeadLetterQueue(sqs, settings.dead_letter_queue_url),
-        retries=RetrySchedule(SqsVisibility(sqs), telegram.limits.retry_base_seconds),
+        failures=FailurePolicy(
+            worker=worker,
+            journal=DynamoFailureJournal(table),
+            dead_letters=SqsDeadLetterQueue(sqs, settings.dead_letter_queue_url),
+            retries=retries,
+            metrics=metrics,
+            clock=clock,
+            max_attempts=telegram.limits.max_attempts,
+        ),
+        retries=retries,
         metrics=metrics,
-        clock=clock,
-        max_attempts=telegram.limits.max_attempts,
     )

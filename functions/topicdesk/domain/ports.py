@@ -119,6 +119,16 @@ class FailureJournal(Protocol):
         """Note one more failure; returns how many there have been."""
         ...
 
+    def begin_attempt(self, update_id: int, now: float) -> tuple[int, int]:
+        """An attempt starts (only for records received suspiciously often): returns the
+        genuine failures so far and the attempts that started and never ended (the function
+        died with them: a crash or a timeout)."""
+        ...
+
+    def end_attempt(self, update_id: int) -> None:
+        """The attempt begun last ended (however it ended)."""
+        ...
+
     def get(self, update_id: int) -> FailureRecord | None: ...
 
 

@@ -36,6 +36,30 @@ class DynamoFailureJournal:
             )
         return common.as_int(answer["Attributes"].get("failures"), 1)
 
+    def begin_attempt(self, update_id: int, now: float) -> tuple[int, int]:
+        """One more attempt starts; returns (failures, attempts that never ended)."""
+        with common.storage_errors():
+            answer = self._table.update_item(
+                Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"},
+                UpdateExpression="SET expires_at = :expires ADD attempts :one",
+                ExpressionAttributeValues={
+                    ":expires": int(now) + FAILURE_TTL_SECONDS,
+                    ":one": 1,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        item = answer["Attributes"]
+        attempts, ended = common.as_int(item.get("attempts"), 1), common.as_int(item.get("ended"))
+        return common.as_int(item.get("failures")), max(0, attempts - 1 - ended)
+
+    def end_attempt(self, update_id: int) -> None:
+        with common.storage_errors():
+            self._table.update_item(
+                Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"},
+                UpdateExpression="ADD ended :one",
+                ExpressionAttributeValues={":one": 1},
+            )
+
     def get(self, update_id: int) -> FailureRecord | None:
         with common.storage_errors():
             item = self._table.get_item(Key={"pk": f"FAIL#{update_id}", "sk": "FAIL"}).get("Item")
