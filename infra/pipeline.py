@@ -23,16 +23,14 @@ from infra.storage import Storage
 
 BATCH_SIZE = 10
 
-# maxReceiveCount (cdk.json `maxReceiveCount`, default 15) is the backstop, not the
-# retry budget. Every receive counts, not only failures: a record deferred by the rate
-# limiter (ChangeMessageVisibility + reported as failed, to keep the chat's order) is a
-# receive, and with skip_group_on_error every later record of the same chat in that
-# batch is handed back unprocessed and gets a receive too. So the consumer counts
-# genuine failures itself and moves an update to the DLQ after MAX_ATTEMPTS (5) of them
-# (docs/architecture.md). What is left for SQS's redrive is a record that kills the
-# function before it can count (timeout, out of memory): 15 receives = 5 genuine
-# attempts + 10 for deferrals during a flood, while a crash loop reaches the DLQ within
-# 15 x 180 s = 45 minutes. The config parser enforces maxReceiveCount >= 2 x maxAttempts.
+# maxReceiveCount (cdk.json `maxReceiveCount`, 1000: SQS's maximum) is a backstop, not the
+# retry budget. Every receive counts, not only failures: a deferred record, and every later
+# record of its conversation handed back with it, is a receive, and a person's long flood
+# held at their pace is received once per turn. So the consumer counts genuine failures
+# itself and moves an update to the DLQ after MAX_ATTEMPTS of them, and for records received
+# more than 10 times it also counts attempts the function died with (crash, timeout):
+# docs/architecture.md, "Receive counts". SQS's redrive only acts when that journal cannot be
+# written. The config parser enforces maxReceiveCount >= 2 x maxAttempts.
 
 
 def _number(value: float) -> str:

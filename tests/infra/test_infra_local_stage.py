@@ -80,7 +80,7 @@ def test_queues_are_fifo_with_redrive(endpoint: str, outputs: dict[str, str]) ->
         assert "aws:SecureTransport" in queue["Policy"]
     assert json.loads(updates["RedrivePolicy"]) == {
         "deadLetterTargetArn": dlq["QueueArn"],
-        "maxReceiveCount": 30,
+        "maxReceiveCount": 1000,
     }
     assert dlq["MessageRetentionPeriod"] == str(14 * 24 * 3600)
     assert "RedrivePolicy" not in dlq

@@ -49,7 +49,7 @@ def test_redrive_to_the_fifo_dlq_is_the_backstop(real: Synth) -> None:
     _, queue = real.queue("updates")
     redrive = props(queue)["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
-    assert redrive["maxReceiveCount"] == real.config.max_receive_count == 30
+    assert redrive["maxReceiveCount"] == real.config.max_receive_count == 1000
     assert redrive["maxReceiveCount"] >= 5
     # The consumer dead-letters genuine failures itself; SQS must not beat it to it.
     assert redrive["maxReceiveCount"] >= 2 * real.config.limits.max_attempts
