@@ -49,6 +49,15 @@ class QueueSpec:
     retention_seconds: int
 
 
+PARKING_QUEUE = QueueSpec(
+    "ParkingQueue",
+    "parked",
+    visibility_seconds=DLQ_PROCESSOR_TIMEOUT_SECONDS * VISIBILITY_FACTOR,
+    retention_seconds=14 * DAY_SECONDS,
+)
+"""Where a dead update goes that the DLQ processor itself cannot handle (after
+``DLQ_MAX_RECEIVES``): alarmed, listed and replayable by the ops CLI, never dropped."""
+DLQ_MAX_RECEIVES = 10
 DEAD_LETTER_QUEUE = QueueSpec(
     "DeadLetterQueue",
     "dead-letters",

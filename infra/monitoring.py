@@ -44,6 +44,7 @@ class Monitoring(Construct):
         config: StageConfig,
         updates_queue: sqs.IQueue,
         dead_letter_queue: sqs.IQueue,
+        parking_queue: sqs.IQueue,
         functions: Sequence[TopicdeskFunction],
         consumer: TopicdeskFunction,
         dlq_processor: TopicdeskFunction,
@@ -92,6 +93,19 @@ class Monitoring(Construct):
             dlq_depth,
             threshold=0,
             description="Updates are waiting in the dead-letter queue: review and replay them",
+        )
+        parked = parking_queue.metric_approximate_number_of_messages_visible(
+            period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+        )
+        self._alarm(
+            "ParkedDeadLetters",
+            "parked-dead-letters",
+            parked,
+            threshold=0,
+            description=(
+                "The DLQ processor failed on dead updates 10 times: they are parked; fix the "
+                "processor, then move them back: make ops ARGS='dlq unpark'"
+            ),
         )
         dead_letters = self.app_metric(dlq_processor, DEAD_LETTERS, statistic=cloudwatch.Stats.SUM)
         self._alarm(

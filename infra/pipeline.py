@@ -13,7 +13,9 @@ from infra.config import StageConfig
 from infra.definitions import (
     CONSUMER_TIMEOUT_SECONDS,
     DEAD_LETTER_QUEUE,
+    DLQ_MAX_RECEIVES,
     DLQ_PROCESSOR_TIMEOUT_SECONDS,
+    PARKING_QUEUE,
     UPDATES_QUEUE,
     QueueSpec,
 )
@@ -75,7 +77,17 @@ class Pipeline(Construct):
         secrets: Secrets,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = _fifo_queue(self, config, DEAD_LETTER_QUEUE)
+        self.parking_queue = _fifo_queue(self, config, PARKING_QUEUE)
+        # What the DLQ processor cannot handle (archive down, a bug) is not dropped when the
+        # DLQ's retention ends: it is parked, alarmed, and on-call replays it.
+        self.dead_letter_queue = _fifo_queue(
+            self,
+            config,
+            DEAD_LETTER_QUEUE,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.parking_queue, max_receive_count=DLQ_MAX_RECEIVES
+            ),
+        )
         self.updates_queue = _fifo_queue(
             self,
             config,

@@ -97,6 +97,7 @@ class Output:
     WEBHOOK_URL: Final = "WebhookUrl"
     UPDATES_QUEUE_URL: Final = "UpdatesQueueUrl"
     DEAD_LETTER_QUEUE_URL: Final = "DeadLetterQueueUrl"
+    PARKING_QUEUE_URL: Final = "ParkingQueueUrl"
     DATA_TABLE_NAME: Final = "DataTableName"
     LIMITS_TABLE_NAME: Final = "LimitsTableName"
     IDEMPOTENCY_TABLE_NAME: Final = "IdempotencyTableName"

@@ -83,7 +83,13 @@ def test_queues_are_fifo_with_redrive(endpoint: str, outputs: dict[str, str]) ->
         "maxReceiveCount": 1000,
     }
     assert dlq["MessageRetentionPeriod"] == str(14 * 24 * 3600)
-    assert "RedrivePolicy" not in dlq
+    parked = sqs.get_queue_attributes(
+        QueueUrl=outputs[Output.PARKING_QUEUE_URL], AttributeNames=["All"]
+    )["Attributes"]
+    assert json.loads(dlq["RedrivePolicy"]) == {
+        "deadLetterTargetArn": parked["QueueArn"],
+        "maxReceiveCount": 10,
+    }
 
 
 def test_sending_does_not_make_moto_run_the_consumer(
@@ -183,7 +189,7 @@ def test_alarms_notify_the_topic(endpoint: str, outputs: dict[str, str]) -> None
     alarms = {
         a["AlarmName"]: a for a in client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]
     }
-    assert len(alarms) == 9
+    assert len(alarms) == 10
     for alarm in alarms.values():
         assert alarm["AlarmName"].startswith(f"{PREFIX}-")
         assert alarm["AlarmActions"] == [outputs[Output.ALARM_TOPIC_ARN]]

@@ -53,7 +53,7 @@ def test_alarm_topic_mails_the_stage_address(real: Synth) -> None:
 def test_every_alarm_notifies_the_topic(real: Synth) -> None:
     topic_id, _ = real.by_property("AWS::SNS::Topic", "TopicName", f"topicdesk-{real.stage}-alarms")
     found = alarms(real)
-    assert len(found) == 3 + 2 * len(APP_FUNCTIONS)
+    assert len(found) == 4 + 2 * len(APP_FUNCTIONS)
     for name, alarm in found.items():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -182,3 +182,13 @@ def test_metric_names_are_written_into_the_contract() -> None:
         *TELEGRAM_ERRORS,
     ):
         assert re.search(rf"`{name}`", section), name
+
+
+def test_parked_dead_letters_are_alarmed(real: Synth) -> None:
+    parking_id, _ = real.queue("parked")
+    alarm = alarms(real)[f"topicdesk-{real.stage}-parked-dead-letters"]
+    assert alarm["Threshold"] == 0
+    assert {"Name": "QueueName", "Value": {"Fn::GetAtt": [parking_id, "QueueName"]}} in alarm[
+        "Dimensions"
+    ]
+    assert "dlq unpark" in alarm["AlarmDescription"]

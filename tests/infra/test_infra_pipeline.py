@@ -65,11 +65,18 @@ def test_dlq_is_fifo_encrypted_and_keeps_14_days(real: Synth) -> None:
         True,
     )
     assert p["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert "RedrivePolicy" not in p
+    # What the DLQ processor fails on 10 times is parked, never dropped.
+    parking_id, parking = real.queue("parked")
+    assert p["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [parking_id, "Arn"]},
+        "maxReceiveCount": 10,
+    }
+    assert props(parking)["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert props(parking)["FifoQueue"] is True
 
 
-def test_both_queues_refuse_plain_http(real: Synth) -> None:
-    queue_ids = {real.queue("updates")[0], real.queue("dead-letters")[0]}
+def test_every_queue_refuses_plain_http(real: Synth) -> None:
+    queue_ids = {real.queue(name)[0] for name in ("updates", "dead-letters", "parked")}
     covered = set()
     for policy in real.resources("AWS::SQS::QueuePolicy").values():
         statements = props(policy)["PolicyDocument"]["Statement"]
@@ -82,7 +89,7 @@ def test_both_queues_refuse_plain_http(real: Synth) -> None:
 
 
 def test_queues_follow_the_stage_removal_policy(dev: Synth, prod: Synth) -> None:
-    for suffix in ("updates", "dead-letters"):
+    for suffix in ("updates", "dead-letters", "parked"):
         assert dev.queue(suffix)[1]["DeletionPolicy"] == "Delete"
         assert prod.queue(suffix)[1]["DeletionPolicy"] == "Retain"
 
