@@ -132,6 +132,7 @@ class Queues:
     updates_arn: str
     dead_letter_url: str
     dead_letter_arn: str
+    parking_url: str
 
 
 def queue_attributes(spec: QueueSpec) -> dict[str, str]:
@@ -146,15 +147,21 @@ def queue_attributes(spec: QueueSpec) -> dict[str, str]:
 
 
 def create_queues(sqs: Any, name: Callable[[str], str], *, max_receive_count: int) -> Queues:
-    """The updates queue and its dead-letter queue as the stack makes them, named
+    """The updates queue, its dead-letter queue and the parking queue as the stack makes them,
+    named
     ``name(suffix)`` (a FIFO name: ends in .fifo), on a boto3 SQS client (moto)."""
 
     def arn(url: str) -> str:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return str(attributes["Attributes"]["QueueArn"])
 
+    parking_url = sqs.create_queue(
+        QueueName=name(PARKING_QUEUE.suffix), Attributes=queue_attributes(PARKING_QUEUE)
+    )["QueueUrl"]
+    parked = {"deadLetterTargetArn": arn(parking_url), "maxReceiveCount": DLQ_MAX_RECEIVES}
     dead_letter_url = sqs.create_queue(
-        QueueName=name(DEAD_LETTER_QUEUE.suffix), Attributes=queue_attributes(DEAD_LETTER_QUEUE)
+        QueueName=name(DEAD_LETTER_QUEUE.suffix),
+        Attributes={**queue_attributes(DEAD_LETTER_QUEUE), "RedrivePolicy": json.dumps(parked)},
     )["QueueUrl"]
     dead_letter_arn = arn(dead_letter_url)
     redrive = {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count}
@@ -162,4 +169,4 @@ def create_queues(sqs: Any, name: Callable[[str], str], *, max_receive_count: in
         QueueName=name(UPDATES_QUEUE.suffix),
         Attributes={**queue_attributes(UPDATES_QUEUE), "RedrivePolicy": json.dumps(redrive)},
     )["QueueUrl"]
-    return Queues(updates_url, arn(updates_url), dead_letter_url, dead_letter_arn)
+    return Queues(updates_url, arn(updates_url), dead_letter_url, dead_letter_arn, parking_url)

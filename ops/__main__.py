@@ -182,6 +182,9 @@ def dlq_replay(
     return 0 if skipped == 0 else 1
 
 
+UNPARK_MAX_BATCHES = 1000  # 10,000 messages per run: bounded, run it again for more
+
+
 def dlq_purge(resources: StageResources, out: TextIO, older_than: str) -> int:
     match = DURATION.match(older_than)
     if not match:
@@ -195,6 +198,36 @@ def dlq_purge(resources: StageResources, out: TextIO, older_than: str) -> int:
             archive.delete(dead.archive_id)
             purged += 1
     out.write(f"purged {purged} dead letter(s) older than {older_than}\n")
+    return 0
+
+
+def dlq_unpark(resources: StageResources, out: TextIO) -> int:
+    """Move what the DLQ processor failed on (parked) back to the DLQ, once it is fixed:
+    same message group, a fresh dedup id; each is deleted from parking only once sent."""
+    sqs = resources.client("sqs")
+    parking = resources.output(Output.PARKING_QUEUE_URL)
+    dead_letters = resources.output(Output.DEAD_LETTER_QUEUE_URL)
+    moved = 0
+    for _ in range(UNPARK_MAX_BATCHES):
+        answer = sqs.receive_message(
+            QueueUrl=parking,
+            MaxNumberOfMessages=10,
+            MessageSystemAttributeNames=["MessageGroupId"],
+            WaitTimeSeconds=0,
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(
+                QueueUrl=dead_letters,
+                MessageBody=message["Body"],
+                MessageGroupId=message.get("Attributes", {}).get("MessageGroupId", "unrouted"),
+                MessageDeduplicationId=f"unpark-{message['MessageId']}",
+            )
+            sqs.delete_message(QueueUrl=parking, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    out.write(f"moved {moved} parked dead update(s) back to the DLQ\n")
     return 0
 
 
@@ -257,6 +290,7 @@ def parser() -> argparse.ArgumentParser:
     target.add_argument("--all", action="store_true")
     purge = dlq.add_parser("purge")
     purge.add_argument("--older-than", required=True)
+    dlq.add_parser("unpark", help="move parked dead updates back to the DLQ")
     sessions = area.add_parser("sessions").add_subparsers(dest="action", required=True)
     show = sessions.add_parser("show")
     show.add_argument("user_id", type=int)
@@ -283,6 +317,8 @@ def run(
             return dlq_replay(resources, out, args.archive_id, args.all)
         case ("dlq", "purge"):
             return dlq_purge(resources, out, args.older_than)
+        case ("dlq", "unpark"):
+            return dlq_unpark(resources, out)
         case ("sessions", "show"):
             return sessions_show(resources, out, args.user_id)
         case ("secrets", "set-token"):

@@ -28,6 +28,7 @@ class AwsWorld:
     updates_arn: str
     dlq_url: str
     dlq_arn: str
+    parking_url: str
     env: dict[str, str]
 
     def queue_bodies(self, url: str) -> list[str]:
@@ -105,5 +106,6 @@ def aws_world(
             updates_arn=updates_arn,
             dlq_url=dlq_url,
             dlq_arn=dlq_arn,
+            parking_url=queues.parking_url,
             env=env,
         )

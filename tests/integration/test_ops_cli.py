@@ -25,6 +25,7 @@ def stage(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> StageResources
             "WebhookUrl": "https://example.invalid/webhook/",
             "UpdatesQueueUrl": aws.updates_url,
             "DeadLetterQueueUrl": aws.dlq_url,
+            "ParkingQueueUrl": aws.parking_url,
             "DataTableName": "topicdesk-test-data",
             "BotTokenSecretName": "topicdesk-test-bot-token",
             "WebhookSecretName": "topicdesk-test-webhook-secret",
@@ -145,3 +146,21 @@ def test_secrets_set_token(pipeline: Pipeline, stage: StageResources) -> None:
     assert pipeline.emulator.token not in out
     stored = pipeline.aws.secrets.get_secret_value(SecretId="topicdesk-test-bot-token")
     assert stored["SecretString"] == pipeline.emulator.token
+
+
+def test_unpark_moves_parked_dead_updates_back_to_the_dlq(
+    stage: StageResources, pipeline: Pipeline
+) -> None:
+    sqs = pipeline.aws.sqs
+    for update_id in (1, 2):
+        sqs.send_message(
+            QueueUrl=pipeline.aws.parking_url,
+            MessageBody=json.dumps({"update_id": update_id}),
+            MessageGroupId="501",
+            MessageDeduplicationId=f"parked-{update_id}",
+        )
+    code, out = run("dlq", "unpark")
+    assert code == 0 and "moved 2" in out
+    assert pipeline.aws.queue_count(pipeline.aws.parking_url) == 0
+    bodies = sorted(pipeline.aws.queue_bodies(pipeline.aws.dlq_url))
+    assert bodies == [json.dumps({"update_id": 1}), json.dumps({"update_id": 2})]
