@@ -57,7 +57,8 @@ deploy: setup
 	@if [ "$(STAGE)" = "local" ]; then echo "the local stage deploys to moto: use make local" >&2; exit 2; fi
 	source $(BIN)/activate && $(CDK) deploy -c stage=$(STAGE) --require-approval broadening $(ARGS)
 
-## The embedded stage: moto + local Lambda runtime + Bot API emulator, no AWS, no internet.
+## The embedded stage (local/) on the proving ground (devkit/): moto + local Lambda runtime +
+## Bot API emulator, no AWS, no internet.
 local: setup
 	$(BIN)/python -m local.stage $(ARGS)
 
@@ -69,9 +70,9 @@ ops: $(VENV)/.installed
 reliability: setup
 	$(BIN)/python -m local.reliability $(ARGS)
 
-## The Bot API emulator on its own.
+## devkit's Bot API emulator on its own (python -m devkit.telegram_emulator --help).
 emulator: $(VENV)/.installed
-	$(BIN)/python -m local.telegram_emulator $(ARGS)
+	$(BIN)/python -m devkit.telegram_emulator $(ARGS)
 
 ## Webhook and consumer against a naive inline PTB webhook: loopback only, stops by itself.
 bench: $(VENV)/.installed

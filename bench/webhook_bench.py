@@ -158,7 +158,7 @@ def seed(emulator: Emulator, *, people: int, messages: int) -> tuple[int, list[d
 
 
 def webhook_events(updates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from local.lambda_runtime import function_url_event
+    from devkit.lambda_runtime import function_url_event
 
     headers = {
         "X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET,
@@ -291,7 +291,7 @@ class ConsumerRun:
 def run_consumer(world: Any, meter: AwsMeter, emulator: Emulator, limit: int) -> ConsumerRun:
     from topicdesk.handlers import consumer
 
-    from local.lambda_runtime import SqsEventSource
+    from devkit.lambda_runtime import SqsEventSource
 
     with quiet():
         started = time.perf_counter()
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             from aws_lambda_powertools.utilities import parameters
             from topicdesk.handlers import webhook
 
-            from local.lambda_runtime import FakeLambdaContext
+            from devkit.lambda_runtime import FakeLambdaContext
 
             parameters.clear_caches()  # type: ignore[no-untyped-call]
             webhook.service.cache_clear()

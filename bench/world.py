@@ -17,8 +17,8 @@ from typing import Any
 
 from topicdesk.contract import Env
 
+from devkit.telegram_emulator import DEFAULT_TOKEN, EmulatorClient, EmulatorError
 from infra.definitions import create_queues, create_tables
-from local.telegram_emulator import DEFAULT_TOKEN, EmulatorClient, EmulatorError
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -62,9 +62,9 @@ def moto_world(*, bot_token: str, operator_chat_id: int, api_url: str) -> Iterat
     import boto3
     from moto import mock_aws
 
-    from local.moto_fixes import fix_fifo_redelivery_order
+    from devkit.moto import patch_sqs_receive
 
-    fix_fifo_redelivery_order()
+    patch_sqs_receive()
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -111,14 +111,14 @@ class Emulator:
 
 @contextmanager
 def emulator_process(ready_timeout: float = 30.0) -> Iterator[Emulator]:
-    """``python -m local.telegram_emulator`` on a free loopback port, flood limits off;
+    """``python -m devkit.telegram_emulator`` on a free loopback port, flood limits off;
     stopped by its pid when the block ends."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
             sys.executable,
             "-m",
-            "local.telegram_emulator",
+            "devkit.telegram_emulator",
             "--port",
             str(port),
             "--no-seed",

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from local.telegram_emulator import EmulatorClient
+from devkit.telegram_emulator import EmulatorClient
 
 if TYPE_CHECKING:
     from local.stage import RunningStage

@@ -12,9 +12,9 @@ from typing import Any
 
 from topicdesk.contract import Output
 
-from local.lambda_runtime.functions import FunctionSpec
-from local.lambda_runtime.runtime import MappingSpec
-from local.moto_stage import REGION, client
+from devkit.lambda_runtime.functions import FunctionSpec
+from devkit.lambda_runtime.runtime import MappingSpec
+from devkit.moto import REGION, client
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """The `local` stage on moto: start moto's server, `cdk deploy` the stage to it, read outputs.
 
     python -m local.moto_stage            # start moto, deploy, print outputs, stop moto
-    python -m local.moto_stage serve --port 5000   # only the (extended) moto server
 
 What it takes to run the ordinary `cdk deploy` against moto:
 
@@ -16,18 +15,10 @@ What it takes to run the ordinary `cdk deploy` against moto:
   `AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION` (a CLI switch meant for this) is set to
   `http://localhost:<port>`; the string is parsed by moto, never connected to.
 * `--method=direct` (CreateStack/UpdateStack instead of change sets).
-* moto's CloudFormation does not implement every resource type the stack uses.
-  `serve` therefore starts moto with a few extra models, implemented on moto's own
-  backends, so the resources exist and can be read back: secrets, alarms, the
-  Function URL, SNS subscriptions, queue and topic policies.
-* moto's SQS would run an event source mapping's function (in Docker) on every
-  SendMessage, receiving the messages as it does; here the local runtime drives
-  the mappings, so `serve` keeps moto's queues from doing that. The mappings
-  still exist and can be listed. `serve` also applies local/moto_fixes.py (FIFO
-  redelivery order as in real SQS).
-
-The server runs as a subprocess bound to 127.0.0.1 on a free port and is
-stopped by its pid.
+* moto itself, with the resource types its CloudFormation lacks, its queues kept
+  from running mapped functions (the local runtime drives the mappings) and real
+  SQS's FIFO order: devkit.moto (`start_server`, a subprocess bound to 127.0.0.1
+  on a free port, stopped by its pid).
 """
 
 from __future__ import annotations
@@ -37,129 +28,37 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from devkit.moto import (
+    DUMMY_CREDENTIALS,
+    REGION,
+    MotoServer,
+    MotoServerError,
+    client,
+    start_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
 DEFAULT_OUTPUT_DIR = ROOT / ".local" / "cdk.out"
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 class MotoStageError(RuntimeError):
     """moto did not start, or the deploy failed; the message says which and why."""
 
 
-# ----------------------------------------------------------------------------- server
-
-
-@dataclass
-class MotoServer:
-    """A moto server subprocess; stop it with `stop()` (or use it as a context manager)."""
-
-    host: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path | None = None
-    _stopped: bool = field(default=False, repr=False)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._stopped:
-            return
-        self._stopped = True
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.pid, signal.SIGKILL)
-                self.process.wait(timeout=timeout)
-
-    def __enter__(self) -> MotoServer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_moto(
-    *,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    log_path: Path | None = None,
-    ready_timeout: float = 30.0,
-) -> MotoServer:
-    """Start the extended moto server (`serve`) and wait until it answers."""
-    port = port or free_port(host)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), _pythonpath()]))}
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+def start_moto(*, log_path: Path | None = None) -> MotoServer:
+    """devkit's moto server (every patch applied), or a MotoStageError saying why not."""
     try:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-m",
-                "local.moto_stage",
-                "serve",
-                "--host",
-                host,
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    finally:
-        if log_path and not isinstance(log, int):
-            log.close()
-    server = MotoServer(host=host, port=port, process=process, log_path=log_path)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise MotoStageError(
-                f"moto server exited with code {process.returncode} before it was ready"
-                + (f" (log: {log_path})" if log_path else "")
-            )
-        try:
-            with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1) as response:  # noqa: S310
-                if response.status == 200:
-                    return server
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    server.stop()
-    raise MotoStageError(f"moto server on {server.endpoint} not ready after {ready_timeout:.0f} s")
-
-
-def _pythonpath() -> str:
-    return os.environ.get("PYTHONPATH", "")
+        return start_server(log_path=log_path)
+    except MotoServerError as error:
+        raise MotoStageError(str(error)) from None
 
 
 # ----------------------------------------------------------------------------- deploy
@@ -191,19 +90,6 @@ def aws_env(endpoint: str) -> dict[str, str]:
         }
     )
     return env
-
-
-def client(service: str, endpoint: str) -> Any:
-    """A boto3 client for the emulated account."""
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 @dataclass(frozen=True)
@@ -310,372 +196,15 @@ def deployed_local_stage(
         server.stop()
 
 
-# ----------------------------------------------------------------------------- moto extras
-
-
-def serve(host: str, port: int) -> None:
-    """Run moto's server in this process, with the extra CloudFormation models."""
-    install_moto_extras()
-    # Real SQS's FIFO redelivery order (see local/moto_fixes.py), also for the server.
-    from local.moto_fixes import fix_fifo_redelivery_order
-
-    fix_fifo_redelivery_order()
-    from moto.server import main as moto_main
-
-    moto_main(["--host", host, "--port", str(port)])
-
-
-def install_moto_extras() -> None:
-    """Teach moto's CloudFormation the resource types it lacks; keep SQS from running Lambdas.
-
-    Must run before moto parses its first template: moto caches the list of
-    CloudFormationModel subclasses on first use.
-    """
-    from moto.awslambda.models import lambda_backends
-    from moto.cloudformation import parsing
-    from moto.cloudwatch.models import cloudwatch_backends
-    from moto.core.common_models import CloudFormationModel
-    from moto.secretsmanager.models import secretsmanager_backends
-    from moto.sns.models import sns_backends
-    from moto.sqs import models as sqs_models
-
-    class _Extra:
-        # Mixed into direct subclasses of CloudFormationModel (moto lists only those).
-        TYPE = ""
-        NAME_PROPERTY = ""
-
-        def __init__(self, physical_id: str, attributes: Mapping[str, str]) -> None:
-            self._physical_id = physical_id
-            self._attributes = dict(attributes)
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self._physical_id
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return True
-
-        def get_cfn_attribute(self, attribute_name: str) -> str:
-            from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
-
-            if attribute_name not in self._attributes:
-                raise UnformattedGetAttTemplateException()
-            return self._attributes[attribute_name]
-
-        def is_created(self) -> bool:
-            return True
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: _Extra,
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> Any:
-            original_resource.delete(account_id, region_name)
-            model: Any = cls  # a concrete model class below
-            return model.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-
-        def delete(self, account_id: str, region_name: str) -> None:
-            return None
-
-    class SecretModel(_Extra, CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "Name"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SecretsManager::Secret"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> SecretModel:
-            properties = cloudformation_json.get("Properties", {})
-            backend = secretsmanager_backends[account_id][region_name]
-            value = properties.get("SecretString")
-            generate = properties.get("GenerateSecretString")
-            if value is None and generate is not None:
-                value = backend.get_random_password(
-                    password_length=int(generate.get("PasswordLength", 32)),
-                    exclude_characters=generate.get("ExcludeCharacters", ""),
-                    exclude_numbers=bool(generate.get("ExcludeNumbers", False)),
-                    exclude_punctuation=bool(generate.get("ExcludePunctuation", False)),
-                    exclude_uppercase=bool(generate.get("ExcludeUppercase", False)),
-                    exclude_lowercase=bool(generate.get("ExcludeLowercase", False)),
-                    include_space=bool(generate.get("IncludeSpace", False)),
-                    require_each_included_type=bool(generate.get("RequireEachIncludedType", True)),
-                )
-                value = json.loads(value)["RandomPassword"] if value.startswith("{") else value
-            created = json.loads(
-                backend.create_secret(
-                    name=resource_name,
-                    secret_string=value,
-                    secret_binary=None,
-                    description=properties.get("Description"),
-                    tags=properties.get("Tags", []),
-                    kms_key_id=properties.get("KmsKeyId"),
-                    client_request_token=None,
-                    replica_regions=[],
-                    force_overwrite=False,
-                )
-            )
-            return cls(created["ARN"], {"Id": created["ARN"]})
-
-        def delete(self, account_id: str, region_name: str) -> None:
-            secretsmanager_backends[account_id][region_name].delete_secret(
-                secret_id=self._physical_id,
-                recovery_window_in_days=None,
-                force_delete_without_recovery=True,
-            )
-
-    class AlarmModel(_Extra, CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "AlarmName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudWatch::Alarm"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> AlarmModel:
-            p = cloudformation_json.get("Properties", {})
-            alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
-                name=resource_name,
-                namespace=p.get("Namespace"),
-                metric_name=p.get("MetricName"),
-                comparison_operator=p.get("ComparisonOperator"),
-                evaluation_periods=int(p.get("EvaluationPeriods", 1)),
-                period=int(p["Period"]),
-                threshold=float(p["Threshold"]),
-                statistic=p.get("Statistic"),
-                extended_statistic=p.get("ExtendedStatistic"),
-                description=p.get("AlarmDescription"),
-                dimensions=p.get("Dimensions", []),
-                alarm_actions=p.get("AlarmActions", []),
-                ok_actions=p.get("OKActions", []),
-                insufficient_data_actions=p.get("InsufficientDataActions", []),
-                datapoints_to_alarm=(
-                    int(p["DatapointsToAlarm"]) if "DatapointsToAlarm" in p else None
-                ),
-                unit=p.get("Unit"),
-                actions_enabled=str(p.get("ActionsEnabled", True)).lower() == "true",
-                treat_missing_data=p.get("TreatMissingData"),
-            )
-            return cls(resource_name, {"Arn": alarm.alarm_arn})
-
-        def delete(self, account_id: str, region_name: str) -> None:
-            cloudwatch_backends[account_id][region_name].delete_alarms([self._physical_id])
-
-    class FunctionUrlModel(_Extra, CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Lambda::Url"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> FunctionUrlModel:
-            p = cloudformation_json.get("Properties", {})
-            target = p["TargetFunctionArn"]
-            config = {"AuthType": p.get("AuthType", "NONE"), "InvokeMode": p.get("InvokeMode")}
-            if "Cors" in p:
-                config["Cors"] = p["Cors"]
-            backend = lambda_backends[account_id][region_name]
-            url = backend.create_function_url_config(target, config).to_dict()
-            function_arn = backend.get_function(target).function_arn
-            return cls(
-                function_arn, {"FunctionUrl": url["FunctionUrl"], "FunctionArn": function_arn}
-            )
-
-        def delete(self, account_id: str, region_name: str) -> None:
-            with contextlib.suppress(Exception):
-                lambda_backends[account_id][region_name].delete_function_url_config(
-                    self._physical_id
-                )
-
-    class SubscriptionModel(_Extra, CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SNS::Subscription"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> SubscriptionModel:
-            p = cloudformation_json.get("Properties", {})
-            subscription = sns_backends[account_id][region_name].subscribe(
-                p["TopicArn"], p["Endpoint"], p["Protocol"]
-            )
-            return cls(subscription.arn, {"Arn": subscription.arn})
-
-        def delete(self, account_id: str, region_name: str) -> None:
-            sns_backends[account_id][region_name].unsubscribe(self._physical_id)
-
-    class QueuePolicyModel(_Extra, CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SQS::QueuePolicy"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> QueuePolicyModel:
-            p = cloudformation_json.get("Properties", {})
-            backend = sqs_models.sqs_backends[account_id][region_name]
-            policy = json.dumps(p["PolicyDocument"])
-            for queue_url in p.get("Queues", []):
-                backend.set_queue_attributes(
-                    queue_url.rstrip("/").rsplit("/", 1)[-1], {"Policy": policy}
-                )
-            return cls(resource_name, {"Id": resource_name})
-
-    class TopicPolicyModel(_Extra, CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SNS::TopicPolicy"
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> TopicPolicyModel:
-            p = cloudformation_json.get("Properties", {})
-            backend = sns_backends[account_id][region_name]
-            for topic_arn in p.get("Topics", []):
-                backend.set_topic_attribute(topic_arn, "Policy", json.dumps(p["PolicyDocument"]))
-            return cls(resource_name, {"Id": resource_name})
-
-    # moto's AWS::DynamoDB::Table ignores TTL and point-in-time recovery: apply them.
-    from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodb.models.table import Table
-
-    table_class: Any = Table
-    create_table = table_class.create_from_cloudformation_json.__func__
-
-    def create_table_with_ttl(
-        cls: Any,
-        /,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Any:
-        table = create_table(
-            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-        )
-        properties = cloudformation_json.get("Properties", {})
-        backend = dynamodb_backends[account_id][region_name]
-        ttl = properties.get("TimeToLiveSpecification")
-        if ttl:
-            enabled = str(ttl.get("Enabled", False)).lower() == "true"
-            backend.update_time_to_live(
-                table.name, {"AttributeName": ttl["AttributeName"], "Enabled": enabled}
-            )
-        pitr = properties.get("PointInTimeRecoverySpecification")
-        if pitr:
-            enabled = str(pitr.get("PointInTimeRecoveryEnabled", False)).lower() == "true"
-            backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": enabled})
-        return table
-
-    table_class.create_from_cloudformation_json = classmethod(create_table_with_ttl)
-
-    parsing.get_model_list.cache_clear()
-    parsing.get_model_map.cache_clear()
-    parsing.get_name_type_map.cache_clear()
-
-    # The local runtime drives the event source mappings; moto must not receive the
-    # messages (and try to run the function in Docker) on every SendMessage.
-    class _NotDrivenByMoto(dict[str, Any]):
-        def __setitem__(self, key: str, value: Any) -> None:
-            return None
-
-    queue_class: Any = sqs_models.Queue
-    original_init = queue_class.__init__
-
-    def queue_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        self.lambda_event_source_mappings = _NotDrivenByMoto()
-
-    queue_class.__init__ = queue_init
-
-
 # ----------------------------------------------------------------------------- CLI
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.moto_stage", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    serve_parser = commands.add_parser("serve", help="run the extended moto server")
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=5000)
-    deploy_parser = commands.add_parser("deploy", help="start moto, deploy, print outputs, stop")
-    deploy_parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR)
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT_DIR)
     args = parser.parse_args(argv)
 
-    if args.command == "serve":
-        # Through the importable module, not __main__: moto files model classes
-        # under the second component of their module name.
-        from local.moto_stage import serve as serve_imported
-
-        serve_imported(args.host, args.port)
-        return 0
-    output_dir = getattr(args, "output", DEFAULT_OUTPUT_DIR)
+    output_dir = args.output
     log_dir = ROOT / ".local"
     log_dir.mkdir(exist_ok=True)
     started = time.monotonic()

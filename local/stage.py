@@ -30,11 +30,12 @@ import infra  # noqa: F401 - puts functions/ (the product's contract) on the pat
 # isort: split
 from topicdesk.contract import Env, Output
 
+from devkit.lambda_runtime.runtime import LocalRuntime
+from devkit.lambda_runtime.sqs_source import BatchOutcome
+from devkit.moto import REGION, MotoServer, client
+from devkit.telegram_emulator import Limits
 from local.deployment import Deployment, read_deployment
-from local.lambda_runtime.runtime import LocalRuntime
-from local.lambda_runtime.sqs_source import BatchOutcome
-from local.moto_stage import REGION, MotoServer, client, deploy_local_stage, local_stage, start_moto
-from local.telegram_emulator import Limits
+from local.moto_stage import deploy_local_stage, local_stage, start_moto
 from local.telegram_link import TelegramLink, TelegramLinkError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from typing import Any
 
 from topicdesk.contract import ALLOWED_UPDATES, DEFAULT_TELEGRAM_API_URL, Env
 
-from local.telegram_emulator import DEFAULT_TOKEN, EmulatorServer, Limits
+from devkit.telegram_emulator import DEFAULT_TOKEN, EmulatorServer, Limits
 from ops.resources import OpsError
 from ops.telegram import call
 

@@ -21,11 +21,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.moto_fixes import fix_fifo_redelivery_order
-from local.telegram_emulator import DEFAULT_TOKEN
+from devkit.moto import patch_sqs_receive
+from devkit.telegram_emulator import DEFAULT_TOKEN
 from tests.leakcheck import RecordingHandler, register_secret
 
-fix_fifo_redelivery_order()
+patch_sqs_receive()  # real SQS's FIFO order for the in-process moto too
 register_secret(DEFAULT_TOKEN)
 
 

@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from bench.limits import moto_server
 from bench.limits.checks import Row, scopes, summary, table
 from bench.limits.consumer import BASELINE, TOPICDESK
 from bench.limits.scenarios import (
@@ -35,7 +34,7 @@ from bench.limits.scenarios import (
     note,
 )
 from bench.limits.world import ROOT, Aws, Emulator
-from local.moto_stage import MotoServer
+from devkit.moto import MotoServer, start_server
 
 LOGS = ROOT / ".local" / "bench-limits"
 LIMITERS = {"topicdesk": TOPICDESK, "baseline": BASELINE}
@@ -98,7 +97,7 @@ def _motos(count: int, label: str) -> Iterator[list[Aws]]:
     servers: list[MotoServer] = []
     try:
         for index in range(count):
-            server = moto_server.start(log_path=LOGS / f"moto-{label}-{index}.log")
+            server = start_server(log_path=LOGS / f"moto-{label}-{index}.log", speed=True)
             servers.append(server)
             note(f"moto {label}-{index} on {server.endpoint} (pid {server.pid})")
         yield [Aws.connect(server.endpoint, server.pid) for server in servers]

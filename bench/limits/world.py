@@ -1,13 +1,13 @@
 """What ``make bench-limits`` runs on: moto's server, Bot API emulators, consumer pools.
 
-* AWS: one moto server (``local.moto_stage.start_moto``, a subprocess on loopback stopped by
+* AWS: one moto server (``devkit.moto.start_server``, a subprocess on loopback stopped by
   its pid); every run gets its own queues, limits table, idempotency table and bot-token
   secret, shaped as the stack makes them (docs/architecture.md).
-* Telegram: ``python -m local.telegram_emulator`` subprocesses on loopback (``--port 0``), one
+* Telegram: ``python -m devkit.telegram_emulator`` subprocesses on loopback (``--port 0``), one
   per lane, so their CPU and GIL are not the consumers' and each lane's 429s, violations and
   call log are its own. Limits on: 30/s per bot, 1/s per private chat (burst 3), 20/min per
   group, all times the run's scale.
-* Consumers: ``local.lambda_runtime``'s ``LocalRuntime`` with one SQS mapping of
+* Consumers: ``devkit.lambda_runtime``'s ``LocalRuntime`` with one SQS mapping of
   ``max_concurrency=K``: K spawned processes (each its own Lambda environment running
   ``bench.limits.consumer.handler``) fed by K pollers, batch size 10, partial batch failures.
 """
@@ -32,11 +32,11 @@ import boto3
 from botocore.config import Config
 from topicdesk.contract import DATA_TABLE, Env
 
+from devkit.lambda_runtime.functions import FunctionError, FunctionSpec
+from devkit.lambda_runtime.runtime import LocalRuntime, MappingSpec
+from devkit.moto import DUMMY_CREDENTIALS, REGION
+from devkit.telegram_emulator import EmulatorClient
 from infra.definitions import DATA, create_queues, create_table, create_tables
-from local.lambda_runtime.functions import FunctionError, FunctionSpec
-from local.lambda_runtime.runtime import LocalRuntime, MappingSpec
-from local.moto_stage import DUMMY_CREDENTIALS, REGION
-from local.telegram_emulator import EmulatorClient
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
@@ -234,7 +234,7 @@ def consumer_env(
 
 
 class Emulator:
-    """``python -m local.telegram_emulator`` in a subprocess on 127.0.0.1 (any free port)."""
+    """``python -m devkit.telegram_emulator`` in a subprocess on 127.0.0.1 (any free port)."""
 
     def __init__(self, scale: float, *, log_path: Path, ready_timeout: float = 30.0) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(FUNCTIONS)])}
@@ -243,7 +243,7 @@ class Emulator:
                 [
                     sys.executable,
                     "-m",
-                    "local.telegram_emulator",
+                    "devkit.telegram_emulator",
                     "--port",
                     "0",
                     "--no-seed",

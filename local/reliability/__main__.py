@@ -17,11 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from devkit.telegram_emulator import EmulatorClient, Limits
 from local.reliability.aws_faults import FaultProxies
 from local.reliability.harness import Harness, ReceiveCounter, Row, ScenarioTimeout, dumps
 from local.reliability.scenarios import SCENARIOS
 from local.stage import STATE_DIR, start_stage
-from local.telegram_emulator import EmulatorClient, Limits
 
 SCALE = 50
 COLUMNS = ("updates in", "delivered", "lost", "duplicated", "reordered", "DLQ'd", "replayed")

@@ -14,11 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.moto_stage import client
+import infra  # noqa: F401 - puts functions/ (the product's contract) on the path, see there
+
+# isort: split
+from topicdesk.contract import DATA_TABLE, Output
+
+from devkit.moto import client
+from devkit.telegram_emulator import EmulatorClient
 from local.reliability.aws_faults import FaultProxy
 from local.reliability.checker import ChatCheck, check_chat, mark_of, receive_counts, total
 from local.stage import ROOT, STATE_DIR, RunningStage
-from local.telegram_emulator import EmulatorClient
 
 QUIET_SECONDS = 2.0
 
@@ -171,7 +176,7 @@ class Harness:
     def enqueue(self, update: dict[str, Any], *, group: str, dedup: str) -> None:
         """Put an update straight on the updates queue (what the webhook does)."""
         client("sqs", self.aws).send_message(
-            QueueUrl=self.stage.outputs["UpdatesQueueUrl"],
+            QueueUrl=self.stage.outputs[Output.UPDATES_QUEUE_URL],
             MessageBody=json.dumps(update),
             MessageGroupId=group,
             MessageDeduplicationId=dedup,
@@ -182,8 +187,8 @@ class Harness:
     def queues_empty(self) -> bool:
         sqs = client("sqs", self.aws)
         for url in (
-            self.stage.outputs["UpdatesQueueUrl"],
-            self.stage.outputs["DeadLetterQueueUrl"],
+            self.stage.outputs[Output.UPDATES_QUEUE_URL],
+            self.stage.outputs[Output.DEAD_LETTER_QUEUE_URL],
         ):
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
                 "Attributes"
@@ -226,8 +231,8 @@ class Harness:
     def dead_letters(self) -> list[dict[str, Any]]:
         table = client("dynamodb", self.aws)
         answer = table.query(
-            TableName=self.stage.outputs["DataTableName"],
-            KeyConditionExpression="pk = :pk",
+            TableName=self.stage.outputs[Output.DATA_TABLE_NAME],
+            KeyConditionExpression=f"{DATA_TABLE.partition_key} = :pk",
             ExpressionAttributeValues={":pk": {"S": "DEAD"}},
         )
         return list(answer.get("Items", []))

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from topicdesk.contract import Env
 
-from local.telegram_emulator import DEFAULT_TOKEN, EmulatorClient
+from devkit.telegram_emulator import DEFAULT_TOKEN, EmulatorClient
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 300.0

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from local.telegram_emulator import DeliveryOptions, Limits
-from local.telegram_emulator.testing import (  # noqa: F401 - fixtures
+from devkit.telegram_emulator import DeliveryOptions, Limits
+from devkit.telegram_emulator.testing import (  # noqa: F401 - fixtures
     RunningEmulator,
     telegram_emulator,
     telegram_emulator_factory,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from local.telegram_emulator import EmulatorClient, EmulatorError, EmulatorServer
-from local.telegram_emulator.client import BotApiError
-from local.telegram_emulator.testing import RunningEmulator
+from devkit.telegram_emulator import EmulatorClient, EmulatorError, EmulatorServer
+from devkit.telegram_emulator.client import BotApiError
+from devkit.telegram_emulator.testing import RunningEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,7 +189,7 @@ def test_sync_seeding_helpers_and_in_loop_server() -> None:
 def test_standalone_main_serves_and_stops_on_ctrl_c() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.telegram_emulator", "--port", "0"],
+        [sys.executable, "-m", "devkit.telegram_emulator", "--port", "0"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

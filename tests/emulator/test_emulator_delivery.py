@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 from telegram.error import NetworkError, TimedOut
 
-from local.telegram_emulator.client import BotApiError, EmulatorClient
-from local.telegram_emulator.testing import RunningEmulator, ptb_bot
+from devkit.telegram_emulator.client import BotApiError, EmulatorClient
+from devkit.telegram_emulator.testing import RunningEmulator, ptb_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
 

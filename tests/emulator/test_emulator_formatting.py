@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.telegram_emulator.errors import ApiError
-from local.telegram_emulator.formatting import (
+from devkit.telegram_emulator.errors import ApiError
+from devkit.telegram_emulator.formatting import (
     detect_entities,
     format_text,
     parse_html,

@@ -14,11 +14,11 @@ import pytest
 from telegram import InputMediaPhoto
 from telegram.error import RetryAfter
 
-from local.telegram_emulator import Limits, ManualClock
-from local.telegram_emulator.__main__ import _limits, _parse
-from local.telegram_emulator.client import BotApiError, EmulatorClient, EmulatorError
-from local.telegram_emulator.limits import FloodControl
-from local.telegram_emulator.testing import RunningEmulator, ptb_bot
+from devkit.telegram_emulator import Limits, ManualClock
+from devkit.telegram_emulator.__main__ import _limits, _parse
+from devkit.telegram_emulator.client import BotApiError, EmulatorClient, EmulatorError
+from devkit.telegram_emulator.limits import FloodControl
+from devkit.telegram_emulator.testing import RunningEmulator, ptb_bot
 
 Factory = Callable[..., RunningEmulator]
 

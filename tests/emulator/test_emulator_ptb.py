@@ -17,7 +17,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 
-from local.telegram_emulator.testing import RunningEmulator, ptb_bot
+from devkit.telegram_emulator.testing import RunningEmulator, ptb_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest
 
-from local.telegram_emulator.spec import SPEC_PATH, Spec, load_spec
-from local.telegram_emulator.testing import RunningEmulator, ptb_bot
+from devkit.telegram_emulator.spec import SPEC_PATH, Spec, load_spec
+from devkit.telegram_emulator.testing import RunningEmulator, ptb_bot
 
 
 def raw_call(
@@ -200,7 +200,7 @@ def test_every_method_implemented_is_in_the_spec(telegram_emulator: RunningEmula
 
 
 def test_updates_are_checked_against_the_spec_too() -> None:
-    from local.telegram_emulator import EmulatorServer
+    from devkit.telegram_emulator import EmulatorServer
 
     server = EmulatorServer()  # not started: the world works without a loop
     server.world.emit(server.bot_id, "message", {"message_id": 1}, 1)

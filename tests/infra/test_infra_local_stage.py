@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from topicdesk.contract import DATA_TABLE, IDEMPOTENCY_TABLE, LIMITS_TABLE, Env, Output
 
-from local.moto_stage import MotoServer, client, deployed_local_stage
+from devkit.moto import MotoServer, client
+from local.moto_stage import deployed_local_stage
 
 pytestmark = pytest.mark.slow
 

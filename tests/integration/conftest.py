@@ -9,7 +9,7 @@ from aws_world import aws_world
 from pipeline import Pipeline, start_pipeline
 from topicdesk.handlers import consumer, dlq_processor, webhook
 
-from local.telegram_emulator.testing import RunningEmulator, telegram_emulator  # noqa: F401
+from devkit.telegram_emulator.testing import RunningEmulator, telegram_emulator  # noqa: F401
 
 
 @pytest.fixture

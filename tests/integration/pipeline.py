@@ -11,8 +11,13 @@ from aws_lambda_powertools.utilities import parameters
 from aws_world import WEBHOOK_SECRET, AwsWorld
 from topicdesk.handlers import consumer, dlq_processor, webhook
 
-from local.lambda_runtime import BatchOutcome, FakeLambdaContext, SqsEventSource, function_url_event
-from local.telegram_emulator.testing import RunningEmulator
+from devkit.lambda_runtime import (
+    BatchOutcome,
+    FakeLambdaContext,
+    SqsEventSource,
+    function_url_event,
+)
+from devkit.telegram_emulator.testing import RunningEmulator
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from aws_world import aws_world
 from pipeline import Pipeline, start_pipeline
 
-from local.telegram_emulator.testing import RunningEmulator
+from devkit.telegram_emulator.testing import RunningEmulator
 
 
 @pytest.fixture

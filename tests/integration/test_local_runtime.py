@@ -13,14 +13,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.lambda_runtime import SqsEventSource
-from local.lambda_runtime.functions import (
+from devkit.lambda_runtime import SqsEventSource
+from devkit.lambda_runtime.functions import (
     FunctionError,
     FunctionPool,
     FunctionSpec,
     FunctionTimeout,
 )
-from local.lambda_runtime.runtime import LocalRuntime
+from devkit.lambda_runtime.runtime import LocalRuntime
 
 CODE = Path(__file__).parent / "local_code"
 
@@ -29,7 +29,7 @@ def spec(handler: str, timeout: float = 10.0) -> FunctionSpec:
     return FunctionSpec(
         name=handler,
         handler=f"sample_handlers.{handler}",
-        environment={"STAGE": "unit"},
+        environment={"SAMPLE_STAGE": "unit"},
         code_dir=CODE,
         timeout_seconds=timeout,
     )
@@ -128,7 +128,7 @@ def test_function_url_server_round_trip(queue: tuple[Any, str, str]) -> None:
 
 
 def test_a_deferred_group_comes_back_in_order(queue: tuple[Any, str, str]) -> None:
-    """moto (fixed in local/moto_fixes.py) must redeliver a FIFO group first-message-first when
+    """moto (fixed in devkit/moto/patches.py) must redeliver a FIFO group first-message-first when
     all its messages become visible at once, as after the consumer defers a whole group."""
     sqs, url, _ = queue
     for i in range(3):

@@ -13,7 +13,7 @@ from aws_world import WEBHOOK_SECRET, AwsWorld, aws_world
 from botocore.exceptions import ClientError
 from topicdesk.handlers import webhook
 
-from local.lambda_runtime import FakeLambdaContext, function_url_event
+from devkit.lambda_runtime import FakeLambdaContext, function_url_event
 
 SECRET_HEADER = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
 

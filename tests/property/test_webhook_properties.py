@@ -24,8 +24,9 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from topicdesk.domain.routing import KNOWN_UPDATE_TYPES, group_key
+from topicdesk.domain.routing import KNOWN_UPDATE_TYPES, group_key, is_served
 from topicdesk.domain.webhook import MAX_BODY_BYTES, MAX_UPDATE_ID
+from topicdesk.handlers import webhook
 from webhook_strategies import (
     UPDATE_TYPES,
     Body,
@@ -44,7 +45,7 @@ from webhook_strategies import (
 )
 from webhook_world import WEBHOOK_SECRET, WebhookWorld, sqs_would_refuse
 
-from local.telegram_emulator.spec import load_spec
+from devkit.telegram_emulator.spec import load_spec
 
 ANSWERS = {200, 400, 401, 405, 413}
 SECRET_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
@@ -112,6 +113,37 @@ def test_every_update_type_is_queued_once_in_its_chats_group(
     # Routed by an id the update itself carries (its chat, else its user), never a fallback.
     assert group != f"{kind}:unrouted"
     assert group.removeprefix("poll:") in ids_in(update[kind])
+
+
+# --------------------------------------------------------------------------- strangers
+
+
+OPERATORS = frozenset({-100})
+
+
+@settings(PROPERTY, max_examples=30)
+@given(data=st.data())
+def test_updates_from_chats_not_served_are_answered_and_never_queued(
+    webhook_world: WebhookWorld, data: st.DataObject
+) -> None:
+    update = data.draw(spec_updates(["message", "edited_message", "channel_post"]), label="u")
+    served = is_served(update, OPERATORS)
+    service = webhook.service()
+    service.operator_chat_ids = OPERATORS
+    webhook_world.reset()
+    try:
+        answer = post_body(
+            webhook_world, data.draw(carried(update)), method="POST", headers=SECRET_HEADERS
+        )
+    finally:
+        service.operator_chat_ids = frozenset()
+    chat = update[next(k for k in update if k != "update_id")]["chat"]
+    assert served is (chat["type"] == "private" or chat["id"] in OPERATORS)
+    if served:
+        assert check(webhook_world, answer) == 200
+    else:
+        assert int(answer["statusCode"]) == 200 and webhook_world.sent == []
+        assert webhook_world.queued() == 0
 
 
 # --------------------------------------------------------------------------- anything

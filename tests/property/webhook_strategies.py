@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 from topicdesk.domain.webhook import MAX_BODY_BYTES, MAX_UPDATE_ID, SECRET_HEADER
 
-from local.telegram_emulator.spec import SPEC_PATH
+from devkit.telegram_emulator.spec import SPEC_PATH
 
 SPEC_TYPES: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))["types"]
 UPDATE_FIELDS: dict[str, list[str]] = SPEC_TYPES["Update"]["fields"]

@@ -24,7 +24,7 @@ if _INTEGRATION not in sys.path:  # aws_world lives with the integration tests
 from aws_world import WEBHOOK_SECRET, AwsWorld, aws_world  # noqa: E402
 from topicdesk.handlers import webhook  # noqa: E402
 
-from local.lambda_runtime import FakeLambdaContext, function_url_event  # noqa: E402
+from devkit.lambda_runtime import FakeLambdaContext, function_url_event  # noqa: E402
 
 SQS_MAX_BODY_BYTES = 262_144
 """The SQS message size limit the stack was designed for (256 KiB; SQS has since raised it to

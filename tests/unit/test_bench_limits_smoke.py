@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 from telegram.ext import AIORateLimiter, ExtBot
+from topicdesk.contract import Env
 
-from bench.limits import consumer, moto_server, run, world
+from bench.limits import consumer, run, world
 from bench.limits.checks import (
     Delivery,
     Row,
@@ -192,14 +193,14 @@ def test_the_consumers_get_the_scaled_limits_and_the_limiter_switch() -> None:
     env = world.consumer_env(
         aws, stack, api_url="http://127.0.0.1:2", operator_chat_id=-100, limiter="baseline", scale=5
     )
-    assert env["LIMIT_BOT_PER_SECOND"] == "140"
-    assert env["LIMIT_GROUP_PER_MINUTE"] == "95"
-    assert env["LIMIT_CHAT_PER_SECOND"] == "4.75"
-    assert int(env["LIMIT_PERSON_BURST"]) >= 100_000  # the product's pace rule, out of the way
+    assert env[Env.LIMIT_BOT_PER_SECOND] == "140"
+    assert env[Env.LIMIT_GROUP_PER_MINUTE] == "95"
+    assert env[Env.LIMIT_CHAT_PER_SECOND] == "4.75"
+    assert int(env[Env.LIMIT_PERSON_BURST]) >= 100_000  # the product's pace rule, out of the way
     assert env["BENCH_LIMITER"] == "baseline"
     assert env["BENCH_SCALE"] == "5"
     assert env["AWS_ENDPOINT_URL"] == aws.endpoint
-    assert env["OPERATOR_CHAT_IDS"] == "-100"
+    assert env[Env.OPERATOR_CHAT_IDS] == "-100"
 
 
 def test_the_baseline_bot_carries_ptbs_limiter_at_the_scaled_rates(
@@ -214,9 +215,3 @@ def test_the_baseline_bot_carries_ptbs_limiter_at_the_scaled_rates(
     monkeypatch.setenv(consumer.SWITCH, "something-else")
     with pytest.raises(ValueError):
         consumer.limiter_name()
-
-
-def test_moto_long_polls_wake_for_the_next_message_to_become_receivable() -> None:
-    assert moto_server.next_change([900.0, 1500.0, 1200.0], [0.0], now=1000.0) == 200.0
-    assert moto_server.next_change([0.0], [1300.0], now=1000.0) == 300.0
-    assert moto_server.next_change([500.0], [0.0], now=1000.0) is None

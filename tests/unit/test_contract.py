@@ -75,14 +75,10 @@ SAME_SPELLING = {
 # topicdesk.contract / infra.definitions and remove them here (a stale entry fails).
 PENDING = {
     "local/reliability/busy_inbox.py": "the reliability suite (env, output and key names)",
-    "local/reliability/harness.py": "the reliability suite (output names)",
     "local/reliability/scenarios.py": "the reliability suite (output and key names)",
     "tests/integration/test_error_policy.py": "env names, limits-table item keys",
     "tests/integration/test_ops_cli.py": "its fake stack's output names",
     "tests/integration/test_rate_limiter.py": "item keys read in the test bodies",
-    "tests/integration/test_local_runtime.py": "the local runtime's sample env (STAGE)",
-    "tests/integration/local_code/sample_handlers.py": "the local runtime's sample env (STAGE)",
-    "tests/unit/test_bench_limits_smoke.py": "the consumer env it checks",
     "tests/unit/test_bench_smoke.py": "item sizes measured on hand-made items",
 }
 

@@ -177,7 +177,7 @@ def test_routing_knows_every_update_type_of_the_bundled_spec() -> None:
     spec = json.loads(
         (
             __import__("pathlib").Path(__file__).parents[2]
-            / "local"
+            / "devkit"
             / "telegram_emulator"
             / "botapi_spec.json"
         ).read_text()

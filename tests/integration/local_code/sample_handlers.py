@@ -8,7 +8,10 @@ from typing import Any
 
 
 def environment(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"stage": os.environ.get("STAGE"), "remaining": context.get_remaining_time_in_millis()}
+    return {
+        "stage": os.environ.get("SAMPLE_STAGE"),
+        "remaining": context.get_remaining_time_in_millis(),
+    }
 
 
 def partial(event: dict[str, Any], context: Any) -> dict[str, Any]:

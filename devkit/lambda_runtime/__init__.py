@@ -4,9 +4,9 @@ It calls the very handlers that Lambda calls, with the event shapes Lambda sends
 the answers the way Lambda does (partial batch responses, whole-batch failure on an exception).
 """
 
-from local.lambda_runtime.context import FakeLambdaContext
-from local.lambda_runtime.events import function_url_event, sqs_record
-from local.lambda_runtime.sqs_source import BatchOutcome, SqsEventSource
+from devkit.lambda_runtime.context import FakeLambdaContext
+from devkit.lambda_runtime.events import function_url_event, sqs_record
+from devkit.lambda_runtime.sqs_source import BatchOutcome, SqsEventSource
 
 __all__ = [
     "BatchOutcome",

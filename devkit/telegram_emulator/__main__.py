@@ -1,4 +1,4 @@
-"""Run the emulator on its own: ``python -m local.telegram_emulator --port 8081``.
+"""Run the emulator on its own: ``python -m devkit.telegram_emulator --port 8081``.
 
 Serves on 127.0.0.1, seeds a bot, an operators' forum group and a few people,
 prints the base URL, the token and the ids, and stops cleanly on Ctrl-C.
@@ -18,7 +18,7 @@ from .server import DEFAULT_TOKEN, EmulatorServer
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local.telegram_emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devkit.telegram_emulator", description=__doc__)
     parser.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the seeded bot's token")
     parser.add_argument("--people", type=int, default=2, help="people to seed (started the bot)")

@@ -76,11 +76,13 @@ class EmulatorClient:
             raise EmulatorError(exc.code, str(payload.get("error", payload))) from None
         return payload["result"]
 
-    def _post(self, path: str, **body: Any) -> Any:
-        return self._request("POST", path, body)
+    def _post(self, path: str, **body: Any) -> JSON:
+        result: JSON = self._request("POST", path, body)
+        return result
 
-    def _get(self, path: str, **query: Any) -> Any:
-        return self._request("GET", path, None, query)
+    def _get(self, path: str, **query: Any) -> JSON:
+        result: JSON = self._request("GET", path, None, query)
+        return result
 
     # ------------------------------------------------------------ Bot API
 
@@ -106,8 +108,7 @@ class EmulatorClient:
     # ------------------------------------------------------------ setup
 
     def info(self) -> JSON:
-        result: JSON = self._get("/info")
-        return result
+        return self._get("/info")
 
     def reset(self) -> None:
         self._post("/reset")
@@ -115,8 +116,7 @@ class EmulatorClient:
     def create_bot(
         self, token: str, username: str | None = None, first_name: str | None = None
     ) -> JSON:
-        result: JSON = self._post("/bots", token=token, username=username, first_name=first_name)
-        return result
+        return self._post("/bots", token=token, username=username, first_name=first_name)
 
     def create_user(
         self,
@@ -132,7 +132,7 @@ class EmulatorClient:
         bot_id: int | None = None,
     ) -> JSON:
         """A user and their private chat with the bot; ``started=True``: they pressed Start."""
-        result: JSON = self._post(
+        return self._post(
             "/users",
             first_name=first_name,
             last_name=last_name,
@@ -144,7 +144,6 @@ class EmulatorClient:
             user_id=user_id,
             bot_id=bot_id,
         )
-        return result
 
     def create_forum_group(
         self,
@@ -168,7 +167,7 @@ class EmulatorClient:
         The first operator is the creator; with ``operators_admin`` the others are
         administrators. ``operator_names`` creates operator users on the fly.
         """
-        result: JSON = self._post(
+        return self._post(
             "/groups",
             title=title,
             operators=operators or [],
@@ -184,7 +183,6 @@ class EmulatorClient:
             chat_id=chat_id,
             bot_id=bot_id,
         )
-        return result
 
     def create_group(
         self, title: str = "Group", operators: list[int] | None = None, **kwargs: Any
@@ -196,14 +194,12 @@ class EmulatorClient:
         self, chat_id: int, user_id: int, status: str | None = None, rights: JSON | None = None
     ) -> JSON:
         """Change a member's status/rights, e.g. ``rights={"can_manage_topics": False}``."""
-        result: JSON = self._post(
+        return self._post(
             f"/groups/{chat_id}/members", user_id=user_id, status=status, rights=rights
         )
-        return result
 
     def migrate_group(self, chat_id: int, forum: bool = False) -> JSON:
-        result: JSON = self._post(f"/groups/{chat_id}/migrate", forum=forum)
-        return result
+        return self._post(f"/groups/{chat_id}/migrate", forum=forum)
 
     # ------------------------------------------------------------ people
 
@@ -233,7 +229,7 @@ class EmulatorClient:
 
         Returns ``{"message": Message, "message_id": int}``.
         """
-        result: JSON = self._post(
+        return self._post(
             f"/users/{user_id}/messages",
             text=text,
             photo=photo,
@@ -253,7 +249,6 @@ class EmulatorClient:
             forward_origin=forward_origin,
             bot_id=bot_id,
         )
-        return result
 
     def send_album(
         self,
@@ -267,14 +262,13 @@ class EmulatorClient:
         """An album: ``items`` like ``[{"type": "photo", "caption": "x"}]``, or a photo count."""
         if isinstance(items, int):
             items = [{"type": "photo"} for _ in range(items)]
-        result: JSON = self._post(
+        return self._post(
             f"/users/{user_id}/albums",
             items=items,
             chat_id=chat_id,
             thread_id=thread_id,
             bot_id=bot_id,
         )
-        return result
 
     def edit_as_user(
         self,
@@ -285,14 +279,13 @@ class EmulatorClient:
         caption: str | None = None,
         bot_id: int | None = None,
     ) -> JSON:
-        result: JSON = self._post(
+        return self._post(
             f"/users/{user_id}/edit",
             message_id=message_id,
             text=text,
             caption=caption,
             bot_id=bot_id,
         )
-        return result
 
     def react_as_user(
         self,
@@ -303,37 +296,29 @@ class EmulatorClient:
         chat_id: int | None = None,
         bot_id: int | None = None,
     ) -> JSON:
-        result: JSON = self._post(
+        return self._post(
             f"/users/{user_id}/react",
             message_id=message_id,
             emoji=emoji,
             chat_id=chat_id,
             bot_id=bot_id,
         )
-        return result
 
     def block_bot(self, user_id: int, bot_id: int | None = None) -> JSON:
-        result: JSON = self._post(f"/users/{user_id}/block", bot_id=bot_id)
-        return result
+        return self._post(f"/users/{user_id}/block", bot_id=bot_id)
 
     def unblock_bot(self, user_id: int, bot_id: int | None = None) -> JSON:
-        result: JSON = self._post(f"/users/{user_id}/unblock", bot_id=bot_id)
-        return result
+        return self._post(f"/users/{user_id}/unblock", bot_id=bot_id)
 
     def delete_as_user(self, user_id: int, message_id: int, bot_id: int | None = None) -> JSON:
         """A person deletes their message; the bot is not told (as on Telegram)."""
-        result: JSON = self._post(f"/users/{user_id}/delete", message_id=message_id, bot_id=bot_id)
-        return result
+        return self._post(f"/users/{user_id}/delete", message_id=message_id, bot_id=bot_id)
 
     def delete_as_operator(self, chat_id: int, user_id: int, message_id: int) -> JSON:
-        result: JSON = self._post(
-            f"/chats/{chat_id}/delete", user_id=user_id, message_id=message_id
-        )
-        return result
+        return self._post(f"/chats/{chat_id}/delete", user_id=user_id, message_id=message_id)
 
     def deactivate_user(self, user_id: int) -> JSON:
-        result: JSON = self._post(f"/users/{user_id}/deactivate")
-        return result
+        return self._post(f"/users/{user_id}/deactivate")
 
     # ------------------------------------------------------------ operators
 
@@ -350,7 +335,7 @@ class EmulatorClient:
 
         ``media`` takes the same media keywords as ``send_as_user`` (``photo=True``...).
         """
-        result: JSON = self._post(
+        return self._post(
             f"/chats/{chat_id}/messages",
             thread_id=thread_id,
             user_id=user_id,
@@ -358,7 +343,6 @@ class EmulatorClient:
             reply_to_message_id=reply_to_message_id,
             **media,
         )
-        return result
 
     def edit_as_operator(
         self,
@@ -369,38 +353,33 @@ class EmulatorClient:
         *,
         caption: str | None = None,
     ) -> JSON:
-        result: JSON = self._post(
+        return self._post(
             f"/chats/{chat_id}/edit",
             user_id=user_id,
             message_id=message_id,
             text=text,
             caption=caption,
         )
-        return result
 
     def create_topic(
         self, chat_id: int, name: str, user_id: int | None = None, icon_color: int | None = None
     ) -> JSON:
-        result: JSON = self._post(
+        return self._post(
             f"/chats/{chat_id}/topics", name=name, user_id=user_id, icon_color=icon_color
         )
-        return result
 
     def topics(self, chat_id: int) -> list[JSON]:
         result: list[JSON] = self._get(f"/chats/{chat_id}/topics")["topics"]
         return result
 
     def close_topic(self, chat_id: int, thread_id: int, user_id: int | None = None) -> JSON:
-        result: JSON = self._post(f"/chats/{chat_id}/topics/{thread_id}/close", user_id=user_id)
-        return result
+        return self._post(f"/chats/{chat_id}/topics/{thread_id}/close", user_id=user_id)
 
     def reopen_topic(self, chat_id: int, thread_id: int, user_id: int | None = None) -> JSON:
-        result: JSON = self._post(f"/chats/{chat_id}/topics/{thread_id}/reopen", user_id=user_id)
-        return result
+        return self._post(f"/chats/{chat_id}/topics/{thread_id}/reopen", user_id=user_id)
 
     def delete_topic(self, chat_id: int, thread_id: int) -> JSON:
-        result: JSON = self._post(f"/chats/{chat_id}/topics/{thread_id}/delete")
-        return result
+        return self._post(f"/chats/{chat_id}/topics/{thread_id}/delete")
 
     # ------------------------------------------------------------ inspection
 
@@ -430,8 +409,7 @@ class EmulatorClient:
         return result
 
     def stats(self) -> JSON:
-        result: JSON = self._get("/stats")
-        return result
+        return self._get("/stats")
 
     def pending_updates(self, bot_id: int | None = None) -> list[JSON]:
         result: list[JSON] = self._get("/updates", bot_id=bot_id)["updates"]
@@ -476,22 +454,19 @@ class EmulatorClient:
         }
         if times is not None:
             body["times"] = times
-        result: JSON = self._post("/faults", **body)
-        return result
+        return self._post("/faults", **body)
 
     def clear_faults(self) -> JSON:
         result: JSON = self._request("DELETE", "/faults")
         return result
 
     def limits(self) -> JSON:
-        result: JSON = self._get("/limits")
-        return result
+        return self._get("/limits")
 
     def set_limits(self, **limits: Any) -> JSON:
         """E.g. ``set_limits(scale=10)``, ``set_limits(enabled=False)``, or
         ``set_limits(count_each_message=False)`` (one message per call, topics free)."""
-        result: JSON = self._post("/limits", **limits)
-        return result
+        return self._post("/limits", **limits)
 
     def advance_clock(self, seconds: float) -> float:
         """Move the server's ``ManualClock`` (flood limits) forward."""

@@ -15,7 +15,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from local.lambda_runtime.worker import serve
+from devkit.lambda_runtime.worker import serve
 
 logger = logging.getLogger(__name__)
 INIT_TIMEOUT_SECONDS = 60.0  # Lambda's init phase may take up to 10 s; a spawn is slower

@@ -36,7 +36,7 @@ _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 _LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
 _MAX_BODY = 50 * 1024 * 1024
 
-log = logging.getLogger("local.telegram_emulator")
+log = logging.getLogger("devkit.telegram_emulator")
 
 
 def _dumps(value: Any) -> str:

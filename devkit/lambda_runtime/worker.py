@@ -15,17 +15,26 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from local.lambda_runtime.context import FakeLambdaContext
+from devkit.lambda_runtime.context import FakeLambdaContext
 
 
-def _code_first(code_dir: str) -> None:
-    """The function's code comes from its deployed asset. Third-party packages come from this
-    interpreter's site-packages: the asset's are built for linux/arm64 and may not load here."""
-    repo_functions = str(Path(__file__).resolve().parents[2] / "functions")
-    sys.path[:] = [p for p in sys.path if Path(p).resolve() != Path(repo_functions)]
+def _code_first(code_dir: str, package: str) -> None:
+    """The function's code (``package``, the handler's top-level package) comes from its
+    deployed asset, never from a source tree on this interpreter's path, nor from modules the
+    parent had loaded. Third-party packages come from this interpreter's site-packages: the
+    asset's are built for linux/arm64 and may not load here."""
+    code = Path(code_dir).resolve()
+
+    def shadows(entry: str) -> bool:
+        where = Path(entry or ".").resolve()
+        return where != code and (
+            (where / package / "__init__.py").is_file() or (where / f"{package}.py").is_file()
+        )
+
+    sys.path[:] = [p for p in sys.path if not shadows(p)]
     sys.path.insert(0, code_dir)
     for name in list(sys.modules):
-        if name == "topicdesk" or name.startswith("topicdesk."):
+        if name == package or name.startswith(f"{package}."):
             del sys.modules[name]
 
 
@@ -43,7 +52,7 @@ def serve(
     sys.stdout = sys.stderr = log
     os.environ.clear()
     os.environ.update(environment)
-    _code_first(code_dir)
+    _code_first(code_dir, handler_path.split(".")[0])
     module_name, _, attribute = handler_path.rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), attribute)

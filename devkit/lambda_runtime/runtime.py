@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local.lambda_runtime.functions import FunctionPool, FunctionSpec
-from local.lambda_runtime.sqs_source import BatchOutcome, SqsEventSource
-from local.lambda_runtime.url_server import FunctionUrlServer
+from devkit.lambda_runtime.functions import FunctionPool, FunctionSpec
+from devkit.lambda_runtime.sqs_source import BatchOutcome, SqsEventSource
+from devkit.lambda_runtime.url_server import FunctionUrlServer
 
 logger = logging.getLogger(__name__)
 

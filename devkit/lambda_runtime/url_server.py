@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from local.lambda_runtime.events import function_url_event
-from local.lambda_runtime.functions import FunctionError, FunctionPool
+from devkit.lambda_runtime.events import function_url_event
+from devkit.lambda_runtime.functions import FunctionError, FunctionPool
 
 logger = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit

@@ -2,9 +2,9 @@
 
 Usage (from the repository root)::
 
-    python -m local.telegram_emulator.derive_spec \
+    python -m devkit.telegram_emulator.derive_spec \
         [--source ../shared/telegram-bot-api/api.json] \
-        [--output local/telegram_emulator/botapi_spec.json]
+        [--output devkit/telegram_emulator/botapi_spec.json]
 
 The source is PaulSonOfLars/telegram-bot-api-spec's ``api.json`` (MIT). The output
 keeps only facts: for every method its parameters with their types and required

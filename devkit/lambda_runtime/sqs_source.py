@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.lambda_runtime.context import FakeLambdaContext
-from local.lambda_runtime.events import sqs_record
+from devkit.lambda_runtime.context import FakeLambdaContext
+from devkit.lambda_runtime.events import sqs_record
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ where Telegram is lenient (unknown parameters are refused).
 Public API
 ==========
 
-``from local.telegram_emulator import EmulatorServer, EmulatorClient, Limits``
+``from devkit.telegram_emulator import EmulatorServer, EmulatorClient, Limits``
 
 ``EmulatorServer(host="127.0.0.1", port=0, *, limits=Limits(), token="123456:TEST-token",
 bot_username="topicdesk_test_bot", bot_first_name=..., clock=None, wall_clock=time.time,
@@ -58,11 +58,11 @@ under ``/_emulator``: ``POST /reset``, ``GET /info``, ``POST /bots``, ``POST /us
 ``GET /stats``, ``GET /updates``, ``GET /deliveries``, ``GET|POST|DELETE /faults``,
 ``GET|POST /limits``, ``POST /clock/advance``.
 
-pytest: ``from local.telegram_emulator.testing import telegram_emulator`` (function
+pytest: ``from devkit.telegram_emulator.testing import telegram_emulator`` (function
 scope, yields ``RunningEmulator`` with ``server``, ``client``, ``base_url``,
 ``ptb_base_url``, ``token``, ``bot_id``) and ``telegram_emulator_factory``.
 
-Standalone: ``python -m local.telegram_emulator --port 8081`` (``make emulator``).
+Standalone: ``python -m devkit.telegram_emulator --port 8081`` (``make emulator``).
 
 Bot API methods: getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
 sendMessage, sendPhoto, sendDocument, sendVideo, sendAnimation, sendAudio, sendVoice,

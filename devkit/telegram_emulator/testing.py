@@ -1,6 +1,6 @@
 """pytest fixtures for the emulator. Import them into a ``conftest.py``::
 
-    from local.telegram_emulator.testing import telegram_emulator  # noqa: F401
+    from devkit.telegram_emulator.testing import telegram_emulator  # noqa: F401
 
 ``telegram_emulator`` (function scope) yields a ``RunningEmulator``: a started
 in-thread ``EmulatorServer`` plus an ``EmulatorClient``; it stops by itself and
