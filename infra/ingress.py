@@ -39,6 +39,8 @@ class Ingress(Construct):
             environment={
                 Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
                 Env.WEBHOOK_SECRET_NAME: secrets.webhook_secret_name,
+                # Updates from any other group or channel are answered, never queued.
+                Env.OPERATOR_CHAT_IDS: ",".join(str(chat) for chat in config.operator_chat_ids),
             },
         )
         updates_queue.grant_send_messages(self.webhook.function)

@@ -32,14 +32,9 @@ DEFAULT_GREETING: Final = (
 )
 
 # What setWebhook / getUpdates ask Telegram for (the deploy-time registration, the ops CLI and
-# the local stage's long polling): the update types Topicdesk handles.
-ALLOWED_UPDATES: Final = (
-    "message",
-    "edited_message",
-    "my_chat_member",
-    "message_reaction",
-    "callback_query",
-)
+# the local stage's long polling): only the update types Topicdesk handles (a type it would
+# only drop costs a Lambda invocation and an SQS message per update).
+ALLOWED_UPDATES: Final = ("message", "edited_message", "my_chat_member")
 
 
 class Env:

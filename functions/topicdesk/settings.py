@@ -118,6 +118,8 @@ def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
 class WebhookSettings:
     updates_queue_url: str
     webhook_secret_name: str
+    operator_chat_ids: tuple[int, ...]
+    """With people's private chats, the only chats whose updates are queued."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
@@ -125,6 +127,7 @@ class WebhookSettings:
         return cls(
             updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
             webhook_secret_name=_required(env, Env.WEBHOOK_SECRET_NAME),
+            operator_chat_ids=parse_chat_ids(_required(env, Env.OPERATOR_CHAT_IDS)),
         )
 
 

@@ -248,6 +248,9 @@ class FakeTelegram:
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
         self._record("reopen_topic", chat_id=chat_id, thread_id=thread_id)
 
+    async def leave_chat(self, chat_id: int) -> None:
+        self._record("leave_chat", chat_id=chat_id)
+
 
 class InMemoryStepLog:
     """The step record (``topicdesk.domain.steps``), with a count of writes."""

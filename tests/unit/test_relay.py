@@ -22,6 +22,7 @@ from topicdesk.domain.errors import (
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
+from topicdesk.domain.steps import Steps
 
 GROUP = -1001
 OTHER_GROUP = -1002
@@ -519,3 +520,13 @@ def test_a_follower_whose_link_was_not_written_is_not_copied_again(
     run(world.relay.private_messages([private(ANNA, 2)]))  # the follower's own record
     assert [c["message_ids"] for c in world.telegram.called("copy_messages")] == [[1, 2]]
     assert world.telegram.called("copy_message") == []
+
+
+def test_the_bot_leaves_a_strangers_group_once_and_never_an_operators_group() -> None:
+    world = make_world()
+    steps = Steps()
+    run(world.relay.stranger_chat(-5005, steps))
+    run(world.relay.stranger_chat(-5005, steps))  # a redelivery: done already
+    run(world.relay.stranger_chat(GROUP))
+    assert world.telegram.called("leave_chat") == [{"chat_id": -5005}]
+    assert world.metrics.counts["StrangerChatsLeft"] == 1

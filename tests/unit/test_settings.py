@@ -46,13 +46,17 @@ def test_the_dlq_processor_needs_the_shared_limiter_too() -> None:
     assert DeadLetterSettings.from_env(CONSUMER_ENV).data_table == "data"
 
 
-def test_the_webhook_needs_only_its_queue_and_secret() -> None:
-    settings = WebhookSettings.from_env(
-        {Env.UPDATES_QUEUE_URL: "https://sqs/u.fifo", Env.WEBHOOK_SECRET_NAME: "s"}
-    )
-    assert settings.webhook_secret_name == "s"
-    with pytest.raises(SettingsError, match=Env.WEBHOOK_SECRET_NAME):
-        WebhookSettings.from_env({Env.UPDATES_QUEUE_URL: "https://sqs/u.fifo"})
+def test_the_webhook_needs_its_queue_secret_and_served_chats() -> None:
+    env = {
+        Env.UPDATES_QUEUE_URL: "https://sqs/u.fifo",
+        Env.WEBHOOK_SECRET_NAME: "s",
+        Env.OPERATOR_CHAT_IDS: "-1001",
+    }
+    settings = WebhookSettings.from_env(env)
+    assert settings.webhook_secret_name == "s" and settings.operator_chat_ids == (-1001,)
+    for missing in (Env.WEBHOOK_SECRET_NAME, Env.OPERATOR_CHAT_IDS):
+        with pytest.raises(SettingsError, match=missing):
+            WebhookSettings.from_env({k: v for k, v in env.items() if k != missing})
 
 
 @pytest.mark.parametrize(

@@ -279,6 +279,9 @@ class PtbTelegramGateway:
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
         await self._call(lambda: self._bot.reopen_forum_topic(chat_id, thread_id), chat_id=chat_id)
 
+    async def leave_chat(self, chat_id: int) -> None:
+        await self._call(lambda: self._bot.leave_chat(chat_id), chat_id=chat_id)
+
 
 # ---------------------------------------------------------------------- PTB -> domain
 

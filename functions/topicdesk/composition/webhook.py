@@ -18,4 +18,5 @@ def webhook_service(metrics: PowertoolsMetrics) -> WebhookService:
         queue=SqsUpdateQueue(boto3.client("sqs"), settings.updates_queue_url),
         secret=partial(read_secret, settings.webhook_secret_name),
         metrics=metrics,
+        operator_chat_ids=frozenset(settings.operator_chat_ids),
     )

@@ -111,6 +111,8 @@ class TelegramGateway(Protocol):
 
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None: ...
 
+    async def leave_chat(self, chat_id: int) -> None: ...
+
 
 class FailureJournal(Protocol):
     """The consumer notes why an update failed; the DLQ processor reads it back."""

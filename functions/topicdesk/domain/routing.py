@@ -114,6 +114,22 @@ def group_key(update: Mapping[str, Any]) -> str:
     return f"{kind}:unrouted"
 
 
+def is_served(update: Mapping[str, Any], operator_chat_ids: frozenset[int]) -> bool:
+    """Whether the update belongs to a chat Topicdesk serves: a person's private chat or an
+    operators' group. A stranger's group or channel is not served, except for the bot's own
+    membership there (``my_chat_member``: the consumer leaves such chats). Updates that name
+    no chat (they come from a user) are served."""
+    kind = update_type(update)
+    if kind is None or kind == "my_chat_member":
+        return True
+    chat = _walk(update[kind], ("chat",))
+    if kind == "callback_query":
+        chat = _walk(update[kind], ("message", "chat"))
+    if not isinstance(chat, Mapping):
+        return True
+    return chat.get("type") == "private" or chat.get("id") in operator_chat_ids
+
+
 def chat_of_group(group: str) -> int | None:
     """The chat id a group key names (``-100123:45`` -> -100123); None for other keys."""
     head = group.split(TOPIC_SEPARATOR, 1)[0]

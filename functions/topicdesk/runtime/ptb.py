@@ -143,9 +143,13 @@ class RelayApplication:
 
     async def _membership(self, update: Update, context: Context) -> None:
         change: ChatMemberUpdated | None = update.my_chat_member
-        if change is None or change.chat.type != "private":
+        if change is None:
             return
         status = change.new_chat_member.status
+        if change.chat.type != "private":
+            if status in ("member", "administrator"):
+                await self._relay.stranger_chat(change.chat.id, self._steps)
+            return
         blocked = status in ("kicked", "left")
         await self._relay.membership(
             person_from(change.from_user), blocked=blocked, steps=self._steps

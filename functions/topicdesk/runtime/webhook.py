@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 
 from topicdesk.domain.errors import StorageUnavailable
+from topicdesk.domain.routing import is_served
 from topicdesk.domain.webhook import Accepted, Refused, decide
 
 logger = Logger(child=True)
@@ -45,6 +46,9 @@ class WebhookService:
     secret: Callable[[], str]
     """Reads the webhook secret (cached by Powertools parameters)."""
     metrics: WebhookMetrics
+    operator_chat_ids: frozenset[int] = frozenset()
+    """The operators' groups: with private chats, the only chats served (empty: every chat,
+    for tests that do not care)."""
 
     def handle(self, event: LambdaFunctionUrlEvent) -> dict[str, Any]:
         try:
@@ -61,6 +65,12 @@ class WebhookService:
         )
         if isinstance(decision, Refused):
             return self._refuse(event, decision)
+        if self.operator_chat_ids and not is_served(decision.update, self.operator_chat_ids):
+            # Answered 200 (Telegram must not retry it), never queued: a stranger's group or
+            # channel cannot make the bot work, or spend the flood budget, for it.
+            self.metrics.count("UpdatesFromStrangers")
+            logger.info("update from a chat not served", extra={"type": decision.update_type})
+            return _answer(200, {"ok": True})
         return self._enqueue(decision)
 
     def _refuse(self, event: LambdaFunctionUrlEvent, refused: Refused) -> dict[str, Any]:

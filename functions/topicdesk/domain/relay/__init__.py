@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
+from topicdesk.domain.errors import RecipientBlocked, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.ports import (
     Clock,
@@ -85,6 +86,23 @@ class Relay:
     async def group_edit(self, message: ChatMessage) -> None:
         if self._topics.session_of(message) is not None:
             await mirror_edit(self._ctx, message)
+
+    async def stranger_chat(self, chat_id: int, steps: Steps | None = None) -> None:
+        """The bot was added to a group or channel that is not an operators' group: leave
+        it (Topicdesk serves people's private chats and its operators' groups only)."""
+        if self.is_operator_chat(chat_id):
+            return
+        steps = steps or Steps()
+
+        async def leave() -> bool:
+            try:
+                await self._ctx.telegram.leave_chat(chat_id)
+            except (RecipientBlocked, RejectedByTelegram):
+                return False  # already out of it
+            self._ctx.metrics.count("StrangerChatsLeft")
+            return True
+
+        await steps.once("left", leave)
 
     async def membership(
         self, person: Person, *, blocked: bool, steps: Steps | None = None
