@@ -82,6 +82,8 @@ class Limits:
 class StageConfig:
     stage: str
     operator_chat_ids: tuple[int, ...]
+    admin_user_ids: tuple[int, ...]
+    """Admins besides the operators' groups' Telegram administrators (cdk.json adminUserIds)."""
     alarm_email: str
     log_retention_days: int
     log_level: str
@@ -160,6 +162,7 @@ def load_stage_config(context: Callable[[str], Any]) -> StageConfig:
 
 _OVERRIDABLE = (
     "operatorChatIds",
+    "adminUserIds",
     "alarmEmail",
     "logRetentionDays",
     "logLevel",
@@ -218,6 +221,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
     return StageConfig(
         stage=stage,
         operator_chat_ids=reader.required("operatorChatIds", _chat_ids),
+        admin_user_ids=reader.optional("adminUserIds", _user_ids) or (),
         alarm_email=reader.required("alarmEmail", _email),
         log_retention_days=reader.required("logRetentionDays", _retention_days),
         log_level=reader.required("logLevel", _one_of(("DEBUG", "INFO", "WARNING", "ERROR"))),
@@ -308,6 +312,17 @@ def _retention_days(what: str, value: Any) -> int:
         allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
         raise ConfigError(f"{what} must be one of CloudWatch's periods ({allowed}), got {days}")
     return days
+
+
+def _user_ids(what: str, value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    ids: list[int] = []
+    for index, item in enumerate(items):
+        text = str(item).strip() if not isinstance(item, bool) else ""
+        if not text.isdigit():
+            raise ConfigError(f"{what}[{index}] = {item!r} is not a Telegram user id")
+        ids.append(int(text))
+    return tuple(ids)
 
 
 def _chat_ids(what: str, value: Any) -> tuple[int, ...]:

@@ -132,6 +132,8 @@ class Pipeline(Construct):
                 Env.DATA_TABLE: storage.data_table.table_name,
                 Env.IDEMPOTENCY_TABLE: storage.idempotency_table.table_name,
                 Env.GREETING: config.greeting,
+                # Admin-only commands: the groups' Telegram administrators and these people.
+                Env.ADMIN_USER_IDS: ",".join(str(user) for user in config.admin_user_ids),
                 **limiter_env,
                 Env.LIMIT_PERSON_BURST: str(limits.person_burst),
                 Env.LIMIT_PERSON_INTERVAL_SECONDS: str(limits.person_interval_seconds),

@@ -99,6 +99,19 @@ class Limits:
         )
 
 
+def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    """An optional comma-separated list of user ids."""
+    ids: list[int] = []
+    for part in env.get(name, "").split(","):
+        if not part.strip():
+            continue
+        try:
+            ids.append(int(part))
+        except ValueError:
+            raise SettingsError(f"{name}: {part.strip()!r} is not a user id") from None
+    return tuple(ids)
+
+
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name, "").strip()
     if not value:
@@ -161,6 +174,8 @@ class ConsumerSettings:
     data_table: str
     idempotency_table: str
     greeting: str
+    admin_user_ids: tuple[int, ...] = ()
+    """Admins besides the operators' groups' Telegram administrators (the stage's list)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -174,6 +189,7 @@ class ConsumerSettings:
             data_table=_required(env, Env.DATA_TABLE),
             idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
+            admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
         )
 
 

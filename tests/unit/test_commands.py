@@ -81,7 +81,10 @@ def test_an_unknown_command_gets_the_registrys_usage() -> None:
 
 
 def test_an_agent_may_not_run_an_admin_command() -> None:
-    agents_only = Registry(resolve_role=lambda message: Role.AGENT)
+    async def agent(message: ChatMessage) -> Role:
+        return Role.AGENT
+
+    agents_only = Registry(resolve_role=agent)
     relay, sessions, telegram, thread = world(agents_only)
     asyncio.run(relay.group_messages([command(thread, "/ban")]))
     assert "for the group's admins" in answer_to(telegram, 70)

@@ -282,6 +282,12 @@ class PtbTelegramGateway:
     async def leave_chat(self, chat_id: int) -> None:
         await self._call(lambda: self._bot.leave_chat(chat_id), chat_id=chat_id)
 
+    async def administrators(self, chat_id: int) -> list[int]:
+        members = await self._call(
+            lambda: self._bot.get_chat_administrators(chat_id), chat_id=chat_id
+        )
+        return [member.user.id for member in members if not member.user.is_bot]
+
 
 # ---------------------------------------------------------------------- PTB -> domain
 

@@ -14,6 +14,7 @@ from telegram import Bot
 
 from topicdesk.adapters.aws import SqsDeadLetterQueue, SqsJobQueue, SqsVisibility, read_secret
 from topicdesk.adapters.dynamodb import (
+    DynamoAdminDirectory,
     DynamoBroadcastRepository,
     DynamoFailureJournal,
     DynamoMessageMap,
@@ -25,9 +26,11 @@ from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, shared_throttle
 from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.domain.broadcast import BroadcastService
+from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
 from topicdesk.domain.ports import Throttle
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.roles import Roles
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
 from topicdesk.runtime.failures import FailurePolicy
@@ -78,6 +81,12 @@ def consumer_runtime(
     def group_backlog(chat_id: int) -> float:
         return store.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
 
+    roles = Roles(
+        directory=DynamoAdminDirectory(table),
+        fetch_admins=gateway.administrators,
+        clock=clock,
+        stage_admins=frozenset(settings.admin_user_ids),
+    )
     relay = Relay(
         sessions=sessions,
         shard_picker=ShardPicker(sessions, telegram.operator_chat_ids, backlog=group_backlog),
@@ -96,6 +105,7 @@ def consumer_runtime(
             interval=telegram.limits.person_interval_seconds,
         ),
         broadcasts=broadcasts,
+        commands=Registry(resolve_role=roles.role_of),
     )
     loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
     app = RelayApplication(bot=bot, relay=relay)

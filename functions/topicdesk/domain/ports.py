@@ -113,6 +113,10 @@ class TelegramGateway(Protocol):
 
     async def leave_chat(self, chat_id: int) -> None: ...
 
+    async def administrators(self, chat_id: int) -> list[int]:
+        """The user ids of the chat's administrators (people, not bots)."""
+        ...
+
 
 class FailureJournal(Protocol):
     """The consumer notes why an update failed; the DLQ processor reads it back."""
@@ -165,6 +169,16 @@ class FloodGate(Protocol):
         """0.0: one more message is admitted (and counted). Otherwise the seconds until the
         next one would be; nothing is counted."""
         ...
+
+
+class AdminDirectory(Protocol):
+    """An operators' group's administrators, cached for every instance."""
+
+    def admins(self, chat_id: int, now: float) -> frozenset[int] | None:
+        """The cached administrators' user ids; None when there is no fresh entry."""
+        ...
+
+    def remember(self, chat_id: int, admins: frozenset[int], until: float) -> None: ...
 
 
 class StepLog(Protocol):

@@ -61,6 +61,10 @@ REOPENED_ACK = "✅ Reopened. {name} was told."
 BANNED_ACK = "⛔ {name} is banned: their messages are dropped and counted (see /info)."
 UNBANNED_ACK = "✅ {name} is no longer banned."
 COMMAND_REFUSED = "⛔ /{command} is for the group's admins."
+COMMAND_REFUSED_ANONYMOUS = (
+    "⛔ /{command} is for the group's admins, and a message sent as the group cannot be traced "
+    "to one: turn off “Remain anonymous” (or send as yourself) to run it."
+)
 
 TO_PERSON_CLOSED = (
     "Your conversation with support has been closed. Write here any time to start again."

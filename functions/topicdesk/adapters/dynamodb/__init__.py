@@ -14,10 +14,12 @@ or a query on one partition, nothing scans.
 | step record      | ``STEPS#<unit>``           | ``STEPS``          | records |
 | dead letter      | ``DEAD``                   | ``<archive id>``   | dead_letters |
 | broadcast        | ``BCAST#<id>``             | ``BCAST``          | broadcasts |
+| group's admins   | ``ADMINS#<chat>``          | ``ADMINS``         | admins |
 
 The shared flood limiter has its own table (``topicdesk.adapters.rate_limiter``).
 """
 
+from topicdesk.adapters.dynamodb.admins import DynamoAdminDirectory
 from topicdesk.adapters.dynamodb.broadcasts import DynamoBroadcastRepository, DynamoRoster
 from topicdesk.adapters.dynamodb.common import conditional_failed, conditionally, storage_errors
 from topicdesk.adapters.dynamodb.dead_letters import DynamoDeadLetterArchive
@@ -26,6 +28,7 @@ from topicdesk.adapters.dynamodb.records import DynamoFailureJournal, DynamoStep
 from topicdesk.adapters.dynamodb.sessions import DynamoSessionRepository, roster_key
 
 __all__ = [
+    "DynamoAdminDirectory",
     "DynamoBroadcastRepository",
     "DynamoDeadLetterArchive",
     "DynamoFailureJournal",

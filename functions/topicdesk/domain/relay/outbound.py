@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from topicdesk.domain import texts
 from topicdesk.domain.broadcast import BroadcastService
-from topicdesk.domain.commands import Invocation, Registry
+from topicdesk.domain.commands import Invocation, Registry, Role
 from topicdesk.domain.errors import (
     MessageGone,
     NotCopyable,
@@ -20,6 +20,8 @@ from topicdesk.domain.model import ChatMessage, MessageRef, Session
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
+
+BROADCAST_COMMANDS = frozenset({"broadcast", "confirm"})
 
 
 class TopicToPerson:
@@ -82,10 +84,11 @@ class TopicToPerson:
     ) -> int:
         """Run an operator's command in a topic; returns the id of the bot's answer."""
         command = self._commands.get(name)
+        refusal = await self._commands.refusal(command.role, message, name) if command else None
         if command is None:
             answer = self._commands.usage()
-        elif not self._commands.may_run(command, message):
-            answer = texts.COMMAND_REFUSED.format(command=name)
+        elif refusal is not None:
+            answer = refusal
         else:
             answer = await command.run(Invocation(session, message, steps, self._ctx, self._topics))
         self._ctx.metrics.count("Commands")
@@ -162,12 +165,27 @@ class TopicToPerson:
 
     async def _ops_command(self, message: ChatMessage, steps: Steps) -> None:
         ctx = self._ctx
-        if self._broadcasts is None or (not steps.recorded and ctx.already_relayed(message)):
+        if not steps.recorded and ctx.already_relayed(message):
+            return
+        name = message.command or ""
+        if name in BROADCAST_COMMANDS:
+            refusal = await self._commands.refusal(Role.ADMIN, message, name)
+            if refusal is not None:  # a message to every person is an admin's decision
+                await steps.once("refused", lambda: self._say_in_place(message, refusal))
+                return
+        if self._broadcasts is None:
             return
         await self._broadcasts.command(message, message.reply_to_message_id, steps)
         # Marked as handled, so a redelivered /broadcast or /confirm does nothing twice.
         handled = MessageRef(message.chat_id, message.message_id)
         await ctx.after_send(lambda: ctx.messages.link(handled, handled))
+
+    async def _say_in_place(self, message: ChatMessage, text: str) -> int:
+        """Answer a message where it was written (the ops topic or General)."""
+        thread = message.thread_id if message.is_topic_message else None
+        return await self._ctx.telegram.send_text(
+            message.chat_id, text, thread_id=thread, reply_to=message.message_id
+        )
 
     async def _receipt(self, message: ChatMessage) -> bool:
         """Delivery receipt: a reaction on the operator's message. Best effort, but a 429
