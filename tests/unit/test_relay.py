@@ -66,6 +66,7 @@ def make_world(
     flood_policy: str = "hold",
     messages: InMemoryMessageMap | None = None,
     backlog: Callable[[int], float] | None = None,
+    greetings: CountingGate | None = None,
 ) -> World:
     sessions, telegram = InMemorySessions(), FakeTelegram()
     messages = messages or InMemoryMessageMap()
@@ -80,6 +81,7 @@ def make_world(
         clock=clock,
         metrics=metrics,
         flood_gate=gate,
+        greetings=greetings,
         shard_picker=ShardPicker(sessions, groups or (GROUP,), backlog=backlog),
     )
     return World(relay, sessions, messages, telegram, metrics, clock)
@@ -530,3 +532,32 @@ def test_the_bot_leaves_a_strangers_group_once_and_never_an_operators_group() ->
     run(world.relay.stranger_chat(GROUP))
     assert world.telegram.called("leave_chat") == [{"chat_id": -5005}]
     assert world.metrics.counts["StrangerChatsLeft"] == 1
+
+
+def test_a_persons_edits_greetings_and_block_toggles_spend_their_pace() -> None:
+    gate = CountingGate(burst=2)
+    world = make_world(gate=gate)
+    run(world.relay.private_messages([private(ANNA, 1)]))  # 1 of 2
+    edit = private(ANNA, 1, text="hello (edited)")
+    run(world.relay.private_edit(edit))  # 2 of 2: mirrored
+    assert len(world.telegram.called("edit_text")) == 1
+    with pytest.raises(RateLimited):  # over the pace: held, comes back in order
+        run(world.relay.private_edit(private(ANNA, 1, text="again")))
+    with pytest.raises(RateLimited):
+        run(world.relay.membership(ANNA, blocked=True))
+    assert len(world.telegram.called("edit_text")) == 1
+    assert not any("blocked" in c["text"] for c in world.telegram.called("send_text"))
+
+
+def test_a_person_is_greeted_at_most_once_a_day() -> None:
+    greetings = CountingGate(burst=1)  # the daily bucket, refilled when the test says so
+    world = make_world(greetings=greetings)
+    for message_id in (1, 2, 3):
+        run(world.relay.private_messages([private(ANNA, message_id, text="/start")]))
+    greeted = [c for c in world.telegram.called("send_text") if c["chat_id"] == ANNA.user_id]
+    assert len(greeted) == 1
+    assert world.metrics.counts["GreetingsSkipped"] == 2
+    greetings.used.clear()  # a day later
+    run(world.relay.private_messages([private(ANNA, 4, text="/start")]))
+    greeted = [c for c in world.telegram.called("send_text") if c["chat_id"] == ANNA.user_id]
+    assert len(greeted) == 2

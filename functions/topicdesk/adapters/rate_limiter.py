@@ -210,15 +210,19 @@ class DynamoBookings:
 
 
 class DynamoFloodGate:
-    """The per-person pace on the same GCRA store: burst ``burst``, one per ``interval``."""
+    """A per-person bucket on the same GCRA store: burst ``burst``, one per ``interval``
+    (``person#<user>``: the pace; ``greet#<user>``: one greeting a day)."""
 
-    def __init__(self, store: DynamoTatStore, *, burst: float, interval: float) -> None:
+    def __init__(
+        self, store: DynamoTatStore, *, burst: float, interval: float, prefix: str = "person"
+    ) -> None:
         self._store = store
         self._burst = max(1, int(burst))
         self._interval = interval
+        self._prefix = prefix
 
     def admit(self, user_id: int, now: float) -> float:
-        rule = Rule(f"person#{user_id}", self._interval, self._burst)
+        rule = Rule(f"{self._prefix}#{user_id}", self._interval, self._burst)
         try:
             self._store.reserve(rule, now, max_wait=0.0)
         except RateLimited as refused:

@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, Message, MessageId, ReactionTypeEmoji, ReplyParameters
-from telegram import User as TgUser
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -43,7 +42,6 @@ from topicdesk.domain.errors import (
     Unauthorized,
 )
 from topicdesk.domain.limiter import Spend
-from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.ports import Metrics, Throttle
 
 logger = logging.getLogger(__name__)
@@ -287,73 +285,3 @@ class PtbTelegramGateway:
             lambda: self._bot.get_chat_administrators(chat_id), chat_id=chat_id
         )
         return [member.user.id for member in members if not member.user.is_bot]
-
-
-# ---------------------------------------------------------------------- PTB -> domain
-
-# Content attributes in the order Telegram documents them; the first present names the kind.
-_CONTENT_KINDS = (
-    "text",
-    "animation",
-    "audio",
-    "document",
-    "paid_media",
-    "photo",
-    "sticker",
-    "story",
-    "video",
-    "video_note",
-    "voice",
-    "checklist",
-    "contact",
-    "dice",
-    "game",
-    "poll",
-    "venue",
-    "location",
-    "invoice",
-    "giveaway",
-    "giveaway_winners",
-)
-_CAPTIONED = frozenset({"animation", "audio", "document", "paid_media", "photo", "video", "voice"})
-
-
-def person_from(user: TgUser) -> Person:
-    return Person(
-        user_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
-        is_bot=user.is_bot,
-    )
-
-
-def message_kind(message: Message) -> str:
-    for kind in _CONTENT_KINDS:
-        value = getattr(message, kind, None)
-        if value:
-            return kind
-    return "service"
-
-
-def chat_message_from(message: Message, bot_username: str | None = None) -> ChatMessage:
-    kind = message_kind(message)
-    reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    if message.is_topic_message and reply_to == message.message_thread_id:
-        reply_to = None  # in a topic, the topic's first message stands in for "no reply"
-    return ChatMessage(
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        sender=person_from(message.from_user) if message.from_user else None,
-        kind=kind,
-        text=message.text if kind == "text" else message.caption,
-        thread_id=message.message_thread_id,
-        is_topic_message=bool(message.is_topic_message),
-        reply_to_message_id=reply_to,
-        media_group_id=message.media_group_id,
-        has_caption_slot=kind in _CAPTIONED,
-        bot_username=bot_username,
-        # An anonymous admin (or "send as the group") writes as the chat itself.
-        as_group=message.sender_chat is not None and message.sender_chat.id == message.chat_id,
-    )

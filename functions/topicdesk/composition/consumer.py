@@ -30,6 +30,7 @@ from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
 from topicdesk.domain.ports import Throttle
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.relay.inbound import GREETING_EVERY_SECONDS
 from topicdesk.domain.roles import Roles
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
@@ -104,6 +105,7 @@ def consumer_runtime(
             burst=telegram.limits.person_burst,
             interval=telegram.limits.person_interval_seconds,
         ),
+        greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS, prefix="greet"),
         broadcasts=broadcasts,
         commands=Registry(resolve_role=roles.role_of),
     )

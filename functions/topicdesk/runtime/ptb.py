@@ -25,7 +25,7 @@ from telegram.request import HTTPXRequest
 
 from topicdesk.adapters import redaction
 from topicdesk.adapters.aws import read_secret
-from topicdesk.adapters.telegram import chat_message_from, person_from
+from topicdesk.adapters.telegram_updates import chat_message_from, person_from
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay import Relay
 from topicdesk.domain.steps import Steps
@@ -132,7 +132,7 @@ class RelayApplication:
 
     async def _private_edit(self, update: Update, context: Context) -> None:
         assert update.edited_message is not None
-        await self._relay.private_edit(self._message(update.edited_message))
+        await self._relay.private_edit(self._message(update.edited_message), self._steps)
 
     async def _group(self, update: Update, context: Context) -> None:
         await self._relay.group_messages(self._run(update), self._steps)

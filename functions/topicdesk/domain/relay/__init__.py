@@ -52,6 +52,7 @@ class Relay:
         metrics: Metrics,
         shard_picker: ShardPicker | None = None,
         flood_gate: FloodGate | None = None,
+        greetings: FloodGate | None = None,
         broadcasts: BroadcastService | None = None,
         commands: Registry | None = None,
     ) -> None:
@@ -59,7 +60,7 @@ class Relay:
         self._topics = Topics(
             self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
         )
-        self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate)
+        self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate, greetings)
         self._outbound = TopicToPerson(self._ctx, self._topics, commands or Registry(), broadcasts)
 
     @property
@@ -75,9 +76,9 @@ class Relay:
         """A person's message (and the messages that ride along with it in one call)."""
         await self._inbound.messages(run, steps or Steps())
 
-    async def private_edit(self, message: ChatMessage) -> None:
+    async def private_edit(self, message: ChatMessage, steps: Steps | None = None) -> None:
         """A person edited a message: mirror the edit on its copy in the topic."""
-        await mirror_edit(self._ctx, message)
+        await self._inbound.edit(message, steps or Steps())
 
     async def group_messages(self, run: Sequence[ChatMessage], steps: Steps | None = None) -> None:
         """A message in an operators' group (and the rest of its album)."""

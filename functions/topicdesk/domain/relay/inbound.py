@@ -11,15 +11,26 @@ from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.ports import FloodGate
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext, same_album
+from topicdesk.domain.relay.edits import mirror_edit
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
+GREETING_EVERY_SECONDS = 24 * 3600.0
+
 
 class PersonToTopic:
-    def __init__(self, ctx: RelayContext, topics: Topics, flood_gate: FloodGate | None) -> None:
+    def __init__(
+        self,
+        ctx: RelayContext,
+        topics: Topics,
+        flood_gate: FloodGate | None,
+        greetings: FloodGate | None = None,
+    ) -> None:
         self._ctx = ctx
         self._topics = topics
         self._flood = flood_gate
+        self._greetings = greetings
+        """One greeting per person per day (``/start`` again and again greets once)."""
 
     async def messages(self, run: Sequence[ChatMessage], steps: Steps) -> None:
         """A person's message, followed by the person's next plain messages in this batch.
@@ -34,7 +45,8 @@ class PersonToTopic:
         if not steps.recorded and ctx.already_relayed(message):
             return  # relayed with an earlier record's copyMessages
         if message.command == "start":
-            await steps.once("greet", lambda: self._greet(message))
+            if await self._paced(message.chat_id, steps) and self._greeting_due(message.chat_id):
+                await steps.once("greet", lambda: self._greet(message))
             return
         person = message.sender
         session = await self._topics.ensure(person, steps)
@@ -89,6 +101,37 @@ class PersonToTopic:
             return []
         ctx.metrics.count("FloodHeld")
         raise RateLimited(wait, key=f"person#{session.user_id}")
+
+    async def _paced(self, user_id: int, steps: Steps) -> bool:
+        """One unit of the person's pace for an effect of their own other than a message (an
+        edit mirrored, a greeting, a block/unblock note), once per record: True to go on;
+        False when the drop policy drops it; over the pace with the hold policy, the record
+        is held (RateLimited) and comes back in order."""
+        if self._flood is None or steps.done("paced"):
+            return True
+        wait = self._flood.admit(user_id, self._ctx.clock.now())
+        if wait <= 0:
+            await steps.mark("paced", True, durable=False)
+            return True
+        if self._ctx.settings.flood_policy == "drop":
+            self._ctx.metrics.count("FloodDropped")
+            return False
+        self._ctx.metrics.count("FloodHeld")
+        raise RateLimited(wait, key=f"person#{user_id}")
+
+    def _greeting_due(self, user_id: int) -> bool:
+        if self._greetings is None:
+            return True
+        if self._greetings.admit(user_id, self._ctx.clock.now()) > 0:
+            self._ctx.metrics.count("GreetingsSkipped")
+            return False
+        return True
+
+    async def edit(self, message: ChatMessage, steps: Steps) -> None:
+        """A person edited a message: mirror it on its copy in the topic, at their pace."""
+        if message.sender is not None and not await self._paced(message.chat_id, steps):
+            return
+        await mirror_edit(self._ctx, message)
 
     async def _ask_to_slow_down(self, session: Session, steps: Steps) -> None:
         ctx = self._ctx
@@ -227,6 +270,8 @@ class PersonToTopic:
             return
         if session.blocked == blocked and not steps.done("flag"):
             return
+        if not await self._paced(person.user_id, steps):
+            return  # toggling block/unblock cannot flood the operators' group
 
         async def flag() -> bool:
             ctx.sessions.update(person.user_id, blocked=blocked)
