@@ -9,12 +9,15 @@ ARGS ?=
 CDK := npx --no-install cdk
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint typecheck unit integration infra e2e synth deploy local ops emulator bench bench-limits reliability clean
+.PHONY: setup check test lint typecheck unit integration infra e2e synth deploy local ops emulator bench bench-limits reliability clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# functions/ (the `topicdesk` package) is installed in editable mode: every tool imports it
+# the ordinary way, nobody sets PYTHONPATH (pyproject.toml's [build-system]).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -22,6 +25,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 setup: $(VENV)/.installed node_modules/.installed
+
+## The developer's loop, under two minutes: lint, types, the unit, property and tooling tests
+## (no CDK CLI, no servers but in-process moto).
+check: $(VENV)/.installed lint typecheck
+	$(BIN)/pytest -n 2 tests/unit tests/property tests/tooling $(PYTEST_ARGS)
 
 ## The whole suite: lint, types, then every test layer.
 test: setup lint typecheck
@@ -64,7 +72,7 @@ local: setup
 
 ## Operations CLI, e.g. make ops STAGE=prod ARGS="dlq list"
 ops: $(VENV)/.installed
-	PYTHONPATH=functions $(BIN)/python -m ops --stage $(STAGE) $(ARGS)
+	$(BIN)/python -m ops --stage $(STAGE) $(ARGS)
 
 ## Fault-injection suite on the local stage: one row per scenario, then a summary line.
 reliability: setup
@@ -76,12 +84,12 @@ emulator: $(VENV)/.installed
 
 ## Webhook and consumer against a naive inline PTB webhook: loopback only, stops by itself.
 bench: $(VENV)/.installed
-	PYTHONPATH=functions $(BIN)/python -m bench $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 ## Telegram's flood limits under load, K = 1, 4, 16 consumers: Topicdesk's shared limiter vs
 ## PTB's AIORateLimiter on the emulator (limits on) and moto; docs/benchmarks.md. Loopback only.
 bench-limits: setup
-	PYTHONPATH=functions $(BIN)/python -m bench.limits $(ARGS)
+	$(BIN)/python -m bench.limits $(ARGS)
 
 clean:
 	rm -rf cdk.out .local .cache

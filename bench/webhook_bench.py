@@ -100,7 +100,7 @@ def measure_imports(modules: list[str], runs: int) -> dict[str, ImportCost]:
     env = {
         **os.environ,
         **BASE_ENV,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), str(ROOT)]),
+        "PYTHONPATH": str(ROOT),  # bench's probe; topicdesk is installed (pip install -e .)
         "PYTHONDONTWRITEBYTECODE": "",
     }
     samples: dict[str, list[dict[str, float]]] = {m: [] for m in modules}

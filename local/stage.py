@@ -25,9 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import infra  # noqa: F401 - puts functions/ (the product's contract) on the path, see there
-
-# isort: split
 from topicdesk.contract import Env, Output
 
 from devkit.lambda_runtime.runtime import LocalRuntime

@@ -3,5 +3,3 @@
 make ops STAGE=prod ARGS="dlq list"
 python -m ops --stage local dlq replay --all
 """
-
-import infra  # noqa: F401 - makes the product's contract (functions/) importable, see there

@@ -14,9 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import infra  # noqa: F401 - puts functions/ (the product's contract) on the path, see there
-
-# isort: split
 from topicdesk.contract import DATA_TABLE, Output
 
 from devkit.moto import client
@@ -241,7 +238,7 @@ class Harness:
         return subprocess.run(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "ops", "--stage", "local", *args],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": "functions", "TOPICDESK_LOCAL_DIR": str(STATE_DIR)},
+            env={**os.environ, "TOPICDESK_LOCAL_DIR": str(STATE_DIR)},
             capture_output=True,
             text=True,
             timeout=120,

@@ -44,7 +44,6 @@ class Stage:
             cwd=ROOT,
             env={
                 **os.environ,
-                "PYTHONPATH": "functions",
                 "TOPICDESK_LOCAL_DIR": str(self.state_dir),
             },
             capture_output=True,
