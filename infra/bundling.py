@@ -35,12 +35,22 @@ PYTHON_VERSION = RUNTIME.name.removeprefix("python")  # "3.12"
 PIP_PLATFORM = "manylinux2014_aarch64"
 PIP_IMPLEMENTATION = "cp"
 
-# The Lambda runtime ships boto3/botocore/s3transfer; a transitive copy in the
-# bundle (aws-xray-sdk pulls botocore) would shadow the runtime's matching set.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# The Lambda runtime ships boto3/botocore/s3transfer and what botocore needs (urllib3,
+# python-dateutil, six, jmespath); a transitive copy in the bundle (aws-xray-sdk pulls
+# botocore) would shadow the runtime's matching set with versions botocore was not built with.
+RUNTIME_PROVIDED = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "urllib3",
+    "dateutil",
+    "python_dateutil",
+    "six",
+    "jmespath",
+)
 
 # Bump when the way the bundle is built changes, so old cache entries are not reused.
-RECIPE = "1"
+RECIPE = "2"
 
 _SKIP_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -129,11 +139,17 @@ def install_dependencies(requirements: Path = REQUIREMENTS, cache_dir: Path = CA
 
 
 def _remove_runtime_provided(directory: Path) -> None:
-    for entry in directory.iterdir():
+    for entry in list(directory.iterdir()):
         name = entry.name.lower()
         for package in RUNTIME_PROVIDED:
-            if name == package or (name.startswith(f"{package}-") and name.endswith(".dist-info")):
-                shutil.rmtree(entry)
+            if name in (package, f"{package}.py") or (
+                name.startswith(f"{package}-") and name.endswith(".dist-info")
+            ):
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                break
     bin_dir = directory / "bin"
     if bin_dir.is_dir():
         shutil.rmtree(bin_dir)

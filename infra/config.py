@@ -218,7 +218,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
             f"'limits.maxAttempts' ({limits.max_attempts}): SQS's redrive is only the backstop"
         )
     assets_bucket = reader.optional("assetsBucket", _bucket_name)
-    return StageConfig(
+    config = StageConfig(
         stage=stage,
         operator_chat_ids=reader.required("operatorChatIds", _chat_ids),
         admin_user_ids=reader.optional("adminUserIds", _user_ids) or (),
@@ -245,6 +245,8 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         assets_bucket=assets_bucket,
         webhook_registration_revision=reader.optional("webhookRegistrationRevision", _text) or "1",
     )
+    _check_webhook_settings(where, config)  # after each value was checked on its own
+    return config
 
 
 class _Reader:
@@ -312,6 +314,23 @@ def _retention_days(what: str, value: Any) -> int:
         allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
         raise ConfigError(f"{what} must be one of CloudWatch's periods ({allowed}), got {days}")
     return days
+
+
+def _check_webhook_settings(where: str, config: StageConfig) -> None:
+    """Settings that are each valid but wrong together, or wrong outside the local stage."""
+    connections, reserved = config.webhook_max_connections, config.webhook_reserved_concurrency
+    if config.register_webhook and connections > reserved:
+        raise ConfigError(
+            f"{where}: 'webhookMaxConnections' ({connections}) must not exceed "
+            f"'webhookReservedConcurrency' ({reserved}): Telegram would open more "
+            "connections than the webhook may run at once, and Lambda would throttle them"
+        )
+    url = config.telegram_api_url
+    if config.stage != "local" and url.startswith("http://"):
+        raise ConfigError(
+            f"{where}: 'telegramApiUrl' must be https outside the local stage (the bot token "
+            f"travels in every request's URL), got {url!r}"
+        )
 
 
 def _user_ids(what: str, value: Any) -> tuple[int, ...]:

@@ -23,6 +23,9 @@ from infra.functions import TopicdeskFunction
 
 # Metric names the functions emit (docs/architecture.md, "Metrics").
 DEAD_LETTERS = "DeadLetters"
+REJECTED_BURST = 100
+"""Refused webhook requests in 5 minutes past which someone looks (Telegram itself never sends
+a refused request twice in a row: a burst is a probe or a stale secret)."""
 UPDATES_PROCESSED = "UpdatesProcessed"
 UPDATES_FAILED = "UpdatesFailed"
 UPDATES_DEFERRED = "UpdatesDeferred"
@@ -48,6 +51,7 @@ class Monitoring(Construct):
         functions: Sequence[TopicdeskFunction],
         consumer: TopicdeskFunction,
         dlq_processor: TopicdeskFunction,
+        webhook: TopicdeskFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
@@ -105,6 +109,17 @@ class Monitoring(Construct):
             description=(
                 "The DLQ processor failed on dead updates 10 times: they are parked; fix the "
                 "processor, then move them back: make ops ARGS='dlq unpark'"
+            ),
+        )
+        self._alarm(
+            "RejectedWebhookRequests",
+            "rejected-webhook-requests",
+            self.app_metric(webhook, "UpdatesRejected", statistic=cloudwatch.Stats.SUM),
+            threshold=REJECTED_BURST,
+            description=(
+                f"More than {REJECTED_BURST} requests to the webhook were refused in 5 minutes "
+                "(wrong secret, bad body): a probe, or Telegram sending with an old secret "
+                "(make ops ARGS='webhook set'); the webhook's log lines say why"
             ),
         )
         dead_letters = self.app_metric(dlq_processor, DEAD_LETTERS, statistic=cloudwatch.Stats.SUM)

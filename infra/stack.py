@@ -51,6 +51,7 @@ class TopicdeskStack(cdk.Stack):
             functions=self.functions,
             consumer=self.pipeline.consumer,
             dlq_processor=self.pipeline.dlq_processor,
+            webhook=self.ingress.webhook,
         )
         self.webhook_registration: WebhookRegistration | None = None
         if config.register_webhook:

@@ -55,6 +55,9 @@ class WebhookRegistration(Construct):
             "Resource",
             service_token=self.handler.function.function_arn,
             resource_type="Custom::TelegramWebhook",
+            # A handler that never answers must not keep the stack waiting CloudFormation's
+            # default hour: the handler answers within its own timeout, this is the backstop.
+            service_timeout=cdk.Duration.minutes(5),
             properties={
                 Property.WEBHOOK_URL: webhook_url,
                 Property.ALLOWED_UPDATES: list(ALLOWED_UPDATES),

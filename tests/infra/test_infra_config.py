@@ -105,6 +105,8 @@ def test_duplicate_chat_id_is_refused() -> None:
         ("logRetentionDays", 13, "must be one of CloudWatch's periods"),
         ("consumerMaxConcurrency", 1, "must be between 2 and 1000"),
         ("webhookMaxConnections", 101, "must be between 1 and 100"),
+        ("webhookMaxConnections", 6, "must not exceed 'webhookReservedConcurrency' (5)"),
+        ("telegramApiUrl", "http://bot-api.internal", "must be https outside the local stage"),
         ("alarmEmail", "on-call", "must be an e-mail address"),
         ("telegramApiUrl", "api.telegram.org", "must be an http(s) URL"),
         ("maxReceiveCount", 4, "must be between 5 and 1000"),

@@ -190,7 +190,7 @@ def test_alarms_notify_the_topic(endpoint: str, outputs: dict[str, str]) -> None
     alarms = {
         a["AlarmName"]: a for a in client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]
     }
-    assert len(alarms) == 10
+    assert len(alarms) == 11
     for alarm in alarms.values():
         assert alarm["AlarmName"].startswith(f"{PREFIX}-")
         assert alarm["AlarmActions"] == [outputs[Output.ALARM_TOPIC_ARN]]

@@ -7,8 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from infra_synth import Synth
-
 from infra.monitoring import (
     DEAD_LETTERS,
     PROCESSING_LATENCY,
@@ -18,6 +16,7 @@ from infra.monitoring import (
     UPDATES_FAILED,
     UPDATES_PROCESSED,
 )
+from tests.infra.infra_synth import Synth
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_FUNCTIONS = ("webhook", "consumer", "dlq-processor")
@@ -53,7 +52,7 @@ def test_alarm_topic_mails_the_stage_address(real: Synth) -> None:
 def test_every_alarm_notifies_the_topic(real: Synth) -> None:
     topic_id, _ = real.by_property("AWS::SNS::Topic", "TopicName", f"topicdesk-{real.stage}-alarms")
     found = alarms(real)
-    assert len(found) == 4 + 2 * len(APP_FUNCTIONS)
+    assert len(found) == 5 + 2 * len(APP_FUNCTIONS)
     for name, alarm in found.items():
         assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
         assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -192,3 +191,10 @@ def test_parked_dead_letters_are_alarmed(real: Synth) -> None:
         "Dimensions"
     ]
     assert "dlq unpark" in alarm["AlarmDescription"]
+
+
+def test_bursts_of_refused_webhook_requests_are_alarmed(real: Synth) -> None:
+    alarm = alarms(real)[f"topicdesk-{real.stage}-rejected-webhook-requests"]
+    assert alarm["MetricName"] == "UpdatesRejected" and alarm["Statistic"] == "Sum"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "topicdesk-webhook"}]
+    assert alarm["Threshold"] == 100
