@@ -23,7 +23,7 @@ import pytest
 
 from devkit.moto import patch_sqs_receive
 from devkit.telegram_emulator import DEFAULT_TOKEN
-from tests.leakcheck import RecordingHandler, register_secret
+from tests.support.leakcheck import RecordingHandler, register_secret
 
 patch_sqs_receive()  # real SQS's FIFO order for the in-process moto too
 register_secret(DEFAULT_TOKEN)

@@ -1,6 +1,6 @@
 """The pure half of ``make bench-limits``: what arrived vs what was sent, rates, the table.
 
-Nothing here touches a process, a socket or a clock; ``tests/unit/test_bench_limits_smoke.py``
+Nothing here touches a process, a socket or a clock; ``tests/tooling/test_bench_limits_smoke.py``
 checks it.
 """
 

@@ -19,9 +19,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
-from infra_synth import STAGES, Synth, cdk_context, stage_config
 
 from infra.stack import TopicdeskStack, add_checks
+from tests.infra.infra_synth import STAGES, Synth, cdk_context, stage_config
 
 
 def _synthesize(outdir: Path) -> tuple[dict[str, Synth], Path]:

@@ -10,9 +10,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
-from infra_synth import Synth
 
 from infra import bundling
+from tests.infra.infra_synth import Synth
 
 
 def make_sources(root: Path) -> Path:

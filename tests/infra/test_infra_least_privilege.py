@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra_synth import Synth
+from tests.infra.infra_synth import Synth
 
 XRAY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}

@@ -11,10 +11,10 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
-from infra_synth import Synth
 
 from infra.nag import acknowledge
 from infra.stack import add_checks
+from tests.infra.infra_synth import Synth
 
 # Every finding the stack accepts, and nothing else (reasons live next to the constructs).
 ACCEPTED = {

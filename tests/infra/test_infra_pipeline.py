@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk.assertions import Match
-from infra_synth import Synth
 from topicdesk.contract import Env
+
+from tests.infra.infra_synth import Synth
 
 FUNCTIONS = {
     # function: (handler module, memory MB, timeout s)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from infra_synth import Synth
 from topicdesk.contract import DATA_TABLE, IDEMPOTENCY_TABLE, LIMITS_TABLE, TableLayout
 
 from infra.secrets import BOT_TOKEN_PLACEHOLDER
+from tests.infra.infra_synth import Synth
 
 # suffix: the table's layout in the contract (docs/architecture.md)
 TABLES = {"data": DATA_TABLE, "limits": LIMITS_TABLE, "idempotency": IDEMPOTENCY_TABLE}

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from aws_world import aws_world
-from pipeline import Pipeline, start_pipeline
 from topicdesk.handlers import consumer, dlq_processor, webhook
 
 from devkit.telegram_emulator.testing import RunningEmulator, telegram_emulator  # noqa: F401
+from tests.support.aws_world import aws_world
+from tests.support.pipeline import Pipeline, start_pipeline
 
 
 @pytest.fixture

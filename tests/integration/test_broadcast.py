@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline import Pipeline
+from tests.support.pipeline import Pipeline
 
 
 def test_broadcast_reaches_every_active_person_and_reports(pipeline: Pipeline) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from aws_world import aws_world
-from pipeline import Pipeline, start_pipeline
 
 from devkit.telegram_emulator.testing import RunningEmulator
+from tests.support.aws_world import aws_world
+from tests.support.pipeline import Pipeline, start_pipeline
 
 
 @pytest.fixture

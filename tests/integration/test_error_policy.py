@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
-from pipeline import Pipeline
 from topicdesk.handlers import consumer as consumer_handler
 from topicdesk.runtime import retries
+
+from tests.support.pipeline import Pipeline
 
 
 def moto_messages(queue_url: str) -> list[Any]:

@@ -7,13 +7,13 @@ import json
 import time
 
 import pytest
-from aws_world import WEBHOOK_SECRET
-from pipeline import Pipeline
 from topicdesk.adapters.dynamodb import DynamoDeadLetterArchive
 from topicdesk.domain.model import DeadLetter
 
 import ops.__main__ as ops_cli
 from ops.resources import OpsError, StageResources
+from tests.support.aws_world import WEBHOOK_SECRET
+from tests.support.pipeline import Pipeline
 
 
 @pytest.fixture

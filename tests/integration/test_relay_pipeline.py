@@ -6,7 +6,8 @@ import json
 import logging
 
 import pytest
-from pipeline import Pipeline
+
+from tests.support.pipeline import Pipeline
 
 
 def person(pipeline: Pipeline, name: str) -> int:

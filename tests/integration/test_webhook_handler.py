@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from aws_world import WEBHOOK_SECRET, AwsWorld, aws_world
 from botocore.exceptions import ClientError
 from topicdesk.handlers import webhook
 
 from devkit.lambda_runtime import FakeLambdaContext, function_url_event
+from tests.support.aws_world import WEBHOOK_SECRET, AwsWorld, aws_world
 
 SECRET_HEADER = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from topicdesk.handlers import webhook
-from webhook_world import WebhookWorld, aws_world
+
+from tests.support.webhook_world import WebhookWorld, aws_world
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 from topicdesk.domain.routing import KNOWN_UPDATE_TYPES, group_key, is_served
 from topicdesk.domain.webhook import MAX_BODY_BYTES, MAX_UPDATE_ID
 from topicdesk.handlers import webhook
-from webhook_strategies import (
+
+from devkit.telegram_emulator.spec import load_spec
+from tests.property.webhook_strategies import (
     UPDATE_TYPES,
     Body,
     Headers,
@@ -43,9 +45,7 @@ from webhook_strategies import (
     spec_updates,
     update_ids,
 )
-from webhook_world import WEBHOOK_SECRET, WebhookWorld, sqs_would_refuse
-
-from devkit.telegram_emulator.spec import load_spec
+from tests.support.webhook_world import WEBHOOK_SECRET, WebhookWorld, sqs_would_refuse
 
 ANSWERS = {200, 400, 401, 405, 413}
 SECRET_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}

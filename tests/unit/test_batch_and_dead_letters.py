@@ -7,15 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryArchive,
-    InMemoryJournal,
-    InMemorySessions,
-    InMemoryStepLog,
-)
 from topicdesk.domain.batch import BatchPlan, RecordView, answers_first, retry_delay
 from topicdesk.domain.dead_letters import (
     REASON_MALFORMED,
@@ -25,6 +16,16 @@ from topicdesk.domain.dead_letters import (
     OpsChannel,
 )
 from topicdesk.domain.errors import RateLimited, RejectedByTelegram, TopicMissing, TransientFailure
+
+from tests.support.fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryArchive,
+    InMemoryJournal,
+    InMemorySessions,
+    InMemoryStepLog,
+)
 
 GROUP = -1001
 

@@ -6,12 +6,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
 from topicdesk.domain.commands import COMMANDS, Registry, Role
 from topicdesk.domain.model import ChatMessage, Person, SessionStatus
 from topicdesk.domain.relay import Relay, RelaySettings
 
-from tests.unit.test_steps import answer
+from tests.support.fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryMessageMap,
+    InMemorySessions,
+)
 
 GROUP = -1001
 ANNA = Person(user_id=501, first_name="Anna")
@@ -35,7 +40,16 @@ def world(registry: Registry | None = None) -> tuple[Relay, InMemorySessions, Fa
 
 
 def command(thread: int, text: str, message_id: int = 70) -> ChatMessage:
-    return answer(thread, message_id, text)
+    """An operator's message in the person's topic."""
+    return ChatMessage(
+        chat_id=GROUP,
+        message_id=message_id,
+        sender=OLGA,
+        kind="text",
+        text=text,
+        thread_id=thread,
+        is_topic_message=True,
+    )
 
 
 def answer_to(telegram: FakeTelegram, message_id: int) -> str:

@@ -79,7 +79,7 @@ PENDING = {
     "tests/integration/test_error_policy.py": "env names, limits-table item keys",
     "tests/integration/test_ops_cli.py": "its fake stack's output names",
     "tests/integration/test_rate_limiter.py": "item keys read in the test bodies",
-    "tests/unit/test_bench_smoke.py": "item sizes measured on hand-made items",
+    "tests/tooling/test_bench_smoke.py": "item sizes measured on hand-made items",
 }
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from fakes import FakeClock, FakeMetrics, InMemoryJournal
 from topicdesk.domain.errors import RateLimited, TransientFailure
 from topicdesk.runtime.failures import SUSPECT_RECEIVES, FailurePolicy
 from topicdesk.runtime.retries import RetrySchedule
+
+from tests.support.fakes import FakeClock, FakeMetrics, InMemoryJournal
 
 
 class Sent:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from fakes import MemoryStore
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import (
     LimitSettings,
@@ -14,6 +13,8 @@ from topicdesk.domain.limiter import (
     reserve_all,
     rules_for,
 )
+
+from tests.support.fakes import MemoryStore
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
 from topicdesk.domain.errors import (
     NotCopyable,
     RateLimited,
@@ -23,6 +22,14 @@ from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatu
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
 from topicdesk.domain.steps import Steps
+
+from tests.support.fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryMessageMap,
+    InMemorySessions,
+)
 
 GROUP = -1001
 OTHER_GROUP = -1002

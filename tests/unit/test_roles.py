@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import asyncio
 
-from fakes import FakeClock, FakeMetrics, FakeTelegram, InMemoryMessageMap, InMemorySessions
 from topicdesk.domain.commands import Registry, Role
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.domain.roles import ADMINS_CACHE_SECONDS, Roles
+
+from tests.support.fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryMessageMap,
+    InMemorySessions,
+)
 
 GROUP = -1001
 ANNA = Person(user_id=501, first_name="Anna")

@@ -13,14 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-    InMemoryStepLog,
-)
 from topicdesk.domain.broadcast import Broadcast, BroadcastJob, BroadcastService
 from topicdesk.domain.errors import (
     RateLimited,
@@ -31,6 +23,15 @@ from topicdesk.domain.errors import (
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.domain.steps import Steps
+
+from tests.support.fakes import (
+    FakeClock,
+    FakeMetrics,
+    FakeTelegram,
+    InMemoryMessageMap,
+    InMemorySessions,
+    InMemoryStepLog,
+)
 
 GROUP = -1001
 ANNA = Person(user_id=501, first_name="Anna")

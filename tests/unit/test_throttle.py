@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakes import MemoryBookings, MemoryStore
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import LimitSettings
 from topicdesk.domain.throttle import SharedThrottle
+
+from tests.support.fakes import MemoryBookings, MemoryStore
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 GROUP_SLOT = 60 / 19

@@ -7,10 +7,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from fakes import FakeMetrics
 from telegram.error import InvalidToken
 from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.domain.errors import Unauthorized
+
+from tests.support.fakes import FakeMetrics
 
 OLD = "111111:old-token-that-was-revoked-by-botfather"
 

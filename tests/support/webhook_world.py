@@ -1,30 +1,24 @@
 """The real webhook handler on moto for property tests.
 
-``WebhookWorld`` wraps ``aws_world`` from the integration tests: the stack's
-queues and secrets on moto in-process, the Lambda environment set for the module, the
-webhook's cached service rebuilt on it, and every ``SendMessage`` the webhook makes recorded
-with its parameters (so a property can check them against what real SQS accepts, which moto
-does not: group and deduplication id characters and lengths, body characters).
+``WebhookWorld`` wraps ``aws_world`` (shared with the integration tests): the stack's queues
+and secrets on moto in-process, the Lambda environment set for the module, the webhook's
+cached service rebuilt on it, and every ``SendMessage`` the webhook makes recorded with its
+parameters (so a property can check them against what real SQS accepts, which moto does not:
+group and deduplication id characters and lengths, body characters).
 """
 
 from __future__ import annotations
 
 import string
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-_INTEGRATION = str(Path(__file__).resolve().parent.parent / "integration")
-if _INTEGRATION not in sys.path:  # aws_world lives with the integration tests
-    sys.path.insert(0, _INTEGRATION)
+from topicdesk.handlers import webhook
 
-from aws_world import WEBHOOK_SECRET, AwsWorld, aws_world  # noqa: E402
-from topicdesk.handlers import webhook  # noqa: E402
-
-from devkit.lambda_runtime import FakeLambdaContext, function_url_event  # noqa: E402
+from devkit.lambda_runtime import FakeLambdaContext, function_url_event
+from tests.support.aws_world import WEBHOOK_SECRET, AwsWorld, aws_world
 
 SQS_MAX_BODY_BYTES = 262_144
 """The SQS message size limit the stack was designed for (256 KiB; SQS has since raised it to

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from aws_world import WEBHOOK_SECRET, AwsWorld
 from topicdesk.handlers import consumer, dlq_processor, webhook
 
 from devkit.lambda_runtime import (
@@ -18,6 +17,7 @@ from devkit.lambda_runtime import (
     function_url_event,
 )
 from devkit.telegram_emulator.testing import RunningEmulator
+from tests.support.aws_world import WEBHOOK_SECRET, AwsWorld
 
 
 @dataclass

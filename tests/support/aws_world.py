@@ -12,7 +12,7 @@ from moto import mock_aws
 from topicdesk.contract import Env
 
 from infra.definitions import create_queues, create_tables
-from tests.leakcheck import register_secret
+from tests.support.leakcheck import register_secret
 
 REGION = "us-east-1"
 WEBHOOK_SECRET = register_secret("local-webhook-secret_ABC-123")

@@ -1,0 +1,1 @@
+"""The local stage end to end in a subprocess."""

@@ -1,0 +1,1 @@
+"""devkit's Bot API emulator driven by python-telegram-bot."""

@@ -1,0 +1,1 @@
+"""The handlers wired through in-process moto and the Bot API emulator."""

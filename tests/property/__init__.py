@@ -1,0 +1,1 @@
+"""Hypothesis over the real webhook handler on in-process moto."""
