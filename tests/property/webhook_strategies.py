@@ -80,6 +80,11 @@ def spec_value(draw: st.DrawFn, types: list[str], field: str, depth: int) -> Any
         return [spec_value(draw, [item], field, depth + 1) for _ in range(size)]
     if type_name not in SPEC_TYPES:
         return _scalar(draw, type_name, field)
+    entry = SPEC_TYPES[type_name]
+    if "fields" not in entry and entry.get("subtypes"):
+        # A union's member need not be an object: RichText is a String, an Array of RichText
+        # or one of its object types.
+        return spec_value(draw, entry["subtypes"], field, depth)
     return spec_object(draw, type_name, depth)
 
 
