@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from topicdesk.contract import Env, Output
+
 from local.reliability.checker import (
     check_albums,
     count_notices,
@@ -45,7 +47,7 @@ NOT_DELIVERED = "⚠️ Not delivered"
 QUESTION = "📣 Send this to "
 FINISHED = "📣 Broadcast finished: "
 #: The person's pace as the product ships it (the other scenarios switch it off).
-PERSON_PACE = {"LIMIT_PERSON_BURST": "8", "LIMIT_PERSON_INTERVAL_SECONDS": "8"}
+PERSON_PACE = {Env.LIMIT_PERSON_BURST: "8", Env.LIMIT_PERSON_INTERVAL_SECONDS: "8"}
 #: Webhook delivery + the runtime's SQS long poll (1 s) + the consumer's own reads: what an
 #: answer takes on an idle stage. The scenario measures it first and uses the slower of the two
 #: (1.1-2.5 s measured on this shared machine).
@@ -253,7 +255,7 @@ def _extra_operators(h: Harness, count: int) -> list[int]:
 def busy_inbox(h: Harness) -> Row:
     measure = Measure(
         started=time.monotonic(),
-        dead_before={item["sk"]["S"] for item in h.dead_letters()},
+        dead_before={h.archive_id(item) for item in h.dead_letters()},
         violations_before=len(h.client.violations()),
     )
     limits_before = h.client.limits()
@@ -261,10 +263,10 @@ def busy_inbox(h: Harness) -> Row:
     # (the emulator's default; said again so the scenario does not depend on it).
     h.client.set_limits(count_each_message=True, group_per_minute=GROUP_PER_MINUTE)
     group = GROUP_PER_MINUTE * float(limits_before["scale"]) * 0.95
-    settings = {**PERSON_PACE, "LIMIT_GROUP_PER_MINUTE": f"{group:g}"}
+    settings = {**PERSON_PACE, Env.LIMIT_GROUP_PER_MINUTE: f"{group:g}"}
     previous = {
         name: h.reconfigure(name, settings)
-        for name in ("ConsumerFunctionName", "DlqProcessorFunctionName")
+        for name in (Output.CONSUMER_FUNCTION_NAME, Output.DLQ_PROCESSOR_FUNCTION_NAME)
     }
     try:
         return _scenario(h, measure)
@@ -279,9 +281,9 @@ def busy_inbox(h: Harness) -> Row:
 
 
 def _scenario(h: Harness, measure: Measure) -> Row:
-    env = h.stage.runtime.pools[h.stage.outputs["ConsumerFunctionName"]].spec.environment
-    max_wait = float(env.get("LIMIT_MAX_WAIT_SECONDS") or DEFAULT_MAX_WAIT)
-    measure.slot = 60.0 / float(env.get("LIMIT_GROUP_PER_MINUTE") or 19)
+    env = h.stage.runtime.pools[h.stage.outputs[Output.CONSUMER_FUNCTION_NAME]].spec.environment
+    max_wait = float(env.get(Env.LIMIT_MAX_WAIT_SECONDS) or DEFAULT_MAX_WAIT)
+    measure.slot = 60.0 / float(env.get(Env.LIMIT_GROUP_PER_MINUTE) or 19)
     limiter_wait = max_wait + measure.slot
     busy = Busy(h, [h.operator, *_extra_operators(h, 2)])
     people = h.new_people(30, "Busy")
@@ -530,7 +532,7 @@ def _row(
     )
 
     # Dead letters: the poison update only.
-    dead = [d for d in h.dead_letters() if d["sk"]["S"] not in measure.dead_before]
+    dead = [d for d in h.dead_letters() if h.archive_id(d) not in measure.dead_before]
     others = [d for d in dead if poison not in json.dumps(d)]
     poisoned = len(dead) - len(others)
     problems += len(others) + (poisoned != 1)

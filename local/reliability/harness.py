@@ -234,6 +234,12 @@ class Harness:
         )
         return list(answer.get("Items", []))
 
+    @staticmethod
+    def archive_id(dead_letter: dict[str, Any]) -> str:
+        """A dead letter's archive id (its sort key): what `ops dlq replay` takes."""
+        _, sort_key = DATA_TABLE.keys
+        return str(dead_letter[sort_key]["S"])
+
     def ops(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "ops", "--stage", "local", *args],

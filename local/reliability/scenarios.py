@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from topicdesk.contract import Output
+
 from local.reliability.aws_faults import THROTTLED
 from local.reliability.busy_inbox import busy_inbox
 from local.reliability.harness import Harness, Person, Row, row
@@ -237,7 +239,7 @@ def consumer_crash(h: Harness) -> Row:
     people = h.new_people(6, "Crash")
     h.client.set_fault("copyMessages", latency=2.0)
     h.client.set_fault("copyMessage", latency=2.0)
-    consumer = h.stage.runtime.pools[h.stage.outputs["ConsumerFunctionName"]]
+    consumer = h.stage.runtime.pools[h.stage.outputs[Output.CONSUMER_FUNCTION_NAME]]
     for person in people:
         h.write(person, 3)
     killed = 0
@@ -269,7 +271,7 @@ def poison_and_replay(h: Harness) -> Row:
     h.wait_until("the dead letter", lambda: len(h.dead_letters()) > dead)
     h.wait_quiet()
     h.client.clear_faults()
-    archived = [item["sk"]["S"] for item in h.dead_letters()]
+    archived = [h.archive_id(item) for item in h.dead_letters()]
     lost_before_replay = h.check([person])[0].lost
     for archive_id in archived:
         result = h.ops("dlq", "replay", archive_id)

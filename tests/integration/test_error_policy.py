@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
+from topicdesk.contract import DATA_TABLE, LIMITS_TABLE, Env
 from topicdesk.handlers import consumer as consumer_handler
 from topicdesk.runtime import retries
 
@@ -19,6 +20,15 @@ def moto_messages(queue_url: str) -> list[Any]:
     """The queue's messages inside moto, to read and move their visibility deadline."""
     name = queue_url.rsplit("/", 1)[-1]
     return list(sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].queues[name]._messages)
+
+
+def limits_table(pipeline: Pipeline) -> Any:
+    return pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.LIMITS_TABLE])
+
+
+def limiter_key(name: str) -> dict[str, str]:
+    """A limits-table item's key (the limiter's names: group#<chat>, person#<user>)."""
+    return {LIMITS_TABLE.partition_key: name}
 
 
 def person(pipeline: Pipeline, name: str) -> int:
@@ -116,13 +126,13 @@ def test_429_defers_the_record_by_retry_after_and_trips_nothing(pipeline: Pipeli
     assert retry_after - 2 < hidden_for <= retry_after + 0.5
     assert pipeline.updates.poll_once().received == 0
     # Every instance was told: the shared limiter holds the group's key until then.
-    limits = pipeline.aws.dynamodb.Table("topicdesk-test-limits")
-    held = limits.get_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})["Item"]
+    limits = limits_table(pipeline)
+    held = limits.get_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))["Item"]
     assert retry_after - 2 < float(held["tat"]) - time.time() <= retry_after + 0.5
     # Time passes: for the emulator's window, the queue's invisibility and the limiter.
     pipeline.client.set_limits(enabled=False)
     message.visible_at = 0
-    limits.delete_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})
+    limits.delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
     assert pipeline.updates.poll_once().succeeded == 1
     assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
     assert pipeline.client.violations() == []
@@ -140,8 +150,8 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
     # Telegram turns stricter than our limiter believes (1 message a minute, already spent
     # by the person's topic): the ops topic for the alert is refused with 429.
     pipeline.client.set_limits(enabled=True, group_per_minute=1)
-    limits = pipeline.aws.dynamodb.Table("topicdesk-test-limits")
-    limits.delete_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})
+    limits = limits_table(pipeline)
+    limits.delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
     first = pipeline.dead_letters.poll_once()
     assert first.failed == 1
     refused = [
@@ -156,12 +166,12 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
     [message] = moto_messages(pipeline.aws.dlq_url)
     hidden_for = message.visible_at / 1000 - time.time()
     assert retry_after - 2 < hidden_for <= retry_after + 0.5
-    held = limits.get_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})["Item"]
+    held = limits.get_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))["Item"]
     assert retry_after - 2 < float(held["hold_until"]) - time.time() <= retry_after + 0.5
     # Time passes.
     pipeline.client.set_limits(enabled=False)
     message.visible_at = 0
-    limits.delete_item(Key={"pk": f"group#{pipeline.operator_chat_id}"})
+    limits.delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
     assert pipeline.dead_letters.poll_once().succeeded == 1
     assert len(pipeline.topic_texts(pipeline.topic_of("alerts"))) == 1
     assert sum("could not be delivered" in t for t in pipeline.private_texts(anna)) == 1
@@ -270,9 +280,10 @@ def test_poison_update_ends_archived_with_person_and_on_call_told(
     assert "could not be delivered" in pipeline.private_texts(anna)[-1]
     alerts = pipeline.topic_texts(pipeline.topic_of("alerts"))
     assert len(alerts) == 1 and "chat_write_forbidden" in alerts[0].lower()
-    table = pipeline.aws.dynamodb.Table("topicdesk-test-data")
+    table = pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE])
     items = table.query(
-        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": "DEAD"}
+        KeyConditionExpression=f"{DATA_TABLE.partition_key} = :pk",
+        ExpressionAttributeValues={":pk": "DEAD"},
     )["Items"]
     # Five genuine failures (MAX_ATTEMPTS), then the consumer moved it to the DLQ itself.
     assert len(items) == 1 and items[0]["receive_count"] == 5
@@ -281,8 +292,8 @@ def test_poison_update_ends_archived_with_person_and_on_call_told(
 def test_a_flooding_person_is_paced_in_order_without_loss(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIMIT_PERSON_BURST", "2")
-    monkeypatch.setenv("LIMIT_PERSON_INTERVAL_SECONDS", "30")
+    monkeypatch.setenv(Env.LIMIT_PERSON_BURST, "2")
+    monkeypatch.setenv(Env.LIMIT_PERSON_INTERVAL_SECONDS, "30")
     consumer_handler.runtime.cache_clear()
     anna = person(pipeline, "Anna")
     for i in range(4):
@@ -294,10 +305,10 @@ def test_a_flooding_person_is_paced_in_order_without_loss(
     assert pipeline.topic_texts(thread)[1:] == ["m0", "m1"]
     assert "steady pace" in pipeline.private_texts(anna)[-1]
     # The held records come back when the person's pace allows (fast-forwarded here).
-    limits = pipeline.aws.dynamodb.Table("topicdesk-test-limits")
+    limits = limits_table(pipeline)
     for message in moto_messages(pipeline.aws.updates_url):
         message.visible_at = 0
-    limits.delete_item(Key={"pk": f"person#{anna}"})
+    limits.delete_item(Key=limiter_key(f"person#{anna}"))
     assert pipeline.updates.poll_once().succeeded == 2
     assert pipeline.topic_texts(thread)[1:] == ["m0", "m1", "m2", "m3"]
     assert sum("steady pace" in t for t in pipeline.private_texts(anna)) == 1

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from topicdesk.adapters.dynamodb import DynamoDeadLetterArchive
+from topicdesk.contract import Env, Output
 from topicdesk.domain.model import DeadLetter
 
 import ops.__main__ as ops_cli
@@ -22,13 +23,13 @@ def stage(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> StageResources
     resources = StageResources(
         stage="test",
         outputs={
-            "WebhookUrl": "https://example.invalid/webhook/",
-            "UpdatesQueueUrl": aws.updates_url,
-            "DeadLetterQueueUrl": aws.dlq_url,
-            "ParkingQueueUrl": aws.parking_url,
-            "DataTableName": "topicdesk-test-data",
-            "BotTokenSecretName": "topicdesk-test-bot-token",
-            "WebhookSecretName": "topicdesk-test-webhook-secret",
+            Output.WEBHOOK_URL: "https://example.invalid/webhook/",
+            Output.UPDATES_QUEUE_URL: aws.updates_url,
+            Output.DEAD_LETTER_QUEUE_URL: aws.dlq_url,
+            Output.PARKING_QUEUE_URL: aws.parking_url,
+            Output.DATA_TABLE_NAME: aws.env[Env.DATA_TABLE],
+            Output.BOT_TOKEN_SECRET_NAME: aws.env[Env.BOT_TOKEN_SECRET_NAME],
+            Output.WEBHOOK_SECRET_NAME: aws.env[Env.WEBHOOK_SECRET_NAME],
         },
         endpoint_url=None,
         telegram_api_url=pipeline.emulator.base_url,
@@ -45,7 +46,7 @@ def run(*argv: str, token: str = "") -> tuple[int, str]:
 
 
 def archive(pipeline: Pipeline) -> DynamoDeadLetterArchive:
-    return DynamoDeadLetterArchive(pipeline.aws.dynamodb.Table("topicdesk-test-data"))
+    return DynamoDeadLetterArchive(pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE]))
 
 
 def dead(update_id: int, chat: int, text: str, age: float = 0.0) -> DeadLetter:
@@ -144,7 +145,9 @@ def test_secrets_set_token(pipeline: Pipeline, stage: StageResources) -> None:
     code, out = run("secrets", "set-token", token=pipeline.emulator.token)
     assert code == 0 and "token stored for @" in out
     assert pipeline.emulator.token not in out
-    stored = pipeline.aws.secrets.get_secret_value(SecretId="topicdesk-test-bot-token")
+    stored = pipeline.aws.secrets.get_secret_value(
+        SecretId=pipeline.aws.env[Env.BOT_TOKEN_SECRET_NAME]
+    )
     assert stored["SecretString"] == pipeline.emulator.token
 
 

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from topicdesk.adapters.rate_limiter import DynamoBookings, DynamoTatStore
+from topicdesk.contract import LIMITS_TABLE
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import BOT_WIDE_RETRY_AFTER, LimitSettings, Rule
 from topicdesk.domain.throttle import HOLD_CHECK_LEAD_SECONDS, SharedThrottle
@@ -28,6 +29,15 @@ def table() -> Iterator[Any]:
         # The stack's limits table, from infra's own definition (no TTL: as before).
         create_table(dynamodb, "limits", LIMITS.layout, ttl=False)
         yield dynamodb.Table("limits")
+
+
+def limits_key(name: str) -> dict[str, str]:
+    """A limits-table item's key; the names are the limiter's (bot, chat#.., group#.., book#..)."""
+    return {LIMITS_TABLE.partition_key: name}
+
+
+def limits_item(table: Any, name: str) -> dict[str, Any]:
+    return dict(table.get_item(Key=limits_key(name))["Item"])
 
 
 class FakeTime:
@@ -52,10 +62,10 @@ def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
     with pytest.raises(RateLimited) as refused:
         store.reserve(rule, 1000.0, 3.5)
     assert refused.value.retry_after == pytest.approx(2 * 60 / 19, abs=1e-3)
-    assert float(table.get_item(Key={"pk": "group#-1"})["Item"]["tat"]) == pytest.approx(
+    assert float(limits_item(table, "group#-1")["tat"]) == pytest.approx(
         1000 + 2 * 60 / 19, abs=1e-3
     )
-    assert int(table.get_item(Key={"pk": "group#-1"})["Item"]["expires_at"]) > 1000
+    assert int(limits_item(table, "group#-1")[LIMITS_TABLE.ttl_attribute]) > 1000
 
 
 def test_two_instances_share_one_budget(table: Any) -> None:
@@ -82,7 +92,7 @@ def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
     assert refused.value.retry_after == pytest.approx(30, abs=1e-3)
     # A shorter 429 later does not shorten the hold.
     a.penalize(-100, retry_after=5)
-    held = float(table.get_item(Key={"pk": "group#-100"})["Item"]["tat"])
+    held = float(limits_item(table, "group#-100")["tat"])
     assert held == pytest.approx(1030, abs=1e-3)
 
 
@@ -123,13 +133,13 @@ def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: An
     assert behind.value.retry_after == pytest.approx(2 * interval, abs=1e-3)  # slot 3
     # The deferred record comes back at its slot and goes without waiting or re-queueing.
     times.now = 1000.0 + 2 * interval
-    tat_before = float(table.get_item(Key={"pk": "group#-9"})["Item"]["tat"])
+    tat_before = float(limits_item(table, "group#-9")["tat"])
     times.slept.clear()
     a.begin_record("deferred", 2, None)
     asyncio.run(a.before_send(-9))
     assert times.slept == []
-    assert float(table.get_item(Key={"pk": "group#-9"})["Item"]["tat"]) == tat_before
-    assert "Item" not in table.get_item(Key={"pk": "book#deferred"})
+    assert float(limits_item(table, "group#-9")["tat"]) == tat_before
+    assert "Item" not in table.get_item(Key=limits_key("book#deferred"))
 
 
 @pytest.mark.parametrize(
@@ -281,7 +291,7 @@ def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> No
     )
     asyncio.run(throttle.before_send(-50))
     assert times.now == pytest.approx(1000.03, abs=1e-3)
-    tat = float(table.get_item(Key={"pk": "group#-50"})["Item"]["tat"])
+    tat = float(limits_item(table, "group#-50")["tat"])
     assert tat == pytest.approx(1000.03 + 60 / 19, abs=1e-3)
 
 
@@ -296,9 +306,9 @@ def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(ta
     bot_interval = 1 / 28
     asyncio.run(throttle.before_send(61))  # slot 0 of the bot, no sleep
     asyncio.run(throttle.before_send(62))  # bot slot 1: wakes 50 ms late, more than half of
-    bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])  # an interval: re-queues
+    bot = float(limits_item(table, "bot")["tat"])  # an interval: re-queues
     assert bot > 1000 + 2 * bot_interval + 0.04
-    chat = float(table.get_item(Key={"pk": "chat#62"})["Item"]["tat"])
+    chat = float(limits_item(table, "chat#62")["tat"])
     assert chat == pytest.approx(1000 + 1 / 0.95, abs=1e-3)  # 50 ms means nothing to 1/s
 
 
@@ -314,7 +324,7 @@ def deferred_with_a_booking(
         clock=times.clock,
         sleep=times.sleep,
     )
-    table.put_item(Item={"pk": key, "tat": Decimal(busy_until)})
+    table.put_item(Item={**limits_key(key), "tat": Decimal(busy_until)})
     throttle.begin_record(record, 1, None)
     with pytest.raises(RateLimited) as deferred:
         asyncio.run(throttle.before_send(chat_id))
@@ -333,7 +343,7 @@ def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: A
     times.now = 1010.0
     asyncio.run(throttle.before_send(77))
     assert times.slept == []  # its slot, at once
-    assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(1010 + 1 / 28)
+    assert float(limits_item(table, "bot")["tat"]) == pytest.approx(1010 + 1 / 28)
 
 
 def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) -> None:
@@ -344,9 +354,7 @@ def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) 
     times.now = 1010.9  # back 0.9 s late (SQS hides in whole seconds)
     asyncio.run(throttle.before_send(78))
     # A fresh slot after the bot's current TAT, not the stale one (which would collide).
-    assert float(table.get_item(Key={"pk": "bot"})["Item"]["tat"]) == pytest.approx(
-        1010.9 + 1 / 28, abs=1e-3
-    )
+    assert float(limits_item(table, "bot")["tat"]) == pytest.approx(1010.9 + 1 / 28, abs=1e-3)
 
 
 def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(table: Any) -> None:
@@ -358,7 +366,7 @@ def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(tab
     times.now = 1031.0
     asyncio.run(throttle.before_send(-80))
     assert times.slept == []
-    tat = float(table.get_item(Key={"pk": "group#-80"})["Item"]["tat"])
+    tat = float(limits_item(table, "group#-80")["tat"])
     assert tat == pytest.approx(1030 + 60 / 19, abs=1e-3)  # nothing reserved a second time
 
 
@@ -370,7 +378,7 @@ def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -
     asyncio.run(throttle.before_send(-90))  # the group's next slot is 60/19 s away
     asyncio.run(throttle.before_send(-90))
     assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
-    bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])
+    bot = float(limits_item(table, "bot")["tat"])
     assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # taken at the send, not before
 
 
@@ -379,9 +387,10 @@ def test_a_booked_bot_slot_passed_while_the_chat_waited_is_taken_again(table: An
     throttle = deferred_with_a_booking(
         table, times, key="bot", busy_until=1010, chat_id=79, record="job-4"
     )
-    table.put_item(Item={"pk": "chat#79", "tat": Decimal("1011")})  # the chat is busy till 1011
+    # The chat is busy till 1011.
+    table.put_item(Item={**limits_key("chat#79"), "tat": Decimal("1011")})
     times.now = 1010.0
     asyncio.run(throttle.before_send(79))
     assert times.now >= 1011.0
-    bot = float(table.get_item(Key={"pk": "bot"})["Item"]["tat"])
+    bot = float(limits_item(table, "bot")["tat"])
     assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # a fresh bot slot at the send

@@ -6,6 +6,7 @@ import importlib
 from types import SimpleNamespace
 
 import pytest
+from topicdesk.contract import DATA_TABLE
 
 from bench import cost, meter, webhook_bench
 from bench.cost import LambdaUse, UpdateCost
@@ -69,9 +70,10 @@ def test_cost_per_million_on_fixed_inputs() -> None:
 
 
 def test_dynamodb_item_sizes_and_request_units() -> None:
-    item = {"pk": {"S": "USER#42"}, "n": {"N": "12345"}, "ok": {"BOOL": True}}
-    assert meter.item_bytes(item) == (2 + 7) + (1 + 4) + (2 + 1)
-    big = {"pk": {"S": "x"}, "blob": {"S": "y" * 1500}}
+    pk = DATA_TABLE.partition_key  # an item as the data table holds it
+    item = {pk: {"S": "USER#42"}, "n": {"N": "12345"}, "ok": {"BOOL": True}}
+    assert meter.item_bytes(item) == (len(pk) + 7) + (1 + 4) + (2 + 1)
+    big = {pk: {"S": "x"}, "blob": {"S": "y" * 1500}}
     assert meter.dynamodb_units("PutItem", {"Item": big}, {}) == (0.0, 2.0)
     assert meter.dynamodb_units("GetItem", {"ConsistentRead": True}, {"Item": item}) == (1.0, 0)
     assert meter.dynamodb_units("GetItem", {}, {}) == (0.5, 0.0)
