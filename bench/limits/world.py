@@ -320,6 +320,7 @@ class Consumers:
             handler=HANDLER,
             environment=env,
             code_dir=FUNCTIONS,
+            code_package="topicdesk",  # the wrapper (bench.limits.consumer) runs the product's
             timeout_seconds=CONSUMER_TIMEOUT_SECONDS,
             log_path=log,
         )

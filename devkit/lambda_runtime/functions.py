@@ -38,6 +38,14 @@ class FunctionSpec:
     timeout_seconds: float = 30.0
     memory_mb: int = 512
     log_path: Path = field(default=Path("/dev/null"))
+    code_package: str | None = None
+    """The package the code asset provides (default: the handler's top-level package). A
+    handler that wraps the function's code from elsewhere (the benchmark's) names it here,
+    so the wrapper stays importable and the code still comes from ``code_dir``."""
+
+    @property
+    def package(self) -> str:
+        return self.code_package or self.handler.split(".")[0]
 
 
 class LocalFunction:
@@ -65,6 +73,7 @@ class LocalFunction:
                 self.spec.name,
                 self.spec.timeout_seconds,
                 self.spec.memory_mb,
+                self.spec.package,
             ),
             name=f"lambda-{self.spec.name}",
             daemon=True,

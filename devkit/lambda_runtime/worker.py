@@ -47,12 +47,13 @@ def serve(
     function_name: str,
     timeout_seconds: float,
     memory_mb: int,
+    code_package: str,
 ) -> None:
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     sys.stdout = sys.stderr = log
     os.environ.clear()
     os.environ.update(environment)
-    _code_first(code_dir, handler_path.split(".")[0])
+    _code_first(code_dir, code_package)
     module_name, _, attribute = handler_path.rpartition(".")
     try:
         handler = getattr(importlib.import_module(module_name), attribute)
