@@ -96,3 +96,13 @@ def test_patience_defers_what_would_hold_up_the_rest_of_the_batch() -> None:
     with pytest.raises(RateLimited):
         asyncio.run(limiter.before_send(-1))
     assert clock.slept == [] and "busy" in bookings.items
+
+
+def test_patience_never_defers_for_the_bots_own_slot() -> None:
+    """Every record needs the bot's slot: a broadcast's jobs sleep for it, none defers."""
+    clock = Clock()
+    limiter, store, bookings = throttle(clock)
+    store.tat["bot"] = clock.now + 2.0  # 56 sends of other instances queued on the bot's key
+    limiter.begin_record("job", 1, None, patience=0.5)
+    asyncio.run(limiter.before_send(501))  # a person's chat: idle
+    assert clock.now == pytest.approx(1002.0, abs=0.05) and bookings.items == {}

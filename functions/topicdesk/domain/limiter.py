@@ -23,7 +23,7 @@ group's pace (``topics#<chat>``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -79,6 +79,9 @@ class LimitSettings:
     """Each message of a call, and each topic creation, spends a unit (see the module)."""
 
 
+BOT_KEY = "bot"
+"""The bot's overall 30/s: every send spends it."""
+
 Spend = Literal["message", "topic"]
 """What a call spends: a message (chat or group key, and the bot's) or a topic creation."""
 
@@ -103,7 +106,7 @@ def rules_for(
         if chat_id < 0
         else Rule(f"chat#{chat_id}", 1.0 / settings.chat_per_second, weight=weight)
     )
-    return [chat_rule, Rule("bot", 1.0 / settings.bot_per_second, late_slack=0.5, weight=weight)]
+    return [chat_rule, Rule(BOT_KEY, 1.0 / settings.bot_per_second, late_slack=0.5, weight=weight)]
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,18 @@ def next_tat(stored_tat: float | None, now: float, rule: Rule) -> tuple[float, f
 
 
 def reserve_all(
-    store: TatStore, rules: Sequence[Rule], now: float, max_wait: float
+    store: TatStore,
+    rules: Sequence[Rule],
+    now: float,
+    max_wait: float,
+    waits: Mapping[str, float] | None = None,
 ) -> list[Reservation]:
-    """Reserve a slot on every key (all or nothing); the longest wait is the send's."""
+    """Reserve a slot on every key (all or nothing); the longest wait is the send's.
+    ``waits``: a shorter longest wait for some keys."""
     taken: list[Reservation] = []
     try:
         for rule in rules:
-            taken.append(store.reserve(rule, now, max_wait))
+            taken.append(store.reserve(rule, now, (waits or {}).get(rule.key, max_wait)))
     except RateLimited:
         for reservation in taken:
             store.release(reservation)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from topicdesk.domain.errors import RateLimited, StorageUnavailable
 from topicdesk.domain.limiter import (
+    BOT_KEY,
     LimitSettings,
     Rule,
     Spend,
@@ -94,13 +95,20 @@ class SharedThrottle:
         spent = rules_for(chat_id, count, self._settings, kind)
         now = self._clock() + self._latency_guard
         max_wait = self._settings.max_wait
-        if self._patience is not None:
-            max_wait = min(max_wait, self._patience)
         if self._deadline is not None:
             max_wait = max(0.0, min(max_wait, self._deadline - now))
+        # Patience bounds the wait for a chat's or a group's slot only: records behind this one
+        # may not need that key. The bot's slot is everyone's: waiting for it holds up nobody
+        # who would not wait for it too (a broadcast's jobs deferred instead crawled).
+        patient = {
+            rule.key: min(max_wait, self._patience)
+            for rule in spent
+            if self._patience is not None and rule.key != BOT_KEY
+        }
         booked, rules = self._booked_slot(spent, now)
         try:
-            slots = {r.key: now + r.wait for r in reserve_all(self._store, rules, now, max_wait)}
+            reserved = reserve_all(self._store, rules, now, max_wait, patient)
+            slots = {r.key: now + r.wait for r in reserved}
         except RateLimited as limited:
             raise self._book(rules, limited, now) from None
         if booked is not None:  # the booked key's slot, for the lateness check below
