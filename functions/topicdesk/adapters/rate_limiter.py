@@ -93,7 +93,8 @@ class DynamoTatStore:
                 ":cost": _number(rule.cost),
                 ":now": _number(now),
                 ":latest": _number(latest),
-                ":expires": int(latest) + EXPIRY_SECONDS,
+                # Kept an hour past the TAT it sets (a day-long bucket lives a day).
+                ":expires": int(latest + rule.cost) + EXPIRY_SECONDS,
             },
             ReturnValues="UPDATED_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -108,7 +109,7 @@ class DynamoTatStore:
                 ExpressionAttributeValues={
                     ":tat": _number(now + rule.cost),
                     ":now": _number(now),
-                    ":expires": int(now) + EXPIRY_SECONDS,
+                    ":expires": int(now + rule.cost) + EXPIRY_SECONDS,
                 },
             )
         )
