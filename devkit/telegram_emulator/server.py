@@ -357,6 +357,10 @@ class EmulatorServer:
             result=body.get("result"),
             parameters=body.get("parameters"),
         )
+        if request.transport is None or request.transport.is_closing():
+            # The caller went away before its answer (its timeout, a crash): the method ran,
+            # the bot cannot know. Logged so a test tells an in-doubt duplicate from a real one.
+            entry["answer_dropped"] = True
         return web.Response(text=_dumps(body), status=status, content_type="application/json")
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
