@@ -21,6 +21,9 @@ __all__ = [
     "DEFAULT_TELEGRAM_API_URL",
     "IDEMPOTENCY_TABLE",
     "LIMITS_TABLE",
+    "WIDGET_GROUP_PREFIX",
+    "WIDGET_RECORD_KEY",
+    "WIDGET_SESSION_SECONDS",
     "Env",
     "Output",
     "TableLayout",
@@ -35,6 +38,13 @@ DEFAULT_GREETING: Final = (
 # the local stage's long polling): only the update types Topicdesk handles (a type it would
 # only drop costs a Lambda invocation and an SQS message per update).
 ALLOWED_UPDATES: Final = ("message", "edited_message", "my_chat_member")
+
+# The web widget's records on the updates FIFO queue (``topicdesk.domain.widget.WidgetRecord``):
+# the body is ``{WIDGET_RECORD_KEY: {...}}`` and the MessageGroupId ``<prefix><session id>``.
+WIDGET_RECORD_KEY: Final = "widget_message"
+WIDGET_GROUP_PREFIX: Final = "widget:"
+WIDGET_SESSION_SECONDS: Final = 30 * 24 * 3600
+"""A widget session (and its token) lasts this long after its last message."""
 
 
 class Env:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import Reservation, Rule, next_tat
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
 from topicdesk.domain.ports import Booking, FailureRecord
+from topicdesk.domain.widget import (
+    CONNECTION_SECONDS,
+    WidgetConnection,
+    WidgetMessage,
+    WidgetSession,
+)
 
 
 class FakeClock:
@@ -362,3 +369,93 @@ class MemoryBookings:
 
     def take(self, record_id: str) -> Booking | None:
         return self.items.pop(record_id, None)
+
+
+class InMemoryWidgetConversations:
+    """``WidgetConversations`` in memory."""
+
+    def __init__(self) -> None:
+        self.connection_items: dict[str, WidgetConnection] = {}
+        self.sessions: dict[str, WidgetSession] = {}
+        self.session_connections: dict[str, list[str]] = {}
+        self.messages: dict[str, list[WidgetMessage]] = {}
+        self.queued: set[tuple[str, str]] = set()
+        self.expires: dict[str, float] = {}
+        self.connection_expires: dict[str, float] = {}
+
+    def open_connection(self, connection_id: str, project: str, now: float) -> None:
+        self.connection_items[connection_id] = WidgetConnection(connection_id, project)
+
+    def connection(self, connection_id: str) -> WidgetConnection | None:
+        return self.connection_items.get(connection_id)
+
+    def drop_connection(self, connection_id: str) -> None:
+        known = self.connection_items.pop(connection_id, None)
+        if known is not None and known.session_id is not None:
+            listed = self.session_connections.get(known.session_id, [])
+            self.session_connections[known.session_id] = [c for c in listed if c != connection_id]
+
+    def start_session(self, session_id: str, project: str, now: float) -> None:
+        if session_id not in self.sessions:
+            self.sessions[session_id] = WidgetSession(session_id, project, now, now)
+            self.expires[session_id] = now + WIDGET_SESSION_SECONDS
+
+    def session(self, session_id: str, now: float) -> WidgetSession | None:
+        if self.expires.get(session_id, 0) < now:
+            return None
+        return self.sessions.get(session_id)
+
+    def bind(self, connection_id: str, session_id: str, now: float) -> None:
+        known = self.connection_items[connection_id]
+        self.connection_items[connection_id] = replace(known, session_id=session_id)
+        listed = self.session_connections.setdefault(session_id, [])
+        if connection_id not in listed:
+            listed.append(connection_id)
+        self.connection_expires[connection_id] = now + CONNECTION_SECONDS
+
+    def connections(self, session_id: str, now: float) -> list[str]:
+        listed = self.session_connections.get(session_id, [])
+        return [c for c in listed if self.connection_expires.get(c, 0) >= now]
+
+    def _find(self, session_id: str, sender: str, message_id: str) -> int | None:
+        for index, known in enumerate(self.messages.get(session_id, [])):
+            if known.sender == sender and known.id == message_id:
+                return index
+        return None
+
+    def _touch(self, session_id: str, now: float) -> None:
+        self.expires[session_id] = now + WIDGET_SESSION_SECONDS
+        if session_id in self.sessions:
+            self.sessions[session_id] = replace(self.sessions[session_id], last_message_at=now)
+
+    def accept_visitor(self, session_id: str, message: WidgetMessage, now: float) -> bool:
+        if self._find(session_id, "visitor", message.id) is not None:
+            return (session_id, message.id) not in self.queued
+        self._touch(session_id, now)
+        self.messages.setdefault(session_id, []).append(replace(message, sender="visitor"))
+        return True
+
+    def confirm_queued(self, session_id: str, message_id: str) -> None:
+        self.queued.add((session_id, message_id))
+
+    def record_operator(
+        self, session_id: str, message: WidgetMessage, *, pushed: bool, now: float
+    ) -> bool:
+        if self._find(session_id, "operator", message.id) is not None:
+            return False
+        self._touch(session_id, now)
+        kept = replace(message, sender="operator", pending=not pushed)
+        self.messages.setdefault(session_id, []).append(kept)
+        return True
+
+    def history(self, session_id: str, limit: int = 200) -> list[WidgetMessage]:
+        return list(self.messages.get(session_id, []))[-limit:] if limit > 0 else []
+
+    def take_pending(self, session_id: str) -> list[WidgetMessage]:
+        taken: list[WidgetMessage] = []
+        conversation = self.messages.get(session_id, [])
+        for index, known in enumerate(conversation):
+            if known.pending:
+                taken.append(known)
+                conversation[index] = replace(known, pending=False)
+        return taken
