@@ -17,6 +17,14 @@ from typing import Any
 JSON = dict[str, Any]
 
 
+def _body(scope: JSON, *in_path: str) -> JSON:
+    """A client method's arguments (its ``locals()``) as a request body, less ``self`` and
+    those already in the URL: each argument is named once, in the method's signature
+    (``_request`` drops the ones left at ``None``)."""
+    skip = {"self", *in_path}
+    return {name: value for name, value in scope.items() if name not in skip}
+
+
 class EmulatorError(Exception):
     """The emulator refused a control action (``status`` is the HTTP status)."""
 
@@ -132,18 +140,7 @@ class EmulatorClient:
         bot_id: int | None = None,
     ) -> JSON:
         """A user and their private chat with the bot; ``started=True``: they pressed Start."""
-        return self._post(
-            "/users",
-            first_name=first_name,
-            last_name=last_name,
-            username=username,
-            language_code=language_code,
-            is_premium=is_premium,
-            started=started,
-            hide_forwards=hide_forwards,
-            user_id=user_id,
-            bot_id=bot_id,
-        )
+        return self._post("/users", **_body(locals()))
 
     def create_forum_group(
         self,
@@ -167,22 +164,7 @@ class EmulatorClient:
         The first operator is the creator; with ``operators_admin`` the others are
         administrators. ``operator_names`` creates operator users on the fly.
         """
-        return self._post(
-            "/groups",
-            title=title,
-            operators=operators or [],
-            operator_names=operator_names or [],
-            operators_admin=operators_admin,
-            members=members or [],
-            bot_admin=bot_admin,
-            bot_can_manage_topics=bot_can_manage_topics,
-            bot_can_delete_messages=bot_can_delete_messages,
-            forum=forum,
-            supergroup=supergroup,
-            username=username,
-            chat_id=chat_id,
-            bot_id=bot_id,
-        )
+        return self._post("/groups", **_body(locals()))
 
     def create_group(
         self, title: str = "Group", operators: list[int] | None = None, **kwargs: Any
@@ -194,9 +176,7 @@ class EmulatorClient:
         self, chat_id: int, user_id: int, status: str | None = None, rights: JSON | None = None
     ) -> JSON:
         """Change a member's status/rights, e.g. ``rights={"can_manage_topics": False}``."""
-        return self._post(
-            f"/groups/{chat_id}/members", user_id=user_id, status=status, rights=rights
-        )
+        return self._post(f"/groups/{chat_id}/members", **_body(locals(), "chat_id"))
 
     def migrate_group(self, chat_id: int, forum: bool = False) -> JSON:
         return self._post(f"/groups/{chat_id}/migrate", forum=forum)
@@ -229,26 +209,7 @@ class EmulatorClient:
 
         Returns ``{"message": Message, "message_id": int}``.
         """
-        return self._post(
-            f"/users/{user_id}/messages",
-            text=text,
-            photo=photo,
-            document=document,
-            video=video,
-            voice=voice,
-            audio=audio,
-            animation=animation,
-            sticker=sticker,
-            video_note=video_note,
-            location=location,
-            contact=contact,
-            caption=caption,
-            entities=entities,
-            parse_mode=parse_mode,
-            reply_to_message_id=reply_to_message_id,
-            forward_origin=forward_origin,
-            bot_id=bot_id,
-        )
+        return self._post(f"/users/{user_id}/messages", **_body(locals(), "user_id"))
 
     def send_album(
         self,
@@ -262,13 +223,7 @@ class EmulatorClient:
         """An album: ``items`` like ``[{"type": "photo", "caption": "x"}]``, or a photo count."""
         if isinstance(items, int):
             items = [{"type": "photo"} for _ in range(items)]
-        return self._post(
-            f"/users/{user_id}/albums",
-            items=items,
-            chat_id=chat_id,
-            thread_id=thread_id,
-            bot_id=bot_id,
-        )
+        return self._post(f"/users/{user_id}/albums", **_body(locals(), "user_id"))
 
     def edit_as_user(
         self,
@@ -279,13 +234,7 @@ class EmulatorClient:
         caption: str | None = None,
         bot_id: int | None = None,
     ) -> JSON:
-        return self._post(
-            f"/users/{user_id}/edit",
-            message_id=message_id,
-            text=text,
-            caption=caption,
-            bot_id=bot_id,
-        )
+        return self._post(f"/users/{user_id}/edit", **_body(locals(), "user_id"))
 
     def react_as_user(
         self,
@@ -296,13 +245,7 @@ class EmulatorClient:
         chat_id: int | None = None,
         bot_id: int | None = None,
     ) -> JSON:
-        return self._post(
-            f"/users/{user_id}/react",
-            message_id=message_id,
-            emoji=emoji,
-            chat_id=chat_id,
-            bot_id=bot_id,
-        )
+        return self._post(f"/users/{user_id}/react", **_body(locals(), "user_id"))
 
     def block_bot(self, user_id: int, bot_id: int | None = None) -> JSON:
         return self._post(f"/users/{user_id}/block", bot_id=bot_id)
@@ -336,12 +279,7 @@ class EmulatorClient:
         ``media`` takes the same media keywords as ``send_as_user`` (``photo=True``...).
         """
         return self._post(
-            f"/chats/{chat_id}/messages",
-            thread_id=thread_id,
-            user_id=user_id,
-            text=text,
-            reply_to_message_id=reply_to_message_id,
-            **media,
+            f"/chats/{chat_id}/messages", **_body(locals(), "chat_id", "media"), **media
         )
 
     def edit_as_operator(
@@ -353,20 +291,12 @@ class EmulatorClient:
         *,
         caption: str | None = None,
     ) -> JSON:
-        return self._post(
-            f"/chats/{chat_id}/edit",
-            user_id=user_id,
-            message_id=message_id,
-            text=text,
-            caption=caption,
-        )
+        return self._post(f"/chats/{chat_id}/edit", **_body(locals(), "chat_id"))
 
     def create_topic(
         self, chat_id: int, name: str, user_id: int | None = None, icon_color: int | None = None
     ) -> JSON:
-        return self._post(
-            f"/chats/{chat_id}/topics", name=name, user_id=user_id, icon_color=icon_color
-        )
+        return self._post(f"/chats/{chat_id}/topics", **_body(locals(), "chat_id"))
 
     def topics(self, chat_id: int) -> list[JSON]:
         result: list[JSON] = self._get(f"/chats/{chat_id}/topics")["topics"]
@@ -442,19 +372,7 @@ class EmulatorClient:
         * ``set_fault(duplicate_deliveries=2)``: the next 2 webhook updates arrive twice;
         * ``set_fault(reorder_across_chats=True)``: webhook serves newest chats first.
         """
-        body: JSON = {
-            "method": method,
-            "status": status,
-            "description": description,
-            "hang": hang,
-            "latency": latency,
-            "duplicate_deliveries": duplicate_deliveries,
-            "reorder_across_chats": reorder_across_chats,
-            "webhook_latency": webhook_latency,
-        }
-        if times is not None:
-            body["times"] = times
-        return self._post("/faults", **body)
+        return self._post("/faults", **_body(locals()))
 
     def clear_faults(self) -> JSON:
         result: JSON = self._request("DELETE", "/faults")

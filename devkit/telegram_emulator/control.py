@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError
-from .formatting import MAX_CAPTION, MAX_TEXT, format_text
+from .formatting import MAX_CAPTION, MAX_TEXT, format_caption, format_text
 from .limits import Limits, ManualClock
 from .methods import create_topic, delete_topic, set_topic_closed
 from .state import (
@@ -162,18 +162,8 @@ class Control:
                     duration=int(attrs.get("duration", 3)),
                 )
             content: JSON = {kind: record}
-            caption = args.get("caption")
-            if caption and caption_allowed and kind not in {"sticker", "video_note"}:
-                text, entities = format_text(
-                    caption,
-                    args.get("parse_mode"),
-                    args.get("caption_entities"),
-                    limit=MAX_CAPTION,
-                    kind="caption",
-                )
-                content["caption"] = text
-                if entities:
-                    content["caption_entities"] = entities
+            if caption_allowed and kind not in {"sticker", "video_note"}:
+                content.update(format_caption(args))
             return content
         raw_text = args.get("text")
         if not raw_text:

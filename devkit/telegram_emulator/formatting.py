@@ -457,3 +457,24 @@ def format_text(
             "message is too long" if kind == "text" else "message caption is too long"
         )
     return text, detect_entities(text, ents)
+
+
+def format_caption(params: dict[str, Any]) -> dict[str, Any]:
+    """A media message's caption fields from a request's ``caption``, ``parse_mode`` and
+    ``caption_entities``: none when there is no caption or it is empty once formatted."""
+    caption = params.get("caption")
+    if caption is None:
+        return {}
+    text, entities = format_text(
+        caption,
+        params.get("parse_mode"),
+        params.get("caption_entities"),
+        limit=MAX_CAPTION,
+        kind="caption",
+    )
+    out: dict[str, Any] = {}
+    if text:
+        out["caption"] = text
+        if entities:
+            out["caption_entities"] = entities
+    return out

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from . import errors as E
 from .delivery import BotUpdates, WebhookConfig
 from .errors import ApiError, bad_request, too_many_requests
-from .formatting import MAX_CAPTION, MAX_TEXT, format_text
+from .formatting import MAX_TEXT, format_caption, format_text
 from .limits import FloodControl, FloodDecision
 from .spec import Spec, UploadedFile
 from .state import MEDIA_KINDS, BotAccount, Chat, FileRecord, Message, Topic, World
@@ -68,6 +68,17 @@ class Call:
 
 
 Handler = Callable[[Call], Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a bot's new message goes: the chat, its topic, and what it replies to."""
+
+    chat: Chat
+    topic: int | None
+    reply: Message | None = None
+    external: JSON | None = None
+    quote: JSON | None = None
 
 
 class BotApi:
@@ -190,9 +201,7 @@ class BotApi:
             return None, external, quote
         return target, None, quote
 
-    def _target(
-        self, call: Call
-    ) -> tuple[Chat, int | None, Message | None, JSON | None, JSON | None]:
+    def _target(self, call: Call) -> Target:
         chat = self._chat(call, sending=True)
         topic = self.world.thread_for_send(chat, call.params.get("message_thread_id"), call.bot.id)
         reply, external, quote = self._reply(call, chat, topic)
@@ -200,31 +209,13 @@ class BotApi:
             topic = reply.thread_id
             if topic is not None:
                 self.world.thread_for_send(chat, topic, call.bot.id)
-        return chat, topic, reply, external, quote
+        return Target(chat, topic, reply, external, quote)
 
     def _inline_markup(self, call: Call) -> JSON | None:
         markup = call.params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
             return markup
         return None
-
-    def _caption(self, params: JSON, *, caption_key: str = "caption") -> JSON:
-        caption = params.get(caption_key)
-        if caption is None:
-            return {}
-        text, entities = format_text(
-            caption,
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            limit=MAX_CAPTION,
-            kind="caption",
-        )
-        out: JSON = {}
-        if text:
-            out["caption"] = text
-            if entities:
-                out["caption_entities"] = entities
-        return out
 
     def _input_file(self, call: Call, kind: str, value: Any, extra: JSON) -> FileRecord:
         if isinstance(value, UploadedFile):
@@ -256,29 +247,34 @@ class BotApi:
     def _finish_send(
         self,
         call: Call,
-        chat: Chat,
+        target: Target,
         content: JSON,
-        topic: int | None,
-        reply: Message | None,
-        external: JSON | None,
-        quote: JSON | None,
         decision: FloodDecision,
         **kwargs: Any,
     ) -> Message:
-        msg = self.world.add_message(
-            chat,
-            sender_id=call.bot.id,
-            content=content,
-            topic_id=topic,
-            reply_to=reply,
-            external_reply=external,
-            quote=quote,
-            protected=bool(call.params.get("protect_content")),
+        msg = self._bot_message(
+            call,
+            target,
+            content,
             reply_markup=kwargs.pop("reply_markup", self._inline_markup(call)),
             **kwargs,
         )
         self.flood.record(decision)
         return msg
+
+    def _bot_message(self, call: Call, target: Target, content: JSON, **kwargs: Any) -> Message:
+        """Store a message the calling bot sends (``protect_content`` as the call asks)."""
+        return self.world.add_message(
+            target.chat,
+            sender_id=call.bot.id,
+            content=content,
+            topic_id=target.topic,
+            reply_to=target.reply,
+            external_reply=target.external,
+            quote=target.quote,
+            protected=bool(call.params.get("protect_content")),
+            **kwargs,
+        )
 
     # ------------------------------------------------------------ getMe / updates
 
@@ -353,26 +349,26 @@ class BotApi:
     # ------------------------------------------------------------ sending
 
     def send_message(self, call: Call) -> JSON:
-        chat, topic, reply, external, quote = self._target(call)
+        target = self._target(call)
         text, entities = format_text(
             call.params["text"],
             call.params.get("parse_mode"),
             call.params.get("entities"),
             limit=MAX_TEXT,
         )
-        decision = self._flood_check(call, chat, 1)
+        decision = self._flood_check(call, target.chat, 1)
         content: JSON = {"text": text}
         if entities:
             content["entities"] = entities
         options = call.params.get("link_preview_options")
         if options and any(e["type"] == "url" for e in entities):
             content["link_preview_options"] = options
-        msg = self._finish_send(call, chat, content, topic, reply, external, quote, decision)
+        msg = self._finish_send(call, target, content, decision)
         return self.world.render_message(msg)
 
     def _media_sender(self, kind: str) -> Handler:
         def send(call: Call) -> JSON:
-            chat, topic, reply, external, quote = self._target(call)
+            target = self._target(call)
             extra: JSON = {
                 k: call.params[k]
                 for k in ("duration", "width", "height", "length", "performer", "title", "emoji")
@@ -381,41 +377,37 @@ class BotApi:
             record = self._input_file(call, kind, call.params[kind], extra)
             content: JSON = {kind: record}
             if kind not in _NO_CAPTION:
-                content.update(self._caption(call.params))
+                content.update(format_caption(call.params))
             if call.params.get("has_spoiler"):
                 content["has_media_spoiler"] = True
             if call.params.get("show_caption_above_media") and "caption" in content:
                 content["show_caption_above_media"] = True
-            decision = self._flood_check(call, chat, 1)
-            msg = self._finish_send(call, chat, content, topic, reply, external, quote, decision)
+            decision = self._flood_check(call, target.chat, 1)
+            msg = self._finish_send(call, target, content, decision)
             return self.world.render_message(msg)
 
         return send
 
     def send_location(self, call: Call) -> JSON:
-        chat, topic, reply, external, quote = self._target(call)
+        target = self._target(call)
         location = {"latitude": call.params["latitude"], "longitude": call.params["longitude"]}
-        decision = self._flood_check(call, chat, 1)
-        msg = self._finish_send(
-            call, chat, {"location": location}, topic, reply, external, quote, decision
-        )
+        decision = self._flood_check(call, target.chat, 1)
+        msg = self._finish_send(call, target, {"location": location}, decision)
         return self.world.render_message(msg)
 
     def send_contact(self, call: Call) -> JSON:
-        chat, topic, reply, external, quote = self._target(call)
+        target = self._target(call)
         contact = {
             k: call.params[k]
             for k in ("phone_number", "first_name", "last_name", "vcard")
             if k in call.params
         }
-        decision = self._flood_check(call, chat, 1)
-        msg = self._finish_send(
-            call, chat, {"contact": contact}, topic, reply, external, quote, decision
-        )
+        decision = self._flood_check(call, target.chat, 1)
+        msg = self._finish_send(call, target, {"contact": contact}, decision)
         return self.world.render_message(msg)
 
     def send_media_group(self, call: Call) -> list[JSON]:
-        chat, topic, reply, external, quote = self._target(call)
+        target = self._target(call)
         items: list[JSON] = call.params["media"]
         if not 2 <= len(items) <= 10:
             raise bad_request("media group must include 2-10 items")
@@ -434,27 +426,16 @@ class BotApi:
             }
             record = self._input_file(call, kind, item["media"], extra)
             content: JSON = {kind: record}
-            content.update(self._caption(item))
+            content.update(format_caption(item))
             if item.get("has_spoiler"):
                 content["has_media_spoiler"] = True
             prepared.append(content)
-        decision = self._flood_check(call, chat, len(prepared))
+        decision = self._flood_check(call, target.chat, len(prepared))
         group_id = self.world.new_media_group_id()
-        messages = []
-        for content in prepared:
-            messages.append(
-                self.world.add_message(
-                    chat,
-                    sender_id=call.bot.id,
-                    content=content,
-                    topic_id=topic,
-                    reply_to=reply,
-                    external_reply=external,
-                    quote=quote,
-                    media_group_id=group_id,
-                    protected=bool(call.params.get("protect_content")),
-                )
-            )
+        messages = [
+            self._bot_message(call, target, content, media_group_id=group_id)
+            for content in prepared
+        ]
         self.flood.record(decision)
         return [self.world.render_message(m) for m in messages]
 
@@ -477,7 +458,7 @@ class BotApi:
         if with_caption and "caption" in call.params and source.file is not None:
             content.pop("caption", None)
             content.pop("caption_entities", None)
-            content.update(self._caption(call.params))
+            content.update(format_caption(call.params))
         if call.params.get("remove_caption"):
             content.pop("caption", None)
             content.pop("caption_entities", None)
@@ -491,19 +472,21 @@ class BotApi:
         if msg.protected:
             raise bad_request("message has protected content and can't be forwarded")
 
-    def copy_message(self, call: Call) -> JSON:
-        chat, topic, reply, external, quote = self._target(call)
-        source_chat = self._source(call)
-        source = source_chat.live(call.params["message_id"])
+    def _copyable_source(self, call: Call, *, forward: bool = False) -> Message:
+        """copyMessage / forwardMessage: the message to copy or forward, if it may be."""
+        source = self._source(call).live(call.params["message_id"])
         if source is None:
-            raise bad_request("message to copy not found")
-        self._check_copyable(source)
+            raise bad_request(f"message to {'forward' if forward else 'copy'} not found")
+        self._check_copyable(source, forward=forward)
+        return source
+
+    def copy_message(self, call: Call) -> JSON:
+        target = self._target(call)
+        source = self._copyable_source(call)
         content = self._copied_content(call, source, with_caption=True)
-        decision = self._flood_check(call, chat, 1)
+        decision = self._flood_check(call, target.chat, 1)
         markup = self._inline_markup(call)
-        msg = self._finish_send(
-            call, chat, content, topic, reply, external, quote, decision, reply_markup=markup
-        )
+        msg = self._finish_send(call, target, content, decision, reply_markup=markup)
         return {"message_id": msg.message_id}
 
     def _bulk_sources(self, call: Call, verb: str) -> tuple[Chat, list[Message]]:
@@ -524,45 +507,41 @@ class BotApi:
         return source_chat, found
 
     def copy_messages(self, call: Call) -> list[JSON]:
-        chat, topic, _, _, _ = self._target(call)
-        _, sources = self._bulk_sources(call, "copy")
-        decision = self._flood_check(call, chat, len(sources))
+        return self._send_bulk(
+            call,
+            "copy",
+            lambda source: {"content": self._copied_content(call, source, with_caption=False)},
+        )
+
+    def _send_bulk(self, call: Call, verb: str, fields: Callable[[Message], JSON]) -> list[JSON]:
+        """copyMessages / forwardMessages: a message per source (``fields`` gives its
+        content), albums kept together under a new media group id each."""
+        target = self._target(call)
+        _, sources = self._bulk_sources(call, verb)
+        decision = self._flood_check(call, target.chat, len(sources))
+        plain = Target(target.chat, target.topic)  # no replies in a bulk copy or forward
         groups: dict[str, str] = {}
         out = []
         for source in sources:
-            content = self._copied_content(call, source, with_caption=False)
+            kwargs = fields(source)
             group = None
             if source.media_group_id is not None:
                 group = groups.setdefault(source.media_group_id, self.world.new_media_group_id())
-            msg = self.world.add_message(
-                chat,
-                sender_id=call.bot.id,
-                content=content,
-                topic_id=topic,
-                media_group_id=group,
-                protected=bool(call.params.get("protect_content")),
+            msg = self._bot_message(
+                call, plain, kwargs.pop("content"), media_group_id=group, **kwargs
             )
             out.append({"message_id": msg.message_id})
         self.flood.record(decision)
         return out
 
     def forward_message(self, call: Call) -> JSON:
-        chat, topic, _, _, _ = self._target(call)
-        source_chat = self._source(call)
-        source = source_chat.live(call.params["message_id"])
-        if source is None:
-            raise bad_request("message to forward not found")
-        self._check_copyable(source, forward=True)
-        decision = self._flood_check(call, chat, 1)
-        content = {k: v for k, v in source.content.items() if not k.startswith("_")}
+        target = self._target(call)
+        source = self._copyable_source(call, forward=True)
+        decision = self._flood_check(call, target.chat, 1)
         msg = self._finish_send(
             call,
-            chat,
-            content,
-            topic,
-            None,
-            None,
-            None,
+            Target(target.chat, target.topic),  # a forward replies to nothing
+            _forwarded_content(source),
             decision,
             forward_origin=self.world.forward_origin_of(source),
             reply_markup=None,
@@ -570,27 +549,14 @@ class BotApi:
         return self.world.render_message(msg)
 
     def forward_messages(self, call: Call) -> list[JSON]:
-        chat, topic, _, _, _ = self._target(call)
-        _, sources = self._bulk_sources(call, "forward")
-        decision = self._flood_check(call, chat, len(sources))
-        groups: dict[str, str] = {}
-        out = []
-        for source in sources:
-            group = None
-            if source.media_group_id is not None:
-                group = groups.setdefault(source.media_group_id, self.world.new_media_group_id())
-            msg = self.world.add_message(
-                chat,
-                sender_id=call.bot.id,
-                content={k: v for k, v in source.content.items() if not k.startswith("_")},
-                topic_id=topic,
-                media_group_id=group,
-                forward_origin=self.world.forward_origin_of(source),
-                protected=bool(call.params.get("protect_content")),
-            )
-            out.append({"message_id": msg.message_id})
-        self.flood.record(decision)
-        return out
+        return self._send_bulk(
+            call,
+            "forward",
+            lambda source: {
+                "content": _forwarded_content(source),
+                "forward_origin": self.world.forward_origin_of(source),
+            },
+        )
 
     # ------------------------------------------------------------ editing
 
@@ -643,7 +609,7 @@ class BotApi:
         if msg.file is None:
             raise bad_request("there is no caption in the message to edit")
         content = {k: v for k, v in msg.content.items() if k not in {"caption", "caption_entities"}}
-        content.update(self._caption(call.params))
+        content.update(format_caption(call.params))
         if call.params.get("show_caption_above_media"):
             content["show_caption_above_media"] = True
         return self._apply_edit(chat, msg, content, self._inline_markup(call))
@@ -930,3 +896,8 @@ def _file_attrs(extra: JSON) -> JSON:
 
 
 __all__ = ["SENDING_METHODS", "ApiError", "BotApi", "Call", "create_topic"]
+
+
+def _forwarded_content(source: Message) -> JSON:
+    """A forwarded message's content: the source's, less the emulator's private keys."""
+    return {k: v for k, v in source.content.items() if not k.startswith("_")}

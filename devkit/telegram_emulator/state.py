@@ -341,29 +341,13 @@ class World:
         self.users[bot_id] = user
         return bot
 
-    def add_user(
-        self,
-        first_name: str,
-        *,
-        last_name: str | None = None,
-        username: str | None = None,
-        language_code: str | None = "en",
-        is_premium: bool = False,
-        user_id: int | None = None,
-        hide_forwards: bool = False,
-    ) -> User:
+    def add_user(self, first_name: str, *, user_id: int | None = None, **profile: Any) -> User:
+        """A new person; ``profile``: the other ``User`` fields (``language_code`` "en" unless
+        given)."""
         uid = user_id if user_id is not None else next(self._user_ids)
         if uid in self.users:
             raise ValueError(f"user {uid} exists")
-        user = User(
-            id=uid,
-            first_name=first_name,
-            last_name=last_name,
-            username=username,
-            language_code=language_code,
-            is_premium=is_premium,
-            hide_forwards=hide_forwards,
-        )
+        user = User(id=uid, first_name=first_name, **{"language_code": "en", **profile})
         self.users[uid] = user
         return user
 
@@ -598,34 +582,23 @@ class World:
         self,
         chat: Chat,
         *,
-        sender_id: int | None,
-        content: JSON,
         topic_id: int | None = None,
         reply_to: Message | None = None,
-        service: bool = False,
-        media_group_id: str | None = None,
-        forward_origin: JSON | None = None,
-        reply_markup: JSON | None = None,
-        protected: bool = False,
-        external_reply: JSON | None = None,
-        quote: JSON | None = None,
         notify: bool = True,
         message_id: int | None = None,
+        **fields: Any,
     ) -> Message:
-        """Store a new message; emit ``message`` updates to every bot that sees it."""
+        """Store a new message; emit ``message`` updates to every bot that sees it.
+
+        ``fields``: the ``Message`` fields its sender sets (``sender_id`` and ``content``,
+        and as needed ``service``, ``media_group_id``, ``forward_origin``, ``quote``...);
+        the thread and the reply follow from ``topic_id`` and ``reply_to``.
+        """
         msg = Message(
             chat_key=chat.key,
             message_id=message_id if message_id is not None else chat.take_message_id(),
             date=self.now(),
-            sender_id=sender_id,
-            content=content,
-            service=service,
-            media_group_id=media_group_id,
-            forward_origin=forward_origin,
-            reply_markup=reply_markup,
-            protected=protected,
-            external_reply=external_reply,
-            quote=quote,
+            **fields,
         )
         if reply_to is not None:
             msg.reply_to = reply_to.message_id
@@ -801,14 +774,9 @@ class World:
                 target = chat.live(msg.thread_id)
             if target is not None:
                 out["reply_to_message"] = self.render_message(target, nested=True)
-        if msg.external_reply is not None:
-            out["external_reply"] = msg.external_reply
-        if msg.quote is not None:
-            out["quote"] = msg.quote
-        if msg.forward_origin is not None:
-            out["forward_origin"] = msg.forward_origin
-        if msg.edit_date is not None:
-            out["edit_date"] = msg.edit_date
+        for key in ("external_reply", "quote", "forward_origin", "edit_date"):
+            if getattr(msg, key) is not None:
+                out[key] = getattr(msg, key)
         if msg.protected:
             out["has_protected_content"] = True
         if msg.media_group_id is not None:
