@@ -16,7 +16,7 @@ from .errors import ApiError, bad_request, too_many_requests
 from .formatting import MAX_TEXT, format_caption, format_text
 from .limits import FloodControl, FloodDecision
 from .spec import Spec, UploadedFile
-from .state import MEDIA_KINDS, BotAccount, Chat, FileRecord, Message, Topic, World
+from .state import MEDIA_KINDS, BotAccount, Chat, FileRecord, Member, Message, Topic, World
 
 JSON = dict[str, Any]
 
@@ -121,6 +121,7 @@ class BotApi:
             "getChat": self.get_chat,
             "getChatMember": self.get_chat_member,
             "getChatAdministrators": self.get_chat_administrators,
+            "leaveChat": self.leave_chat,
             "getChatMemberCount": self.get_chat_member_count,
             "getFile": self.get_file,
             "createForumTopic": self.create_forum_topic,
@@ -696,6 +697,25 @@ class BotApi:
         if chat.is_private and user_id == chat.id and chat.blocked:
             member = {"status": "kicked", "user": member["user"], "until_date": 0}
         return member
+
+    def leave_chat(self, call: Call) -> bool:
+        """The bot leaves a group or channel: it is told with ``my_chat_member`` (left) and
+        sees nothing of that chat from then on; a chat it is not in answers 403."""
+        chat = self._chat(call, sending=True)
+        if chat.is_private:
+            raise bad_request("chat member status can't be changed in private chats")
+        bot = call.bot.id
+        old = self.world.render_member(chat, bot)
+        chat.members[bot] = Member(bot, "left", {})
+        payload = {
+            "chat": self.world.render_chat(chat),
+            "from": self.world.render_user(bot),
+            "date": self.world.now(),
+            "old_chat_member": old,
+            "new_chat_member": self.world.render_member(chat, bot),
+        }
+        self.world.emit(bot, "my_chat_member", payload, chat.id)
+        return True
 
     def get_chat_administrators(self, call: Call) -> list[JSON]:
         chat = self._chat(call)
