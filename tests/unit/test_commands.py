@@ -7,49 +7,22 @@ import asyncio
 
 import pytest
 from topicdesk.domain.commands import COMMANDS, Registry, Role
-from topicdesk.domain.model import ChatMessage, Person, SessionStatus
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.model import ChatMessage, SessionStatus
+from topicdesk.domain.relay import Relay
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-)
-
-GROUP = -1001
-ANNA = Person(user_id=501, first_name="Anna")
-OLGA = Person(user_id=900, first_name="Olga")
+from tests.support.fakes import FakeTelegram, InMemorySessions
+from tests.support.relay_world import ANNA, relay_world, said_in_group
 
 
 def world(registry: Registry | None = None) -> tuple[Relay, InMemorySessions, FakeTelegram, int]:
-    sessions, telegram = InMemorySessions(), FakeTelegram()
-    relay = Relay(
-        sessions=sessions,
-        messages=InMemoryMessageMap(),
-        telegram=telegram,
-        settings=RelaySettings(operator_chat_ids=(GROUP,)),
-        clock=FakeClock(),
-        metrics=FakeMetrics(),
-        commands=registry,
-    )
-    first = ChatMessage(chat_id=ANNA.user_id, message_id=1, sender=ANNA, kind="text", text="hi")
-    asyncio.run(relay.private_messages([first]))
-    return relay, sessions, telegram, sessions.items[ANNA.user_id]["thread_id"]
+    """Anna has written: her topic is open."""
+    w = relay_world(commands=registry)
+    return w.relay, w.sessions, w.telegram, w.open_topic(ANNA)
 
 
 def command(thread: int, text: str, message_id: int = 70) -> ChatMessage:
     """An operator's message in the person's topic."""
-    return ChatMessage(
-        chat_id=GROUP,
-        message_id=message_id,
-        sender=OLGA,
-        kind="text",
-        text=text,
-        thread_id=thread,
-        is_topic_message=True,
-    )
+    return said_in_group(text, message_id, thread=thread)
 
 
 def answer_to(telegram: FakeTelegram, message_id: int) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,19 +18,13 @@ from topicdesk.domain.errors import (
     TransientFailure,
 )
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
-from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.relay import RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
 from topicdesk.domain.steps import Steps
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-)
+from tests.support.fakes import InMemoryMessageMap, InMemorySessions
+from tests.support.relay_world import GROUP, RelayWorld, relay_world
 
-GROUP = -1001
 OTHER_GROUP = -1002
 ANNA = Person(user_id=501, first_name="Anna", last_name="K", username="anna", language_code="de")
 BEN = Person(user_id=502, first_name="Ben")
@@ -40,16 +33,6 @@ OPERATOR = Person(user_id=900, first_name="Olga")
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
-
-
-@dataclass
-class World:
-    relay: Relay
-    sessions: InMemorySessions
-    messages: InMemoryMessageMap
-    telegram: FakeTelegram
-    metrics: FakeMetrics
-    clock: FakeClock
 
 
 class CountingGate:
@@ -74,24 +57,18 @@ def make_world(
     messages: InMemoryMessageMap | None = None,
     backlog: Callable[[int], float] | None = None,
     greetings: CountingGate | None = None,
-) -> World:
-    sessions, telegram = InMemorySessions(), FakeTelegram()
-    messages = messages or InMemoryMessageMap()
-    metrics, clock = FakeMetrics(), FakeClock()
-    relay = Relay(
+) -> RelayWorld:
+    sessions, groups = InMemorySessions(), groups or (GROUP,)
+    return relay_world(
+        settings=RelaySettings(
+            operator_chat_ids=groups, greeting=greeting, flood_policy=flood_policy
+        ),
         sessions=sessions,
         messages=messages,
-        telegram=telegram,
-        settings=RelaySettings(
-            operator_chat_ids=groups or (GROUP,), greeting=greeting, flood_policy=flood_policy
-        ),
-        clock=clock,
-        metrics=metrics,
         flood_gate=gate,
         greetings=greetings,
-        shard_picker=ShardPicker(sessions, groups or (GROUP,), backlog=backlog),
+        shard_picker=ShardPicker(sessions, groups, backlog=backlog),
     )
-    return World(relay, sessions, messages, telegram, metrics, clock)
 
 
 def private(person: Person, message_id: int, text: str = "hello", **kw: Any) -> ChatMessage:

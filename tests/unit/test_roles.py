@@ -7,20 +7,13 @@ import asyncio
 
 from topicdesk.domain.commands import Registry, Role
 from topicdesk.domain.model import ChatMessage, Person
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.relay import Relay
 from topicdesk.domain.roles import ADMINS_CACHE_SECONDS, Roles
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-)
+from tests.support.fakes import FakeClock, FakeTelegram, InMemorySessions
+from tests.support.relay_world import ANNA, OLGA, relay_world, said_in_group
 
-GROUP = -1001
-ANNA = Person(user_id=501, first_name="Anna")
-OLGA = Person(user_id=900, first_name="Olga")  # the group's administrator
+# OLGA (tests.support.relay_world) is the group's administrator.
 AGENT = Person(user_id=901, first_name="Ivan")  # a member, not an administrator
 STAGE_ADMIN = Person(user_id=902, first_name="Mia")
 ANONYMOUS = Person(user_id=1087968824, first_name="Group", is_bot=True)
@@ -50,15 +43,8 @@ class Fetcher:
 def said_by(
     person: Person, text: str, message_id: int, *, thread: int | None = None
 ) -> ChatMessage:
-    return ChatMessage(
-        chat_id=GROUP,
-        message_id=message_id,
-        sender=person,
-        kind="text",
-        text=text,
-        thread_id=thread,
-        is_topic_message=thread is not None,
-        as_group=person is ANONYMOUS,
+    return said_in_group(
+        text, message_id, thread=thread, sender=person, as_group=person is ANONYMOUS
     )
 
 
@@ -81,20 +67,11 @@ def test_roles_come_from_the_groups_administrators_cached_and_the_stage() -> Non
 
 
 def world() -> tuple[Relay, InMemorySessions, FakeTelegram, int]:
-    sessions, telegram, clock = InMemorySessions(), FakeTelegram(), FakeClock()
+    """Anna has written: her topic is open; the roles come from ``Fetcher``."""
+    clock = FakeClock()
     roles = Roles(directory=Directory(), fetch_admins=Fetcher(), clock=clock)
-    relay = Relay(
-        sessions=sessions,
-        messages=InMemoryMessageMap(),
-        telegram=telegram,
-        settings=RelaySettings(operator_chat_ids=(GROUP,)),
-        clock=clock,
-        metrics=FakeMetrics(),
-        commands=Registry(resolve_role=roles.role_of),
-    )
-    first = ChatMessage(chat_id=ANNA.user_id, message_id=1, sender=ANNA, kind="text", text="hi")
-    asyncio.run(relay.private_messages([first]))
-    return relay, sessions, telegram, sessions.items[ANNA.user_id]["thread_id"]
+    w = relay_world(clock=clock, commands=Registry(resolve_role=roles.role_of))
+    return w.relay, w.sessions, w.telegram, w.open_topic(ANNA)
 
 
 def answer_to(telegram: FakeTelegram, message_id: int) -> str:

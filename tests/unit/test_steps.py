@@ -20,8 +20,8 @@ from topicdesk.domain.errors import (
     StorageUnavailable,
     TransientFailure,
 )
-from topicdesk.domain.model import ChatMessage, Person
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.model import ChatMessage
+from topicdesk.domain.relay import Relay
 from topicdesk.domain.steps import Steps
 
 from tests.support.fakes import (
@@ -32,10 +32,8 @@ from tests.support.fakes import (
     InMemorySessions,
     InMemoryStepLog,
 )
+from tests.support.relay_world import ANNA, GROUP, hello, relay_world, said_in_group
 
-GROUP = -1001
-ANNA = Person(user_id=501, first_name="Anna")
-OLGA = Person(user_id=900, first_name="Olga")
 KEY = "update#1"
 
 
@@ -80,32 +78,12 @@ async def _no_sleep(_: float) -> None:
 
 
 def make_relay(telegram: FakeTelegram) -> tuple[Relay, InMemorySessions, InMemoryMessageMap]:
-    sessions, messages = InMemorySessions(), InMemoryMessageMap()
-    relay = Relay(
-        sessions=sessions,
-        messages=messages,
-        telegram=telegram,
-        settings=RelaySettings(operator_chat_ids=(GROUP,)),
-        clock=FakeClock(),
-        metrics=FakeMetrics(),
-    )
-    return relay, sessions, messages
-
-
-def first_message() -> ChatMessage:
-    return ChatMessage(chat_id=ANNA.user_id, message_id=1, sender=ANNA, kind="text", text="hi")
+    w = relay_world(telegram=telegram)
+    return w.relay, w.sessions, w.messages
 
 
 def answer(thread: int, message_id: int, text: str = "hello Anna") -> ChatMessage:
-    return ChatMessage(
-        chat_id=GROUP,
-        message_id=message_id,
-        sender=OLGA,
-        kind="text",
-        text=text,
-        thread_id=thread,
-        is_topic_message=True,
-    )
+    return said_in_group(text, message_id, thread=thread)
 
 
 # A person's first message: topic, card, copy. Each Telegram call may fail.
@@ -122,7 +100,7 @@ def test_a_refusal_before_any_step_resumes_and_does_every_step_once(
     relay, _, _ = make_relay(telegram)
     telegram.fail(failing, error)
     log = InMemoryStepLog()
-    assert attempts(log, lambda steps: relay.private_messages([first_message()], steps)) == 2
+    assert attempts(log, lambda steps: relay.private_messages([hello()], steps)) == 2
     assert [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS] == [1, 1, 1]
 
 
@@ -133,7 +111,7 @@ def test_a_timeout_after_telegram_acted_repeats_only_that_step(failing: str) -> 
     relay, _, _ = make_relay(telegram)
     telegram.fail_after(failing, TransientFailure("timed out"))
     log = InMemoryStepLog()
-    attempts(log, lambda steps: relay.private_messages([first_message()], steps))
+    attempts(log, lambda steps: relay.private_messages([hello()], steps))
     done = {method: len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS}
     assert done == {method: 2 if method == failing else 1 for method in FIRST_MESSAGE_CALLS}
 
@@ -145,7 +123,7 @@ def test_a_crash_after_a_recorded_step_never_redoes_it(crash_on: int) -> None:
     telegram = FakeTelegram()
     relay, _, _ = make_relay(telegram)
     log = CrashingLog(crash_on)
-    attempts(log, lambda steps: relay.private_messages([first_message()], steps))
+    attempts(log, lambda steps: relay.private_messages([hello()], steps))
     done = [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS]
     expected = [1, 1, 1]
     expected[crash_on - 1] = 2
@@ -159,7 +137,7 @@ def test_a_step_record_that_cannot_be_written_does_not_fail_the_record() -> None
 
     telegram = FakeTelegram()
     relay, _, _ = make_relay(telegram)
-    assert attempts(Down(), lambda steps: relay.private_messages([first_message()], steps)) == 1
+    assert attempts(Down(), lambda steps: relay.private_messages([hello()], steps)) == 1
     assert len(telegram.acted("copy_message")) == 1
 
 
@@ -182,7 +160,7 @@ class RefusingTexts(FakeTelegram):
 def test_close_tells_the_person_once_when_its_answer_meets_429s() -> None:
     telegram = RefusingTexts()
     relay, sessions, _ = make_relay(telegram)
-    asyncio.run(relay.private_messages([first_message()]))
+    asyncio.run(relay.private_messages([hello()]))
     thread = sessions.items[ANNA.user_id]["thread_id"]
     telegram.refuse(GROUP, 2)  # the ack in the topic, after the person was told
     log = InMemoryStepLog()
@@ -199,7 +177,7 @@ def test_close_tells_the_person_once_when_its_answer_meets_429s() -> None:
 def test_a_blocked_person_is_tried_once_and_noted_once_across_429s() -> None:
     telegram = FakeTelegram()
     relay, sessions, _ = make_relay(telegram)
-    asyncio.run(relay.private_messages([first_message()]))
+    asyncio.run(relay.private_messages([hello()]))
     thread = sessions.items[ANNA.user_id]["thread_id"]
     telegram.fail("copy_message", RecipientBlocked("Forbidden: bot was blocked by the user"))
     telegram.fail("send_text", RateLimited(5.0), RateLimited(5.0))  # the note waits twice
@@ -215,7 +193,7 @@ def test_a_blocked_person_is_tried_once_and_noted_once_across_429s() -> None:
 def test_an_answer_is_copied_once_when_its_receipt_meets_a_429() -> None:
     telegram = FakeTelegram()
     relay, sessions, _ = make_relay(telegram)
-    asyncio.run(relay.private_messages([first_message()]))
+    asyncio.run(relay.private_messages([hello()]))
     thread = sessions.items[ANNA.user_id]["thread_id"]
     telegram.fail("react", RateLimited(1.0))
     log = InMemoryStepLog()
