@@ -84,6 +84,9 @@ class StageConfig:
     operator_chat_ids: tuple[int, ...]
     admin_user_ids: tuple[int, ...]
     """Admins besides the operators' groups' Telegram administrators (cdk.json adminUserIds)."""
+    broadcast_self_confirm: bool
+    """The admin who asks for a broadcast may confirm it alone (cdk.json broadcastSelfConfirm;
+    default false: a second admin confirms when the group has two or more)."""
     alarm_email: str
     log_retention_days: int
     log_level: str
@@ -163,6 +166,7 @@ def load_stage_config(context: Callable[[str], Any]) -> StageConfig:
 _OVERRIDABLE = (
     "operatorChatIds",
     "adminUserIds",
+    "broadcastSelfConfirm",
     "alarmEmail",
     "logRetentionDays",
     "logLevel",
@@ -222,6 +226,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         stage=stage,
         operator_chat_ids=reader.required("operatorChatIds", _chat_ids),
         admin_user_ids=reader.optional("adminUserIds", _user_ids) or (),
+        broadcast_self_confirm=reader.optional("broadcastSelfConfirm", _boolean) or False,
         alarm_email=reader.required("alarmEmail", _email),
         log_retention_days=reader.required("logRetentionDays", _retention_days),
         log_level=reader.required("logLevel", _one_of(("DEBUG", "INFO", "WARNING", "ERROR"))),

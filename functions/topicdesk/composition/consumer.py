@@ -69,6 +69,12 @@ def consumer_runtime(
         rebuild=partial(fresh_bot, bot_factory, telegram.bot_token_secret_name, telegram.api_url),
     )
     sessions = DynamoSessionRepository(table)
+    roles = Roles(
+        directory=DynamoAdminDirectory(table),
+        fetch_admins=gateway.administrators,
+        clock=clock,
+        stage_admins=frozenset(settings.admin_user_ids),
+    )
     broadcasts = BroadcastService(
         broadcasts=DynamoBroadcastRepository(table),
         roster=DynamoRoster(table),
@@ -77,6 +83,8 @@ def consumer_runtime(
         telegram=gateway,
         clock=clock,
         metrics=metrics,
+        admins=roles.admins,  # a second admin confirms when the group has two or more
+        self_confirm=settings.broadcast_self_confirm,
     )
 
     def group_backlog(chat_id: int) -> float:

@@ -10,7 +10,7 @@ from topicdesk.domain.limiter import Reservation, Rule, Spend
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session
 
 if TYPE_CHECKING:
-    from topicdesk.domain.broadcast import Broadcast, BroadcastJob
+    from topicdesk.domain.broadcast import Actor, Broadcast, BroadcastJob
 
 
 class SessionRepository(Protocol):
@@ -267,12 +267,30 @@ class Throttle(Protocol):
 
 
 class BroadcastRepository(Protocol):
-    def create(self, broadcast: Broadcast) -> None: ...
+    def create(self, broadcast: Broadcast) -> bool:
+        """Store a new request; False (nothing written) if its id exists already."""
+        ...
 
     def get(self, broadcast_id: str) -> Broadcast | None: ...
 
-    def start(self, broadcast_id: str, total: int) -> bool:
-        """pending -> running with its total; False if it was not pending."""
+    def active(self, chat_id: int) -> list[Broadcast]:
+        """The group's broadcasts that are pending or running (one partition, no scan)."""
+        ...
+
+    def start(
+        self,
+        broadcast_id: str,
+        total: int,
+        *,
+        confirmed_by: Actor | None = None,
+        frozen_message_id: int | None = None,
+    ) -> bool:
+        """pending -> running with its total, confirmer and frozen copy; False if it was
+        not pending."""
+        ...
+
+    def cancel(self, broadcast_id: str, by: Actor | None) -> bool:
+        """pending or running -> cancelled (by whom); False if it was neither."""
         ...
 
     def count(self, broadcast_id: str, outcome: str) -> Broadcast:
@@ -280,7 +298,8 @@ class BroadcastRepository(Protocol):
         ...
 
     def advance_progress(self, broadcast_id: str, step: int) -> bool:
-        """Record that progress note ``step`` was posted; False if it already was."""
+        """Claim progress note ``step`` (the last one also marks the broadcast done); False
+        if it was claimed already or the broadcast is no longer running (cancelled)."""
         ...
 
 

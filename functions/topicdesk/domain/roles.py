@@ -40,6 +40,11 @@ class Roles:
             return Role.ADMIN
         return Role.ADMIN if user_id in await self._admins(message.chat_id) else Role.AGENT
 
+    async def admins(self, chat_id: int) -> frozenset[int]:
+        """Everyone who is an admin in ``chat_id``: its Telegram administrators (cached) and
+        the stage's admins (a broadcast needs a second one to confirm when there are two)."""
+        return await self._admins(chat_id) | self._stage_admins
+
     async def _admins(self, chat_id: int) -> frozenset[int]:
         now = self._clock.now()
         cached = self._directory.admins(chat_id, now)

@@ -6,7 +6,8 @@ from typing import Any
 
 from topicdesk.adapters.dynamodb import common
 from topicdesk.adapters.dynamodb.sessions import ROSTER_PARTITIONS
-from topicdesk.domain.broadcast import Broadcast
+from topicdesk.domain.broadcast import Actor, Broadcast
+from topicdesk.domain.broadcast.model import CANCELLED, DONE, PENDING, PROGRESS_STEPS, RUNNING
 
 
 class DynamoRoster:
@@ -27,18 +28,27 @@ class DynamoRoster:
 
 
 class DynamoBroadcastRepository:
+    """One item per broadcast in its operators' group's partition (``BCAST#<chat>``, sort
+    key ``BCAST#<question>``): two groups' broadcasts never share an item, and a group's
+    active ones are one query away (``/cancel`` with no reply)."""
+
     TTL_SECONDS = 30 * 24 * 3600
+    _SK_PREFIX = "BCAST#"
 
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    @staticmethod
-    def _key(broadcast_id: str) -> dict[str, str]:
-        return {"pk": f"BCAST#{broadcast_id}", "sk": "BCAST"}
+    @classmethod
+    def _key(cls, broadcast_id: str) -> dict[str, str]:
+        chat, scoped, question = broadcast_id.partition("_")
+        if not scoped:  # an id that names no group (stored before ids were scoped)
+            return {"pk": f"BCAST#{broadcast_id}", "sk": "BCAST"}
+        return {"pk": f"BCAST#{chat}", "sk": f"{cls._SK_PREFIX}{question}"}
 
-    def create(self, broadcast: Broadcast) -> None:
+    def create(self, broadcast: Broadcast) -> bool:
         item: dict[str, Any] = {
             **self._key(broadcast.broadcast_id),
+            "broadcast_id": broadcast.broadcast_id,
             "chat_id": broadcast.chat_id,
             "status": broadcast.status,
             "requested_at": common.decimal(broadcast.requested_at),
@@ -48,6 +58,7 @@ class DynamoBroadcastRepository:
             "failed": 0,
             "progress_posted": 0,
             "expires_at": int(broadcast.requested_at) + self.TTL_SECONDS,
+            **_actor_fields("requested_by", broadcast.requested_by),
         }
         if broadcast.thread_id is not None:
             item["thread_id"] = broadcast.thread_id
@@ -55,8 +66,11 @@ class DynamoBroadcastRepository:
             item["source_message_id"] = broadcast.source_message_id
         if broadcast.text is not None:
             item["text"] = broadcast.text
-        with common.storage_errors():
-            self._table.put_item(Item=item)
+        # Conditional: a redelivered /broadcast (same question, same id) writes nothing, and
+        # never resets a broadcast that is already running.
+        return common.conditionally(
+            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+        )
 
     @staticmethod
     def _from_item(broadcast_id: str, item: dict[str, Any]) -> Broadcast:
@@ -66,13 +80,17 @@ class DynamoBroadcastRepository:
             thread_id=common.as_optional_int(item.get("thread_id")),
             source_message_id=common.as_optional_int(item.get("source_message_id")),
             text=common.as_str(item.get("text")),
-            status=str(item.get("status", "pending")),
+            status=str(item.get("status", PENDING)),
             requested_at=common.as_float(item.get("requested_at")),
             total=common.as_int(item.get("total")),
             delivered=common.as_int(item.get("delivered")),
             blocked=common.as_int(item.get("blocked")),
             failed=common.as_int(item.get("failed")),
             progress_posted=common.as_int(item.get("progress_posted")),
+            requested_by=_actor(item, "requested_by"),
+            confirmed_by=_actor(item, "confirmed_by"),
+            cancelled_by=_actor(item, "cancelled_by"),
+            frozen_message_id=common.as_optional_int(item.get("frozen_message_id")),
         )
 
     def get(self, broadcast_id: str) -> Broadcast | None:
@@ -82,18 +100,48 @@ class DynamoBroadcastRepository:
             )
         return self._from_item(broadcast_id, item) if item else None
 
-    def start(self, broadcast_id: str, total: int) -> bool:
+    def active(self, chat_id: int) -> list[Broadcast]:
+        items = common.query_all(self._table, f"BCAST#{chat_id}", ConsistentRead=True)
+        return [
+            self._from_item(str(item.get("broadcast_id", "")), item)
+            for item in items
+            if str(item.get("sk", "")).startswith(self._SK_PREFIX)
+            and item.get("status") in (PENDING, RUNNING)
+            and item.get("broadcast_id")
+        ]
+
+    def start(
+        self,
+        broadcast_id: str,
+        total: int,
+        *,
+        confirmed_by: Actor | None = None,
+        frozen_message_id: int | None = None,
+    ) -> bool:
+        fields: dict[str, Any] = {"status": RUNNING, "total": total}
+        fields.update(_actor_fields("confirmed_by", confirmed_by))
+        if frozen_message_id is not None:
+            fields["frozen_message_id"] = frozen_message_id
+        return self._transition(broadcast_id, fields, (PENDING,))
+
+    def cancel(self, broadcast_id: str, by: Actor | None) -> bool:
+        fields: dict[str, Any] = {"status": CANCELLED, **_actor_fields("cancelled_by", by)}
+        return self._transition(broadcast_id, fields, (PENDING, RUNNING))
+
+    def _transition(
+        self, broadcast_id: str, fields: dict[str, Any], allowed: tuple[str, ...]
+    ) -> bool:
+        """Set ``fields`` if the broadcast's status is one of ``allowed`` (and it exists)."""
+        update, names, values = common.update_expression(fields)
+        names["#st"] = "status"
+        allowed_values = {f":from{index}": status for index, status in enumerate(allowed)}
         return common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(broadcast_id),
-                UpdateExpression="SET #status = :running, #total = :total",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status", "#total": "total"},
-                ExpressionAttributeValues={
-                    ":running": "running",
-                    ":pending": "pending",
-                    ":total": total,
-                },
+                UpdateExpression=update,
+                ConditionExpression=f"#st IN ({', '.join(allowed_values)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, **allowed_values},
             )
         )
 
@@ -104,6 +152,7 @@ class DynamoBroadcastRepository:
             answer = self._table.update_item(
                 Key=self._key(broadcast_id),
                 UpdateExpression="ADD #outcome :one",
+                ConditionExpression="attribute_exists(pk)",  # never a stray new item
                 ExpressionAttributeNames={"#outcome": outcome},
                 ExpressionAttributeValues={":one": 1},
                 ReturnValues="ALL_NEW",
@@ -111,11 +160,32 @@ class DynamoBroadcastRepository:
         return self._from_item(broadcast_id, answer["Attributes"])
 
     def advance_progress(self, broadcast_id: str, step: int) -> bool:
+        # The final note's claim and the end of the broadcast are one write, and neither is
+        # granted once /cancel stopped it: cancel and finish cannot both win.
+        final = step >= PROGRESS_STEPS
         return common.conditionally(
             lambda: self._table.update_item(
                 Key=self._key(broadcast_id),
-                UpdateExpression="SET progress_posted = :step",
-                ConditionExpression="progress_posted < :step",
-                ExpressionAttributeValues={":step": step},
+                UpdateExpression="SET progress_posted = :step" + (", #st = :done" if final else ""),
+                ConditionExpression="progress_posted < :step AND #st = :running",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues={
+                    ":step": step,
+                    ":running": RUNNING,
+                    **({":done": DONE} if final else {}),
+                },
             )
         )
+
+
+def _actor_fields(prefix: str, actor: Actor | None) -> dict[str, Any]:
+    if actor is None:
+        return {}
+    return {f"{prefix}_id": actor.user_id, f"{prefix}_name": actor.name}
+
+
+def _actor(item: dict[str, Any], prefix: str) -> Actor | None:
+    user_id = common.as_optional_int(item.get(f"{prefix}_id"))
+    if user_id is None:
+        return None
+    return Actor(user_id, common.as_str(item.get(f"{prefix}_name")) or str(user_id))

@@ -21,7 +21,8 @@ from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
-BROADCAST_COMMANDS = frozenset({"broadcast", "confirm"})
+BROADCAST_COMMANDS = frozenset({"broadcast", "confirm", "cancel"})
+"""The ops topic's commands (the broadcast service's), all admin only."""
 
 
 class TopicToPerson:
@@ -176,7 +177,7 @@ class TopicToPerson:
         if self._broadcasts is None:
             return
         await self._broadcasts.command(message, message.reply_to_message_id, steps)
-        # Marked as handled, so a redelivered /broadcast or /confirm does nothing twice.
+        # Marked as handled, so a redelivered /broadcast, /confirm or /cancel does nothing twice.
         handled = MessageRef(message.chat_id, message.message_id)
         await ctx.after_send(lambda: ctx.messages.link(handled, handled))
 
