@@ -90,12 +90,6 @@ def consumer_runtime(
     def group_backlog(chat_id: int) -> float:
         return store.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
 
-    roles = Roles(
-        directory=DynamoAdminDirectory(table),
-        fetch_admins=gateway.administrators,
-        clock=clock,
-        stage_admins=frozenset(settings.admin_user_ids),
-    )
     relay = Relay(
         sessions=sessions,
         shard_picker=ShardPicker(sessions, telegram.operator_chat_ids, backlog=group_backlog),
