@@ -208,7 +208,8 @@ class BroadcastRun:
 
 
 def _broadcast(busy: Busy, run: BroadcastRun) -> None:
-    """``/broadcast <text>`` in General, then ``/confirm`` as a reply to the bot's question."""
+    """``/broadcast <text>`` in General, then ``/confirm`` as a reply to the bot's question
+    by another admin (the group has three: the one who asked may not confirm alone)."""
     h = busy.h
     try:
         asked = h.client.send_as_operator(
@@ -230,7 +231,7 @@ def _broadcast(busy: Busy, run: BroadcastRun) -> None:
             run.error = "no question within 120 s"
             return
         h.client.send_as_operator(
-            h.group, None, busy.operators[0], "/confirm", reply_to_message_id=run.question_id
+            h.group, None, busy.operators[1], "/confirm", reply_to_message_id=run.question_id
         )
         busy._count()
     except Exception as error:  # reported in the row, never lost in a thread
