@@ -38,6 +38,13 @@ ONE_MINUTE = cdk.Duration.minutes(1)
 FIVE_MINUTES = cdk.Duration.minutes(5)
 
 
+def _waiting(queue: sqs.IQueue) -> cloudwatch.IMetric:
+    """The most messages ``queue`` held visible in a minute."""
+    return queue.metric_approximate_number_of_messages_visible(
+        period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+    )
+
+
 class Monitoring(Construct):
     def __init__(
         self,
@@ -88,24 +95,16 @@ class Monitoring(Construct):
         self._action = cloudwatch_actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        dlq_depth = dead_letter_queue.metric_approximate_number_of_messages_visible(
-            period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
-        )
         self._alarm(
             "DeadLetterQueueDepth",
             "dlq-depth",
-            dlq_depth,
-            threshold=0,
+            _waiting(dead_letter_queue),
             description="Updates are waiting in the dead-letter queue: review and replay them",
-        )
-        parked = parking_queue.metric_approximate_number_of_messages_visible(
-            period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
         )
         self._alarm(
             "ParkedDeadLetters",
             "parked-dead-letters",
-            parked,
-            threshold=0,
+            _waiting(parking_queue),
             description=(
                 "The DLQ processor failed on dead updates 10 times: they are parked; fix the "
                 "processor, then move them back: make ops ARGS='dlq unpark'"
@@ -127,16 +126,14 @@ class Monitoring(Construct):
             "DeadLetters",
             "dead-letters",
             dead_letters,
-            threshold=0,
             description="The DLQ processor archived dead updates (DeadLetters metric)",
-        )
-        oldest = updates_queue.metric_approximate_age_of_oldest_message(
-            period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
         )
         self._alarm(
             "OldestUpdateAge",
             "oldest-update-age",
-            oldest,
+            updates_queue.metric_approximate_age_of_oldest_message(
+                period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+            ),
             threshold=config.oldest_message_alarm_seconds,
             description=(
                 f"An update has waited more than {config.oldest_message_alarm_seconds} s "
@@ -150,14 +147,12 @@ class Monitoring(Construct):
                 f"{construct_prefix}Errors",
                 f"{short}-errors",
                 function.function.metric_errors(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=0,
                 description=f"{function.function_name} raised errors",
             )
             self._alarm(
                 f"{construct_prefix}Throttles",
                 f"{short}-throttles",
                 function.function.metric_throttles(period=FIVE_MINUTES, statistic="Sum"),
-                threshold=0,
                 description=f"{function.function_name} was throttled",
             )
 
@@ -192,9 +187,11 @@ class Monitoring(Construct):
         suffix: str,
         metric: cloudwatch.IMetric,
         *,
-        threshold: float,
+        threshold: float = 0,
         description: str,
     ) -> cloudwatch.Alarm:
+        """An alarm to the stage's topic when ``metric`` goes above ``threshold`` (by default:
+        any at all) in one period."""
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
