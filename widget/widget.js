@@ -355,7 +355,12 @@
   }
 
   function welcome(message) {
-    if (typeof message.session === "string") save("session", message.session);
+    // A new session (the server started one) is a new conversation: drop what was shown.
+    var before = String(load("session", "") || "").split(".")[0];
+    if (typeof message.session === "string") {
+      if (before && message.session.split(".")[0] !== before) clearConversation();
+      save("session", message.session);
+    }
     ready = true;
     everWelcomed = true;
     attempt = 0;
@@ -458,8 +463,9 @@
     openFlag(true);
     unread = 0;
     renderBadge();
+    // Only answers count: they carry the server's clock, the visitor's own bubbles the page's.
     Object.keys(shown).forEach(function (key) {
-      seen(Number(shown[key].getAttribute("data-ts")));
+      if (key.indexOf("operator:") === 0) seen(Number(shown[key].getAttribute("data-ts")));
     });
     log.scrollTop = log.scrollHeight;
     (textBox.disabled ? $(".close") : textBox).focus();
