@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from topicdesk.contract import DEFAULT_GREETING, DEFAULT_TELEGRAM_API_URL, Env
 from topicdesk.domain.limiter import LimitSettings
+from topicdesk.domain.widget_edge import EdgePace, WidgetProject
 
 
 class SettingsError(ValueError):
@@ -176,9 +178,6 @@ class ConsumerSettings:
     greeting: str
     admin_user_ids: tuple[int, ...] = ()
     """Admins besides the operators' groups' Telegram administrators (the stage's list)."""
-    broadcast_self_confirm: bool = False
-    """The admin who asks for a broadcast may confirm it alone (else a second admin must,
-    when the group has two or more)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -193,7 +192,6 @@ class ConsumerSettings:
             idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
             admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
-            broadcast_self_confirm=_bool(env, Env.BROADCAST_SELF_CONFIRM, False),
         )
 
 
@@ -207,4 +205,62 @@ class DeadLetterSettings:
         env = _environ(env)
         return cls(
             telegram=TelegramSettings.from_env(env), data_table=_required(env, Env.DATA_TABLE)
+        )
+
+
+def parse_widget_projects(raw: str) -> tuple[WidgetProject, ...]:
+    """``WIDGET_PROJECTS``: the stage's projects as JSON (infra/config.py validated them; a
+    malformed value stops the function at cold start)."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        raise SettingsError(f"{Env.WIDGET_PROJECTS} is not JSON") from None
+    if not isinstance(parsed, list) or not parsed:
+        raise SettingsError(f"{Env.WIDGET_PROJECTS} names no project")
+    projects: list[WidgetProject] = []
+    for item in parsed:
+        try:
+            projects.append(
+                WidgetProject(
+                    name=str(item["name"]),
+                    key=str(item["widgetKey"]),
+                    allowed_origins=frozenset(str(o) for o in item["allowedOrigins"]),
+                    operator_chat_ids=tuple(int(c) for c in item["operatorChatIds"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            raise SettingsError(f"{Env.WIDGET_PROJECTS}: malformed project {item!r}") from None
+    return tuple(projects)
+
+
+@dataclass(frozen=True)
+class WidgetEdgeSettings:
+    projects: tuple[WidgetProject, ...]
+    updates_queue_url: str
+    data_table: str
+    limits_table: str
+    token_secret_name: str
+    connections_url: str
+    """The WebSocket API's management endpoint (the flooding client's close)."""
+    pace: EdgePace
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WidgetEdgeSettings:
+        env = _environ(env)
+        limits = Limits.from_env(env)
+        connections_url = _required(env, Env.WIDGET_CONNECTIONS_URL).rstrip("/")
+        if not connections_url.startswith(("https://", "http://")):
+            raise SettingsError(f"{Env.WIDGET_CONNECTIONS_URL}: not an http(s) URL")
+        return cls(
+            projects=parse_widget_projects(_required(env, Env.WIDGET_PROJECTS)),
+            updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
+            data_table=_required(env, Env.DATA_TABLE),
+            limits_table=_required(env, Env.LIMITS_TABLE),
+            token_secret_name=_required(env, Env.WIDGET_TOKEN_SECRET_NAME),
+            connections_url=connections_url,
+            pace=EdgePace(
+                session_burst=max(1, int(limits.person_burst)),
+                session_interval=limits.person_interval_seconds,
+                group_per_minute=limits.group_per_minute,
+            ),
         )

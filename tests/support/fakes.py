@@ -13,6 +13,7 @@ from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, Sess
 from topicdesk.domain.ports import Booking, FailureRecord
 from topicdesk.domain.widget import (
     CONNECTION_SECONDS,
+    PageInfo,
     WidgetConnection,
     WidgetMessage,
     WidgetSession,
@@ -255,6 +256,9 @@ class FakeTelegram:
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
         self._record("reopen_topic", chat_id=chat_id, thread_id=thread_id)
 
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        self._record("delete_topic", chat_id=chat_id, thread_id=thread_id)
+
     async def leave_chat(self, chat_id: int) -> None:
         self._record("leave_chat", chat_id=chat_id)
 
@@ -382,6 +386,7 @@ class InMemoryWidgetConversations:
         self.queued: set[tuple[str, str]] = set()
         self.expires: dict[str, float] = {}
         self.connection_expires: dict[str, float] = {}
+        self.visitors: dict[int, str] = {}
 
     def open_connection(self, connection_id: str, project: str, now: float) -> None:
         self.connection_items[connection_id] = WidgetConnection(connection_id, project)
@@ -405,9 +410,12 @@ class InMemoryWidgetConversations:
             return None
         return self.sessions.get(session_id)
 
-    def bind(self, connection_id: str, session_id: str, now: float) -> None:
+    def bind(
+        self, connection_id: str, session_id: str, now: float, page: PageInfo | None = None
+    ) -> None:
         known = self.connection_items[connection_id]
-        self.connection_items[connection_id] = replace(known, session_id=session_id)
+        bound = replace(known, session_id=session_id, page=page or PageInfo())
+        self.connection_items[connection_id] = bound
         listed = self.session_connections.setdefault(session_id, [])
         if connection_id not in listed:
             listed.append(connection_id)
@@ -459,3 +467,9 @@ class InMemoryWidgetConversations:
                 taken.append(known)
                 conversation[index] = replace(known, pending=False)
         return taken
+
+    def remember_visitor(self, user_id: int, session_id: str, now: float) -> None:
+        self.visitors[user_id] = session_id
+
+    def visitor_session(self, user_id: int) -> str | None:
+        return self.visitors.get(user_id)

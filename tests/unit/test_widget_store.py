@@ -51,10 +51,13 @@ def test_connections_of_a_session(store: WidgetConversations) -> None:
     store.open_connection("c2", "shop", NOW)
     assert store.connection("c1") is not None
     assert store.connection("c1").session_id is None  # type: ignore[union-attr]
-    store.bind("c1", "session-1", NOW)
+    store.bind("c1", "session-1", NOW, PageInfo(url="https://shop.example/a", language="de"))
     store.bind("c2", "session-1", NOW)
     assert sorted(store.connections("session-1", NOW)) == ["c1", "c2"]
     assert store.connection("c2").project == "shop"  # type: ignore[union-attr]
+    bound = store.connection("c1")
+    assert bound is not None and bound.session_id == "session-1"
+    assert bound.page == PageInfo(url="https://shop.example/a", language="de")
     store.drop_connection("c1")
     assert store.connections("session-1", NOW) == ["c2"]
     assert store.connections("session-1", NOW + 86_400) == []  # TTL passed: gone

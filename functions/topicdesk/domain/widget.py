@@ -139,6 +139,8 @@ class WidgetConnection:
     connection_id: str
     project: str
     session_id: str | None = None
+    page: PageInfo = field(default_factory=PageInfo)
+    """The page the widget said hello from (sent along with each message)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,9 @@ class WidgetConversations(Protocol):
         """None when unknown or expired."""
         ...
 
-    def bind(self, connection_id: str, session_id: str, now: float) -> None:
+    def bind(
+        self, connection_id: str, session_id: str, now: float, page: PageInfo | None = None
+    ) -> None:
         """The connection said hello for the session: answers are pushed to it from now."""
         ...
 
@@ -200,4 +204,13 @@ class WidgetConversations(Protocol):
     def take_pending(self, session_id: str) -> list[WidgetMessage]:
         """The answers kept for later, in order, marked delivered (each is taken once, so
         two concurrent hellos never both flush the same answer)."""
+        ...
+
+    def remember_visitor(self, user_id: int, session_id: str, now: float) -> None:
+        """The relay's user id for the session (``topicdesk.domain.relay.visitors``): an
+        answer in the visitor's topic finds its session by it. Kept as long as the session."""
+        ...
+
+    def visitor_session(self, user_id: int) -> str | None:
+        """The session a visitor's user id stands for (None: unknown or erased)."""
         ...

@@ -7,6 +7,7 @@
 | session connection  | ``WSESS#<session>``    | ``CONN#<connection>``|
 | visitor message     | ``WSESS#<session>``    | ``MSG#V#<client id>``|
 | operator message    | ``WSESS#<session>``    | ``MSG#O#<id>``       |
+| visitor's user id   | ``WVISITOR#<user id>`` | ``SESSION``          |
 
 Messages are keyed by their id (the conditional put that makes a resend harmless) and ordered
 by ``seq``, a counter on the session item that every message increments (which also moves the
@@ -27,6 +28,7 @@ from topicdesk.adapters.dynamodb import common
 from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.widget import (
     CONNECTION_SECONDS,
+    PageInfo,
     Sender,
     WidgetConnection,
     WidgetMessage,
@@ -41,6 +43,10 @@ _PREFIX = {"visitor": "MSG#V#", "operator": "MSG#O#"}
 
 def _session_pk(session_id: str) -> str:
     return f"WSESS#{session_id}"
+
+
+def _visitor_key(user_id: int) -> dict[str, str]:
+    return {"pk": f"WVISITOR#{user_id}", "sk": "SESSION"}
 
 
 def _connection_key(connection_id: str) -> dict[str, str]:
@@ -87,6 +93,7 @@ class DynamoWidgetConversations:
             connection_id=connection_id,
             project=str(item.get("project", "")),
             session_id=common.as_str(item.get("session_id")),
+            page=PageInfo.from_body(item.get("page")),
         )
 
     def drop_connection(self, connection_id: str) -> None:
@@ -101,13 +108,19 @@ class DynamoWidgetConversations:
                 )
             self._table.delete_item(Key=_connection_key(connection_id))
 
-    def bind(self, connection_id: str, session_id: str, now: float) -> None:
+    def bind(
+        self, connection_id: str, session_id: str, now: float, page: PageInfo | None = None
+    ) -> None:
         expires = int(now) + CONNECTION_SECONDS
         with common.storage_errors():
             self._table.update_item(
                 Key=_connection_key(connection_id),
-                UpdateExpression="SET session_id = :session, expires_at = :expires",
-                ExpressionAttributeValues={":session": session_id, ":expires": expires},
+                UpdateExpression="SET session_id = :session, expires_at = :expires, page = :page",
+                ExpressionAttributeValues={
+                    ":session": session_id,
+                    ":expires": expires,
+                    ":page": (page or PageInfo()).to_body(),
+                },
             )
             self._table.put_item(
                 Item={
@@ -199,6 +212,23 @@ class DynamoWidgetConversations:
             if common.conditionally(partial(self._mark_delivered, key)):
                 taken.append(_message_from_item(item))
         return taken
+
+    # ------------------------------------------------------------------ the relay's id
+
+    def remember_visitor(self, user_id: int, session_id: str, now: float) -> None:
+        with common.storage_errors():
+            self._table.put_item(
+                Item={
+                    **_visitor_key(user_id),
+                    "session_id": session_id,
+                    "expires_at": int(now) + WIDGET_SESSION_SECONDS,
+                }
+            )
+
+    def visitor_session(self, user_id: int) -> str | None:
+        with common.storage_errors():
+            item = self._table.get_item(Key=_visitor_key(user_id)).get("Item")
+        return common.as_str(item.get("session_id")) if item else None
 
     # ------------------------------------------------------------------ helpers
 
