@@ -63,6 +63,7 @@ class Env:
     TELEGRAM_API_URL: Final = "TELEGRAM_API_URL"
     OPERATOR_CHAT_IDS: Final = "OPERATOR_CHAT_IDS"
     ADMIN_USER_IDS: Final = "ADMIN_USER_IDS"
+    BROADCAST_SELF_CONFIRM: Final = "BROADCAST_SELF_CONFIRM"
     GREETING: Final = "GREETING"
     WIDGET_CONNECTIONS_URL: Final = "WIDGET_CONNECTIONS_URL"
     """The WebSocket API's management endpoint (``https://<api>.execute-api.<region>.
