@@ -23,6 +23,7 @@
   // Limits from the protocol: a frame is at most 16 KiB, a text 1-4096 characters.
   var MAX_FRAME = 16384;
   var MAX_TEXT = 4096;
+  var EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/; // the server's check: the browser's allows "a@b"
   // Backoff: quick while we know the API answered before (a dropped connection), slow when no
   // connection has opened yet (a refused handshake looks the same as an unreachable server).
   var FAST = { base: 1000, cap: 30000 };
@@ -250,6 +251,7 @@
   var attempt = 0;
   var reconnectTimer = null;
   var rateTimer = null;
+  var pauseUntil = 0; // the server asked for a pause (retryAfter): no reconnect before it
   var inflight = null; // the pending message sent and not yet acknowledged
   var pending = load("pending", []); // [{id, text, email, ts}], oldest first
   if (!Array.isArray(pending)) pending = [];
@@ -314,9 +316,9 @@
 
   function hello() {
     var page = {
-      url: String(location.href).slice(0, 2000),
-      language: navigator.language || "",
-      userAgent: String(navigator.userAgent).slice(0, 500),
+      url: String(location.href).slice(0, 2048),
+      language: String(navigator.language || "").slice(0, 35),
+      userAgent: String(navigator.userAgent).slice(0, 512),
     };
     transmit({ action: "hello", session: load("session", null), page: page });
   }
@@ -326,6 +328,7 @@
     var plan = slow ? SLOW : FAST;
     var delay = Math.min(plan.cap, plan.base * Math.pow(2, attempt));
     delay = delay / 2 + (Math.random() * delay) / 2; // jitter: many visitors, one outage
+    delay = Math.max(delay, pauseUntil - Date.now());
     attempt += 1;
     var seconds = Math.ceil(delay / 1000);
     if (!everWelcomed) {
@@ -424,6 +427,7 @@
   function failed(error) {
     var code = error.code;
     var id = error.id || (inflight && inflight.id);
+    var hopeless = code === "invalid" || code === "bad_frame" || code === "unknown_action";
     if (code === "session_invalid") {
       // A forged, expired or unknown token: start a new session, keep what is unsent.
       save("session", null);
@@ -431,28 +435,30 @@
       ready = false;
       inflight = null;
       hello();
-    } else if (code === "rate_limited") {
-      var wait = Math.max(1, Number(error.retryAfter) || 8);
-      if (!ready) return setTimeout(hello, wait * 1000);
-      mark(id, "waiting");
+    } else if (code === "not_ready") {
+      // A send before the welcome, or a connection the server forgot: hello, then resend.
+      ready = false;
+      inflight = null;
+      hello();
+    } else if (hopeless && !ready) {
+      // The hello itself was refused: the same hello would fail the same way, so no tight
+      // loop; the close schedules a slow retry and shows "unavailable".
+      if (ws) ws.close();
+    } else if (hopeless) {
+      if (id) drop(id, error.message || code);
+    } else {
+      // rate_limited, unavailable and any code this widget does not know: nothing was
+      // accepted, the same id goes again after retryAfter (docs/widget-protocol.md).
+      var wait = Math.max(1, Number(error.retryAfter) || 5) * 1000;
+      pauseUntil = Date.now() + wait;
+      if (!ready) return setTimeout(hello, wait);
+      if (id) mark(id, "waiting");
       inflight = null;
       clearTimeout(rateTimer);
       rateTimer = setTimeout(function () {
         rateTimer = null;
         pump();
-      }, wait * 1000);
-    } else if (code === "not_ready") {
-      ready = false;
-      inflight = null;
-      hello();
-    } else if (!ready) {
-      // The hello itself was refused: the same hello would fail the same way, so no tight
-      // loop; the close schedules a slow retry and shows "unavailable".
-      if (ws) ws.close();
-    } else if ((code === "invalid" || code === "bad_frame") && id) {
-      drop(id, error.message || code);
-    } else if (window.console) {
-      console.warn("Topicdesk widget:", code, error.message);
+      }, wait);
     }
   }
 
@@ -494,7 +500,7 @@
       setState(state, "Your message is too long (at most " + MAX_TEXT + " characters).");
       return textBox.focus();
     }
-    if (email && !emailBox.checkValidity()) {
+    if (email && (!emailBox.checkValidity() || !EMAIL.test(email) || email.length > 254)) {
       emailBox.setAttribute("aria-invalid", "true");
       setState(state, "Please check the e-mail address, or leave it empty.");
       return emailBox.focus();
