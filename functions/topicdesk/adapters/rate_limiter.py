@@ -19,12 +19,23 @@ from botocore.exceptions import ClientError
 
 from topicdesk.adapters.dynamodb import conditional_failed, conditionally, storage_errors
 from topicdesk.domain.errors import RateLimited, StorageUnavailable
-from topicdesk.domain.limiter import LimitSettings, Reservation, Rule
+from topicdesk.domain.limiter import LimitSettings, Reservation, Rule, rules_for
 from topicdesk.domain.ports import Booking
 from topicdesk.domain.throttle import LATENCY_GUARD_SECONDS, SharedThrottle
 
 EXPIRY_SECONDS = 3600
 ATTEMPTS = 4
+PERSON_GATE = "person"
+"""The per-person pace's key prefix (``person#<user>``)."""
+GREETING_GATE = "greet"
+"""The one-greeting-a-day bucket's key prefix (``greet#<user>``)."""
+
+
+def person_keys(user_id: int) -> list[str]:
+    """Every limiter key about one person: their pace, their greetings and their private
+    chat's 1/s (what erasing the person deletes; the rest are groups' and the bot's)."""
+    chat = rules_for(user_id, 1, LimitSettings(1.0, 1.0, 1.0))[0].key
+    return [f"{PERSON_GATE}#{user_id}", f"{GREETING_GATE}#{user_id}", chat]
 
 
 def _number(value: float) -> Decimal:
@@ -215,7 +226,7 @@ class DynamoFloodGate:
     (``person#<user>``: the pace; ``greet#<user>``: one greeting a day)."""
 
     def __init__(
-        self, store: DynamoTatStore, *, burst: float, interval: float, prefix: str = "person"
+        self, store: DynamoTatStore, *, burst: float, interval: float, prefix: str = PERSON_GATE
     ) -> None:
         self._store = store
         self._burst = max(1, int(burst))

@@ -277,6 +277,17 @@ class PtbTelegramGateway:
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
         await self._call(lambda: self._bot.reopen_forum_topic(chat_id, thread_id), chat_id=chat_id)
 
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        try:
+            await self._call(
+                lambda: self._bot.delete_forum_topic(chat_id, thread_id), chat_id=chat_id
+            )
+        except RejectedByTelegram as error:
+            # Telegram answers TOPIC_ID_INVALID for a topic that was deleted already.
+            if "topic_id_invalid" in str(error).lower():
+                raise TopicMissing(str(error)) from error
+            raise
+
     async def leave_chat(self, chat_id: int) -> None:
         await self._call(lambda: self._bot.leave_chat(chat_id), chat_id=chat_id)
 

@@ -111,6 +111,10 @@ class TelegramGateway(Protocol):
 
     async def reopen_topic(self, chat_id: int, thread_id: int) -> None: ...
 
+    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """With its messages; TopicMissing when it is gone already."""
+        ...
+
     async def leave_chat(self, chat_id: int) -> None: ...
 
     async def administrators(self, chat_id: int) -> list[int]:
@@ -160,6 +164,25 @@ class DeadLetterArchive(Protocol):
     def list(self) -> list[DeadLetter]: ...
 
     def delete(self, archive_id: str) -> None: ...
+
+
+class PersonData(Protocol):
+    """Everything stored about one person, found by key, erased on request: belongings first,
+    the anchors (session, topic index, roster) last, so a retry still finds the person."""
+
+    def topics_of(self, user_id: int) -> list[tuple[int, int]]: ...
+
+    def erase_belongings(self, user_id: int) -> dict[str, int]:
+        """Message maps, limiter keys, the rest of their partition: counts per kind."""
+        ...
+
+    def dead_letters(self) -> list[DeadLetter]: ...
+
+    def erase_dead_letter(self, dead: DeadLetter) -> None: ...
+
+    def anchors(self, user_id: int) -> dict[str, int]: ...
+
+    def erase_anchors(self, user_id: int) -> dict[str, int]: ...
 
 
 class FloodGate(Protocol):

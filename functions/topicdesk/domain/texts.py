@@ -88,3 +88,18 @@ OPS_DEAD_LETTER = (
     "Reason: {reason}\n"
     'Archived as {archive_id}. Replay: make ops STAGE=<stage> ARGS="dlq replay {archive_id}"'
 )
+
+# Erasing a person (topicdesk.domain.erase): /forget's answer in the ops topic, the ops CLI.
+ERASED = "🗑 Erased user {user_id} everywhere{by}: {counts}. Topic: {topic}."
+NOTHING_TO_ERASE = "🗑 Nothing left to erase for user {user_id}{by}: no data, no topic."
+
+
+def erasure_report(
+    user_id: int, counts: list[tuple[str, int]], topic: str, *, nothing: bool, by: str = ""
+) -> str:
+    """What an erase removed, per kind (``by``: who asked, for the operators' record)."""
+    asked = f" (asked by {by})" if by else ""
+    if nothing:
+        return NOTHING_TO_ERASE.format(user_id=user_id, by=asked)
+    listed = ", ".join(f"{kind.replace('_', ' ')} {count}" for kind, count in counts)
+    return ERASED.format(user_id=user_id, by=asked, counts=listed, topic=topic)

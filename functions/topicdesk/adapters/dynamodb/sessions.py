@@ -1,9 +1,17 @@
 """Sessions (person -> operators' topic), the topic index, the ops topic, the shard census and
-the broadcast roster."""
+the broadcast roster.
+
+Expiry: a session expires (TTL ``expires_at``) after ``retention_seconds`` without activity
+(claimed, a topic attached, a message counted). Its topic index and roster entry expire a day
+after it at the latest: they are moved forward only when the session has outrun them (at most
+one extra pair of writes per person per day of activity, none on the common path).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from topicdesk.adapters.dynamodb import common
@@ -11,12 +19,33 @@ from topicdesk.domain.model import Person, Session, SessionStatus
 
 _SESSION_SK = "SESSION"
 ROSTER_PARTITIONS = 10
+DEFAULT_RETENTION_SECONDS = 365 * 86400
+BELONGINGS_SLACK_SECONDS = 86400
+"""How far the topic index and roster entry are kept past the session's own expiry."""
+
+
+def person_partition(user_id: int) -> str:
+    """The person's partition: the session, and everything else stored per person (see
+    ``topicdesk.adapters.dynamodb.erasure``)."""
+    return f"PERSON#{user_id}"
+
+
+def topic_key(chat_id: int, thread_id: int) -> dict[str, str]:
+    return {"pk": f"TOPIC#{chat_id}#{thread_id}", "sk": "TOPIC"}
+
+
+def shard_key(chat_id: int) -> dict[str, str]:
+    return {"pk": f"SHARD#{chat_id}", "sk": "COUNT"}
 
 
 def roster_key(user_id: int) -> dict[str, str]:
     """Everyone with a session, spread over a few partitions (a broadcast lists them with a
     handful of queries, never a scan)."""
     return {"pk": f"PEOPLE#{user_id % ROSTER_PARTITIONS}", "sk": str(user_id)}
+
+
+def session_key(user_id: int) -> dict[str, str]:
+    return {"pk": person_partition(user_id), "sk": _SESSION_SK}
 
 
 def _person_attributes(person: Person) -> dict[str, Any]:
@@ -54,12 +83,23 @@ def _session_from_item(item: dict[str, Any]) -> Session:
 
 
 class DynamoSessionRepository:
-    def __init__(self, table: Any) -> None:
+    def __init__(
+        self,
+        table: Any,
+        retention_seconds: int = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._table = table
+        self._retention = retention_seconds
+        self._clock = clock
 
     @staticmethod
     def _key(user_id: int) -> dict[str, str]:
-        return {"pk": f"PERSON#{user_id}", "sk": _SESSION_SK}
+        return session_key(user_id)
+
+    def _expiry(self) -> int:
+        """When a session active now expires (epoch seconds, DynamoDB's TTL)."""
+        return int(self._clock()) + self._retention
 
     def get(self, user_id: int) -> Session | None:
         with common.storage_errors():
@@ -78,6 +118,7 @@ class DynamoSessionRepository:
             ":chat": operator_chat_id,
             ":open": SessionStatus.OPEN.value,
             ":false": False,
+            ":expires": self._expiry(),
         }
         person_fields = _person_attributes(person)
         names = {f"#p{i}": name for i, name in enumerate(person_fields)}
@@ -87,7 +128,7 @@ class DynamoSessionRepository:
             lambda: self._table.update_item(
                 Key=self._key(person.user_id),
                 UpdateExpression=(
-                    f"SET claim_owner = :owner, claim_until = :until, "
+                    f"SET claim_owner = :owner, claim_until = :until, expires_at = :expires, "
                     f"operator_chat_id = :chat, {person_set}, "
                     "created_at = if_not_exists(created_at, :now), "
                     "#status = if_not_exists(#status, :open), "
@@ -115,32 +156,62 @@ class DynamoSessionRepository:
         )
 
     def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
+        expires = self._expiry()
+        linked = expires + BELONGINGS_SLACK_SECONDS
         with common.storage_errors():
             self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression=(
-                    "SET thread_id = :thread, operator_chat_id = :chat "
-                    "REMOVE claim_owner, claim_until"
+                    "SET thread_id = :thread, operator_chat_id = :chat, expires_at = :expires, "
+                    "linked_until = :linked REMOVE claim_owner, claim_until"
                 ),
                 ConditionExpression="claim_owner = :owner",
                 ExpressionAttributeValues={
                     ":thread": thread_id,
                     ":chat": operator_chat_id,
                     ":owner": owner,
+                    ":expires": expires,
+                    ":linked": linked,
                 },
             )
-            self._index_topic(operator_chat_id, thread_id, user_id)
-            self._table.put_item(Item={**roster_key(user_id), "user_id": user_id})
+            self._index_topic(operator_chat_id, thread_id, user_id, linked)
+            self._table.put_item(
+                Item={**roster_key(user_id), "user_id": user_id, "expires_at": linked}
+            )
             self._table.update_item(
-                Key={"pk": f"SHARD#{operator_chat_id}", "sk": "COUNT"},
+                Key=shard_key(operator_chat_id),
                 UpdateExpression="ADD people :one",
                 ExpressionAttributeValues={":one": 1},
             )
 
-    def _index_topic(self, chat_id: int, thread_id: int, user_id: int) -> None:
+    def _index_topic(self, chat_id: int, thread_id: int, user_id: int, expires: int) -> None:
         self._table.put_item(
-            Item={"pk": f"TOPIC#{chat_id}#{thread_id}", "sk": "TOPIC", "user_id": user_id}
+            Item={**topic_key(chat_id, thread_id), "user_id": user_id, "expires_at": expires}
         )
+
+    def _keep_belongings(self, item: dict[str, Any], expires: int) -> None:
+        """The session was just moved to expire at ``expires``: keep its topic index and roster
+        entry at least as long (only when it outran them; never recreating a deleted one)."""
+        if common.as_int(item.get("linked_until")) >= expires or "thread_id" not in item:
+            return
+        linked = expires + BELONGINGS_SLACK_SECONDS
+        user_id = common.as_int(item["user_id"])
+        chat, thread = common.as_int(item["operator_chat_id"]), common.as_int(item["thread_id"])
+        for key, attribute in (
+            (roster_key(user_id), "expires_at"),
+            (topic_key(chat, thread), "expires_at"),
+            (self._key(user_id), "linked_until"),  # last: a failure above is retried next time
+        ):
+            common.conditionally(
+                partial(
+                    self._table.update_item,
+                    Key=key,
+                    UpdateExpression="SET #a = :linked",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames={"#a": attribute},
+                    ExpressionAttributeValues={":linked": linked},
+                )
+            )
 
     def replace_topic(self, user_id: int, old_thread_id: int, new_thread_id: int) -> None:
         session = self.get(user_id)
@@ -161,11 +232,10 @@ class DynamoSessionRepository:
         )
         if not replaced:
             return  # someone already pointed it elsewhere
+        linked = self._expiry() + BELONGINGS_SLACK_SECONDS
         with common.storage_errors():
-            self._index_topic(session.operator_chat_id, new_thread_id, user_id)
-            self._table.delete_item(
-                Key={"pk": f"TOPIC#{session.operator_chat_id}#{old_thread_id}", "sk": "TOPIC"}
-            )
+            self._index_topic(session.operator_chat_id, new_thread_id, user_id, linked)
+            self._table.delete_item(Key=topic_key(session.operator_chat_id, old_thread_id))
 
     def update(self, user_id: int, **fields: object) -> None:
         flat: dict[str, Any] = {}
@@ -191,20 +261,22 @@ class DynamoSessionRepository:
             )
 
     def increment(self, user_id: int, counter: str, by: int = 1) -> None:
+        """Count a message; activity: the session's expiry moves forward too."""
+        expires = self._expiry()
         with common.storage_errors():
-            self._table.update_item(
+            answer = self._table.update_item(
                 Key=self._key(user_id),
-                UpdateExpression="ADD #c :by",
+                UpdateExpression="SET expires_at = :expires ADD #c :by",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#c": counter},
-                ExpressionAttributeValues={":by": by},
+                ExpressionAttributeValues={":by": by, ":expires": expires},
+                ReturnValues="ALL_NEW",
             )
+        self._keep_belongings(answer.get("Attributes", {}), expires)
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
         with common.storage_errors():
-            item = self._table.get_item(
-                Key={"pk": f"TOPIC#{operator_chat_id}#{thread_id}", "sk": "TOPIC"}
-            ).get("Item")
+            item = self._table.get_item(Key=topic_key(operator_chat_id, thread_id)).get("Item")
         return common.as_int(item["user_id"]) if item else None
 
     def ops_thread(self, operator_chat_id: int) -> int | None:
@@ -233,8 +305,6 @@ class DynamoSessionRepository:
         counts: dict[int, int] = {}
         for chat_id in operator_chat_ids:
             with common.storage_errors():
-                item = self._table.get_item(Key={"pk": f"SHARD#{chat_id}", "sk": "COUNT"}).get(
-                    "Item"
-                )
+                item = self._table.get_item(Key=shard_key(chat_id)).get("Item")
             counts[chat_id] = common.as_int(item.get("people")) if item else 0
         return counts
