@@ -265,20 +265,15 @@ def busy_inbox(h: Harness) -> Row:
     h.client.set_limits(count_each_message=True, group_per_minute=GROUP_PER_MINUTE)
     group = GROUP_PER_MINUTE * float(limits_before["scale"]) * 0.95
     settings = {**PERSON_PACE, Env.LIMIT_GROUP_PER_MINUTE: f"{group:g}"}
-    previous = {
-        name: h.reconfigure(name, settings)
-        for name in (Output.CONSUMER_FUNCTION_NAME, Output.DLQ_PROCESSOR_FUNCTION_NAME)
-    }
     try:
-        return _scenario(h, measure)
+        with h.settings(settings):
+            return _scenario(h, measure)
     finally:
         with contextlib.suppress(Exception):
             h.client.set_limits(
                 count_each_message=limits_before["count_each_message"],
                 group_per_minute=limits_before["group_per_minute"],
             )
-        for name, before in previous.items():
-            h.reconfigure(name, before)
 
 
 def _scenario(h: Harness, measure: Measure) -> Row:
@@ -591,6 +586,7 @@ def _row(
         lost=lost,
         duplicated=duplicated,
         reordered=totals.reordered,
+        in_doubt=totals.in_doubt,
         dead_lettered=len(dead),
         replayed=0,
         undeliverable=len(busy.undeliverable_ids),

@@ -15,7 +15,11 @@ class ChatCheck:
     delivered: int
     lost: int
     duplicated: int
+    """Extra copies no in-doubt send explains: the product's own duplicates."""
     reordered: int
+    in_doubt: int = 0
+    """Extra copies explained by a copy whose call's answer never reached the bot (the emulator
+    logs it as ``answer_dropped``): Telegram acted, the bot could not know, so it sent again."""
 
 
 def _longest_increasing(values: Sequence[int]) -> int:
@@ -32,25 +36,41 @@ def _longest_increasing(values: Sequence[int]) -> int:
     return len(tails)
 
 
-def check_chat(expected: Sequence[str], observed: Iterable[str]) -> ChatCheck:
+def check_chat(
+    expected: Sequence[str], observed: Iterable[str], dropped: Iterable[bool] = ()
+) -> ChatCheck:
     """``expected``: the marks sent, in order (unique). ``observed``: everything the chat shows
-    (other texts are ignored). Reordered = expected marks that must move to restore order."""
+    (other texts are ignored). Reordered = expected marks that must move to restore order.
+
+    ``dropped``, aligned with ``observed`` (missing: False): that message was made by a call
+    whose answer the bot never got, so the bot had to send it again. Each such copy explains
+    one extra copy of its mark (counted in doubt, not duplicated) whichever came first: the
+    resend may overtake the late call. The evidence, not a guess."""
     position = {mark: index for index, mark in enumerate(expected)}
-    seen = [text for text in observed if text in position]
-    counts = Counter(seen)
+    flags = list(dropped)
+    seen = [
+        (text, index < len(flags) and flags[index])
+        for index, text in enumerate(observed)
+        if text in position
+    ]
+    counts = Counter(text for text, _ in seen)
+    explained = Counter(text for text, was_dropped in seen if was_dropped)
     first_positions: list[int] = []
     taken: set[str] = set()
-    for text in seen:
+    for text, _ in seen:
         if text not in taken:
             taken.add(text)
             first_positions.append(position[text])
-    delivered = len(taken)
+    in_doubt = sum(min(count - 1, explained[text]) for text, count in counts.items())
+    duplicated = sum(count - 1 for count in counts.values()) - in_doubt
+    delivered = len(first_positions)
     return ChatCheck(
         expected=len(expected),
         delivered=delivered,
         lost=len(expected) - delivered,
-        duplicated=sum(count - 1 for count in counts.values()),
+        duplicated=duplicated,
         reordered=delivered - _longest_increasing(first_positions),
+        in_doubt=in_doubt,
     )
 
 
@@ -62,7 +82,27 @@ def total(checks: Iterable[ChatCheck]) -> ChatCheck:
         lost=sum(c.lost for c in items),
         duplicated=sum(c.duplicated for c in items),
         reordered=sum(c.reordered for c in items),
+        in_doubt=sum(c.in_doubt for c in items),
     )
+
+
+def dropped_answers(calls: Iterable[Mapping[str, Any]]) -> set[tuple[int, int]]:
+    """(chat id, message id) of every message made by a call that ran but whose answer never
+    reached the bot (the emulator's call log marks it ``answer_dropped``)."""
+    made: set[tuple[int, int]] = set()
+    for call in calls:
+        if not call.get("answer_dropped") or call.get("ok") is not True:
+            continue
+        chat = _ids((call.get("params") or {}).get("chat_id"))
+        result = call.get("result")
+        for item in result if isinstance(result, list) else [result]:
+            if not isinstance(item, Mapping) or "message_id" not in item:
+                continue
+            where = item.get("chat")
+            chat_id = [int(where["id"])] if isinstance(where, Mapping) else chat
+            if len(chat_id) == 1:
+                made.add((chat_id[0], int(item["message_id"])))
+    return made
 
 
 # ---------------------------------------------------------------------- busy inbox checks
@@ -180,3 +220,67 @@ def receive_counts(parsed: Mapping[str, Any]) -> list[int]:
         if raw is not None and str(raw).isdigit():
             counts.append(int(raw))
     return counts
+
+
+# ---------------------------------------------------------------------- budgets (call log)
+
+#: Calls that write a new message, as Telegram's documented limits count them (the emulator's
+#: strict default: every message of a copyMessages/forwardMessages/sendMediaGroup, and a
+#: createForumTopic as one); edits and reactions are not messages.
+_MANY = {"copyMessages": "message_ids", "forwardMessages": "message_ids", "sendMediaGroup": "media"}
+_ONE = frozenset({"copyMessage", "forwardMessage", "createForumTopic"})
+
+
+def messages_in_call(call: Mapping[str, Any]) -> int:
+    method = str(call.get("method"))
+    params = call.get("params") or {}
+    if method in _MANY:
+        raw = params.get(_MANY[method])
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            items = None
+        return len(items) if isinstance(items, list) else 1
+    if method in _ONE or (method.startswith("send") and method != "sendChatAction"):
+        return 1
+    return 0
+
+
+def messages_into(calls: Iterable[Mapping[str, Any]], chat: int) -> list[tuple[float, int]]:
+    """(when, how many messages) of each successful call that wrote into ``chat``."""
+    out = []
+    for call in calls:
+        if call.get("ok") is not True:
+            continue
+        count = messages_in_call(call)
+        if count and _ids((call.get("params") or {}).get("chat_id")) == [chat]:
+            out.append((float(call["at"]), count))
+    return out
+
+
+def most_in_window(stamps: Sequence[tuple[float, int]], period: float) -> int:
+    """The most messages in any sliding window of ``period`` seconds (Telegram's group rule)."""
+    ordered = sorted(stamps)
+    most = inside = start = 0
+    for at, count in ordered:
+        inside += count
+        while ordered[start][0] <= at - period:
+            inside -= ordered[start][1]
+            start += 1
+        most = max(most, inside)
+    return most
+
+
+def ahead_of_pace(stamps: Sequence[tuple[float, int]], burst: int, interval: float) -> float:
+    """How many messages the sends ever ran ahead of a pace of ``burst`` at once, then one per
+    ``interval`` (a full bucket at the first send): 0 when the pace held."""
+    ordered = sorted(stamps)
+    if not ordered:
+        return 0.0
+    first = ordered[0][0]
+    sent = 0
+    ahead = 0.0
+    for at, count in ordered:
+        sent += count
+        ahead = max(ahead, sent - (burst + (at - first) / interval))
+    return max(0.0, ahead)

@@ -3,6 +3,8 @@ proxies, and the bookkeeping that the checker compares against the transcripts."
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import json
 import os
@@ -10,16 +12,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from topicdesk.contract import DATA_TABLE, Output
 
 from devkit.moto import client
 from devkit.telegram_emulator import EmulatorClient
 from local.reliability.aws_faults import FaultProxy
-from local.reliability.checker import ChatCheck, check_chat, mark_of, receive_counts, total
+from local.reliability.checker import (
+    ChatCheck,
+    check_chat,
+    dropped_answers,
+    mark_of,
+    receive_counts,
+    total,
+)
 from local.stage import ROOT, STATE_DIR, RunningStage
 
 QUIET_SECONDS = 2.0
@@ -42,6 +52,8 @@ class Row:
     undeliverable: int
     seconds: float
     notes: str = ""
+    in_doubt: int = 0
+    """Extra copies after a send whose answer never came (Telegram acted; see checker)."""
     problems: int = 0
     """Failed checks that are neither lost, duplicated nor reordered (a 429 violation, an
     album split, a late answer...): ``make reliability`` fails on them too."""
@@ -89,12 +101,15 @@ class Harness:
         self.people.extend(made)
         return made
 
-    def write(self, person: Person, count: int = 1) -> None:
+    def write(self, person: Person, count: int = 1) -> list[int]:
+        """The person's next marks; returns their message ids (in the private chat)."""
+        ids = []
         for _ in range(count):
             mark = f"{person.name}-m{len(person.sent) + 1}"
-            self.client.send_as_user(person.user_id, mark)
+            ids.append(int(self.client.send_as_user(person.user_id, mark)["message_id"]))
             person.sent.append(mark)
             self.updates_in += 1
+        return ids
 
     def topic_of(self, person: Person) -> int:
         for topic in reversed(self.client.topics(self.group)):
@@ -133,6 +148,23 @@ class Harness:
             for instance in idle:
                 pool._idle.put(instance)
         return before
+
+    @contextlib.contextmanager
+    def settings(self, values: dict[str, str]) -> Iterator[None]:
+        """The consumer's and the DLQ processor's environment changed for a while (as
+        ``reconfigure`` does), then put back."""
+        functions = (Output.CONSUMER_FUNCTION_NAME, Output.DLQ_PROCESSOR_FUNCTION_NAME)
+        previous = {name: self.reconfigure(name, values) for name in functions}
+        try:
+            yield
+        finally:
+            for name, before in previous.items():
+                self.reconfigure(name, before)
+
+    def log_from_now(self, function_output: str) -> LogTail:
+        """What a function logs from now on (its log file in the local runtime)."""
+        pool = self.stage.runtime.pools[self.stage.outputs[function_output]]
+        return LogTail(Path(pool.spec.log_path))
 
     def held_back(self, act: Callable[[], object]) -> list[dict[str, Any]]:
         """Run ``act`` with the webhook off and return the updates it produced, taken from
@@ -256,30 +288,70 @@ class Harness:
         answers were *not* reported to the operators (those count as lost)."""
         checks = []
         unreported = 0
+        dropped = dropped_answers(self.client.calls())
+        topics = self.client.topics(self.group)
         for person in people:
-            topic_texts = [
-                mark_of(m)
-                for topic in self.client.topics(self.group)
+            topic = [
+                m
+                for topic in topics
                 if topic["name"].startswith(f"{person.name} ")
                 # A deleted topic's messages were delivered before an operator deleted them.
                 for m in self.client.transcript(
                     self.group, int(topic["message_thread_id"]), include_deleted=True
                 )
             ]
-            checks.append(check_chat(person.sent, topic_texts))
-            chat_texts = [mark_of(m) for m in self.client.transcript(person.user_id)]
-            checks.append(check_chat(person.answers, chat_texts))
-            for expected, observed, check in (
-                (person.sent, topic_texts, checks[-2]),
-                (person.answers, chat_texts, checks[-1]),
+            chat = self.client.transcript(person.user_id)
+            for expected, where, messages in (
+                (person.sent, self.group, topic),
+                (person.answers, person.user_id, chat),
             ):
-                if check.lost or check.duplicated or check.reordered:
+                observed = [mark_of(m) for m in messages]
+                flags = [(where, int(m["message_id"])) in dropped for m in messages]
+                check = check_chat(expected, observed, flags)
+                checks.append(check)
+                if check.lost or check.duplicated or check.reordered or check.in_doubt:
                     # The evidence, for whoever investigates (stderr keeps the table clean).
                     shown = [t for t in observed if t in set(expected)]
                     print(f"  {person.name}: expected {expected} saw {shown}", file=sys.stderr)
-            notes = [t for t in topic_texts if t.startswith("⚠️ Not delivered")]
+            notes = [t for t in map(mark_of, topic) if t.startswith("⚠️ Not delivered")]
             unreported += max(0, len(person.undeliverable) - len(notes))
         return total(checks), unreported
+
+
+@dataclass
+class LogTail:
+    """A function's JSON log lines written after ``offset`` (Powertools' lines and its EMF
+    metrics, which the local runtime writes to the function's log file)."""
+
+    path: Path
+    offset: int = -1
+
+    def __post_init__(self) -> None:
+        if self.offset < 0:
+            self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def lines(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            raw = log.read().decode(errors="replace")
+        out = []
+        for line in raw.splitlines():
+            with contextlib.suppress(ValueError):
+                item = json.loads(line)
+                if isinstance(item, dict):
+                    out.append(item)
+        return out
+
+    def metric(self, name: str) -> float:
+        """The sum of an EMF metric's values in those lines."""
+        total = 0.0
+        for line in self.lines():
+            values = line.get(name)
+            if "_aws" in line and values is not None:
+                total += sum(values) if isinstance(values, list) else float(values)
+        return total
 
 
 class ReceiveCounter:
@@ -309,6 +381,37 @@ class ReceiveCounter:
             self.highest.clear()
 
 
+class Outcome(NamedTuple):
+    """What a scenario body hands back: whom the checker compares, and what else it found."""
+
+    people: list[Person]
+    notes: str = ""
+    lost: int = 0
+    """Losses the per-chat checker cannot see (a missing note or greeting)."""
+    duplicated: int = 0
+    problems: int = 0
+
+
+def scenario(title: str) -> Callable[[Callable[[Harness], Outcome]], Callable[[Harness], Row]]:
+    """A scenario's bookkeeping, written once: the clock and the dead letters before its body,
+    the one checker over the people it names after it."""
+
+    def wrap(body: Callable[[Harness], Outcome]) -> Callable[[Harness], Row]:
+        @functools.wraps(body)
+        def run(h: Harness) -> Row:
+            started, dead = time.monotonic(), len(h.dead_letters())
+            outcome = body(h)
+            result = row(h, title, outcome.people, started, dead_before=dead, notes=outcome.notes)
+            result.lost += outcome.lost
+            result.duplicated += outcome.duplicated
+            result.problems += outcome.problems
+            return result
+
+        return run
+
+    return wrap
+
+
 def row(
     harness: Harness,
     scenario: str,
@@ -326,6 +429,7 @@ def row(
         lost=totals.lost + unreported,
         duplicated=totals.duplicated,
         reordered=totals.reordered,
+        in_doubt=totals.in_doubt,
         dead_lettered=len(harness.dead_letters()) - dead_before + harness.replayed,
         replayed=harness.replayed,
         undeliverable=sum(len(p.undeliverable) for p in people) - unreported,

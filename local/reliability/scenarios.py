@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 from topicdesk.contract import Output
 
+from local.reliability import abuse
 from local.reliability.aws_faults import THROTTLED
 from local.reliability.busy_inbox import busy_inbox
-from local.reliability.harness import Harness, Person, Row, row
+from local.reliability.harness import Harness, Outcome, Person, Row, scenario
 
 Scenario = Callable[[Harness], Row]
 
@@ -24,15 +25,15 @@ def _conversation(h: Harness, people: list[Person], messages: int, answers: int)
     h.wait_quiet()
 
 
-def baseline(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("baseline (no faults)")
+def baseline(h: Harness) -> Outcome:
     people = h.new_people(8, "Base")
     _conversation(h, people, 4, 2)
-    return row(h, "baseline (no faults)", people, started, dead_before=dead)
+    return Outcome(people)
 
 
-def telegram_5xx(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("Telegram 5xx on every method")
+def telegram_5xx(h: Harness) -> Outcome:
     people = h.new_people(6, "Fivexx")
     for method, status, times in (
         ("createForumTopic", 502, 2),
@@ -44,31 +45,25 @@ def telegram_5xx(h: Harness) -> Row:
         h.client.set_fault(method, status=status, times=times)
     _conversation(h, people, 3, 2)
     h.client.clear_faults()
-    return row(h, "Telegram 5xx on every method", people, started, dead_before=dead)
+    return Outcome(people)
 
 
-def telegram_timeouts(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("Telegram timeouts (no effect)")
+def telegram_timeouts(h: Harness) -> Outcome:
     people = h.new_people(3, "Slow")
     # Past the Bot client's 10 s read timeout, then an error: Telegram did not act.
     h.client.set_fault("copyMessages", hang=11, status=502, times=1)
     h.client.set_fault("copyMessage", hang=11, status=502, times=1)
     _conversation(h, people, 2, 1)
     h.client.clear_faults()
-    return row(
-        h,
-        "Telegram timeouts (no effect)",
-        people,
-        started,
-        dead_before=dead,
-        notes="a timeout after Telegram acted cannot be told apart: see docs",
-    )
+    return Outcome(people, "a timeout after Telegram acted: the next scenario")
 
 
-def telegram_timeouts_with_effect(h: Harness) -> Row:
+@scenario("Telegram timeouts (Telegram acted)")
+def telegram_timeouts_with_effect(h: Harness) -> Outcome:
     """The honest counterpart: Telegram did act, but the answer never came. A bot cannot ask
-    Telegram whether it did, so the retry sends it again: at-least-once, by design."""
-    started, dead = time.monotonic(), len(h.dead_letters())
+    Telegram whether it did, so the retry sends it again: at-least-once, by design. The
+    emulator logs the call whose answer was dropped, so the copy counts as in doubt."""
     people = h.new_people(3, "Late")
     for person in people:
         h.write(person)
@@ -78,18 +73,11 @@ def telegram_timeouts_with_effect(h: Harness) -> Row:
         h.write(person)
     h.wait_quiet()
     h.client.clear_faults()
-    return row(
-        h,
-        "Telegram timeouts (Telegram acted)",
-        people,
-        started,
-        dead_before=dead,
-        notes="expected: 1 unavoidable duplicate",
-    )
+    return Outcome(people, "expected: 1 in-doubt copy (the call log shows its answer dropped)")
 
 
-def flood_storm(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("429 storm (Telegram stricter)")
+def flood_storm(h: Harness) -> Outcome:
     limits = h.client.limits()
     # Telegram gets stricter than our limiter believes: every instance meets 429s.
     h.client.set_limits(group_per_minute=1)
@@ -98,18 +86,11 @@ def flood_storm(h: Harness) -> Row:
     stats = h.client.stats()
     h.client.set_limits(group_per_minute=int(limits["group_per_minute"]))
     violations = len(h.client.violations())
-    return row(
-        h,
-        "429 storm (Telegram stricter)",
-        people,
-        started,
-        dead_before=dead,
-        notes=f"429s={stats.get('rejected_429', 0)} violations={violations}",
-    )
+    return Outcome(people, f"429s={stats.get('rejected_429', 0)} violations={violations}")
 
 
-def topics_and_blocks(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("deleted topic, closed topic, blocked bot")
+def topics_and_blocks(h: Harness) -> Outcome:
     deleted, closed, blocker = h.new_people(3, "Topic")
     _conversation(h, [deleted, closed, blocker], 1, 1)
     h.client.delete_topic(h.group, h.topic_of(deleted))
@@ -123,17 +104,11 @@ def topics_and_blocks(h: Harness) -> Row:
     h.answer(closed)
     h.answer(blocker, expect=False)
     h.wait_quiet()
-    return row(
-        h,
-        "deleted topic, closed topic, blocked bot",
-        [deleted, closed, blocker],
-        started,
-        dead_before=dead,
-    )
+    return Outcome([deleted, closed, blocker])
 
 
-def duplicates(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("duplicates within and after 5 min")
+def duplicates(h: Harness) -> Outcome:
     people = h.new_people(4, "Dup")
 
     def write_all() -> None:
@@ -152,28 +127,21 @@ def duplicates(h: Harness) -> Row:
         h.enqueue(update, group=chat, dedup=f"late-{update['update_id']}")
     h.updates_in += 12
     h.wait_quiet()
-    return row(
-        h,
-        "duplicates within and after 5 min",
-        people,
-        started,
-        dead_before=dead,
-        notes="6 resent at once, 6 resent past the dedup window",
-    )
+    return Outcome(people, "6 resent at once, 6 resent past the dedup window")
 
 
-def out_of_order(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("delivery out of order across chats")
+def out_of_order(h: Harness) -> Outcome:
     h.client.set_fault(reorder_across_chats=True)
     people = h.new_people(8, "Order")
     _conversation(h, people, 3, 1)
     h.client.clear_faults()
-    return row(h, "delivery out of order across chats", people, started, dead_before=dead)
+    return Outcome(people)
 
 
-def backlog(h: Harness) -> Row:
+@scenario("backlog: 1,500 updates, 200 chats")
+def backlog(h: Harness) -> Outcome:
     """A 30-minute outage: 1,500 updates from 200 chats waiting at Telegram, then all at once."""
-    started, dead = time.monotonic(), len(h.dead_letters())
     token = h.stage.telegram.token
     info = h.client.bot_api("getWebhookInfo", token=token)
     secret = h.stage.description["webhook_secret"]
@@ -185,11 +153,11 @@ def backlog(h: Harness) -> Row:
         "setWebhook", token=token, url=info["url"], secret_token=secret, max_connections=40
     )
     h.wait_quiet(timeout=600)
-    return row(h, "backlog: 1,500 updates, 200 chats", people, started, dead_before=dead)
+    return Outcome(people)
 
 
-def dynamodb_throttling(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("DynamoDB throttling + topic race")
+def dynamodb_throttling(h: Harness) -> Outcome:
     people = h.new_people(6, "Throttle")
     rule = h.dynamodb.fail(0.25, answer=THROTTLED)
     for person in people:
@@ -206,36 +174,22 @@ def dynamodb_throttling(h: Harness) -> Row:
     topics = [t for t in h.client.topics(h.group) if t["name"].startswith(f"{racer.name} ")]
     # The two groups may finish in either order: each message is checked on its own.
     halves = [Person(racer.user_id, racer.name, sent=[mark]) for mark in racer.sent]
-    return row(
-        h,
-        "DynamoDB throttling + topic race",
-        [*people, *halves],
-        started,
-        dead_before=dead,
-        notes=f"racer topics={len(topics)} throttled={rule.injected}",
-    )
+    return Outcome([*people, *halves], f"racer topics={len(topics)} throttled={rule.injected}")
 
 
-def sqs_send_failures(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("SQS send failures in the webhook")
+def sqs_send_failures(h: Harness) -> Outcome:
     people = h.new_people(6, "Sqs")
     rule = h.sqs.fail(0.5, "SendMessage")
     for person in people:
         h.write(person, 3)
     h.wait_quiet()
     h.sqs.clear()
-    return row(
-        h,
-        "SQS send failures in the webhook",
-        people,
-        started,
-        dead_before=dead,
-        notes=f"webhook 500s={rule.injected}",
-    )
+    return Outcome(people, f"webhook 500s={rule.injected}")
 
 
-def consumer_crash(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("consumer crash mid-batch")
+def consumer_crash(h: Harness) -> Outcome:
     people = h.new_people(6, "Crash")
     h.client.set_fault("copyMessages", latency=2.0)
     h.client.set_fault("copyMessage", latency=2.0)
@@ -249,18 +203,12 @@ def consumer_crash(h: Harness) -> Row:
         killed = consumer.crash()
     h.client.clear_faults()
     h.wait_quiet(timeout=420)  # the killed batches come back after the 180 s visibility timeout
-    return row(
-        h,
-        "consumer crash mid-batch",
-        people,
-        started,
-        dead_before=dead,
-        notes=f"killed {killed} consumer environment(s)",
-    )
+    return Outcome(people, f"killed {killed} consumer environment(s)")
 
 
-def poison_and_replay(h: Harness) -> Row:
-    started, dead = time.monotonic(), len(h.dead_letters())
+@scenario("poison update -> DLQ -> replay")
+def poison_and_replay(h: Harness) -> Outcome:
+    dead = len(h.dead_letters())
     person = h.new_people(1, "Poison")[0]
     h.write(person)
     h.wait_quiet()
@@ -278,14 +226,7 @@ def poison_and_replay(h: Harness) -> Row:
         if result.returncode == 0:
             h.replayed += 1
     h.wait_quiet()
-    return row(
-        h,
-        "poison update -> DLQ -> replay",
-        [person],
-        started,
-        dead_before=dead,
-        notes=f"missing before replay={lost_before_replay}",
-    )
+    return Outcome([person], f"missing before replay={lost_before_replay}")
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -301,6 +242,7 @@ SCENARIOS: dict[str, Scenario] = {
     "sqs-send-failures": sqs_send_failures,
     "consumer-crash": consumer_crash,
     "poison-and-replay": poison_and_replay,
+    **abuse.SCENARIOS,
     "backlog": backlog,
     "busy-inbox": busy_inbox,
 }

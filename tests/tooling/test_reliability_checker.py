@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from local.reliability.__main__ import summary
 from local.reliability.checker import (
+    ahead_of_pace,
     check_albums,
     check_chat,
     count_notices,
     delivery_times,
+    dropped_answers,
     mark_of,
+    messages_in_call,
+    messages_into,
+    most_in_window,
     notes_per_answer,
     receive_counts,
     total,
 )
+from local.reliability.harness import Row
 
 
 def test_a_perfect_chat() -> None:
@@ -162,3 +169,100 @@ def test_the_receive_counter_reads_the_pollers_own_answers_per_queue() -> None:
     assert counter.highest == {"updates.fifo": 7}
     counter.reset()
     assert counter.highest == {}
+
+
+# ---------------------------------------------------------------------- in-doubt duplicates
+
+
+def test_a_copy_made_by_a_call_whose_answer_was_dropped_explains_one_extra_copy() -> None:
+    # b's first copy was made by a call the bot never heard back from: its resend is in doubt.
+    result = check_chat(["a", "b"], ["a", "b", "b"], [False, True, False])
+    assert (result.duplicated, result.in_doubt, result.lost, result.reordered) == (0, 1, 0, 0)
+    # The resend may overtake the late call: still explained.
+    assert check_chat(["b"], ["b", "b"], [False, True]).in_doubt == 1
+
+
+def test_an_extra_copy_with_no_dropped_answer_is_a_real_duplicate() -> None:
+    plain = check_chat(["a"], ["a", "a"])
+    assert (plain.duplicated, plain.in_doubt) == (1, 0)
+    # One dropped answer explains one extra copy, not two.
+    result = check_chat(["a"], ["a", "a", "a"], [True, False, False])
+    assert (result.duplicated, result.in_doubt) == (1, 1)
+    # A dropped answer on another mark explains nothing here.
+    result = check_chat(["a", "b"], ["a", "a", "b"], [False, False, True])
+    assert (result.duplicated, result.in_doubt) == (1, 0)
+    assert total([result, check_chat(["c"], ["c", "c"], [True])]).in_doubt == 1
+
+
+def test_dropped_answers_are_read_from_the_call_log() -> None:
+    calls = [
+        # copyMessage: a MessageId, the chat from the parameters (form values are strings).
+        {"method": "copyMessage", "ok": True, "answer_dropped": True,
+         "params": {"chat_id": "-1001", "from_chat_id": "7", "message_id": "3"},
+         "result": {"message_id": 41}},
+        # copyMessages: a list of MessageIds.
+        {"method": "copyMessages", "ok": True, "answer_dropped": True,
+         "params": {"chat_id": "55", "message_ids": "[1, 2]"},
+         "result": [{"message_id": 8}, {"message_id": 9}]},
+        # sendMessage: a Message, which names its chat.
+        {"method": "sendMessage", "ok": True, "answer_dropped": True,
+         "params": {"chat_id": "@ops"}, "result": {"message_id": 5, "chat": {"id": -1002}}},
+        # Answered (no flag), or failed: nothing was made behind the bot's back.
+        {"method": "copyMessage", "ok": True, "params": {"chat_id": "55"},
+         "result": {"message_id": 10}},
+        {"method": "copyMessage", "ok": False, "answer_dropped": True,
+         "params": {"chat_id": "55"}, "result": None},
+    ]  # fmt: skip
+    assert dropped_answers(calls) == {(-1001, 41), (55, 8), (55, 9), (-1002, 5)}
+
+
+def _row(**counts: int) -> Row:
+    base = dict(updates_in=1, delivered=1, lost=0, duplicated=0, reordered=0, dead_lettered=0)
+    return Row(scenario="s", replayed=0, undeliverable=0, seconds=1.0, **{**base, **counts})
+
+
+def test_the_summary_tells_in_doubt_copies_apart_and_does_not_fail_on_them() -> None:
+    line, status = summary([_row(in_doubt=2), _row(in_doubt=1)])
+    assert line == "reliability: scenarios=2 lost=0 duplicated=0 in_doubt=3 reordered=0"
+    assert status == 0
+
+
+def test_the_summary_fails_on_anything_lost_duplicated_reordered_or_otherwise_wrong() -> None:
+    for bad in ({"lost": 1}, {"duplicated": 1}, {"reordered": 1}, {"problems": 1}):
+        line, status = summary([_row(in_doubt=1), _row(**bad)])
+        assert status == 1, bad
+        assert "in_doubt=1" in line
+    line, status = summary([_row()], timed_out=1)
+    assert (line.endswith(" timed_out=1"), status) == (True, 1)
+
+
+# ---------------------------------------------------------------------- budgets (call log)
+
+
+def test_messages_are_counted_per_call_as_telegram_counts_them() -> None:
+    calls = [
+        {"method": "copyMessages", "ok": True, "at": 1.0,
+         "params": {"chat_id": "-100", "message_ids": "[1, 2, 3]"}},
+        {"method": "createForumTopic", "ok": True, "at": 2.0, "params": {"chat_id": "-100"}},
+        {"method": "sendMessage", "ok": True, "at": 3.0, "params": {"chat_id": "-100"}},
+        {"method": "editMessageText", "ok": True, "at": 4.0, "params": {"chat_id": "-100"}},
+        {"method": "sendChatAction", "ok": True, "at": 5.0, "params": {"chat_id": "-100"}},
+        {"method": "sendMessage", "ok": False, "at": 6.0, "params": {"chat_id": "-100"}},
+        {"method": "sendMessage", "ok": True, "at": 7.0, "params": {"chat_id": "42"}},
+    ]  # fmt: skip
+    assert messages_into(calls, -100) == [(1.0, 3), (2.0, 1), (3.0, 1)]
+    assert messages_in_call(calls[3]) == 0  # an edit is no new message
+
+
+def test_the_busiest_sliding_window() -> None:
+    stamps = [(0.0, 5), (30.0, 5), (59.9, 5), (60.0, 1), (125.0, 2)]
+    assert most_in_window(stamps, 60.0) == 15  # 0..59.9; at 60.0 the first has left
+    assert most_in_window([], 60.0) == 0
+
+
+def test_a_pace_held_or_outrun() -> None:
+    # Burst 3, then one a second: on time, and one message ahead of it.
+    assert ahead_of_pace([(0.0, 3), (1.0, 1), (2.0, 1)], 3, 1.0) == 0.0
+    assert ahead_of_pace([(0.0, 3), (0.5, 1), (2.0, 1)], 3, 1.0) == 0.5
+    assert ahead_of_pace([(10.0, 2), (10.0, 6)], 3, 1.0) == 5.0
+    assert ahead_of_pace([], 3, 1.0) == 0.0
