@@ -259,9 +259,6 @@ class FakeTelegram:
     async def delete_topic(self, chat_id: int, thread_id: int) -> None:
         self._record("delete_topic", chat_id=chat_id, thread_id=thread_id)
 
-    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
-        self._record("delete_topic", chat_id=chat_id, thread_id=thread_id)
-
     async def leave_chat(self, chat_id: int) -> None:
         self._record("leave_chat", chat_id=chat_id)
 
