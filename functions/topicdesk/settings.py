@@ -178,6 +178,9 @@ class ConsumerSettings:
     greeting: str
     admin_user_ids: tuple[int, ...] = ()
     """Admins besides the operators' groups' Telegram administrators (the stage's list)."""
+    broadcast_self_confirm: bool = False
+    """The admin who asks for a broadcast may confirm it alone (else a second admin must,
+    when the group has two or more)."""
     session_retention_days: int = 365
     """A session (and what belongs to it) expires after this many days without activity."""
     broadcast_self_confirm: bool = False
@@ -197,6 +200,7 @@ class ConsumerSettings:
             idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
             admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
+            broadcast_self_confirm=_bool(env, Env.BROADCAST_SELF_CONFIRM, False),
             session_retention_days=max(
                 1, round(_float(env, Env.SESSION_RETENTION_DAYS, cls.session_retention_days))
             ),
