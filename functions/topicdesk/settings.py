@@ -183,9 +183,6 @@ class ConsumerSettings:
     when the group has two or more)."""
     session_retention_days: int = 365
     """A session (and what belongs to it) expires after this many days without activity."""
-    broadcast_self_confirm: bool = False
-    """The admin who asks for a broadcast may confirm it alone (else a second admin must,
-    when the group has two or more)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -204,7 +201,6 @@ class ConsumerSettings:
             session_retention_days=max(
                 1, round(_float(env, Env.SESSION_RETENTION_DAYS, cls.session_retention_days))
             ),
-            broadcast_self_confirm=_bool(env, Env.BROADCAST_SELF_CONFIRM, False),
         )
 
 
