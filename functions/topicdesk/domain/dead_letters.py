@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from topicdesk.domain import texts
@@ -31,31 +31,30 @@ REASON_BROADCAST_JOB = "a broadcast's share for this person failed for good (cou
 REASON_UNRECORDED = "failed without a recorded reason (crash or timeout)"
 
 
+@dataclass(frozen=True)
 class OpsChannel:
     """The ops topic in the first operators' group: alerts for the people on call."""
 
-    def __init__(
-        self, sessions: SessionRepository, telegram: TelegramGateway, operator_chat_id: int
-    ) -> None:
-        self._sessions = sessions
-        self._telegram = telegram
-        self._chat_id = operator_chat_id
+    sessions: SessionRepository
+    telegram: TelegramGateway
+    chat_id: int
+    """The first operators' group."""
 
     async def post(self, text: str) -> int:
-        thread_id = self._sessions.ops_thread(self._chat_id) or await self._create()
+        thread_id = self.sessions.ops_thread(self.chat_id) or await self._create()
         try:
-            return await self._telegram.send_text(self._chat_id, text, thread_id=thread_id)
+            return await self.telegram.send_text(self.chat_id, text, thread_id=thread_id)
         except TopicMissing:
             thread_id = await self._create(replace=True)
-            return await self._telegram.send_text(self._chat_id, text, thread_id=thread_id)
+            return await self.telegram.send_text(self.chat_id, text, thread_id=thread_id)
 
     async def _create(self, *, replace: bool = False) -> int:
-        thread_id = await self._telegram.create_topic(self._chat_id, texts.OPS_TOPIC_NAME)
+        thread_id = await self.telegram.create_topic(self.chat_id, texts.OPS_TOPIC_NAME)
         if replace:
-            self._sessions.set_ops_thread(self._chat_id, thread_id, replace=True)
+            self.sessions.set_ops_thread(self.chat_id, thread_id, replace=True)
             return thread_id
         # Two workers may race to create it; the stored one wins and the other is unused.
-        return self._sessions.set_ops_thread(self._chat_id, thread_id)
+        return self.sessions.set_ops_thread(self.chat_id, thread_id)
 
 
 @dataclass(frozen=True)
@@ -89,25 +88,16 @@ def _private_origin(update: dict[str, Any]) -> tuple[int, int | None] | None:
     return None
 
 
+@dataclass(frozen=True, kw_only=True)
 class DeadLetterService:
-    def __init__(
-        self,
-        *,
-        archive: DeadLetterArchive,
-        journal: FailureJournal,
-        telegram: TelegramGateway,
-        ops: OpsChannel,
-        clock: Clock,
-        metrics: Metrics,
-        steps: StepLog | None = None,
-    ) -> None:
-        self._step_log = steps
-        self._archive = archive
-        self._journal = journal
-        self._telegram = telegram
-        self._ops = ops
-        self._clock = clock
-        self._metrics = metrics
+    archive: DeadLetterArchive
+    journal: FailureJournal
+    telegram: TelegramGateway
+    ops: OpsChannel
+    clock: Clock
+    metrics: Metrics
+    steps: StepLog | None = None
+    """Where each dead letter's notices are recorded as done (None: not recorded)."""
 
     async def handle(self, record: DeadRecord) -> DeadLetter:
         """Archive first (that must succeed, or the record is retried); then tell the person
@@ -116,12 +106,12 @@ class DeadLetterService:
         hold here too, and nothing is dropped because of them. Other refusals (the person
         blocked the bot) are final and only logged."""
         dead = self._describe(record)
-        if self._archive.archive(dead):
-            self._metrics.count("DeadLetters")
-        stored = self._archive.get(dead.archive_id) or dead
+        if self.archive.archive(dead):
+            self.metrics.count("DeadLetters")
+        stored = self.archive.get(dead.archive_id) or dead
         if not stored.notified:
             key = f"dead#{stored.archive_id}"
-            steps = Steps.load(self._step_log, key) if self._step_log else Steps()
+            steps = Steps.load(self.steps, key) if self.steps else Steps()
             try:
                 await self._tell(stored, steps)
             finally:
@@ -130,52 +120,50 @@ class DeadLetterService:
 
     def _describe(self, record: DeadRecord) -> DeadLetter:
         update = parse_update(record.body)
-        now = self._clock.now()
+        now = self.clock.now()
         job = _broadcast_job(record.body) if update is None else None
+        # As a record no journal speaks of: failing from when it was sent until now.
+        malformed = DeadLetter(
+            archive_id=f"sqs-{record.message_id}",
+            body=record.body,
+            update_id=None,
+            chat_id=None,
+            reason=REASON_MALFORMED,
+            receive_count=record.receive_count,
+            first_failure_at=record.sent_at,
+            last_failure_at=now,
+            sent_at=record.sent_at,
+            group_id=record.group_id,
+        )
         if job is not None:
-            return DeadLetter(
+            return replace(
+                malformed,
                 archive_id=f"job-{job.broadcast_id}-{job.user_id}",
-                body=record.body,
-                update_id=None,
                 chat_id=job.user_id,
                 reason=REASON_BROADCAST_JOB,
-                receive_count=record.receive_count,
-                first_failure_at=record.sent_at,
-                last_failure_at=now,
-                sent_at=record.sent_at,
-                group_id=record.group_id,
                 extra={"update_type": "broadcast job", "broadcast_id": job.broadcast_id},
             )
         if update is None:
-            return DeadLetter(
-                archive_id=f"sqs-{record.message_id}",
-                body=record.body,
-                update_id=None,
-                chat_id=None,
-                reason=REASON_MALFORMED,
-                receive_count=record.receive_count,
-                first_failure_at=record.sent_at,
-                last_failure_at=now,
-                sent_at=record.sent_at,
-                group_id=record.group_id,
-            )
+            return malformed
         update_id = int(update["update_id"])
-        failure = self._journal.get(update_id)
         origin = _private_origin(update)
-        group = group_key(update)
-        chat_id = origin[0] if origin else chat_of_group(group)
-        return DeadLetter(
+        unrecorded = replace(
+            malformed,
             archive_id=str(update_id),
-            body=record.body,
             update_id=update_id,
-            chat_id=chat_id,
-            reason=failure.reason if failure else REASON_UNRECORDED,
-            receive_count=max(record.receive_count, failure.failures if failure else 0),
-            first_failure_at=failure.first_failure_at if failure else record.sent_at,
-            last_failure_at=failure.last_failure_at if failure else now,
-            sent_at=record.sent_at,
-            group_id=record.group_id,
+            chat_id=origin[0] if origin else chat_of_group(group_key(update)),
+            reason=REASON_UNRECORDED,
             extra={"update_type": update_type(update) or "unknown"},
+        )
+        failure = self.journal.get(update_id)
+        if failure is None:
+            return unrecorded
+        return replace(
+            unrecorded,
+            reason=failure.reason,
+            receive_count=max(record.receive_count, failure.failures),
+            first_failure_at=failure.first_failure_at,
+            last_failure_at=failure.last_failure_at,
         )
 
     async def _tell(self, dead: DeadLetter, steps: Steps) -> None:
@@ -186,7 +174,7 @@ class DeadLetterService:
             await steps.once(
                 "person-told",
                 lambda: _final(
-                    self._telegram.send_text(
+                    self.telegram.send_text(
                         chat_id, texts.TO_PERSON_UNDELIVERED, reply_to=message_id
                     ),
                     f"could not tell chat {chat_id} about a dead letter",
@@ -200,9 +188,9 @@ class DeadLetterService:
             archive_id=dead.archive_id,
         )
         await steps.once(
-            "ops-alerted", lambda: _final(self._ops.post(alert), "could not post the alert")
+            "ops-alerted", lambda: _final(self.ops.post(alert), "could not post the alert")
         )
-        self._archive.mark_notified(dead.archive_id)
+        self.archive.mark_notified(dead.archive_id)
 
 
 async def _final(send: Awaitable[int], what: str) -> bool:

@@ -16,6 +16,7 @@ composition root (``topicdesk.composition``).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -27,7 +28,7 @@ from topicdesk.domain.batch import AlbumIncomplete, BatchPlan, RecordView, answe
 from topicdesk.domain.ports import Metrics
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.failures import DeadlineNear, FailurePolicy
-from topicdesk.runtime.retries import RetrySchedule
+from topicdesk.runtime.retries import RetrySchedule, fifo_processor
 from topicdesk.runtime.work import Worker
 
 logger = Logger(child=True)
@@ -50,64 +51,54 @@ def record_view(record: dict[str, Any]) -> RecordView:
     )
 
 
+@dataclass(kw_only=True, eq=False)
 class ConsumerRuntime:
-    def __init__(
-        self,
-        *,
-        worker: Worker,
-        throttle: SharedThrottle | None,
-        failures: FailurePolicy,
-        retries: RetrySchedule,
-        metrics: Metrics,
-    ) -> None:
-        self._worker = worker
-        self._throttle = throttle
-        self._failures = failures
-        self._retries = retries
-        self._metrics = metrics
-        self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-        # A batch whose records all failed is answered like any other (every id listed) so
-        # that their retries are still scheduled, instead of raising and losing that step.
-        self._processor.raise_on_entire_batch_failure = False
-        self._plan = BatchPlan([])
-        self._context: LambdaContext | None = None
+    worker: Worker
+    throttle: SharedThrottle | None
+    failures: FailurePolicy
+    retries: RetrySchedule
+    metrics: Metrics
+    _processor: SqsFifoPartialProcessor = field(init=False, default_factory=fifo_processor)
+    _plan: BatchPlan = field(init=False, default_factory=lambda: BatchPlan([]))
+    """The batch being handled."""
+    _context: LambdaContext | None = field(init=False, default=None)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        self._worker.begin_batch(context)
+        self.worker.begin_batch(context)
         self._context = context
         records = answers_first(event.get("Records", []))
         event = {**event, "Records": records}
         self._plan = BatchPlan([record_view(record) for record in records])
-        self._retries.reset()
+        self.retries.reset()
         response = dict(
             process_partial_response(
                 event=event, record_handler=self._record, processor=self._processor, context=context
             )
         )
-        self._retries.apply(records, response)
+        self.retries.apply(records, response)
         return response
 
     def _record(self, record: SQSRecord) -> None:
         update = self._plan.updates.get(record.message_id)
         started = time.time()
-        counted = self._failures.suspect(record, update)
+        counted = self.failures.suspect(record, update)
         if counted is None:
             return  # it killed the function too often: moved to the DLQ
         try:
             self._begin(record)
             if update is None:
-                self._worker.job(record.body or "")
+                self.worker.job(record.body or "")
             else:
-                self._worker.update(update, self._plan.followers(record.message_id))
+                self.worker.update(update, self._plan.followers(record.message_id))
         except Exception as error:
-            self._failures.failed(record, update, error)
+            self.failures.failed(record, update, error)
             return  # moved to the DLQ: the group's next records may go on
         finally:
             if counted:
-                self._failures.end_attempt(update)
+                self.failures.end_attempt(update)
         sent_at = float(record.attributes.sent_timestamp) / 1000.0
-        self._metrics.count("UpdatesProcessed")
-        self._metrics.milliseconds("ProcessingLatency", max(0.0, (time.time() - sent_at) * 1000))
+        self.metrics.count("UpdatesProcessed")
+        self.metrics.milliseconds("ProcessingLatency", max(0.0, (time.time() - sent_at) * 1000))
         logger.debug("processed", extra={"seconds": round(time.time() - started, 3)})
 
     def _begin(self, record: SQSRecord) -> None:
@@ -116,10 +107,10 @@ class ConsumerRuntime:
             remaining_ms = self._context.get_remaining_time_in_millis()
             if remaining_ms < DEADLINE_MARGIN_MS:
                 raise DeadlineNear("invocation deadline near")
-            if self._throttle is not None:
+            if self.throttle is not None:
                 # No flood-limit wait may carry this record past the invocation's end; a
                 # record that was deferred before may find its slot booked.
-                self._throttle.begin_record(
+                self.throttle.begin_record(
                     record.message_id,
                     int(record.attributes.approximate_receive_count or 1),
                     time.time() + (remaining_ms - DEADLINE_MARGIN_MS) / 1000,

@@ -5,6 +5,7 @@ alerted (``DeadLetterService``); a notice refused with 429 brings the record bac
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -13,33 +14,26 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from topicdesk.domain.dead_letters import DeadLetterService, DeadRecord
-from topicdesk.runtime.retries import RetrySchedule
+from topicdesk.runtime.retries import RetrySchedule, fifo_processor
 
 logger = Logger(child=True)
 
 
+@dataclass(frozen=True, kw_only=True)
 class DeadLetterRuntime:
-    def __init__(
-        self,
-        *,
-        loop: asyncio.AbstractEventLoop,
-        service: DeadLetterService,
-        retries: RetrySchedule,
-    ) -> None:
-        self._loop = loop
-        self._service = service
-        self._retries = retries
-        self._processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-        self._processor.raise_on_entire_batch_failure = False  # retries are still scheduled
+    loop: asyncio.AbstractEventLoop
+    service: DeadLetterService
+    retries: RetrySchedule
+    _processor: SqsFifoPartialProcessor = field(init=False, default_factory=fifo_processor)
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        self._retries.reset()
+        self.retries.reset()
         response = dict(
             process_partial_response(
                 event=event, record_handler=self._record, processor=self._processor, context=context
             )
         )
-        self._retries.apply(event.get("Records", []), response)
+        self.retries.apply(event.get("Records", []), response)
         return response
 
     def _record(self, record: SQSRecord) -> None:
@@ -52,9 +46,9 @@ class DeadLetterRuntime:
             group_id=attributes.message_group_id,
         )
         try:
-            stored = self._loop.run_until_complete(self._service.handle(dead))
+            stored = self.loop.run_until_complete(self.service.handle(dead))
         except Exception as error:
-            self._retries.failed(attributes.message_group_id or "", error)
+            self.retries.failed(attributes.message_group_id or "", error)
             raise
         logger.warning(
             "dead letter archived",

@@ -5,6 +5,7 @@ them; a record that kills the function is found by counting its attempts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -33,25 +34,16 @@ class DeadlineNear(TopicdeskError):
     """Too little time left in this invocation to start another record."""
 
 
+@dataclass(frozen=True, kw_only=True)
 class FailurePolicy:
-    def __init__(
-        self,
-        *,
-        worker: Worker,
-        journal: FailureJournal,
-        dead_letters: DeadLetterQueue,
-        retries: RetrySchedule,
-        metrics: Metrics,
-        clock: Clock,
-        max_attempts: int,
-    ) -> None:
-        self._worker = worker
-        self._journal = journal
-        self._dead_letters = dead_letters
-        self._retries = retries
-        self._metrics = metrics
-        self._clock = clock
-        self._max_attempts = max_attempts
+    worker: Worker
+    journal: FailureJournal
+    dead_letters: DeadLetterQueue
+    retries: RetrySchedule
+    metrics: Metrics
+    clock: Clock
+    max_attempts: int
+    """Genuine failures (or deaths) after which an update moves to the DLQ."""
 
     def suspect(self, record: SQSRecord, update: dict[str, Any] | None) -> bool | None:
         """For a record received suspiciously often, count its attempt (True); None when the
@@ -62,12 +54,12 @@ class FailurePolicy:
             return False
         update_id = int(update["update_id"])
         try:
-            failures, crashes = self._journal.begin_attempt(update_id, self._clock.now())
+            failures, crashes = self.journal.begin_attempt(update_id, self.clock.now())
         except StorageUnavailable:
             return False  # not counted this time; SQS's maxReceiveCount stays the backstop
-        if crashes and failures + crashes >= self._max_attempts:
+        if crashes and failures + crashes >= self.max_attempts:
             reason = REASON_CRASHED.format(crashes=crashes)
-            self._journal.record(update_id, reason, self._clock.now())
+            self.journal.record(update_id, reason, self.clock.now())
             self._move_to_dlq(record, failures + crashes)
             return None
         return True
@@ -76,7 +68,7 @@ class FailurePolicy:
         if update is None:
             return
         try:
-            self._journal.end_attempt(int(update["update_id"]))
+            self.journal.end_attempt(int(update["update_id"]))
         except StorageUnavailable:
             logger.warning("could not note the end of an attempt")
 
@@ -91,27 +83,27 @@ class FailurePolicy:
                 "operators' group migrated: set operatorChatIds to %s and replay the DLQ",
                 error.new_chat_id,
             )
-            failures = self._max_attempts
-        if failures >= self._max_attempts:
+            failures = self.max_attempts
+        if failures >= self.max_attempts:
             if update is None:
                 self._give_up_job(record.body or "")
             self._move_to_dlq(record, failures)
             return
         # Out of time: the record comes back at once, for another invocation.
         group = record.attributes.message_group_id or ""
-        self._retries.failed(group, None if isinstance(error, DeadlineNear) else error)
+        self.retries.failed(group, None if isinstance(error, DeadlineNear) else error)
         raise error
 
     def _move_to_dlq(self, record: SQSRecord, failures: int) -> None:
-        self._dead_letters.send(
+        self.dead_letters.send(
             record.body or "", record.attributes.message_group_id, record.message_id
         )
-        self._metrics.count("UpdatesDeadLettered")
+        self.metrics.count("UpdatesDeadLettered")
         logger.error("update moved to the DLQ", extra={"failures": failures})
 
     def _give_up_job(self, body: str) -> None:
         try:
-            self._worker.give_up(body)
+            self.worker.give_up(body)
         except Exception:  # the job goes to the DLQ regardless; on-call sees it there
             logger.exception("could not count a failed broadcast job")
 
@@ -121,16 +113,16 @@ class FailurePolicy:
         """How many genuine failures the update has had (0 for a deferral, which is not one)."""
         reason = f"{type(error).__name__}: {error}"
         if isinstance(error, (RateLimited, DeadlineNear, IdempotencyAlreadyInProgressError)):
-            self._metrics.count("UpdatesDeferred")
+            self.metrics.count("UpdatesDeferred")
             logger.info("record deferred", extra={"reason": reason})
             return 0
-        self._metrics.count("UpdatesFailed")
+        self.metrics.count("UpdatesFailed")
         logger.warning("record failed", extra={"reason": reason})
         receives = int(record.attributes.approximate_receive_count or 1)
         if update is None:
             return receives  # a malformed body has no update_id to journal under
         try:
-            return self._journal.record(int(update["update_id"]), reason, self._clock.now())
+            return self.journal.record(int(update["update_id"]), reason, self.clock.now())
         except StorageUnavailable:
             logger.warning("could not journal the failure")
             return receives

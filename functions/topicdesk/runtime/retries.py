@@ -13,12 +13,23 @@ import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 
 from topicdesk.adapters.aws import Deferral, SqsVisibility
 from topicdesk.domain.batch import retry_delay
 from topicdesk.domain.errors import StorageUnavailable
 
 logger = Logger(child=True)
+
+
+def fifo_processor() -> SqsFifoPartialProcessor:
+    """Powertools' FIFO batch processor as both queue consumers run it: a failing record holds
+    back only its own message group (its later records come back with it, in order), and a
+    batch whose records all failed is answered like any other (every id listed), so that
+    their retries are still scheduled instead of the step being lost to a raise."""
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False
+    return processor
 
 
 class RetrySchedule:
