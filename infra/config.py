@@ -76,6 +76,8 @@ class Limits:
     max_attempts: int
     retry_base_seconds: int
     count_each_message: bool
+    new_topics_per_hour: int = 60
+    """New people's topics per operators' group in any hour (cdk.json limits.newTopicsPerHour)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class StageConfig:
     register_webhook: bool
     assets_bucket: str | None
     webhook_registration_revision: str
+    new_person_challenge: bool = False
+    """A new person answers an inline-keyboard question before their topic (newPersonChallenge)."""
 
     @property
     def prefix(self) -> str:
@@ -179,6 +183,7 @@ _OVERRIDABLE = (
     "telegramApiUrl",
     "registerWebhook",
     "webhookRegistrationRevision",
+    "newPersonChallenge",
 )
 
 
@@ -211,6 +216,10 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         # Each message of copyMessages/sendMediaGroup and each createForumTopic spends the
         # group's 20/min (Telegram does not say how they count; false relaxes it).
         count_each_message=limits_reader.required("countEachMessage", _boolean),
+        # Past it new people wait in line (held, never lost); a topic spends the group's budget,
+        # so more than the group's messages an hour would only lengthen the line elsewhere.
+        new_topics_per_hour=limits_reader.optional("newTopicsPerHour", _int_between(1, 20 * 60))
+        or 60,
     )
     # The consumer moves an update to the DLQ itself after maxAttempts genuine failures;
     # SQS's redrive (maxReceiveCount) is the backstop for crash loops, and rate-limit
@@ -249,6 +258,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         register_webhook=reader.required("registerWebhook", _boolean),
         assets_bucket=assets_bucket,
         webhook_registration_revision=reader.optional("webhookRegistrationRevision", _text) or "1",
+        new_person_challenge=reader.optional("newPersonChallenge", _boolean) or False,
     )
     _check_webhook_settings(where, config)  # after each value was checked on its own
     return config

@@ -140,6 +140,9 @@ class Pipeline(Construct):
                 Env.LIMIT_PERSON_BURST: str(limits.person_burst),
                 Env.LIMIT_PERSON_INTERVAL_SECONDS: str(limits.person_interval_seconds),
                 Env.FLOOD_POLICY: limits.flood_policy,
+                # The new-people guard: the cap, and the question before a topic (or none).
+                Env.LIMIT_NEW_TOPICS_PER_HOUR: str(limits.new_topics_per_hour),
+                Env.NEW_PERSON_CHALLENGE: "true" if config.new_person_challenge else "false",
             },
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.

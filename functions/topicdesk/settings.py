@@ -70,6 +70,8 @@ class Limits:
     """First backoff after a genuine failure; doubles per receive, capped at 5 minutes."""
     count_each_message: bool = True
     """Each message of a call and each topic creation spends a unit of the group's budget."""
+    new_topics_per_hour: int = 60
+    """New people's topics per operators' group in any hour; past it new people wait in line."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:
@@ -89,6 +91,9 @@ class Limits:
             max_attempts=int(_float(env, Env.MAX_ATTEMPTS, cls.max_attempts)),
             retry_base_seconds=_float(env, Env.RETRY_BASE_SECONDS, cls.retry_base_seconds),
             count_each_message=_bool(env, Env.LIMIT_COUNT_EACH_MESSAGE, cls.count_each_message),
+            new_topics_per_hour=max(
+                1, round(_float(env, Env.LIMIT_NEW_TOPICS_PER_HOUR, cls.new_topics_per_hour))
+            ),
         )
 
     def gcra(self) -> LimitSettings:
@@ -178,6 +183,8 @@ class ConsumerSettings:
     greeting: str
     admin_user_ids: tuple[int, ...] = ()
     """Admins besides the operators' groups' Telegram administrators (the stage's list)."""
+    new_person_challenge: bool = False
+    """A new person answers a question (inline keyboard) before they get a topic."""
     broadcast_self_confirm: bool = False
     """The admin who asks for a broadcast may confirm it alone (else a second admin must,
     when the group has two or more)."""
@@ -197,6 +204,7 @@ class ConsumerSettings:
             idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
             admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
+            new_person_challenge=_bool(env, Env.NEW_PERSON_CHALLENGE, False),
             broadcast_self_confirm=_bool(env, Env.BROADCAST_SELF_CONFIRM, False),
             session_retention_days=max(
                 1, round(_float(env, Env.SESSION_RETENTION_DAYS, cls.session_retention_days))

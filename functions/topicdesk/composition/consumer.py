@@ -25,6 +25,7 @@ from topicdesk.adapters.dynamodb import (
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, shared_throttle
 from topicdesk.adapters.telegram import PtbTelegramGateway
+from topicdesk.adapters.waiting_line import DynamoWaitingLine
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
@@ -99,6 +100,7 @@ def consumer_runtime(
             operator_chat_ids=telegram.operator_chat_ids,
             greeting=settings.greeting,
             flood_policy=telegram.limits.flood_policy,
+            new_topics_per_hour=telegram.limits.new_topics_per_hour,
         ),
         clock=clock,
         metrics=metrics,
@@ -110,6 +112,8 @@ def consumer_runtime(
         greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS, prefix="greet"),
         broadcasts=broadcasts,
         commands=Registry(resolve_role=roles.role_of),
+        new_topic_budget=store,
+        waiting_line=DynamoWaitingLine(limits_table),
     )
     loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
     app = RelayApplication(bot=bot, relay=relay)

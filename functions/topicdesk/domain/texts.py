@@ -89,6 +89,21 @@ OPS_DEAD_LETTER = (
     'Archived as {archive_id}. Replay: make ops STAGE=<stage> ARGS="dlq replay {archive_id}"'
 )
 
+# The new-people guard (topicdesk.domain.relay.newcomers).
+OPS_NEW_PEOPLE_WAITING = (
+    "⏳ New people are waiting for a topic: {waiting} in line now. This group opens at most "
+    "{per_hour} new topics an hour; they get theirs in the order they wrote, and nothing they "
+    "write is lost (held until their topic exists)."
+)
+TO_PERSON_IN_LINE = (
+    "Thanks for writing! Many people wrote to us at once: your messages are kept and reach "
+    "our team in order, in about {minutes} min."
+)
+CHALLENGE_QUESTION = "Before we connect you with our team: please tap the {name}."
+CHALLENGE_PASSED = "Thank you! Your messages are on their way to our team."
+CHALLENGE_WRONG = "Not quite: please tap the {name}."
+CHALLENGE_STALE = "This question has expired."
+
 # Erasing a person (topicdesk.domain.erase): /forget's answer in the ops topic, the ops CLI.
 ERASED = "🗑 Erased user {user_id} everywhere{by}: {counts}. Topic: {topic}."
 NOTHING_TO_ERASE = "🗑 Nothing left to erase for user {user_id}{by}: no data, no topic."

@@ -28,11 +28,13 @@ from topicdesk.domain.ports import (
     MessageMap,
     Metrics,
     SessionRepository,
+    TatStore,
     TelegramGateway,
 )
 from topicdesk.domain.relay.context import RelayContext, RelaySettings
 from topicdesk.domain.relay.edits import mirror_edit
 from topicdesk.domain.relay.inbound import PersonToTopic
+from topicdesk.domain.relay.newcomers import NewTopicCap, WaitingLine
 from topicdesk.domain.relay.outbound import TopicToPerson
 from topicdesk.domain.relay.topics import ShardPicker, Topics
 from topicdesk.domain.steps import Steps
@@ -55,10 +57,19 @@ class Relay:
         greetings: FloodGate | None = None,
         broadcasts: BroadcastService | None = None,
         commands: Registry | None = None,
+        new_topic_budget: TatStore | None = None,
+        waiting_line: WaitingLine | None = None,
     ) -> None:
+        """``new_topic_budget`` and ``waiting_line``: the new-people cap's shared state (both,
+        or no cap)."""
         self._ctx = RelayContext(sessions, messages, telegram, settings, clock, metrics)
+        cap = (
+            NewTopicCap(self._ctx, new_topic_budget, waiting_line, settings.new_topics_per_hour)
+            if new_topic_budget is not None and waiting_line is not None
+            else None
+        )
         self._topics = Topics(
-            self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids)
+            self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids), cap
         )
         self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate, greetings)
         self._outbound = TopicToPerson(self._ctx, self._topics, commands or Registry(), broadcasts)

@@ -32,6 +32,8 @@ class RelaySettings:
     """Over the per-person pace: ``hold`` (relay later, in order) or ``drop`` (count them)."""
     slowdown_notice_every: float = 600.0
     """A person is asked to slow down at most once in this many seconds."""
+    new_topics_per_hour: int = 60
+    """New people's topics per operators' group in any hour (``newcomers``)."""
 
 
 RECENTLY_RELAYED = 2048

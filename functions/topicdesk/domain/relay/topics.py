@@ -18,6 +18,7 @@ from topicdesk.domain.errors import (
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.ports import SessionRepository
 from topicdesk.domain.relay.context import RelayContext
+from topicdesk.domain.relay.newcomers import NewTopicCap
 from topicdesk.domain.steps import Steps
 
 T = TypeVar("T")
@@ -52,9 +53,13 @@ class ShardPicker:
 
 
 class Topics:
-    def __init__(self, ctx: RelayContext, shards: ShardPicker) -> None:
+    def __init__(
+        self, ctx: RelayContext, shards: ShardPicker, cap: NewTopicCap | None = None
+    ) -> None:
         self._ctx = ctx
         self._shards = shards
+        self._cap = cap
+        """At most N new people's topics per group an hour (``newcomers``); None: no cap."""
 
     def session_of(self, message: ChatMessage) -> Session | None:
         """The session whose topic ``message`` is in; None for bots' messages, the General
@@ -82,7 +87,11 @@ class Topics:
         if created is not None:
             chat_id = int(created[0])
         else:
-            chat_id = existing.operator_chat_id if existing else self._shards.pick()
+            chat_id = NewTopicCap.chat_in_line(steps) or (
+                existing.operator_chat_id if existing else self._shards.pick()
+            )
+            if self._cap is not None:
+                await self._cap.wait_turn(chat_id, person.user_id, steps)
         owner = ctx.settings.owner_id
         lease = ctx.settings.topic_claim_lease_seconds
         if not ctx.sessions.claim_topic_creation(person, chat_id, owner, ctx.clock.now(), lease):

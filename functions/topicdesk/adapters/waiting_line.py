@@ -1,0 +1,84 @@
+"""The new-people line's shared facts, next to its places (``newtopics#<chat>``) in the limits
+table (``LIMITS_TABLE``): ``line#<chat>`` holds when the current burst of waiting ends, the
+burst's note and when it was last written. Conditional writes only; items expire a day after
+the burst ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from topicdesk.adapters.dynamodb.common import (
+    conditional_failed,
+    conditionally,
+    decimal,
+    storage_errors,
+)
+
+KEPT_AFTER_BURST_SECONDS = 24 * 3600
+
+
+class DynamoWaitingLine:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    @staticmethod
+    def _key(chat_id: int) -> dict[str, str]:
+        return {"pk": f"line#{chat_id}"}
+
+    def join(self, chat_id: int, until: float, now: float) -> bool:
+        expires = int(until) + KEPT_AFTER_BURST_SECONDS
+        began = conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(chat_id),
+                # A new burst forgets the last one's note.
+                UpdateExpression="SET until_at = :until, expires_at = :expires "
+                "REMOVE note_id, written_at",
+                ConditionExpression="attribute_not_exists(until_at) OR until_at < :now",
+                ExpressionAttributeValues={
+                    ":until": decimal(until),
+                    ":now": decimal(now),
+                    ":expires": expires,
+                },
+            )
+        )
+        if not began:  # a burst is on: it lasts until its last person's place at least
+            conditionally(
+                lambda: self._table.update_item(
+                    Key=self._key(chat_id),
+                    UpdateExpression="SET until_at = :until, expires_at = :expires",
+                    ConditionExpression="until_at < :until",
+                    ExpressionAttributeValues={":until": decimal(until), ":expires": expires},
+                )
+            )
+        return began
+
+    def remember_note(self, chat_id: int, message_id: int, now: float) -> None:
+        with storage_errors():
+            self._table.update_item(
+                Key=self._key(chat_id),
+                UpdateExpression="SET note_id = :note, written_at = :now",
+                ExpressionAttributeValues={":note": message_id, ":now": decimal(now)},
+            )
+
+    def note_to_edit(self, chat_id: int, now: float, every: float) -> int | None:
+        """Claims the edit with a conditional write, so one instance edits per ``every``."""
+        try:
+            answer = self._table.update_item(
+                Key=self._key(chat_id),
+                UpdateExpression="SET written_at = :now",
+                ConditionExpression="attribute_exists(note_id) AND written_at <= :due",
+                ExpressionAttributeValues={":now": decimal(now), ":due": decimal(now - every)},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if conditional_failed(error):
+                return None  # no note yet, or written lately
+            with storage_errors():
+                raise
+        except BotoCoreError:
+            with storage_errors():
+                raise
+        note = answer.get("Attributes", {}).get("note_id")
+        return int(note) if note is not None else None
