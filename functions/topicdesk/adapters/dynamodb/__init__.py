@@ -13,7 +13,7 @@ or a query on one partition, nothing scans.
 | failure journal  | ``FAIL#<update>``          | ``FAIL``           | records |
 | step record      | ``STEPS#<unit>``           | ``STEPS``          | records |
 | dead letter      | ``DEAD``                   | ``<archive id>``   | dead_letters |
-| broadcast        | ``BCAST#<id>``             | ``BCAST``          | broadcasts |
+| broadcast        | ``BCAST#<chat>``           | ``BCAST#<question>``| broadcasts |
 | group's admins   | ``ADMINS#<chat>``          | ``ADMINS``         | admins |
 
 The shared flood limiter has its own table (``topicdesk.adapters.rate_limiter``).
