@@ -16,14 +16,8 @@ from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.domain.roles import Roles
 from topicdesk.domain.steps import Steps
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-    InMemoryStepLog,
-)
+from tests.support import fakes
+from tests.support.fakes import FakeMetrics, FakeTelegram
 
 GROUP, OTHER_GROUP = -1001, -1002
 OLGA = Person(user_id=900, first_name="Olga")  # an admin
@@ -60,22 +54,9 @@ class InMemoryBroadcasts:
         self.items[broadcast_id] = replace(item, **fields)
         return True
 
-    def start(
-        self,
-        broadcast_id: str,
-        total: int,
-        *,
-        confirmed_by: Actor | None = None,
-        frozen_message_id: int | None = None,
-    ) -> bool:
-        return self._move(
-            broadcast_id,
-            (PENDING,),
-            status=RUNNING,
-            total=total,
-            confirmed_by=confirmed_by,
-            frozen_message_id=frozen_message_id,
-        )
+    def start(self, broadcast_id: str, total: int, **confirmation: Any) -> bool:
+        """``confirmation``: ``confirmed_by`` and ``frozen_message_id``."""
+        return self._move(broadcast_id, (PENDING,), status=RUNNING, total=total, **confirmation)
 
     def cancel(self, broadcast_id: str, by: Actor | None) -> bool:
         return self._move(broadcast_id, (PENDING, RUNNING), status=CANCELLED, cancelled_by=by)
@@ -100,7 +81,7 @@ class World:
     repository: InMemoryBroadcasts
     telegram: FakeTelegram
     metrics: FakeMetrics
-    clock: FakeClock
+    clock: fakes.FakeClock
     queued: list[BroadcastJob] = field(default_factory=list)
     next_id: int = 100
 
@@ -137,7 +118,7 @@ class World:
 
 
 def world(*, admins: frozenset[int] | None = None, self_confirm: bool = False) -> World:
-    sessions = InMemorySessions()
+    sessions = fakes.InMemorySessions()
     for user in PEOPLE:
         sessions.items[user] = {
             "person": Person(user_id=user, first_name=f"P{user}"),
@@ -148,7 +129,7 @@ def world(*, admins: frozenset[int] | None = None, self_confirm: bool = False) -
         InMemoryBroadcasts(),
         FakeTelegram(),
         FakeMetrics(),
-        FakeClock(),
+        fakes.FakeClock(),
     )
     queued: list[BroadcastJob] = []
 
@@ -293,7 +274,7 @@ def test_a_job_after_its_broadcast_finished_sends_nothing() -> None:
 
 def test_a_redelivered_broadcast_request_creates_nothing_twice() -> None:
     w = world()
-    log = InMemoryStepLog()
+    log = fakes.InMemoryStepLog()
     message = ChatMessage(
         chat_id=GROUP, message_id=7, sender=OLGA, kind="text", text="/broadcast News"
     )
@@ -322,7 +303,7 @@ def test_two_groups_broadcasts_at_once_never_collide() -> None:
 
 
 def test_cancel_and_confirm_are_for_admins_only() -> None:
-    sessions, telegram, clock = InMemorySessions(), FakeTelegram(), FakeClock()
+    sessions, telegram, clock = fakes.InMemorySessions(), FakeTelegram(), fakes.FakeClock()
 
     async def fetch(chat_id: int) -> list[int]:
         return [OLGA.user_id]
@@ -340,7 +321,7 @@ def test_cancel_and_confirm_are_for_admins_only() -> None:
     )
     relay = Relay(
         sessions=sessions,
-        messages=InMemoryMessageMap(),
+        messages=fakes.InMemoryMessageMap(),
         telegram=telegram,
         settings=RelaySettings(operator_chat_ids=(GROUP,)),
         clock=clock,
