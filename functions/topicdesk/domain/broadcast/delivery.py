@@ -46,7 +46,7 @@ class BroadcastDelivery:
         if broadcast is not None and (broadcast.status == RUNNING or steps.done("sent")):
             return False
         self._metrics.count("BroadcastJobsSkipped")
-        logger.info(
+        logger.debug(  # counted; one line per skipped job would flood the log
             "broadcast %s is %s: the job for %s sends nothing",
             job.broadcast_id,
             broadcast.status if broadcast else "unknown",
