@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import faulthandler
 import os
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from telegram import Bot
 from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
-from topicdesk.adapters.powertools import PowertoolsMetrics
+from topicdesk.adapters.powertools import lambda_entry
 from topicdesk.adapters.telegram import NoThrottle
 from topicdesk.composition.consumer import consumer_runtime
 from topicdesk.handlers import consumer as product
 from topicdesk.runtime.consumer import ConsumerRuntime
+from topicdesk.runtime.ptb import build_bot
 
 SWITCH = "BENCH_LIMITER"
 SCALE = "BENCH_SCALE"
@@ -61,31 +60,17 @@ def aio_rate_limiter(scale: float) -> AIORateLimiter:
 
 def build_rate_limited_bot(token: str, api_url: str) -> Bot:
     """``topicdesk.runtime.ptb.build_bot`` with an ``AIORateLimiter`` (an ``ExtBot``)."""
-    request = HTTPXRequest(connection_pool_size=8, connect_timeout=5, read_timeout=10)
-    return ExtBot(
-        token,
-        base_url=f"{api_url}/bot",
-        base_file_url=f"{api_url}/file/bot",
-        request=request,
-        rate_limiter=aio_rate_limiter(float(os.environ.get(SCALE, "1"))),
-    )
+    scale = float(os.environ.get(SCALE, "1"))
+    return build_bot(token, api_url, ExtBot, rate_limiter=aio_rate_limiter(scale))
 
 
-@cache
-def baseline_runtime() -> ConsumerRuntime:
-    # The same wiring with PTB's own rate limiter in the Bot instead of the shared limiter.
-    return consumer_runtime(
-        PowertoolsMetrics(product.metrics),
-        bot_factory=build_rate_limited_bot,
-        throttle=NoThrottle(),
-    )
-
-
-@product.metrics.log_metrics
-@product.logger.inject_lambda_context(clear_state=True)
-@product.tracer.capture_lambda_handler(capture_response=False)
-def baseline_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return baseline_runtime().handle(event, context)
+# The same wiring with PTB's own rate limiter in the Bot instead of the shared limiter.
+baseline_runtime, baseline_handler = lambda_entry(
+    lambda metrics: consumer_runtime(
+        metrics, bot_factory=build_rate_limited_bot, throttle=NoThrottle()
+    ),
+    ConsumerRuntime.handle,
+)
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:

@@ -1,11 +1,22 @@
-"""Small adapters from Powertools and the OS to the domain's Metrics and Clock ports."""
+"""Small adapters from Powertools and the OS to the domain's Metrics and Clock ports, and the
+Powertools wrapping every Lambda entry point shares (``lambda_entry``)."""
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from topicdesk.adapters.redaction import TRACED_MODULES
+
+R = TypeVar("R")
+Handler = Callable[[Any, Any], dict[str, Any]]
+"""A Lambda handler: (event, context); the context a LambdaContext or a stand-in for one."""
 
 
 class PowertoolsMetrics:
@@ -26,3 +37,26 @@ class PowertoolsMetrics:
 class SystemClock:
     def now(self) -> float:
         return time.time()
+
+
+def lambda_entry(
+    build: Callable[[PowertoolsMetrics], R],
+    invoke: Callable[[R, Any, LambdaContext], dict[str, Any]],
+) -> tuple[functools._lru_cache_wrapper[R], Handler]:
+    """A Lambda function's ``(runtime, handler)``: ``build`` makes its runtime once per container
+    (``runtime.cache_clear()`` makes the next invocation a cold start again); the handler runs
+    ``invoke`` on it inside Powertools' metrics (flushed after each invocation), logger (the
+    Lambda context injected, state cleared) and tracer (X-Ray; responses are not captured)."""
+    logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED_MODULES), Metrics()
+
+    @functools.cache
+    def runtime() -> R:
+        return build(PowertoolsMetrics(metrics))
+
+    @metrics.log_metrics
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+        return invoke(runtime(), event, context)
+
+    return runtime, handler

@@ -33,15 +33,18 @@ from topicdesk.domain.steps import Steps
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
 
 
-def build_bot(token: str, api_url: str) -> Bot:
-    """A Bot pointed at ``api_url`` (Telegram, a self-hosted server or the emulator)."""
+def build_bot(token: str, api_url: str, kind: type[Bot] = Bot, **options: Any) -> Bot:
+    """A Bot pointed at ``api_url`` (Telegram, a self-hosted server or the emulator);
+    ``kind`` and ``options``: another Bot class and what it takes besides (a benchmark's
+    ``ExtBot`` with a ``rate_limiter``)."""
     redaction.register(token)
     request = HTTPXRequest(connection_pool_size=8, connect_timeout=5, read_timeout=10)
-    return Bot(
+    return kind(
         token,
         base_url=f"{api_url}/bot",
         base_file_url=f"{api_url}/file/bot",
         request=request,
+        **options,
     )
 
 
