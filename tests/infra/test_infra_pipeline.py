@@ -95,36 +95,36 @@ def test_queues_follow_the_stage_removal_policy(dev: Synth, prod: Synth) -> None
         assert prod.queue(suffix)[1]["DeletionPolicy"] == "Retain"
 
 
-def test_consumer_event_source(real: Synth) -> None:
-    consumer_id, _ = real.function("consumer")
-    queue_id, _ = real.queue("updates")
+def assert_event_source(real: Synth, function: str, queue: str, **more: Any) -> None:
+    """``function`` consumes the ``queue`` in batches of 10 and reports each failed record."""
+    function_id, _ = real.function(function)
+    queue_id, _ = real.queue(queue)
     real.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
-            "FunctionName": {"Ref": consumer_id},
+            "FunctionName": {"Ref": function_id},
             "EventSourceArn": {"Fn::GetAtt": [queue_id, "Arn"]},
             "BatchSize": 10,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": {"MaximumConcurrency": real.config.consumer_max_concurrency},
+            **more,
         },
+    )
+
+
+def test_consumer_event_source(real: Synth) -> None:
+    assert_event_source(
+        real,
+        "consumer",
+        "updates",
+        ScalingConfig={"MaximumConcurrency": real.config.consumer_max_concurrency},
     )
     assert real.config.consumer_max_concurrency == {"dev": 5, "prod": 50}[real.stage]
 
 
 def test_dlq_processor_event_source_consumes_only_the_dlq(real: Synth) -> None:
-    processor_id, _ = real.function("dlq-processor")
-    dlq_id, _ = real.queue("dead-letters")
     mappings = real.resources("AWS::Lambda::EventSourceMapping")
     assert len(mappings) == 2
-    real.template.has_resource_properties(
-        "AWS::Lambda::EventSourceMapping",
-        {
-            "FunctionName": {"Ref": processor_id},
-            "EventSourceArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-            "BatchSize": 10,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        },
-    )
+    assert_event_source(real, "dlq-processor", "dead-letters")
 
 
 def test_functions_run_python_312_on_arm64_with_tracing(real: Synth) -> None:

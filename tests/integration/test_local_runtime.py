@@ -21,6 +21,7 @@ from devkit.lambda_runtime.functions import (
     FunctionTimeout,
 )
 from devkit.lambda_runtime.runtime import LocalRuntime
+from devkit.lambda_runtime.sqs_source import BatchOutcome
 
 CODE = Path(__file__).parent / "local_code"
 
@@ -78,18 +79,23 @@ def send(sqs: Any, url: str, body: str, group: str, dedup: str) -> None:
     )
 
 
-def test_partial_batch_failures_stay_and_the_rest_is_deleted(queue: tuple[Any, str, str]) -> None:
+def poll_once(queue: tuple[Any, str, str], handler: str) -> BatchOutcome:
+    """One poll of ``queue`` by an event source feeding one instance of the test ``handler``."""
     sqs, url, arn = queue
-    for i, body in enumerate(["ok", "fail", "ok"]):
-        send(sqs, url, body, f"g{i}", str(i))
-    pool = FunctionPool(spec("partial"), 1)
+    pool = FunctionPool(spec(handler), 1)
     try:
-        source = SqsEventSource(
-            sqs=sqs, queue_url=url, queue_arn=arn, handler=pool, function_name="partial"
-        )
-        outcome = source.poll_once()
+        return SqsEventSource(
+            sqs=sqs, queue_url=url, queue_arn=arn, handler=pool, function_name=handler
+        ).poll_once()
     finally:
         pool.stop()
+
+
+def test_partial_batch_failures_stay_and_the_rest_is_deleted(queue: tuple[Any, str, str]) -> None:
+    sqs, url, _ = queue
+    for i, body in enumerate(["ok", "fail", "ok"]):
+        send(sqs, url, body, f"g{i}", str(i))
+    outcome = poll_once(queue, "partial")
     assert (outcome.received, outcome.succeeded, outcome.failed) == (3, 2, 1)
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"
@@ -97,17 +103,10 @@ def test_partial_batch_failures_stay_and_the_rest_is_deleted(queue: tuple[Any, s
 
 
 def test_an_exception_returns_the_whole_batch(queue: tuple[Any, str, str]) -> None:
-    sqs, url, arn = queue
+    sqs, url, _ = queue
     send(sqs, url, "a", "g", "1")
     send(sqs, url, "b", "g", "2")
-    pool = FunctionPool(spec("explode"), 1)
-    try:
-        source = SqsEventSource(
-            sqs=sqs, queue_url=url, queue_arn=arn, handler=pool, function_name="explode"
-        )
-        outcome = source.poll_once()
-    finally:
-        pool.stop()
+    outcome = poll_once(queue, "explode")
     assert outcome.failed == 2 and outcome.function_error and "kaboom" in outcome.function_error
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "2"

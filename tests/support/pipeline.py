@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,19 +32,18 @@ class Pipeline:
     outcomes: list[BatchOutcome] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.updates = SqsEventSource(
-            sqs=self.aws.sqs,
-            queue_url=self.aws.updates_url,
-            queue_arn=self.aws.updates_arn,
-            handler=consumer.handler,
-            function_name="consumer",
+        aws = self.aws
+        self.updates = self._source(aws.updates_url, aws.updates_arn, consumer.handler, "consumer")
+        self.dead_letters = self._source(
+            aws.dlq_url, aws.dlq_arn, dlq_processor.handler, "dlq-processor"
         )
-        self.dead_letters = SqsEventSource(
-            sqs=self.aws.sqs,
-            queue_url=self.aws.dlq_url,
-            queue_arn=self.aws.dlq_arn,
-            handler=dlq_processor.handler,
-            function_name="dlq-processor",
+
+    def _source(
+        self, url: str, arn: str, handler: Callable[..., Any], function: str
+    ) -> SqsEventSource:
+        """The event source mapping of the queue at ``url`` to ``function``'s ``handler``."""
+        return SqsEventSource(
+            sqs=self.aws.sqs, queue_url=url, queue_arn=arn, handler=handler, function_name=function
         )
 
     @property
