@@ -335,3 +335,44 @@ def test_cancel_and_confirm_are_for_admins_only() -> None:
         assert "for the group's admins" in note["text"]
     # The group's administrators and the stage's admins: two, so a second must confirm.
     assert asyncio.run(roles.admins(GROUP)) == frozenset({OLGA.user_id, IVAN.user_id})
+
+
+def test_a_confirm_and_a_cancel_that_meet_a_429_resume_and_do_nothing_twice() -> None:
+    from topicdesk.domain.errors import RateLimited
+
+    w = world()
+    question = ask(w, "/broadcast", reply_to=42)
+    log = fakes.InMemoryStepLog()
+
+    def run_until_done(text: str, message_id: int, reply_to: int | None) -> int:
+        message = ChatMessage(
+            chat_id=GROUP,
+            message_id=message_id,
+            sender=IVAN,
+            kind="text",
+            text=text,
+            reply_to_message_id=reply_to,
+        )
+        for attempt in range(1, 4):  # as the consumer retries the record
+            steps = Steps.load(log, f"update#{message_id}")
+            try:
+                asyncio.run(w.service.command(message, reply_to, steps))
+            except RateLimited:
+                asyncio.run(steps.flush())
+                continue
+            return attempt
+        raise AssertionError("never done")
+
+    # The "started" note meets a 429: the retry neither copies again nor queues again.
+    w.telegram.fail("send_text", RateLimited(1.0))
+    assert run_until_done("/confirm", 300, question) == 2
+    assert len([c for c in w.telegram.acted("copy_message") if c["chat_id"] == GROUP]) == 1
+    assert len(w.queued) == 3
+    assert len(w.texts(GROUP)) == 2  # the question and one "started" note
+    assert w.metrics.counts["BroadcastsStarted"] == 1
+
+    # The cancel's report meets a 429: cancelled once, reported once.
+    w.telegram.fail("send_text", RateLimited(1.0))
+    assert run_until_done("/cancel", 301, None) == 2
+    assert w.metrics.counts["BroadcastsCancelled"] == 1
+    assert [t for t in w.texts(GROUP) if t.startswith("🛑")] == [w.answer_to(301)]

@@ -114,6 +114,10 @@ class BroadcastRequests:
 
         return int(await steps.once(step, say))
 
+    def _count(self, metric: str) -> bool:
+        self._metrics.count(metric)
+        return True
+
     # ------------------------------------------------------------------ /broadcast
 
     async def _request(self, message: ChatMessage, replied_to: int | None, steps: Steps) -> None:
@@ -174,7 +178,7 @@ class BroadcastRequests:
                 return
             refusal = await self._refusal(broadcast, confirmer)
             if refusal is not None:
-                self._metrics.count("BroadcastConfirmRefused")
+                steps.once_sync("refusal-counted", lambda: self._count("BroadcastConfirmRefused"))
                 await self._say(message, refusal, steps, "refused")
                 return
         frozen: int | None = None
@@ -187,15 +191,17 @@ class BroadcastRequests:
         people = self._roster.people()
 
         async def start() -> bool:
-            return self._broadcasts.start(
+            started = self._broadcasts.start(
                 bid, len(people), confirmed_by=confirmer, frozen_message_id=frozen
             )
+            if started:
+                self._metrics.count("BroadcastsStarted")
+            return started
 
         if not await steps.once("started", start):
             return  # another admin's /confirm started it first
         # Started but not queued (the queue failed): the retry queues it; it is not lost.
         await steps.once("queued", lambda: self._enqueue(bid, people))
-        self._metrics.count("BroadcastsStarted")
         lines = [f"📣 Broadcast started: {len(people)} people, queued."]
         if frozen is not None:
             lines.append("The copy above is what they get.")
@@ -263,14 +269,15 @@ class BroadcastRequests:
         by = _actor(message)
 
         async def cancel() -> bool:
-            return self._broadcasts.cancel(bid, by)
+            cancelled = self._broadcasts.cancel(bid, by)
+            if cancelled:
+                self._metrics.count("BroadcastsCancelled")
+            return cancelled
 
         cancelled = await steps.once("cancelled", cancel)
         state = self._broadcasts.get(bid)
         if state is None:
             return
-        if cancelled:
-            self._metrics.count("BroadcastsCancelled")
         await self._say(message, self._cancel_report(state, cancelled), steps, "cancel-note")
 
     @staticmethod
