@@ -10,10 +10,9 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 from topicdesk.contract import DATA_TABLE, LIMITS_TABLE, Env
-from topicdesk.handlers import consumer as consumer_handler
 from topicdesk.runtime import retries
 
-from tests.support.pipeline import Pipeline
+from tests.support.pipeline import Pipeline, cold_start_consumer
 
 
 def moto_messages(queue_url: str) -> list[Any]:
@@ -31,8 +30,35 @@ def limiter_key(name: str) -> dict[str, str]:
     return {LIMITS_TABLE.partition_key: name}
 
 
+def assert_held_for(pipeline: Pipeline, queue_url: str, retry_after: float, field: str) -> Any:
+    """After the group's 429: the queue's one record is invisible for ``retry_after`` and the
+    shared limiter holds the group's key (its ``field``) that long. Returns the record."""
+    [message] = moto_messages(queue_url)
+    hidden_for = message.visible_at / 1000 - time.time()
+    assert retry_after - 2 < hidden_for <= retry_after + 0.5
+    key = limiter_key(f"group#{pipeline.operator_chat_id}")
+    held = limits_table(pipeline).get_item(Key=key)["Item"]
+    assert retry_after - 2 < float(held[field]) - time.time() <= retry_after + 0.5
+    return message
+
+
+def let_the_429_pass(pipeline: Pipeline, message: Any) -> None:
+    """Time passes for the emulator's window, the record's invisibility and the limiter."""
+    pipeline.client.set_limits(enabled=False)
+    message.visible_at = 0
+    limits_table(pipeline).delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
+
+
 def person(pipeline: Pipeline, name: str) -> int:
     return int(pipeline.client.create_user(name, username=name.lower())["user_id"])
+
+
+def has_written(pipeline: Pipeline, name: str, text: str = "hi") -> int:
+    """``name`` writes ``text`` and it is relayed: their topic exists. Returns the person."""
+    someone = person(pipeline, name)
+    pipeline.client.send_as_user(someone, text)
+    pipeline.run()
+    return someone
 
 
 def poison_to_the_dlq(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> int:
@@ -40,9 +66,7 @@ def poison_to_the_dlq(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> in
     at once here) until the consumer moves it to the DLQ. Returns the person."""
     real_delay = retries.retry_delay
     monkeypatch.setattr(retries, "retry_delay", lambda error, count, base, elapsed=0.0: 0)
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "hi")
-    pipeline.run()
+    anna = has_written(pipeline, "Anna")
     # Telegram refuses this one for good: every attempt fails until the DLQ takes it.
     pipeline.client.set_fault(
         "copyMessage", status=400, description="Bad Request: CHAT_WRITE_FORBIDDEN", times=100
@@ -120,19 +144,10 @@ def test_429_defers_the_record_by_retry_after_and_trips_nothing(pipeline: Pipeli
     assert first.failed == 1
     [refusal] = [c for c in pipeline.client.calls("copyMessage") if c["status"] == 429]
     retry_after = refusal["parameters"]["retry_after"]
-    # The record is invisible for exactly retry_after (not the queue's 180 s).
-    [message] = moto_messages(pipeline.aws.updates_url)
-    hidden_for = message.visible_at / 1000 - time.time()
-    assert retry_after - 2 < hidden_for <= retry_after + 0.5
+    # Invisible for exactly retry_after (not the queue's 180 s); every instance was told.
+    message = assert_held_for(pipeline, pipeline.aws.updates_url, retry_after, "tat")
     assert pipeline.updates.poll_once().received == 0
-    # Every instance was told: the shared limiter holds the group's key until then.
-    limits = limits_table(pipeline)
-    held = limits.get_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))["Item"]
-    assert retry_after - 2 < float(held["tat"]) - time.time() <= retry_after + 0.5
-    # Time passes: for the emulator's window, the queue's invisibility and the limiter.
-    pipeline.client.set_limits(enabled=False)
-    message.visible_at = 0
-    limits.delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
+    let_the_429_pass(pipeline, message)
     assert pipeline.updates.poll_once().succeeded == 1
     assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["hello"]
     assert pipeline.client.violations() == []
@@ -150,8 +165,7 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
     # Telegram turns stricter than our limiter believes (1 message a minute, already spent
     # by the person's topic): the ops topic for the alert is refused with 429.
     pipeline.client.set_limits(enabled=True, group_per_minute=1)
-    limits = limits_table(pipeline)
-    limits.delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
+    limits_table(pipeline).delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
     first = pipeline.dead_letters.poll_once()
     assert first.failed == 1
     refused = [
@@ -163,15 +177,8 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
     assert len(refused) == 1, refused
     [refusal] = refused
     retry_after = refusal["parameters"]["retry_after"]
-    [message] = moto_messages(pipeline.aws.dlq_url)
-    hidden_for = message.visible_at / 1000 - time.time()
-    assert retry_after - 2 < hidden_for <= retry_after + 0.5
-    held = limits.get_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))["Item"]
-    assert retry_after - 2 < float(held["hold_until"]) - time.time() <= retry_after + 0.5
-    # Time passes.
-    pipeline.client.set_limits(enabled=False)
-    message.visible_at = 0
-    limits.delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
+    message = assert_held_for(pipeline, pipeline.aws.dlq_url, retry_after, "hold_until")
+    let_the_429_pass(pipeline, message)
     assert pipeline.dead_letters.poll_once().succeeded == 1
     assert len(pipeline.topic_texts(pipeline.topic_of("alerts"))) == 1
     assert sum("could not be delivered" in t for t in pipeline.private_texts(anna)) == 1
@@ -179,9 +186,7 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
 
 
 def test_blocked_person_is_marked_and_operators_told(pipeline: Pipeline) -> None:
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "hi")
-    pipeline.run()
+    anna = has_written(pipeline, "Anna")
     thread = pipeline.topic_of("Anna")
     pipeline.client.block_bot(anna)
     pipeline.run()  # the my_chat_member update
@@ -200,9 +205,7 @@ def test_blocked_person_is_marked_and_operators_told(pipeline: Pipeline) -> None
 
 
 def test_deleted_topic_is_recreated_and_the_message_delivered(pipeline: Pipeline) -> None:
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "first")
-    pipeline.run()
+    anna = has_written(pipeline, "Anna", "first")
     old = pipeline.topic_of("Anna")
     pipeline.client.delete_topic(pipeline.operator_chat_id, old)
     pipeline.client.send_as_user(anna, "second")
@@ -217,9 +220,7 @@ def test_deleted_topic_is_recreated_and_the_message_delivered(pipeline: Pipeline
 
 
 def test_commands_in_a_topic(pipeline: Pipeline) -> None:
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "hi")
-    pipeline.run()
+    anna = has_written(pipeline, "Anna")
     thread = pipeline.topic_of("Anna")
     op = pipeline.operator_id
     pipeline.client.send_as_operator(pipeline.operator_chat_id, thread, op, "/info")
@@ -259,9 +260,7 @@ def test_edits_are_mirrored_both_ways(pipeline: Pipeline) -> None:
 
 
 def test_uncopyable_message_is_reported(pipeline: Pipeline) -> None:
-    anna = person(pipeline, "Anna")
-    pipeline.client.send_as_user(anna, "hi")
-    pipeline.run()
+    anna = has_written(pipeline, "Anna")
     pipeline.client.set_fault(
         "copyMessage", status=400, description="Bad Request: message can't be copied", times=1
     )
@@ -292,9 +291,8 @@ def test_poison_update_ends_archived_with_person_and_on_call_told(
 def test_a_flooding_person_is_paced_in_order_without_loss(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(Env.LIMIT_PERSON_BURST, "2")
-    monkeypatch.setenv(Env.LIMIT_PERSON_INTERVAL_SECONDS, "30")
-    consumer_handler.runtime.cache_clear()
+    pace = {Env.LIMIT_PERSON_BURST: "2", Env.LIMIT_PERSON_INTERVAL_SECONDS: "30"}
+    cold_start_consumer(monkeypatch, pace)
     anna = person(pipeline, "Anna")
     for i in range(4):
         pipeline.client.send_as_user(anna, f"m{i}")

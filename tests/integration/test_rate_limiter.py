@@ -18,6 +18,7 @@ from topicdesk.domain.limiter import BOT_WIDE_RETRY_AFTER, LimitSettings, Rule
 from topicdesk.domain.throttle import HOLD_CHECK_LEAD_SECONDS, SharedThrottle
 
 from infra.definitions import LIMITS, create_table
+from tests.support.clocks import ManualTime
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 
@@ -40,19 +41,6 @@ def limits_item(table: Any, name: str) -> dict[str, Any]:
     return dict(table.get_item(Key=limits_key(name))["Item"])
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
     store = DynamoTatStore(table)
     rule = Rule("group#-1", 60 / 19)
@@ -70,7 +58,7 @@ def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
 
 def test_two_instances_share_one_budget(table: Any) -> None:
     """Each instance alone would send at once; together they queue behind each other."""
-    times = FakeTime()
+    times = ManualTime()
     a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
 
@@ -83,7 +71,7 @@ def test_two_instances_share_one_budget(table: Any) -> None:
 
 
 def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
     a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     a.penalize(-100, retry_after=30)
@@ -97,7 +85,7 @@ def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
 
 
 def test_a_wait_past_the_invocation_deadline_defers_instead(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
     throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-7))  # the group's slot is now taken for 60/19 s
     throttle.set_deadline(times.now + 1.0)  # but this record must finish within 1 s
@@ -112,7 +100,7 @@ def test_a_wait_past_the_invocation_deadline_defers_instead(table: Any) -> None:
 
 def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: Any) -> None:
     """Fairness: others cannot push a deferred record back further while it waits."""
-    times = FakeTime()
+    times = ManualTime()
     store, bookings = DynamoTatStore(table), DynamoBookings(table)
     a = SharedThrottle(store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep)
     b = SharedThrottle(store, SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep)
@@ -153,7 +141,7 @@ def test_a_429_during_a_sleep_holds_the_already_reserved_send(
     table: Any, refused_chat: int, retry_after: float, sending_chat: int, held_key: str
 ) -> None:
     """A slot reserved before Telegram's 429 arrived must not be used before retry_after."""
-    times = FakeTime()
+    times = ManualTime()
     other = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
 
     async def sleep_while_a_429_arrives(seconds: float) -> None:
@@ -174,7 +162,7 @@ def test_a_429_during_a_sleep_holds_the_already_reserved_send(
 def test_a_short_429_holds_the_whole_bot_a_long_one_only_its_chat(table: Any) -> None:
     """Telegram does not say which limit refused: a retry_after of a few seconds may be the
     bot's 30/s (every chat waits), a long one is that chat's or group's penalty."""
-    times = FakeTime()
+    times = ManualTime()
     a = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     b = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     a.penalize(-300, retry_after=40)
@@ -188,7 +176,7 @@ def test_a_short_429_holds_the_whole_bot_a_long_one_only_its_chat(table: Any) ->
 
 
 class RecordingStore(DynamoTatStore):
-    def __init__(self, table: Any, times: FakeTime) -> None:
+    def __init__(self, table: Any, times: ManualTime) -> None:
         super().__init__(table)
         self.times = times
         self.checked_at: list[float] = []
@@ -201,7 +189,7 @@ class RecordingStore(DynamoTatStore):
 def test_the_hold_is_looked_for_before_the_slot_not_between_it_and_the_send(table: Any) -> None:
     """The read's latency would otherwise delay sends unevenly, and Telegram counts a window
     of arrivals."""
-    times = FakeTime()
+    times = ManualTime()
     store = RecordingStore(table, times)
     throttle = SharedThrottle(store, SETTINGS, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-21))
@@ -213,7 +201,7 @@ def test_the_hold_is_looked_for_before_the_slot_not_between_it_and_the_send(tabl
 
 def test_topic_creation_spends_the_groups_budget_by_default(table: Any) -> None:
     """Counted as strictly as Telegram might: a topic is one of the group's 20/min."""
-    times = FakeTime()
+    times = ManualTime()
     throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-41, kind="topic"))
     asyncio.run(throttle.before_send(-41))  # the card waits for the group's next slot
@@ -225,7 +213,7 @@ def test_each_message_of_a_call_spends_a_unit_and_the_call_goes_when_the_last_is
 ) -> None:
     """copyMessages of 3 into a group: the call waits for its third unit's slot (so the
     window before it leaves room for all three) and the next send waits one unit more."""
-    times = FakeTime()
+    times = ManualTime()
     patient = replace(SETTINGS, max_wait=60.0)
     throttle = SharedThrottle(DynamoTatStore(table), patient, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-42))
@@ -238,7 +226,7 @@ def test_each_message_of_a_call_spends_a_unit_and_the_call_goes_when_the_last_is
 
 
 def test_a_call_too_big_for_the_wait_is_deferred_with_a_booking_not_slept(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
     bookings = DynamoBookings(table)
     throttle = SharedThrottle(
         DynamoTatStore(table), SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
@@ -254,7 +242,7 @@ def test_a_call_too_big_for_the_wait_is_deferred_with_a_booking_not_slept(table:
 
 def test_a_record_with_others_behind_it_defers_rather_than_sleeps(table: Any) -> None:
     """Patience: records of other conversations wait behind it in the batch."""
-    times = FakeTime()
+    times = ManualTime()
     bookings = DynamoBookings(table)
     throttle = SharedThrottle(
         DynamoTatStore(table), SETTINGS, bookings=bookings, clock=times.clock, sleep=times.sleep
@@ -272,7 +260,7 @@ def test_a_record_with_others_behind_it_defers_rather_than_sleeps(table: Any) ->
 
 
 def test_topic_creation_relaxed_has_its_own_bucket_not_the_groups_messages(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
     relaxed = replace(SETTINGS, count_each_message=False)
     throttle = SharedThrottle(DynamoTatStore(table), relaxed, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-40, kind="topic"))
@@ -285,7 +273,7 @@ def test_topic_creation_relaxed_has_its_own_bucket_not_the_groups_messages(table
 def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> None:
     """With a latency guard, an idle key's first slot is the guard away, not "now" as the
     sender read it before its round trip."""
-    times = FakeTime()
+    times = ManualTime()
     throttle = SharedThrottle(
         DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep, latency_guard=0.03
     )
@@ -296,7 +284,7 @@ def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> No
 
 
 def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
 
     async def oversleep(seconds: float) -> None:  # a starved process wakes 50 ms late
         times.slept.append(seconds)
@@ -313,7 +301,7 @@ def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(ta
 
 
 def deferred_with_a_booking(
-    table: Any, times: FakeTime, *, key: str, busy_until: int, chat_id: int, record: str
+    table: Any, times: ManualTime, *, key: str, busy_until: int, chat_id: int, record: str
 ) -> SharedThrottle:
     """A throttle whose record was deferred on ``key`` (busy until ``busy_until``) and booked
     its slot there, now back for it (the caller moves the clock and sends again)."""
@@ -336,7 +324,7 @@ def deferred_with_a_booking(
 
 def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: Any) -> None:
     """The key that refused (here the bot's, not the private chat's) is the booked one."""
-    times = FakeTime()
+    times = ManualTime()
     throttle = deferred_with_a_booking(
         table, times, key="bot", busy_until=1010, chat_id=77, record="job-1"
     )
@@ -347,7 +335,7 @@ def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: A
 
 
 def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
     throttle = deferred_with_a_booking(
         table, times, key="bot", busy_until=1010, chat_id=78, record="job-2"
     )
@@ -359,7 +347,7 @@ def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) 
 
 def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(table: Any) -> None:
     """A group's 60-second window absorbs a second: no second deferral for that."""
-    times = FakeTime()
+    times = ManualTime()
     throttle = deferred_with_a_booking(
         table, times, key="group#-80", busy_until=1030, chat_id=-80, record="update-3"
     )
@@ -373,7 +361,7 @@ def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(tab
 def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -> None:
     """The bot's slot reserved together with a group's later one would pass unused, and the
     send would then go between two other senders' bot slots."""
-    times = FakeTime()
+    times = ManualTime()
     throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=times.sleep)
     asyncio.run(throttle.before_send(-90))  # the group's next slot is 60/19 s away
     asyncio.run(throttle.before_send(-90))
@@ -383,7 +371,7 @@ def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -
 
 
 def test_a_booked_bot_slot_passed_while_the_chat_waited_is_taken_again(table: Any) -> None:
-    times = FakeTime()
+    times = ManualTime()
     throttle = deferred_with_a_booking(
         table, times, key="bot", busy_until=1010, chat_id=79, record="job-4"
     )

@@ -145,3 +145,10 @@ def start_pipeline(
         operator_chat_id=int(group["chat_id"]),
         operator_id=int(group["operators"][0]),
     )
+
+
+def cold_start_consumer(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    """The consumer's next invocation is a cold start that reads these settings."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    consumer.runtime.cache_clear()

@@ -9,32 +9,22 @@ from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import LimitSettings
 from topicdesk.domain.throttle import SharedThrottle
 
+from tests.support.clocks import ManualTime
 from tests.support.fakes import MemoryBookings, MemoryStore
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 GROUP_SLOT = 60 / 19
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def throttle(clock: Clock, **kwargs: object) -> tuple[SharedThrottle, MemoryStore, MemoryBookings]:
+def throttle(
+    clock: ManualTime, **kwargs: object
+) -> tuple[SharedThrottle, MemoryStore, MemoryBookings]:
     store, bookings = MemoryStore(), MemoryBookings()
     limiter = SharedThrottle(
         store,
         SETTINGS,
         bookings=bookings,
-        clock=clock,
+        clock=clock.clock,
         sleep=clock.sleep,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -42,7 +32,7 @@ def throttle(clock: Clock, **kwargs: object) -> tuple[SharedThrottle, MemoryStor
 
 
 def test_a_short_wait_is_slept_to_the_slot() -> None:
-    clock = Clock()
+    clock = ManualTime()
     limiter, _, _ = throttle(clock)
     asyncio.run(limiter.before_send(-1))
     asyncio.run(limiter.before_send(-1))
@@ -50,7 +40,7 @@ def test_a_short_wait_is_slept_to_the_slot() -> None:
 
 
 def test_a_long_wait_books_the_slot_and_the_returning_record_takes_it() -> None:
-    clock = Clock()
+    clock = ManualTime()
     limiter, store, bookings = throttle(clock)
     store.tat["group#-1"] = clock.now + 2 * GROUP_SLOT  # other instances' sends queued
     limiter.begin_record("r1", 1, None)
@@ -69,7 +59,7 @@ def test_a_long_wait_books_the_slot_and_the_returning_record_takes_it() -> None:
 
 
 def test_a_429_holds_a_slot_reserved_before_it_was_known() -> None:
-    clock = Clock()
+    clock = ManualTime()
     limiter, store, _ = throttle(clock)
     asyncio.run(limiter.before_send(-1))
     store.push_back("group#-1", clock.now + 30)  # another instance met a 429
@@ -79,7 +69,7 @@ def test_a_429_holds_a_slot_reserved_before_it_was_known() -> None:
 
 
 def test_a_call_of_several_messages_goes_when_its_last_is_due() -> None:
-    clock = Clock()
+    clock = ManualTime()
     limiter, store, _ = throttle(clock)
     asyncio.run(limiter.before_send(-1, 1))
     with pytest.raises(RateLimited) as too_long:
@@ -89,7 +79,7 @@ def test_a_call_of_several_messages_goes_when_its_last_is_due() -> None:
 
 
 def test_patience_defers_what_would_hold_up_the_rest_of_the_batch() -> None:
-    clock = Clock()
+    clock = ManualTime()
     limiter, _, bookings = throttle(clock)
     asyncio.run(limiter.before_send(-1))
     limiter.begin_record("busy", 1, None, patience=0.5)
@@ -100,7 +90,7 @@ def test_patience_defers_what_would_hold_up_the_rest_of_the_batch() -> None:
 
 def test_patience_never_defers_for_the_bots_own_slot() -> None:
     """Every record needs the bot's slot: a broadcast's jobs sleep for it, none defers."""
-    clock = Clock()
+    clock = ManualTime()
     limiter, store, bookings = throttle(clock)
     store.tat["bot"] = clock.now + 2.0  # 56 sends of other instances queued on the bot's key
     limiter.begin_record("job", 1, None, patience=0.5)
