@@ -37,7 +37,7 @@ DEFAULT_GREETING: Final = (
 # What setWebhook / getUpdates ask Telegram for (the deploy-time registration, the ops CLI and
 # the local stage's long polling): only the update types Topicdesk handles (a type it would
 # only drop costs a Lambda invocation and an SQS message per update).
-ALLOWED_UPDATES: Final = ("message", "edited_message", "my_chat_member")
+ALLOWED_UPDATES: Final = ("message", "edited_message", "my_chat_member", "callback_query")
 
 # The web widget's records on the updates FIFO queue (``topicdesk.domain.widget.WidgetRecord``):
 # the body is ``{WIDGET_RECORD_KEY: {...}}`` and the MessageGroupId ``<prefix><session id>``.

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from telegram import Bot, Message, MessageId, ReactionTypeEmoji, ReplyParameters
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageId,
+    ReactionTypeEmoji,
+    ReplyParameters,
+)
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -239,6 +247,24 @@ class PtbTelegramGateway:
             sends=len(message_ids),
         )
         return [item.message_id for item in copied]
+
+    async def send_buttons(
+        self, chat_id: int, text: str, buttons: Sequence[tuple[str, str]]
+    ) -> int:
+        """A message with one row of inline buttons: (label, callback data) each."""
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=data) for label, data in buttons]]
+        )
+        sent = await self._call(
+            lambda: self._bot.send_message(chat_id, text, reply_markup=keyboard),
+            chat_id=chat_id,
+            sends=1,
+        )
+        return sent.message_id
+
+    async def answer_callback(self, query_id: str, text: str | None = None) -> None:
+        """Not a message (no flood budget spent): the person's app stops its spinner."""
+        await self._call(lambda: self._bot.answer_callback_query(query_id, text=text), chat_id=0)
 
     async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
         await self._call(

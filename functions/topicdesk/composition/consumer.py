@@ -22,6 +22,7 @@ from topicdesk.adapters.dynamodb import (
     DynamoSessionRepository,
     DynamoStepLog,
 )
+from topicdesk.adapters.dynamodb.challenges import DynamoChallengeStore
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, shared_throttle
 from topicdesk.adapters.telegram import PtbTelegramGateway
@@ -114,6 +115,8 @@ def consumer_runtime(
         commands=Registry(resolve_role=roles.role_of),
         new_topic_budget=store,
         waiting_line=DynamoWaitingLine(limits_table),
+        buttons=gateway,
+        challenges=DynamoChallengeStore(table) if settings.new_person_challenge else None,
     )
     loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
     app = RelayApplication(bot=bot, relay=relay)

@@ -16,6 +16,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackContext,
+    CallbackQueryHandler,
     ChatMemberHandler,
     ExtBot,
     MessageHandler,
@@ -28,6 +29,7 @@ from topicdesk.adapters.aws import read_secret
 from topicdesk.adapters.telegram_updates import chat_message_from, person_from
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay import Relay
+from topicdesk.domain.relay.challenge import CallbackQuery
 from topicdesk.domain.steps import Steps
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
@@ -83,6 +85,7 @@ class RelayApplication:
             MessageHandler(operators & filters.UpdateType.EDITED_MESSAGE, self._group_edit)
         )
         app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(CallbackQueryHandler(self._callback))
         app.add_error_handler(self._capture)
 
     async def initialize(self) -> None:
@@ -143,6 +146,18 @@ class RelayApplication:
     async def _group_edit(self, update: Update, context: Context) -> None:
         assert update.edited_message is not None
         await self._relay.group_edit(self._message(update.edited_message))
+
+    async def _callback(self, update: Update, context: Context) -> None:
+        """A button pressed (the new-people question's keyboard): the relay answers it."""
+        query = update.callback_query
+        if query is None:
+            return
+        # An inaccessible message still names its chat; without one it is the user's own.
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        await self._relay.callback(
+            CallbackQuery(query.id, person_from(query.from_user), chat_id, query.data),
+            self._steps,
+        )
 
     async def _membership(self, update: Update, context: Context) -> None:
         change: ChatMemberUpdated | None = update.my_chat_member

@@ -31,6 +31,12 @@ from topicdesk.domain.ports import (
     TatStore,
     TelegramGateway,
 )
+from topicdesk.domain.relay.challenge import (
+    CallbackQuery,
+    Challenge,
+    ChallengeStore,
+    ChallengeTelegram,
+)
 from topicdesk.domain.relay.context import RelayContext, RelaySettings
 from topicdesk.domain.relay.edits import mirror_edit
 from topicdesk.domain.relay.inbound import PersonToTopic
@@ -59,9 +65,13 @@ class Relay:
         commands: Registry | None = None,
         new_topic_budget: TatStore | None = None,
         waiting_line: WaitingLine | None = None,
+        buttons: ChallengeTelegram | None = None,
+        challenges: ChallengeStore | None = None,
     ) -> None:
         """``new_topic_budget`` and ``waiting_line``: the new-people cap's shared state (both,
-        or no cap)."""
+        or no cap). ``buttons``: inline keyboards and answers to their presses;
+        ``challenges``: where new people's questions are kept (the stage's
+        ``newPersonChallenge``; None: nobody is asked)."""
         self._ctx = RelayContext(sessions, messages, telegram, settings, clock, metrics)
         cap = (
             NewTopicCap(self._ctx, new_topic_budget, waiting_line, settings.new_topics_per_hour)
@@ -72,6 +82,11 @@ class Relay:
             self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids), cap
         )
         self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate, greetings)
+        self._buttons = buttons
+        if challenges is not None and buttons is not None:
+            self._inbound.challenge = Challenge(
+                self._ctx, self._topics, challenges, buttons, flood_gate
+            )
         self._outbound = TopicToPerson(self._ctx, self._topics, commands or Registry(), broadcasts)
 
     @property
@@ -115,6 +130,24 @@ class Relay:
             return True
 
         await steps.once("left", leave)
+
+    async def callback(self, query: CallbackQuery, steps: Steps | None = None) -> None:
+        """A button pressed under the bot's message: always answered (the new-people
+        question's answer opens the topic; any other button is only acknowledged)."""
+        challenge = self._inbound.challenge
+        if challenge is not None:
+            await challenge.answer(query, steps or Steps())
+            return
+        await (steps or Steps()).once("answered", lambda: self._acknowledge(query))
+
+    async def _acknowledge(self, query: CallbackQuery) -> bool:
+        if self._buttons is None:
+            return False
+        try:
+            await self._buttons.answer_callback(query.query_id)
+        except RejectedByTelegram:
+            return False  # too old: nothing to acknowledge any more
+        return True
 
     async def membership(
         self, person: Person, *, blocked: bool, steps: Steps | None = None

@@ -10,6 +10,7 @@ from topicdesk.domain import texts
 from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.ports import FloodGate
+from topicdesk.domain.relay.challenge import Challenge
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext, same_album
 from topicdesk.domain.relay.edits import mirror_edit
 from topicdesk.domain.relay.topics import Topics
@@ -31,6 +32,8 @@ class PersonToTopic:
         self._flood = flood_gate
         self._greetings = greetings
         """One greeting per person per day (``/start`` again and again greets once)."""
+        self.challenge: Challenge | None = None
+        """The question for new people (``challenge``), when the stage asks it."""
 
     async def messages(self, run: Sequence[ChatMessage], steps: Steps) -> None:
         """A person's message, followed by the person's next plain messages in this batch.
@@ -49,6 +52,9 @@ class PersonToTopic:
                 await steps.once("greet", lambda: self._greet(message))
             return
         person = message.sender
+        if self.challenge is not None and not self.challenge.passed_or_known(person.user_id):
+            await self.challenge.hold(person, message.message_id, steps)
+            return  # held until the right answer (its followers hold themselves)
         session = await self._topics.ensure(person, steps)
         if session.banned:
             steps.once_sync("dropped", lambda: ctx.sessions.increment(person.user_id, "dropped"))

@@ -23,6 +23,7 @@ from topicdesk.domain.errors import (
     NotModified,
     RateLimited,
     RecipientBlocked,
+    RejectedByTelegram,
     TopicMissing,
 )
 from topicdesk.domain.limiter import Rule
@@ -148,6 +149,6 @@ class NewTopicCap:
             await self._ctx.telegram.send_text(
                 user_id, texts.TO_PERSON_IN_LINE.format(minutes=minutes)
             )
-        except RecipientBlocked:
-            return False
+        except (RecipientBlocked, RejectedByTelegram):
+            return False  # blocked the bot, or not reachable by a message (a widget visitor)
         return True
