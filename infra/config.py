@@ -104,6 +104,8 @@ class StageConfig:
     register_webhook: bool
     assets_bucket: str | None
     webhook_registration_revision: str
+    session_retention_days: int = 365
+    """Days without activity after which a session expires (DynamoDB TTL)."""
     new_person_challenge: bool = False
     """A new person answers an inline-keyboard question before their topic (newPersonChallenge)."""
 
@@ -183,6 +185,7 @@ _OVERRIDABLE = (
     "telegramApiUrl",
     "registerWebhook",
     "webhookRegistrationRevision",
+    "sessionRetentionDays",
     "newPersonChallenge",
 )
 
@@ -258,6 +261,9 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         register_webhook=reader.required("registerWebhook", _boolean),
         assets_bucket=assets_bucket,
         webhook_registration_revision=reader.optional("webhookRegistrationRevision", _text) or "1",
+        # A person's data is kept this long after their last message (up to ten years).
+        session_retention_days=reader.optional("sessionRetentionDays", _int_between(1, 3650))
+        or 365,
         new_person_challenge=reader.optional("newPersonChallenge", _boolean) or False,
     )
     _check_webhook_settings(where, config)  # after each value was checked on its own

@@ -134,6 +134,8 @@ class Pipeline(Construct):
                 Env.GREETING: config.greeting,
                 # Admin-only commands: the groups' Telegram administrators and these people.
                 Env.ADMIN_USER_IDS: ",".join(str(user) for user in config.admin_user_ids),
+                # Sessions expire (DynamoDB TTL) after this many days without activity.
+                Env.SESSION_RETENTION_DAYS: str(config.session_retention_days),
                 # Off: a broadcast's requester cannot confirm it when the group has 2+ admins.
                 Env.BROADCAST_SELF_CONFIRM: "true" if config.broadcast_self_confirm else "false",
                 **limiter_env,

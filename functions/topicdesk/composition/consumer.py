@@ -17,9 +17,7 @@ from topicdesk.adapters.dynamodb import (
     DynamoAdminDirectory,
     DynamoBroadcastRepository,
     DynamoFailureJournal,
-    DynamoMessageMap,
     DynamoRoster,
-    DynamoSessionRepository,
     DynamoStepLog,
 )
 from topicdesk.adapters.dynamodb.challenges import DynamoChallengeStore
@@ -27,6 +25,7 @@ from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, shared_throttle
 from topicdesk.adapters.telegram import PtbTelegramGateway
 from topicdesk.adapters.waiting_line import DynamoWaitingLine
+from topicdesk.composition import erase
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
@@ -70,7 +69,7 @@ def consumer_runtime(
         metrics=metrics,
         rebuild=partial(fresh_bot, bot_factory, telegram.bot_token_secret_name, telegram.api_url),
     )
-    sessions = DynamoSessionRepository(table)
+    sessions = erase.session_store(settings, table)  # expires after the stage's retention
     roles = Roles(
         directory=DynamoAdminDirectory(table),
         fetch_admins=gateway.administrators,
@@ -95,7 +94,7 @@ def consumer_runtime(
     relay = Relay(
         sessions=sessions,
         shard_picker=ShardPicker(sessions, telegram.operator_chat_ids, backlog=group_backlog),
-        messages=DynamoMessageMap(table),
+        messages=erase.message_map(settings, table),
         telegram=gateway,
         settings=RelaySettings(
             operator_chat_ids=telegram.operator_chat_ids,
@@ -112,7 +111,9 @@ def consumer_runtime(
         ),
         greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS, prefix="greet"),
         broadcasts=broadcasts,
-        commands=Registry(resolve_role=roles.role_of),
+        commands=Registry(
+            erase.commands(table, limits_table, gateway, sessions), resolve_role=roles.role_of
+        ),
         new_topic_budget=store,
         waiting_line=DynamoWaitingLine(limits_table),
         buttons=gateway,
