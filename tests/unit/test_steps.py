@@ -28,7 +28,6 @@ from tests.support.fakes import (
     FakeClock,
     FakeMetrics,
     FakeTelegram,
-    InMemoryMessageMap,
     InMemorySessions,
     InMemoryStepLog,
 )
@@ -77,9 +76,9 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-def make_relay(telegram: FakeTelegram) -> tuple[Relay, InMemorySessions, InMemoryMessageMap]:
+def make_relay(telegram: FakeTelegram) -> tuple[Relay, InMemorySessions]:
     w = relay_world(telegram=telegram)
-    return w.relay, w.sessions, w.messages
+    return w.relay, w.sessions
 
 
 def answer(thread: int, message_id: int, text: str = "hello Anna") -> ChatMessage:
@@ -97,7 +96,7 @@ def test_a_refusal_before_any_step_resumes_and_does_every_step_once(
 ) -> None:
     """A 429 or a 5xx before a step is also one *after* the steps before it."""
     telegram = FakeTelegram()
-    relay, _, _ = make_relay(telegram)
+    relay, _ = make_relay(telegram)
     telegram.fail(failing, error)
     log = InMemoryStepLog()
     assert attempts(log, lambda steps: relay.private_messages([hello()], steps)) == 2
@@ -108,7 +107,7 @@ def test_a_refusal_before_any_step_resumes_and_does_every_step_once(
 def test_a_timeout_after_telegram_acted_repeats_only_that_step(failing: str) -> None:
     """The one duplicate the Bot API cannot rule out: the call's answer never came."""
     telegram = FakeTelegram()
-    relay, _, _ = make_relay(telegram)
+    relay, _ = make_relay(telegram)
     telegram.fail_after(failing, TransientFailure("timed out"))
     log = InMemoryStepLog()
     attempts(log, lambda steps: relay.private_messages([hello()], steps))
@@ -121,7 +120,7 @@ def test_a_crash_after_a_recorded_step_never_redoes_it(crash_on: int) -> None:
     """Write ``crash_on`` of the step record dies with the process: the step it was to
     record is done again (in doubt), every step recorded before it is not."""
     telegram = FakeTelegram()
-    relay, _, _ = make_relay(telegram)
+    relay, _ = make_relay(telegram)
     log = CrashingLog(crash_on)
     attempts(log, lambda steps: relay.private_messages([hello()], steps))
     done = [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS]
@@ -136,7 +135,7 @@ def test_a_step_record_that_cannot_be_written_does_not_fail_the_record() -> None
             raise StorageUnavailable("DynamoDB down")
 
     telegram = FakeTelegram()
-    relay, _, _ = make_relay(telegram)
+    relay, _ = make_relay(telegram)
     assert attempts(Down(), lambda steps: relay.private_messages([hello()], steps)) == 1
     assert len(telegram.acted("copy_message")) == 1
 
@@ -159,7 +158,7 @@ class RefusingTexts(FakeTelegram):
 
 def test_close_tells_the_person_once_when_its_answer_meets_429s() -> None:
     telegram = RefusingTexts()
-    relay, sessions, _ = make_relay(telegram)
+    relay, sessions = make_relay(telegram)
     asyncio.run(relay.private_messages([hello()]))
     thread = sessions.items[ANNA.user_id]["thread_id"]
     telegram.refuse(GROUP, 2)  # the ack in the topic, after the person was told
@@ -176,7 +175,7 @@ def test_close_tells_the_person_once_when_its_answer_meets_429s() -> None:
 
 def test_a_blocked_person_is_tried_once_and_noted_once_across_429s() -> None:
     telegram = FakeTelegram()
-    relay, sessions, _ = make_relay(telegram)
+    relay, sessions = make_relay(telegram)
     asyncio.run(relay.private_messages([hello()]))
     thread = sessions.items[ANNA.user_id]["thread_id"]
     telegram.fail("copy_message", RecipientBlocked("Forbidden: bot was blocked by the user"))
@@ -192,7 +191,7 @@ def test_a_blocked_person_is_tried_once_and_noted_once_across_429s() -> None:
 
 def test_an_answer_is_copied_once_when_its_receipt_meets_a_429() -> None:
     telegram = FakeTelegram()
-    relay, sessions, _ = make_relay(telegram)
+    relay, sessions = make_relay(telegram)
     asyncio.run(relay.private_messages([hello()]))
     thread = sessions.items[ANNA.user_id]["thread_id"]
     telegram.fail("react", RateLimited(1.0))
