@@ -245,4 +245,5 @@ SCENARIOS: dict[str, Scenario] = {
     **abuse.SCENARIOS,
     "backlog": backlog,
     "busy-inbox": busy_inbox,
+    **abuse.LAST,
 }

@@ -128,14 +128,9 @@ def traced() -> TracedRun:
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
         )
+        command = [sys.executable, "-m", "tests.integration.test_trace_leaks", "--child"]
         result = subprocess.run(
-            [sys.executable, "-m", "tests.integration.test_trace_leaks", "--child"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
+            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-3000:]
