@@ -247,6 +247,23 @@ class EmulatorClient:
     ) -> JSON:
         return self._post(f"/users/{user_id}/react", **_body(locals(), "user_id"))
 
+    def press_button(
+        self,
+        user_id: int,
+        message_id: int,
+        data: str | None = None,
+        *,
+        text: str | None = None,
+        bot_id: int | None = None,
+    ) -> JSON:
+        """A person taps an inline button (by ``data``, or its label ``text``) under the bot's
+        message: the bot gets a ``callback_query``. Returns the query (``id``, ...)."""
+        return self._post(f"/users/{user_id}/press", **_body(locals(), "user_id"))
+
+    def callback_query(self, query_id: str) -> JSON:
+        """A pressed button's query: ``answered``, the bot's ``answer``, ``refused`` answers."""
+        return self._get(f"/callbacks/{query_id}")
+
     def block_bot(self, user_id: int, bot_id: int | None = None) -> JSON:
         return self._post(f"/users/{user_id}/block", bot_id=bot_id)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import callbacks
 from .errors import ApiError
 from .formatting import MAX_CAPTION, MAX_TEXT, format_caption, format_text
 from .limits import Limits, ManualClock
@@ -59,6 +60,8 @@ ROUTES = (
     Route("POST", "/users/{user_id}/albums", "send_album"),
     Route("POST", "/users/{user_id}/edit", "edit_as_user"),
     Route("POST", "/users/{user_id}/react", "react_as_user"),
+    Route("POST", "/users/{user_id}/press", "press_button"),
+    Route("GET", "/callbacks/{query_id}", "callback_query"),
     Route("POST", "/users/{user_id}/block", "block_bot"),
     Route("POST", "/users/{user_id}/unblock", "unblock_bot"),
     Route("POST", "/users/{user_id}/deactivate", "deactivate_user"),
@@ -452,6 +455,32 @@ class Control:
         for bot in self.world.bots_in_chat(chat, exclude=user.id):
             self.world.emit(bot.id, "message_reaction", payload, chat.id)
         return {"ok": True, "old_reaction": old, "new_reaction": new}
+
+    def press_button(self, args: JSON) -> JSON:
+        """A person taps a ``callback_data`` button under the bot's message ``message_id`` in
+        their private chat (``data``; or ``text``: the button's label): a ``callback_query``
+        update. Returns the query (its ``id`` is what the bot must answer)."""
+        bot, user, chat = self._private(args)
+        msg = chat.live(_int(args["message_id"], "message_id"))
+        if msg is None:
+            raise ControlError(f"no message {args['message_id']} in the chat of user {user.id}")
+        data = args.get("data")
+        if data is None and args.get("text") is not None:
+            rows = (msg.reply_markup or {}).get("inline_keyboard", [])
+            labelled = [b for row in rows for b in row if b.get("text") == args["text"]]
+            if not labelled:
+                raise ControlError(f"no button labelled {args['text']!r}")
+            data = labelled[0].get("callback_data")
+        if data is None:
+            raise ControlError("say which button: data or text")
+        return callbacks.press(self.world, bot, user, chat, msg, str(data))
+
+    def callback_query(self, args: JSON) -> JSON:
+        """A pressed button's query: whether (and how) the bot answered it."""
+        query = self.world.callback_queries.get(str(args["query_id"]))
+        if query is None:
+            raise ControlError(f"no callback query {args['query_id']}", 404)
+        return query.to_json()
 
     def block_bot(self, args: JSON) -> JSON:
         bot, user, chat = self._private(args)

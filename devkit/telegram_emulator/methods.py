@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import callbacks
 from . import errors as E
 from .delivery import BotUpdates, WebhookConfig
 from .errors import ApiError, bad_request, too_many_requests
@@ -133,7 +134,7 @@ class BotApi:
             "setMyCommands": self.set_my_commands,
             "getMyCommands": self.get_my_commands,
             "deleteMyCommands": self.delete_my_commands,
-            "answerCallbackQuery": lambda c: True,
+            "answerCallbackQuery": lambda c: callbacks.answer(self.world, c.bot, c.params),
         }
         for method, kind in _MEDIA_METHODS.items():
             self.handlers[method] = self._media_sender(kind)
@@ -215,7 +216,7 @@ class BotApi:
     def _inline_markup(self, call: Call) -> JSON | None:
         markup = call.params.get("reply_markup")
         if isinstance(markup, dict) and "inline_keyboard" in markup:
-            return markup
+            return callbacks.check_inline_keyboard(markup)
         return None
 
     def _input_file(self, call: Call, kind: str, value: Any, extra: JSON) -> FileRecord:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors as E
+from .callbacks import CallbackQuery
 from .errors import ApiError, bad_request, forbidden
 
 JSON = dict[str, Any]
@@ -309,6 +310,8 @@ class World:
         self._media_groups = itertools.count(13_000_000_000_000_001)
         self._file_seq = itertools.count(1)
         self.emitters: list[Emitter] = []
+        self.callback_queries: dict[str, CallbackQuery] = {}
+        """Buttons pressed (``callbacks.press``), by query id."""
 
     # ------------------------------------------------------------ basics
 
