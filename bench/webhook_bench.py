@@ -26,7 +26,6 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -37,6 +36,7 @@ from typing import Any
 from bench.cost import ASSUMED_RTT_MS, PRICES_AS_OF, PRICES_REGION, LambdaUse, UpdateCost
 from bench.meter import AwsMeter, Usage, max_item_bytes
 from bench.world import BASE_ENV, ROOT, WEBHOOK_SECRET, Emulator, emulator_process, moto_world
+from devkit.processes import run_python
 
 TOPICDESK_WEBHOOK = "topicdesk.handlers.webhook"
 NAIVE_WEBHOOK = "bench.naive_webhook"
@@ -106,14 +106,8 @@ def measure_imports(modules: list[str], runs: int) -> dict[str, ImportCost]:
     samples: dict[str, list[dict[str, float]]] = {m: [] for m in modules}
     for run in range(runs + 1):  # run 0 warms the page cache and the .pyc files
         for module in modules:
-            done = subprocess.run(  # noqa: S603 - our own interpreter and modules
-                [sys.executable, "-c", _IMPORT_PROBE, module],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
+            done = run_python(
+                "-c", _IMPORT_PROBE, module, cwd=ROOT, env=env, timeout=120, check=True
             )
             if run:
                 samples[module].append(json.loads(done.stdout.strip().splitlines()[-1]))

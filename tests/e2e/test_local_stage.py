@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from topicdesk.contract import Env
 
+from devkit.processes import run_python
 from devkit.telegram_emulator import DEFAULT_TOKEN, EmulatorClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,18 +40,8 @@ class Stage:
         return self.output.read_text()
 
     def ops(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ops", "--stage", "local", *args],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "TOPICDESK_LOCAL_DIR": str(self.state_dir),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        env = {**os.environ, "TOPICDESK_LOCAL_DIR": str(self.state_dir)}
+        return run_python("-m", "ops", "--stage", "local", *args, cwd=ROOT, env=env, timeout=120)
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout: float = 90.0) -> None:

@@ -6,12 +6,12 @@ import copy
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devkit.processes import run_python
 from infra.config import ConfigError, load_stage_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,15 +133,7 @@ def _run_app(stage: str, **changes: Any) -> subprocess.CompletedProcess[str]:
         "CDK_CONTEXT_JSON": json.dumps(ctx),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
-    return subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python("app.py", cwd=ROOT, env=env, timeout=120)
 
 
 @pytest.mark.parametrize(

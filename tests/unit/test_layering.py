@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
+
+from devkit.processes import run_python
 
 FUNCTIONS = Path(__file__).parents[2] / "functions"
 FORBIDDEN_IN_DOMAIN = ("boto3", "botocore", "telegram", "aws_lambda_powertools")
@@ -37,12 +37,7 @@ def test_webhook_handler_never_loads_python_telegram_bot() -> None:
         "import sys; import topicdesk.handlers.webhook; "
         "print(any(m == 'telegram' or m.startswith('telegram.') for m in sys.modules))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=FUNCTIONS,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""},
-        check=True,
+    result = run_python(
+        "-c", code, cwd=FUNCTIONS, env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}, check=True
     )
     assert result.stdout.strip() == "False"
