@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from local.reliability.__main__ import summary
 from local.reliability.checker import (
     ahead_of_pace,
@@ -266,3 +268,16 @@ def test_a_pace_held_or_outrun() -> None:
     assert ahead_of_pace([(0.0, 3), (0.5, 1), (2.0, 1)], 3, 1.0) == 0.5
     assert ahead_of_pace([(10.0, 2), (10.0, 6)], 3, 1.0) == 5.0
     assert ahead_of_pace([], 3, 1.0) == 0.0
+
+
+def test_a_log_tail_reads_only_what_came_after_it_and_sums_a_metric(tmp_path: Path) -> None:
+    from local.reliability.harness import LogTail
+
+    log = tmp_path / "webhook.log"
+    emf = '{"_aws": {"CloudWatchMetrics": []}, "UpdatesFromStrangers": [1.0]}\n'
+    log.write_text(emf)
+    tail = LogTail(log)
+    log.write_text(emf + "not json\n" + emf + emf.replace("[1.0]", "[2.0, 1.0]") + '{"a": 1}\n')
+    assert tail.metric("UpdatesFromStrangers") == 4.0  # the line before the tail: not counted
+    assert len(tail.lines()) == 3
+    assert LogTail(tmp_path / "missing.log").lines() == []
