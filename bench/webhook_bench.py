@@ -36,6 +36,7 @@ from typing import Any
 from bench.cost import ASSUMED_RTT_MS, PRICES_AS_OF, PRICES_REGION, LambdaUse, UpdateCost
 from bench.meter import AwsMeter, Usage, max_item_bytes
 from bench.world import BASE_ENV, ROOT, WEBHOOK_SECRET, Emulator, emulator_process, moto_world
+from devkit.moto.sqs import empty_queue
 from devkit.processes import run_python
 
 TOPICDESK_WEBHOOK = "topicdesk.handlers.webhook"
@@ -247,21 +248,6 @@ def drive(
         side.latency.usage = side.spent
         latencies.append(side.latency)
     return latencies
-
-
-def empty_queue(sqs: Any, url: str) -> None:
-    """Receive and delete everything visible (moto's SendMessage scans the whole queue, so a
-    long queue would be measured instead of the webhook)."""
-    for _ in range(1000):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ],
-        )
 
 
 # --------------------------------------------------------------------------- 3. consumer

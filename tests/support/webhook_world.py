@@ -18,6 +18,7 @@ from typing import Any
 from topicdesk.handlers import webhook
 
 from devkit.lambda_runtime import FakeLambdaContext, function_url_event
+from devkit.moto.sqs import empty_queue
 from tests.support.aws_world import WEBHOOK_SECRET, AwsWorld, aws_world
 
 SQS_MAX_BODY_BYTES = 262_144
@@ -69,22 +70,8 @@ class WebhookWorld:
     sent: list[dict[str, Any]] = field(default_factory=list)
 
     def reset(self) -> None:
-        """Empty the queue (moto's deduplication forgets deleted messages) and the record.
-
-        Deleted rather than purged: SQS allows one PurgeQueue a minute.
-        """
-        sqs, url = self.aws.sqs, self.aws.updates_url
-        for _ in range(100):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not messages:
-                break
-            sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(messages)
-                ],
-            )
+        """Empty the queue (moto's deduplication forgets deleted messages) and the record."""
+        empty_queue(self.aws.sqs, self.aws.updates_url)
         self.sent.clear()
         assert self.queued() == 0
 
