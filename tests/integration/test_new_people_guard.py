@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
+from topicdesk.adapters.dynamodb.challenges import DynamoChallengeStore
 from topicdesk.adapters.powertools import SystemClock
+from topicdesk.adapters.waiting_line import DynamoWaitingLine
 from topicdesk.contract import Env
 from topicdesk.handlers import consumer as consumer_handler
 
@@ -122,3 +124,73 @@ def test_one_accounts_edit_start_and_block_floods_stay_within_its_pace(
     greetings = [t for t in pipeline.private_texts(mallory) if "support team" in t]
     assert len(greetings) <= 1
     assert len(pipeline.topics()) == 1 and pipeline.topic_of("Mallory") == thread
+
+
+def question_of(pipeline: Pipeline, user: int) -> dict[str, Any]:
+    asked = [m for m in pipeline.client.transcript(user) if m.get("reply_markup")]
+    assert len(asked) == 1, asked
+    return asked[0]
+
+
+def test_with_the_question_no_topic_until_the_right_answer_then_everything_in_order(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(Env.NEW_PERSON_CHALLENGE, "true")
+    consumer_handler.runtime.cache_clear()
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "/start")
+    pipeline.client.send_as_user(anna, "my order")
+    pipeline.client.send_as_user(anna, "is late")
+    pipeline.run()
+    assert pipeline.topics() == []
+    asked = question_of(pipeline, anna)
+    wanted = asked["text"].rsplit("tap the ", 1)[1].rstrip(".")
+    buttons = [b for row in asked["reply_markup"]["inline_keyboard"] for b in row]
+    names = {"apple": "🍎", "car": "🚗", "cat": "🐱", "house": "🏠", "tree": "🌳", "fish": "🐟"}
+    right = next(b for b in buttons if b["text"] == names[wanted])
+    wrong = next(b for b in buttons if b is not right)
+
+    refused = pipeline.client.press_button(anna, asked["message_id"], wrong["callback_data"])
+    pipeline.run()
+    assert pipeline.topics() == []  # a wrong answer opens nothing
+    answer = pipeline.client.callback_query(refused["id"])
+    assert answer["answered"] and answer["answer"]["text"].startswith("Not quite")
+
+    passed = pipeline.client.press_button(anna, asked["message_id"], right["callback_data"])
+    pipeline.client.send_as_user(anna, "hello?")  # written after the answer: comes after
+    pipeline.run()
+    assert pipeline.client.callback_query(passed["id"])["answered"]
+    thread = pipeline.topic_of("Anna")
+    assert pipeline.topic_texts(thread)[1:] == ["my order", "is late", "hello?"]
+    assert len([m for m in pipeline.client.transcript(anna) if m.get("reply_markup")]) == 1
+
+
+def test_the_waiting_line_and_the_questions_on_dynamodb(pipeline: Pipeline) -> None:
+    line = DynamoWaitingLine(pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.LIMITS_TABLE]))
+    chat = pipeline.operator_chat_id
+    assert line.join(chat, until=1_000.0, now=100.0) is True  # a burst begins
+    assert line.note_to_edit(chat, now=200.0, every=60.0) is None  # no note yet
+    line.remember_note(chat, 77, now=100.0)
+    assert line.join(chat, until=900.0, now=150.0) is False  # on: lasts until 1000 still
+    assert line.note_to_edit(chat, now=150.0, every=60.0) is None  # written 50 s ago
+    assert line.note_to_edit(chat, now=160.0, every=60.0) == 77  # claimed: this one edits
+    assert line.note_to_edit(chat, now=161.0, every=60.0) is None  # and no one else
+    assert line.join(chat, until=2_000.0, now=999.0) is False  # the burst was still on
+    assert line.join(chat, until=3_000.0, now=2_001.0) is True  # over: a new one
+    assert line.note_to_edit(chat, now=4_000.0, every=60.0) is None  # its note not yet sent
+
+    store = DynamoChallengeStore(pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE]))
+    assert store.get(5) is None
+    for message_id in (3, 4, 3, 5):  # a redelivered record holds its message once
+        store.hold(5, message_id)
+    store.ask(5, "challenge:🍎", now=10.0)
+    state = store.get(5)
+    assert state is not None and (state.held, state.answer, state.passed) == (
+        (3, 4, 5),
+        "challenge:🍎",
+        False,
+    )
+    store.passed(5)
+    store.release(5)
+    state = store.get(5)
+    assert state is not None and state.passed and state.held == ()
