@@ -10,10 +10,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
+from topicdesk.contract import ALLOWED_UPDATES
 from topicdesk.domain.errors import RateLimited, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.domain.relay.challenge import CALLBACK_PREFIX, CallbackQuery, ChallengeState
+from topicdesk.domain.routing import group_key, is_served
 from topicdesk.domain.steps import Steps
 
 from tests.support.fakes import (
@@ -223,3 +225,18 @@ def test_questions_are_random_but_always_have_one_right_button() -> None:
         assert len({data for _, data in buttons}) == 4
         assert [data for _, data in buttons].count(world.right()) == 1
         assert all(data.startswith(CALLBACK_PREFIX) for _, data in buttons)
+
+
+def test_the_webhook_takes_a_press_in_a_private_chat_into_the_persons_own_group() -> None:
+    def press(chat: dict[str, Any]) -> dict[str, Any]:
+        message = {"message_id": 9, "date": 1, "chat": chat, "text": "Tap the apple"}
+        query = {"id": "1", "from": {"id": 501}, "chat_instance": "1", "message": message}
+        return {"update_id": 1, "callback_query": {**query, "data": "challenge:🍎"}}
+
+    private = press({"id": 501, "type": "private"})
+    assert is_served(private, frozenset({GROUP}))
+    # Behind the person's held messages and before their next ones: one FIFO group.
+    message = {"update_id": 2, "message": {"chat": {"id": 501, "type": "private"}}}
+    assert group_key(private) == group_key(message) == "501"
+    assert not is_served(press({"id": -100777, "type": "supergroup"}), frozenset({GROUP}))
+    assert "callback_query" in ALLOWED_UPDATES
