@@ -112,18 +112,31 @@ def _cpu(lane: Lane, consumers: Consumers) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One scenario on one lane: its stack, the operators' group, the scale, a tag for logs."""
+
+    lane: Lane
+    stack: RunStack
+    group: int
+    scale: float
+    tag: str
+
+
 def _run_consumers(
-    lane: Lane,
-    stack: RunStack,
-    env: dict[str, str],
-    *,
-    release: Callable[[], None],
-    deadline_seconds: float,
-    gate: Gate,
-    tag: str,
+    run: _Run, *, release: Callable[[], None], deadline_seconds: float, gate: Gate
 ) -> Measured:
     """Warm K consumers, pass the gate, release the load, run until drained or the deadline."""
+    lane, stack, tag = run.lane, run.stack, run.tag
     client = lane.emulator.client
+    env = consumer_env(
+        lane.aws,
+        stack,
+        api_url=lane.emulator.base_url,
+        operator_chat_id=run.group,
+        limiter=lane.limiter,
+        scale=run.scale,
+    )
     consumers = Consumers(lane.aws, stack, env, lane.k, lane.logs / f"{tag}.log")
     try:
         warm_started = time.monotonic()
@@ -175,20 +188,14 @@ def _run_consumers(
     )
 
 
-def _dead_letters(aws: Aws, url: str) -> int:
-    return aws.queue_depth(url)
-
-
 def _row(
-    *,
+    run: _Run,
     scenario: str,
-    lane: Lane,
-    scale: float,
     measured: Measured,
+    *,
     binding: Sequence[Send],
     limit: float,
     delivery: Delivery,
-    dead: int,
     calls_rate: float | None = None,
 ) -> Row:
     ok = sorted((s for s in binding if s.ok), key=lambda s: s.at)
@@ -196,9 +203,9 @@ def _row(
     last = ok[-1].at if ok else measured.end
     return Row(
         scenario=scenario,
-        limiter=lane.limiter,
-        k=lane.k,
-        scale=scale,
+        limiter=run.lane.limiter,
+        k=run.lane.k,
+        scale=run.scale,
         delivered=delivery.expected - delivery.lost,
         expected=delivery.expected,
         sends=len(ok),
@@ -209,7 +216,7 @@ def _row(
         rejected_429=rejected(measured.calls),
         violations=measured.violations,
         delivery=delivery,
-        dead_lettered=dead,
+        dead_lettered=run.lane.aws.queue_depth(run.stack.dlq_url),
         timed_out=not measured.drained,
         rejected_by_scope=measured.rejected_by_scope,
         violations_by_scope=measured.violations_by_scope,
@@ -252,14 +259,6 @@ def broadcast(
     tag = f"a-{lane.name}"
     aws = lane.aws
     stack = create_stack(aws, f"bench-{tag}", lane.emulator.token, data_table=world.data_table)
-    env = consumer_env(
-        aws,
-        stack,
-        api_url=lane.emulator.base_url,
-        operator_chat_id=world.group,
-        limiter=lane.limiter,
-        scale=scale,
-    )
     text = f"Broadcast {tag}: maintenance tonight at 22:00"
     repository = DynamoBroadcastRepository(aws.dynamodb.Table(world.data_table))
     repository.create(
@@ -279,9 +278,8 @@ def broadcast(
     def release() -> None:
         SqsJobQueue(aws.sqs, stack.updates_url).enqueue_jobs(jobs)
 
-    measured = _run_consumers(
-        lane, stack, env, release=release, deadline_seconds=deadline, gate=gate, tag=tag
-    )
+    run = _Run(lane, stack, world.group, scale, tag)
+    measured = _run_consumers(run, release=release, deadline_seconds=deadline, gate=gate)
     client = lane.emulator.client
 
     def arrived(person: int) -> list[str]:
@@ -291,16 +289,7 @@ def broadcast(
         seen = dict(zip(world.people, pool.map(arrived, world.people), strict=True))
     delivery = check_conversations({p: [text] for p in world.people}, seen)
     private = [s for s in sends_from(measured.calls) if s.chat_id > 0]
-    return _row(
-        scenario="a",
-        lane=lane,
-        scale=scale,
-        measured=measured,
-        binding=private,
-        limit=bot_limit(scale),
-        delivery=delivery,
-        dead=_dead_letters(aws, stack.dlq_url),
-    )
+    return _row(run, "a", measured, binding=private, limit=bot_limit(scale), delivery=delivery)
 
 
 # ----------------------------------------------------------------------------- (b), (c)
@@ -376,14 +365,6 @@ def _conversations(
         int(client.create_user(f"P{scenario}{i}", started=True)["user_id"]) for i in range(people)
     ]
     stack = create_stack(aws, f"bench-{tag}", lane.emulator.token)
-    env = consumer_env(
-        aws,
-        stack,
-        api_url=lane.emulator.base_url,
-        operator_chat_id=group,
-        limiter=lane.limiter,
-        scale=scale,
-    )
     sent = {p: [f"{tag} from {p} #{i + 1}" for i in range(per_person)] for p in persons}
 
     def release() -> None:
@@ -395,9 +376,8 @@ def _conversations(
         OFFSETS.take(lane.emulator, updates)
         _enqueue_updates(aws, stack.updates_url, updates)
 
-    measured = _run_consumers(
-        lane, stack, env, release=release, deadline_seconds=deadline, gate=gate, tag=tag
-    )
+    run = _Run(lane, stack, group, scale, tag)
+    measured = _run_consumers(run, release=release, deadline_seconds=deadline, gate=gate)
     sessions = DynamoSessionRepository(aws.dynamodb.Table(stack.data_table))
     transcript = client.transcript(group)
     arrived: dict[int, list[str]] = {}
@@ -412,14 +392,12 @@ def _conversations(
     delivery = check_conversations(sent, arrived)
     into_group = [s for s in sends_from(measured.calls) if s.chat_id == group]
     return _row(
-        scenario=scenario,
-        lane=lane,
-        scale=scale,
-        measured=measured,
+        run,
+        scenario,
+        measured,
         binding=into_group,
         limit=group_limit(scale),
         delivery=delivery,
-        dead=_dead_letters(aws, stack.dlq_url),
         calls_rate=sustained_rate(calls_into(measured.calls, group)),
     )
 
