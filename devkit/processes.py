@@ -17,12 +17,7 @@ def run_python(
     check: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """``python *args`` with this interpreter in ``cwd``; its output captured as text."""
+    command = [sys.executable, *args]
     return subprocess.run(  # noqa: S603 - this interpreter, the repository's own code
-        [sys.executable, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=check,
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=check
     )
