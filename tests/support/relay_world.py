@@ -14,13 +14,7 @@ from typing import Any
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.relay import Relay, RelaySettings
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-)
+from tests.support import fakes
 
 GROUP = -1001
 """The stage's one operators' group."""
@@ -32,9 +26,7 @@ OLGA = Person(user_id=900, first_name="Olga")
 
 def hello(person: Person = ANNA, message_id: int = 1) -> ChatMessage:
     """``person`` writes "hi" to the bot."""
-    return ChatMessage(
-        chat_id=person.user_id, message_id=message_id, sender=person, kind="text", text="hi"
-    )
+    return ChatMessage(person.user_id, message_id, person, "text", "hi")
 
 
 def said_in_group(
@@ -47,11 +39,11 @@ def said_in_group(
 ) -> ChatMessage:
     """``sender`` writes in the operators' group: in a topic (``thread``) or in General."""
     return ChatMessage(
-        chat_id=GROUP,
-        message_id=message_id,
-        sender=sender,
-        kind="text",
-        text=text,
+        GROUP,
+        message_id,
+        sender,
+        "text",
+        text,
         thread_id=thread,
         is_topic_message=thread is not None,
         as_group=as_group,
@@ -61,11 +53,11 @@ def said_in_group(
 @dataclass(frozen=True)
 class RelayWorld:
     relay: Relay
-    sessions: InMemorySessions
-    messages: InMemoryMessageMap
-    telegram: FakeTelegram
-    metrics: FakeMetrics
-    clock: FakeClock
+    sessions: fakes.InMemorySessions
+    messages: fakes.InMemoryMessageMap
+    telegram: fakes.FakeTelegram
+    metrics: fakes.FakeMetrics
+    clock: fakes.FakeClock
 
     def thread_of(self, person: Person) -> int:
         """The topic ``person``'s session has in the operators' group."""
@@ -78,11 +70,11 @@ class RelayWorld:
 
 
 _FAKES: dict[str, Callable[[], Any]] = {
-    "sessions": InMemorySessions,
-    "messages": InMemoryMessageMap,
-    "telegram": FakeTelegram,
-    "metrics": FakeMetrics,
-    "clock": FakeClock,
+    "sessions": fakes.InMemorySessions,
+    "messages": fakes.InMemoryMessageMap,
+    "telegram": fakes.FakeTelegram,
+    "metrics": fakes.FakeMetrics,
+    "clock": fakes.FakeClock,
 }
 
 
