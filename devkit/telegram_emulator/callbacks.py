@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import bad_request
@@ -89,18 +89,10 @@ class CallbackQuery:
     """Why answers to it were refused (too late, twice)."""
 
     def to_json(self) -> JSON:
-        return {
-            "id": self.query_id,
-            "bot_id": self.bot_id,
-            "user_id": self.user_id,
-            "chat_id": self.chat_id,
-            "message_id": self.message_id,
-            "data": self.data,
-            "date": self.date,
-            "answered": self.answer is not None,
-            "answer": self.answer,
-            "refused": list(self.refused),
-        }
+        out = asdict(self)
+        out["id"] = out.pop("query_id")
+        out["answered"] = self.answer is not None
+        return out
 
 
 def press(world: World, bot: BotAccount, user: User, chat: Chat, msg: Message, data: str) -> JSON:

@@ -12,23 +12,13 @@ from typing import Any
 import pytest
 from topicdesk.contract import ALLOWED_UPDATES
 from topicdesk.domain.errors import RateLimited, RejectedByTelegram
-from topicdesk.domain.model import ChatMessage, Person
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay.challenge import CALLBACK_PREFIX, CallbackQuery, ChallengeState
 from topicdesk.domain.routing import group_key, is_served
 from topicdesk.domain.steps import Steps
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-    InMemoryStepLog,
-)
-
-GROUP = -1001
-ANNA = Person(user_id=501, first_name="Anna")
+from tests.support.fakes import FakeTelegram, InMemoryStepLog
+from tests.support.relay_world import ANNA, GROUP, relay_world
 
 
 @dataclass
@@ -86,20 +76,15 @@ class Gate:
 
 class World:
     def __init__(self, *, challenge: bool = True, gate: Gate | None = None) -> None:
-        self.sessions, self.telegram = InMemorySessions(), ButtonTelegram()
-        self.metrics, self.clock = FakeMetrics(), FakeClock()
-        self.store, self.log = MemoryChallenges(), InMemoryStepLog()
-        self.relay = Relay(
-            sessions=self.sessions,
-            messages=InMemoryMessageMap(),
-            telegram=self.telegram,
-            settings=RelaySettings(operator_chat_ids=(GROUP,)),
-            clock=self.clock,
-            metrics=self.metrics,
+        self.store, self.log, telegram = MemoryChallenges(), InMemoryStepLog(), ButtonTelegram()
+        world = relay_world(
+            telegram=telegram,
             flood_gate=gate,
-            buttons=self.telegram,
+            buttons=telegram,
             challenges=self.store if challenge else None,
         )
+        self.relay, self.sessions, self.telegram = world.relay, world.sessions, telegram
+        self.metrics, self.clock = world.metrics, world.clock
         self.presses = 0
 
     def write(self, message_id: int, text: str = "hello") -> None:

@@ -11,7 +11,7 @@ import pytest
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import next_tat
 from topicdesk.domain.model import ChatMessage, Person
-from topicdesk.domain.relay import Relay, RelaySettings
+from topicdesk.domain.relay import RelaySettings
 from topicdesk.domain.relay.newcomers import (
     HOUR,
     LINE_HORIZON_SECONDS,
@@ -20,17 +20,8 @@ from topicdesk.domain.relay.newcomers import (
 )
 from topicdesk.domain.steps import Steps
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryMessageMap,
-    InMemorySessions,
-    InMemoryStepLog,
-    MemoryStore,
-)
-
-GROUP = -1001
+from tests.support.fakes import InMemoryStepLog, MemoryStore
+from tests.support.relay_world import GROUP, relay_world
 
 
 class MemoryLine:
@@ -60,19 +51,14 @@ class MemoryLine:
 
 class World:
     def __init__(self, per_hour: int) -> None:
-        self.sessions, self.telegram = InMemorySessions(), FakeTelegram()
-        self.metrics, self.clock = FakeMetrics(), FakeClock()
         self.store, self.line, self.log = MemoryStore(), MemoryLine(), InMemoryStepLog()
-        self.relay = Relay(
-            sessions=self.sessions,
-            messages=InMemoryMessageMap(),
-            telegram=self.telegram,
-            settings=RelaySettings(operator_chat_ids=(GROUP,), new_topics_per_hour=per_hour),
-            clock=self.clock,
-            metrics=self.metrics,
+        world = relay_world(
+            RelaySettings(operator_chat_ids=(GROUP,), new_topics_per_hour=per_hour),
             new_topic_budget=self.store,
             waiting_line=self.line,
         )
+        self.relay, self.sessions, self.telegram = world.relay, world.sessions, world.telegram
+        self.metrics, self.clock = world.metrics, world.clock
 
     def write(self, person: Person, message_id: int, text: str = "hello") -> bool:
         """One record of ``person``'s message, as the consumer runs it: True when it went

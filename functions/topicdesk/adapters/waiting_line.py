@@ -28,31 +28,29 @@ class DynamoWaitingLine:
         return {"pk": f"line#{chat_id}"}
 
     def join(self, chat_id: int, until: float, now: float) -> bool:
-        expires = int(until) + KEPT_AFTER_BURST_SECONDS
-        began = conditionally(
-            lambda: self._table.update_item(
-                Key=self._key(chat_id),
-                # A new burst forgets the last one's note.
-                UpdateExpression="SET until_at = :until, expires_at = :expires "
-                "REMOVE note_id, written_at",
-                ConditionExpression="attribute_not_exists(until_at) OR until_at < :now",
-                ExpressionAttributeValues={
-                    ":until": decimal(until),
-                    ":now": decimal(now),
-                    ":expires": expires,
-                },
-            )
+        values = {":until": decimal(until), ":expires": int(until) + KEPT_AFTER_BURST_SECONDS}
+        # A new burst forgets the last one's note.
+        began = self._update(
+            chat_id,
+            "SET until_at = :until, expires_at = :expires REMOVE note_id, written_at",
+            "attribute_not_exists(until_at) OR until_at < :now",
+            {**values, ":now": decimal(now)},
         )
         if not began:  # a burst is on: it lasts until its last person's place at least
-            conditionally(
-                lambda: self._table.update_item(
-                    Key=self._key(chat_id),
-                    UpdateExpression="SET until_at = :until, expires_at = :expires",
-                    ConditionExpression="until_at < :until",
-                    ExpressionAttributeValues={":until": decimal(until), ":expires": expires},
-                )
+            self._update(
+                chat_id, "SET until_at = :until, expires_at = :expires", "until_at < :until", values
             )
         return began
+
+    def _update(self, chat_id: int, expression: str, condition: str, values: Any) -> bool:
+        return conditionally(
+            lambda: self._table.update_item(
+                Key=self._key(chat_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        )
 
     def remember_note(self, chat_id: int, message_id: int, now: float) -> None:
         with storage_errors():

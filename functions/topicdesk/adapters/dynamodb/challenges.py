@@ -14,13 +14,13 @@ from topicdesk.domain.relay.challenge import ChallengeState
 KEPT_SECONDS = 30 * 24 * 3600
 
 
+def _key(user_id: int) -> dict[str, str]:
+    return {"pk": f"PERSON#{user_id}", "sk": "CHALLENGE"}
+
+
 class DynamoChallengeStore:
     def __init__(self, table: Any) -> None:
         self._table = table
-
-    @staticmethod
-    def _key(user_id: int) -> dict[str, str]:
-        return {"pk": f"PERSON#{user_id}", "sk": "CHALLENGE"}
 
     @staticmethod
     def _expires() -> int:
@@ -28,7 +28,7 @@ class DynamoChallengeStore:
 
     def get(self, user_id: int) -> ChallengeState | None:
         with common.storage_errors():
-            item = self._table.get_item(Key=self._key(user_id), ConsistentRead=True).get("Item")
+            item = self._table.get_item(Key=_key(user_id), ConsistentRead=True).get("Item")
         if item is None:
             return None
         return ChallengeState(
@@ -41,7 +41,7 @@ class DynamoChallengeStore:
     def _set(self, user_id: int, expression: str, values: dict[str, Any]) -> None:
         with common.storage_errors():
             self._table.update_item(
-                Key=self._key(user_id),
+                Key=_key(user_id),
                 UpdateExpression=f"{expression}, expires_at = :expires",
                 ExpressionAttributeValues={**values, ":expires": self._expires()},
             )
@@ -61,7 +61,7 @@ class DynamoChallengeStore:
         # the person's records run one at a time in their FIFO group).
         common.conditionally(
             lambda: self._table.update_item(
-                Key=self._key(user_id),
+                Key=_key(user_id),
                 UpdateExpression="SET held = list_append(if_not_exists(held, :none), :one), "
                 "expires_at = :expires",
                 ConditionExpression="attribute_not_exists(held) OR NOT contains(held, :id)",
@@ -76,4 +76,4 @@ class DynamoChallengeStore:
 
     def release(self, user_id: int) -> None:
         with common.storage_errors():
-            self._table.update_item(Key=self._key(user_id), UpdateExpression="REMOVE held")
+            self._table.update_item(Key=_key(user_id), UpdateExpression="REMOVE held")
