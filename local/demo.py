@@ -100,13 +100,7 @@ def run_demo(stage: RunningStage, stop: threading.Event) -> dict[str, Any]:
     assert emulator is not None
     client = EmulatorClient(emulator.base_url, emulator.token)
     group = stage.operator_chat_ids[0]
-    operator = int(
-        next(
-            m
-            for m in client.bot_api("getChatAdministrators", chat_id=group)
-            if not m["user"]["is_bot"]
-        )["user"]["id"]
-    )
+    operator = stage.emulated_operator(client)
     anna = int(client.create_user("Anna", "Schmidt", "anna_s", language_code="de")["user_id"])
     ben = int(client.create_user("Ben", username="ben_k")["user_id"])
     transcript = Transcript(client, emulator.bot_id, group)

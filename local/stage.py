@@ -30,7 +30,7 @@ from topicdesk.contract import Env, Output
 from devkit.lambda_runtime.runtime import LocalRuntime
 from devkit.lambda_runtime.sqs_source import BatchOutcome
 from devkit.moto import REGION, MotoServer, client
-from devkit.telegram_emulator import Limits
+from devkit.telegram_emulator import EmulatorClient, Limits
 from local.deployment import Deployment, read_deployment
 from local.moto_stage import deploy_local_stage, local_stage, start_moto
 from local.telegram_link import TelegramLink, TelegramLinkError
@@ -56,6 +56,12 @@ class RunningStage:
     deployment: Deployment
     operator_chat_ids: list[int]
     description: dict[str, Any]
+
+    def emulated_operator(self, client: EmulatorClient) -> int:
+        """On the emulator: the person the first operators' group was made with (its human
+        administrator)."""
+        members = client.bot_api("getChatAdministrators", chat_id=self.operator_chat_ids[0])
+        return int(next(m for m in members if not m["user"]["is_bot"])["user"]["id"])
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):
