@@ -32,6 +32,7 @@ from topicdesk.domain.limiter import rules_for
 from topicdesk.domain.ports import Throttle
 from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
 from topicdesk.domain.relay.inbound import GREETING_EVERY_SECONDS
+from topicdesk.domain.relay.newcomers import cap_rule
 from topicdesk.domain.roles import Roles
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
@@ -89,7 +90,13 @@ def consumer_runtime(
     )
 
     def group_backlog(chat_id: int) -> float:
-        return store.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
+        """How long a new person would wait in this group: for its messages' slot, or for
+        a place in its new-people line (whichever is later)."""
+        now, line = time.time(), cap_rule(chat_id, telegram.limits.new_topics_per_hour)
+        return max(
+            store.backlog(rules_for(chat_id, 1, gcra)[0].key, now),
+            store.backlog(line.key, now) - line.tolerance,
+        )
 
     relay = Relay(
         sessions=sessions,

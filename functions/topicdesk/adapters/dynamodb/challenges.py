@@ -9,13 +9,14 @@ import time
 from typing import Any
 
 from topicdesk.adapters.dynamodb import common
+from topicdesk.adapters.dynamodb.sessions import person_partition
 from topicdesk.domain.relay.challenge import ChallengeState
 
 KEPT_SECONDS = 30 * 24 * 3600
 
 
 def _key(user_id: int) -> dict[str, str]:
-    return {"pk": f"PERSON#{user_id}", "sk": "CHALLENGE"}
+    return {"pk": person_partition(user_id), "sk": "CHALLENGE"}
 
 
 class DynamoChallengeStore:
