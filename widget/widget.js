@@ -525,6 +525,9 @@
   $(".close").addEventListener("click", close);
   retryButton.addEventListener("click", function () {
     attempt = 0;
+    if (ready) return setState("ready", "");
+    setState("connecting", "Connecting…");
+    textBox.focus();
     connect();
   });
   form.addEventListener("submit", submit);
