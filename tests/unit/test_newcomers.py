@@ -125,7 +125,9 @@ def test_past_the_cap_new_people_wait_in_order_with_one_note() -> None:
 
     # Their later messages wait behind their first in their own FIFO group (not here); a
     # retry of the first before its place goes nowhere and tells no one again.
+    line = dict(world.store.tat)
     assert world.write(people[2], 1) is False
+    assert world.store.tat == line  # it kept its place: nothing reserved again
     assert world.topics() == 2 and len(world.notes()) == 1
     assert len([c for c in world.telegram.called("send_text") if c["chat_id"] > 0]) == 4
 

@@ -100,7 +100,8 @@ class NewTopicCap:
             # Below a millisecond is the numbers' rounding, not a wait.
             waiting = math.ceil(wait / rule.interval) if wait >= 0.001 else 0
             place = [chat_id, now + wait, waiting]
-            await steps.mark("line-place", place)  # the place is theirs: kept for the retry
+            # The place is theirs: kept with the next step's write, or the deferral's.
+            await steps.mark("line-place", place, durable=False)
         slot, waiting = float(place[1]), int(place[2])
         if waiting == 0:
             return
