@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from topicdesk.domain.inbox import Conversation, GroupInbox
+from topicdesk.domain.inbox import Conversation, GroupInbox, Owner
 
 from tests.support.fakes import FakeTelegram
 
@@ -14,6 +15,7 @@ from tests.support.fakes import FakeTelegram
 class InMemoryInbox:
     records: dict[tuple[int, int], Conversation] = field(default_factory=dict)
     groups: dict[int, GroupInbox] = field(default_factory=dict)
+    operators: dict[tuple[int, str], Owner] = field(default_factory=dict)
     before_save: list[Any] = field(default_factory=list)
     """Callables run (once each) just before the next saves: a rival's write in between."""
 
@@ -65,6 +67,12 @@ class InMemoryInbox:
     def set_overview(self, chat_id: int, queue_thread: int, message_id: int | None) -> None:
         self._set(chat_id, queue_thread=queue_thread, overview_message_id=message_id)
 
+    def remember_operator(self, chat_id: int, username: str, owner: Owner) -> None:
+        self.operators[(chat_id, username)] = owner
+
+    def operator_named(self, chat_id: int, username: str) -> Owner | None:
+        return self.operators.get((chat_id, username))
+
 
 @dataclass
 class InMemoryJobs:
@@ -86,3 +94,14 @@ class InboxFakeTelegram(FakeTelegram):
 
     async def pin(self, chat_id: int, message_id: int) -> None:
         self._record("pin", chat_id=chat_id, message_id=message_id)
+
+    async def send_card(
+        self, chat_id: int, thread_id: int, text: str, buttons: Sequence[tuple[str, str]]
+    ) -> int:
+        self._record(
+            "send_card", chat_id=chat_id, thread_id=thread_id, text=text, buttons=list(buttons)
+        )
+        return self._id()
+
+    async def answer_callback(self, query_id: str, text: str | None = None) -> None:
+        self._record("answer_callback", query_id=query_id, text=text)

@@ -37,6 +37,9 @@ def test_every_command_declares_a_role_and_a_summary() -> None:
         "ban": Role.ADMIN,
         "unban": Role.ADMIN,
         "info": Role.AGENT,
+        "claim": Role.AGENT,
+        "assign": Role.AGENT,
+        "unassign": Role.AGENT,
     }
     assert all(c.summary for c in COMMANDS)
 
@@ -64,7 +67,9 @@ def test_each_command_does_its_part_and_answers_under_it(
 def test_an_unknown_command_gets_the_registrys_usage() -> None:
     relay, _, telegram, thread = world()
     asyncio.run(relay.group_messages([command(thread, "/frobnicate")]))
-    assert answer_to(telegram, 70) == "Commands here: /close, /reopen, /ban, /unban, /info."
+    assert answer_to(telegram, 70) == (
+        "Commands here: /close, /reopen, /ban, /unban, /info, /claim, /assign, /unassign."
+    )
 
 
 def test_an_agent_may_not_run_an_admin_command() -> None:

@@ -68,6 +68,13 @@ def chat_message_from(message: Message, bot_username: str | None = None) -> Chat
         thread_id=message.message_thread_id,
         is_topic_message=bool(message.is_topic_message),
         reply_to_message_id=reply_to,
+        reply_to_sender=(
+            person_from(message.reply_to_message.from_user)
+            if reply_to is not None
+            and message.reply_to_message
+            and message.reply_to_message.from_user
+            else None
+        ),
         media_group_id=message.media_group_id,
         has_caption_slot=kind in _CAPTIONED,
         bot_username=bot_username,

@@ -73,6 +73,8 @@ class ChatMessage:
     thread_id: int | None = None
     is_topic_message: bool = False
     reply_to_message_id: int | None = None
+    reply_to_sender: Person | None = None
+    """Who wrote the message this one replies to (``/assign`` as a reply)."""
     media_group_id: str | None = None
     has_caption_slot: bool = False
     """True for media that can carry a caption (edits then use editMessageCaption)."""

@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from topicdesk.domain import texts
+from topicdesk.domain.commands.assign import ASSIGN
 from topicdesk.domain.commands.ban import BAN, UNBAN
 from topicdesk.domain.commands.base import Command, Invocation, Role
+from topicdesk.domain.commands.claim import CLAIM
 from topicdesk.domain.commands.close import CLOSE
 from topicdesk.domain.commands.info import INFO
 from topicdesk.domain.commands.reopen import REOPEN
+from topicdesk.domain.commands.unassign import UNASSIGN
 from topicdesk.domain.model import ChatMessage
 
 __all__ = ["COMMANDS", "Command", "Invocation", "Registry", "Role"]
 
-COMMANDS: tuple[Command, ...] = (CLOSE, REOPEN, BAN, UNBAN, INFO)
+COMMANDS: tuple[Command, ...] = (CLOSE, REOPEN, BAN, UNBAN, INFO, CLAIM, ASSIGN, UNASSIGN)
 
 _RANK = {Role.AGENT: 0, Role.ADMIN: 1}
 

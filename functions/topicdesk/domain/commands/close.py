@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from topicdesk.domain import texts
 from topicdesk.domain.commands.base import Command, Invocation, Role
+from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import SessionStatus
 
 
@@ -11,6 +12,8 @@ async def _close(call: Invocation) -> str:
     session = call.session
     await call.steps.once("close-topic", lambda: call.topics.close(session))
     call.ctx.sessions.update(session.user_id, status=SessionStatus.CLOSED)
+    if call.ctx.inbox is not None:
+        call.ctx.inbox.record(session, Event.CLOSED, call.steps)
     told = await call.steps.once(
         "told", lambda: call.topics.tell_person(session, texts.TO_PERSON_CLOSED)
     )

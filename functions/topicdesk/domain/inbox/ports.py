@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from topicdesk.domain.inbox.state import Conversation
+from topicdesk.domain.inbox.state import Conversation, Owner
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,12 @@ class InboxStore(Protocol):
         ...
 
     def set_overview(self, chat_id: int, queue_thread: int, message_id: int | None) -> None: ...
+
+    def remember_operator(self, chat_id: int, username: str, owner: Owner) -> None:
+        """An operator of the group by their @username (lower case)."""
+        ...
+
+    def operator_named(self, chat_id: int, username: str) -> Owner | None: ...
 
 
 class InboxJobs(Protocol):

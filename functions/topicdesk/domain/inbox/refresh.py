@@ -10,6 +10,7 @@ the limiter refused. Every call it makes spends the group's budget in the shared
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -35,8 +36,29 @@ from topicdesk.domain.ports import Clock
 
 logger = logging.getLogger(__name__)
 
+JOB_FIELD = "inbox_refresh"
 COME_BACK_SECONDS = 5.0
 """The soonest a deferred run comes back (a busy group is asked again no sooner)."""
+
+
+def job_body(chat_id: int) -> str:
+    """The refresh job's queue record: ``{"inbox_refresh": <operators' group>}``."""
+    return json.dumps({JOB_FIELD: chat_id})
+
+
+def job_group(chat_id: int) -> str:
+    """Its queue group: its own, so its deferrals hold back no conversation."""
+    return f"inbox#{chat_id}"
+
+
+def job_chat(body: str) -> int | None:
+    """The group of a refresh job's body; None for any other body."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    chat = data.get(JOB_FIELD) if isinstance(data, dict) else None
+    return chat if isinstance(chat, int) and not isinstance(chat, bool) else None
 
 
 class InboxRefresh:

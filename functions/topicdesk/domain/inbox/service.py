@@ -16,8 +16,9 @@ from topicdesk.domain.errors import TopicdeskError
 from topicdesk.domain.inbox.display import label, overview_relevant
 from topicdesk.domain.inbox.ports import InboxJobs, InboxStore
 from topicdesk.domain.inbox.state import Conversation, Event, Owner, apply, release, take
-from topicdesk.domain.model import Session
+from topicdesk.domain.model import Person, Session
 from topicdesk.domain.ports import Clock
+from topicdesk.domain.steps import Steps
 from topicdesk.domain.texts import topic_name
 
 WRITE_ATTEMPTS = 8
@@ -43,20 +44,45 @@ Change = Callable[[Conversation], Conversation | None]
 """The new record, or None to leave it as it is (a refusal)."""
 
 
+def owner_of(person: Person) -> Owner:
+    """An operator as an owner: their first name is what the topic and the overview show."""
+    return Owner(person.user_id, person.first_name or person.full_name)
+
+
 class Inbox:
     def __init__(self, store: InboxStore, jobs: InboxJobs, clock: Clock) -> None:
         self._store = store
         self._jobs = jobs
         self._clock = clock
+        self._operators_seen: set[tuple[int, int, str, str]] = set()
+        """Operators this container has noted already (one write each per container)."""
 
     def of(self, session: Session) -> Conversation | None:
         return self._store.get(session.operator_chat_id, session.user_id)
 
     # ------------------------------------------------------------------ the relay's hooks
 
+    def record(self, session: Session, event: Event, steps: Steps) -> None:
+        """The relay's hook: ``event`` happened in ``session``'s conversation (once per
+        update: a retried record does not apply it again)."""
+        steps.once_sync(f"inbox:{event.value}", lambda: self.event(session, event).version)
+
     def event(self, session: Session, event: Event) -> Conversation:
         at = self._clock.now()
         return self._change(session, lambda record: apply(record, event, at))
+
+    def operator_wrote(self, chat_id: int, person: Person | None) -> None:
+        """Remember an operator's @username in the group (for /assign @username)."""
+        if person is None or person.is_bot or not person.username:
+            return
+        owner = owner_of(person)
+        seen = (chat_id, person.user_id, person.username.lower(), owner.name)
+        if seen not in self._operators_seen:
+            self._store.remember_operator(chat_id, person.username.lower(), owner)
+            self._operators_seen.add(seen)
+
+    def operator_named(self, chat_id: int, username: str) -> Owner | None:
+        return self._store.operator_named(chat_id, username.lower())
 
     # ------------------------------------------------------------------ ownership
 

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.errors import RecipientBlocked, RejectedByTelegram
+from topicdesk.domain.inbox import Inbox
+from topicdesk.domain.inbox.operators import TakeButton, TakeTelegram
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.ports import (
     Clock,
@@ -67,12 +69,18 @@ class Relay:
         waiting_line: WaitingLine | None = None,
         buttons: ChallengeTelegram | None = None,
         challenges: ChallengeStore | None = None,
+        inbox: Inbox | None = None,
+        cards: TakeTelegram | None = None,
     ) -> None:
         """``new_topic_budget`` and ``waiting_line``: the new-people cap's shared state (both,
         or no cap). ``buttons``: inline keyboards and answers to their presses;
         ``challenges``: where new people's questions are kept (the stage's
-        ``newPersonChallenge``; None: nobody is asked)."""
-        self._ctx = RelayContext(sessions, messages, telegram, settings, clock, metrics)
+        ``newPersonChallenge``; None: nobody is asked). ``inbox``: each conversation's
+        state and owner (issue 15), with ``cards``: the contact card's "Take it" button."""
+        self._ctx = RelayContext(
+            sessions, messages, telegram, settings, clock, metrics, inbox=inbox
+        )
+        self._take = TakeButton(inbox, sessions, cards) if inbox and cards else None
         cap = (
             NewTopicCap(self._ctx, new_topic_budget, waiting_line, settings.new_topics_per_hour)
             if new_topic_budget is not None and waiting_line is not None
@@ -82,6 +90,7 @@ class Relay:
             self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids), cap
         )
         self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate, greetings)
+        self._topics.cards = self._take
         self._buttons = buttons
         if challenges is not None and buttons is not None:
             self._inbound.challenge = Challenge(
@@ -133,7 +142,11 @@ class Relay:
 
     async def callback(self, query: CallbackQuery, steps: Steps | None = None) -> None:
         """A button pressed under the bot's message: always answered (the new-people
-        question's answer opens the topic; any other button is only acknowledged)."""
+        question's answer opens the topic; the contact card's "Take it" claims the
+        conversation; any other button is only acknowledged)."""
+        if self._take is not None and self._take.handles(query):
+            await self._take.press(query, steps or Steps())
+            return
         challenge = self._inbound.challenge
         if challenge is not None:
             await challenge.answer(query, steps or Steps())

@@ -9,11 +9,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from topicdesk.contract import DEFAULT_GREETING
 from topicdesk.domain.errors import StorageUnavailable
 from topicdesk.domain.model import ChatMessage, MessageRef
 from topicdesk.domain.ports import Clock, MessageMap, Metrics, SessionRepository, TelegramGateway
+
+if TYPE_CHECKING:
+    from topicdesk.domain.inbox import Inbox
 
 COPY_MESSAGES_LIMIT = 100  # copyMessages: 1-100 message ids
 BOOKKEEPING_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
@@ -53,6 +57,8 @@ class RelayContext:
     copyMessages is usually handled by the same invocation right after: it finds itself
     here even when the message map's write failed (DynamoDB throttled past the retries),
     instead of being copied a second time."""
+    inbox: Inbox | None = None
+    """Each conversation's state and owner (``topicdesk.domain.inbox``); None: not kept."""
 
     def remember(self, message: ChatMessage) -> None:
         self.relayed[MessageRef(message.chat_id, message.message_id)] = None

@@ -8,6 +8,7 @@ from functools import partial
 
 from topicdesk.domain import texts
 from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
+from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.ports import FloodGate
 from topicdesk.domain.relay.challenge import Challenge
@@ -71,6 +72,8 @@ class PersonToTopic:
         count_in = partial(ctx.sessions.increment, person.user_id, "messages_in", len(batch))
         await ctx.after_send(lambda: steps.once_sync("counted", count_in))
         ctx.metrics.count("MessagesToOperators", len(batch))
+        if ctx.inbox is not None:
+            ctx.inbox.record(session, Event.PERSON_WROTE, steps)
 
     async def _admit(
         self, session: Session, batch: list[ChatMessage], steps: Steps

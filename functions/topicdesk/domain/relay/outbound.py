@@ -16,6 +16,7 @@ from topicdesk.domain.errors import (
     RecipientBlocked,
     TopicMissing,
 )
+from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, MessageRef, Session
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
 from topicdesk.domain.relay.topics import Topics
@@ -54,6 +55,8 @@ class TopicToPerson:
             return
         if not steps.recorded and ctx.already_relayed(message):
             return
+        if ctx.inbox is not None:
+            ctx.inbox.operator_wrote(message.chat_id, message.sender)
         if message.command is not None:
             ack_id = await self._command(session, message, message.command, steps)
             # The command is linked to its answer so that a redelivery does not run it again.
@@ -78,6 +81,8 @@ class TopicToPerson:
         if session.blocked:
             await ctx.after_send(lambda: ctx.sessions.update(session.user_id, blocked=False))
         ctx.metrics.count("MessagesToPeople", len(album))
+        if ctx.inbox is not None:
+            ctx.inbox.record(session, Event.OPERATOR_ANSWERED, steps)
         await steps.once("receipt", lambda: self._receipt(message))
 
     async def _command(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from topicdesk.domain import texts
 from topicdesk.domain.errors import (
@@ -22,6 +22,12 @@ from topicdesk.domain.relay.newcomers import NewTopicCap
 from topicdesk.domain.steps import Steps
 
 T = TypeVar("T")
+
+
+class CardPoster(Protocol):
+    """Posts a person's contact card in their topic (the inbox's, with its button)."""
+
+    async def post_card(self, session: Session, text: str) -> int: ...
 
 
 class ShardPicker:
@@ -59,6 +65,8 @@ class Topics:
         self._ctx = ctx
         self._shards = shards
         self._cap = cap
+        self.cards: CardPoster | None = None
+        """Posts contact cards when the inbox is kept (its "Take it" button); else plain."""
         """At most N new people's topics per group an hour (``newcomers``); None: no cap."""
 
     def session_of(self, message: ChatMessage) -> Session | None:
@@ -123,6 +131,8 @@ class Topics:
         ctx = self._ctx
 
         async def post() -> int:
+            if self.cards is not None:
+                return await self.cards.post_card(session, texts.contact_card(session.person))
             return await ctx.telegram.send_text(
                 session.operator_chat_id,
                 texts.contact_card(session.person),
