@@ -255,9 +255,11 @@ class EmulatorClient:
         *,
         text: str | None = None,
         bot_id: int | None = None,
+        chat_id: int | None = None,
     ) -> JSON:
         """A person taps an inline button (by ``data``, or its label ``text``) under the bot's
-        message: the bot gets a ``callback_query``. Returns the query (``id``, ...)."""
+        message (in their private chat, or in group ``chat_id``): the bot gets a
+        ``callback_query``. Returns the query (``id``, ...)."""
         return self._post(f"/users/{user_id}/press", **_body(locals(), "user_id"))
 
     def callback_query(self, query_id: str) -> JSON:

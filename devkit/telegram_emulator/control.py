@@ -458,9 +458,16 @@ class Control:
 
     def press_button(self, args: JSON) -> JSON:
         """A person taps a ``callback_data`` button under the bot's message ``message_id`` in
-        their private chat (``data``; or ``text``: the button's label): a ``callback_query``
-        update. Returns the query (its ``id`` is what the bot must answer)."""
-        bot, user, chat = self._private(args)
+        their private chat, or with ``chat_id`` in a group they are a member of (``data``; or
+        ``text``: the button's label): a ``callback_query`` update. Returns the query (its
+        ``id`` is what the bot must answer)."""
+        if args.get("chat_id") is not None:
+            bot, user, chat = self._bot(args), self._user(args["user_id"]), self._chat(args)
+            member = chat.members.get(user.id)
+            if member is None or not member.present:
+                raise ControlError(f"user {user.id} is not a member of chat {chat.id}")
+        else:
+            bot, user, chat = self._private(args)
         msg = chat.live(_int(args["message_id"], "message_id"))
         if msg is None:
             raise ControlError(f"no message {args['message_id']} in the chat of user {user.id}")

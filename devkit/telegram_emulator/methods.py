@@ -130,6 +130,7 @@ class BotApi:
             "closeForumTopic": self.close_forum_topic,
             "reopenForumTopic": self.reopen_forum_topic,
             "deleteForumTopic": self.delete_forum_topic,
+            "pinChatMessage": self.pin_chat_message,
             "getForumTopicIconStickers": lambda c: [],
             "setMyCommands": self.set_my_commands,
             "getMyCommands": self.get_my_commands,
@@ -825,6 +826,32 @@ class BotApi:
         chat = self._forum(call, right="can_delete_messages")
         topic = self._topic(chat, call)
         delete_topic(chat, topic)
+        return True
+
+    # ------------------------------------------------------------ pinned messages
+
+    def pin_chat_message(self, call: Call) -> bool:
+        """pinChatMessage: outside a private chat the bot needs ``can_pin_messages`` (else
+        Telegram's "not enough rights to manage pinned messages in the chat"); the message
+        must exist ("message to pin not found"). Telegram then posts a ``pinned_message``
+        service message (in a forum: in the pinned message's topic);
+        ``disable_notification`` only silences the members' notification."""
+        chat = self._chat(call, sending=True)
+        if not chat.is_private:
+            member = chat.members.get(call.bot.id)
+            if member is None or not member.can("can_pin_messages"):
+                raise bad_request("not enough rights to manage pinned messages in the chat")
+        msg = chat.live(call.params["message_id"])
+        if msg is None:
+            raise bad_request("message to pin not found")
+        msg.pinned = True
+        self.world.add_message(
+            chat,
+            sender_id=call.bot.id,
+            content={"pinned_message": self.world.render_message(msg, nested=True)},
+            topic_id=msg.thread_id if msg.is_topic_message else None,
+            service=True,
+        )
         return True
 
     # ------------------------------------------------------------ commands

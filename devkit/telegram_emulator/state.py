@@ -225,6 +225,7 @@ class Message:
     service: bool = False
     protected: bool = False
     deleted: bool = False
+    pinned: bool = False
     reactions: dict[int, list[JSON]] = field(default_factory=dict)
 
     @property
