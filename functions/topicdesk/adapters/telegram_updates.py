@@ -35,15 +35,12 @@ _CONTENT_KINDS = (
 _CAPTIONED = frozenset({"animation", "audio", "document", "paid_media", "photo", "video", "voice"})
 
 
+_NAMED_ALIKE = ("first_name", "last_name", "username", "language_code", "is_bot")
+"""The fields Telegram's User and ``Person`` both have, under the same names."""
+
+
 def person_from(user: TgUser) -> Person:
-    return Person(
-        user_id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
-        is_bot=user.is_bot,
-    )
+    return Person(user_id=user.id, **{name: getattr(user, name) for name in _NAMED_ALIKE})
 
 
 def message_kind(message: Message) -> str:
