@@ -38,7 +38,9 @@ default counts each message of an album/``copyMessages``/``forwardMessages`` cal
     ``create_group`` (basic group), ``set_member`` (e.g. the bot's rights), ``migrate_group``;
     people: ``send_as_user`` (text or ``photo=True``/``document=...``/a file_id, caption,
     ``reply_to_message_id``), ``send_album``, ``edit_as_user``, ``react_as_user``,
-    ``delete_as_user``, ``block_bot``, ``unblock_bot``, ``deactivate_user``;
+    ``delete_as_user``, ``block_bot``, ``unblock_bot``, ``deactivate_user``,
+    ``press_button(user_id, message_id, data | text=label)`` (an inline button of the bot's
+    message: a ``callback_query``), ``callback_query(id)`` (was it answered, how);
     operators: ``send_as_operator(chat_id, thread_id, user_id, text, reply_to_message_id)``,
     ``edit_as_operator``, ``delete_as_operator``, ``create_topic``, ``close_topic``,
     ``reopen_topic``, ``delete_topic``, ``topics``;
@@ -51,7 +53,7 @@ Control endpoints (JSON; answers ``{"ok": true, "result": ...}`` or ``{"ok": fal
 under ``/_emulator``: ``POST /reset``, ``GET /info``, ``POST /bots``, ``POST /users``,
 ``POST /groups``, ``POST /groups/{chat_id}/members``, ``POST /groups/{chat_id}/migrate``,
 ``POST /users/{user_id}/messages|albums|edit|react|delete|block|unblock|``
-``deactivate``,
+``deactivate|press``, ``GET /callbacks/{query_id}``,
 ``POST /chats/{chat_id}/messages|edit|delete|topics``, ``GET /chats/{chat_id}/topics``,
 ``POST /chats/{chat_id}/topics/{thread_id}/close|reopen|delete``,
 ``GET /chats/{chat_id}/transcript?thread_id=``, ``GET /calls?method=``, ``GET /violations``,
@@ -72,7 +74,8 @@ editMessageCaption, editMessageReplyMarkup, deleteMessage, deleteMessages,
 setMessageReaction, getChat, getChatMember, getChatAdministrators, getChatMemberCount,
 getFile (+ ``/file/bot<token>/<path>``), createForumTopic, editForumTopic,
 closeForumTopic, reopenForumTopic, deleteForumTopic, getForumTopicIconStickers,
-setMyCommands, getMyCommands, deleteMyCommands, answerCallbackQuery, logOut, close.
+setMyCommands, getMyCommands, deleteMyCommands, answerCallbackQuery (see ``callbacks``:
+inline keyboards, pressed buttons and their answers as Telegram checks them), logOut, close.
 Other methods of the spec answer ``400 ... not implemented by the emulator``.
 """
 
