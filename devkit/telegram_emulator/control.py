@@ -391,6 +391,13 @@ class Control:
             "media_group_id": group_id,
         }
 
+    def _message(self, chat: Chat, args: JSON, *, where: str = "") -> Message:
+        """The message ``args["message_id"]`` of ``chat``, unless deleted (else refused)."""
+        msg = chat.live(_int(args["message_id"], "message_id"))
+        if msg is None:
+            raise ControlError(f"no message {args['message_id']}{where}")
+        return msg
+
     def _edit(self, chat: Chat, user: User, args: JSON) -> JSON:
         msg = chat.live(_int(args["message_id"], "message_id"))
         if msg is None or msg.sender_id != user.id or msg.service:
@@ -434,9 +441,7 @@ class Control:
             chat = self._group(args["chat_id"])
         else:
             _, user, chat = self._private(args)
-        msg = chat.live(_int(args["message_id"], "message_id"))
-        if msg is None:
-            raise ControlError(f"no message {args['message_id']}")
+        msg = self._message(chat, args)
         emoji = args.get("emoji")
         new = [{"type": "emoji", "emoji": emoji}] if emoji else []
         old = msg.reactions.get(user.id, [])
@@ -468,9 +473,7 @@ class Control:
                 raise ControlError(f"user {user.id} is not a member of chat {chat.id}")
         else:
             bot, user, chat = self._private(args)
-        msg = chat.live(_int(args["message_id"], "message_id"))
-        if msg is None:
-            raise ControlError(f"no message {args['message_id']} in the chat of user {user.id}")
+        msg = self._message(chat, args, where=f" in the chat of user {user.id}")
         data = args.get("data")
         if data is None and args.get("text") is not None:
             rows = (msg.reply_markup or {}).get("inline_keyboard", [])
@@ -508,10 +511,7 @@ class Control:
         if args.get("chat_id") is not None:
             return self.delete_as_operator(args)
         _, _, chat = self._private(args)
-        msg = chat.live(_int(args["message_id"], "message_id"))
-        if msg is None:
-            raise ControlError(f"no message {args['message_id']}")
-        self.world.delete_message(chat, msg)
+        self.world.delete_message(chat, self._message(chat, args))
         return {"deleted": True}
 
     def delete_as_operator(self, args: JSON) -> JSON:
