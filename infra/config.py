@@ -108,6 +108,8 @@ class StageConfig:
     """Days without activity after which a session expires (DynamoDB TTL)."""
     new_person_challenge: bool = False
     """A new person answers an inline-keyboard question before their topic (newPersonChallenge)."""
+    inbox: bool = True
+    """Each conversation's state, owner and the queue overview in the operators' group (inbox)."""
 
     @property
     def prefix(self) -> str:
@@ -187,6 +189,7 @@ _OVERRIDABLE = (
     "webhookRegistrationRevision",
     "sessionRetentionDays",
     "newPersonChallenge",
+    "inbox",
 )
 
 
@@ -265,6 +268,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         session_retention_days=reader.optional("sessionRetentionDays", _int_between(1, 3650))
         or 365,
         new_person_challenge=reader.optional("newPersonChallenge", _boolean) or False,
+        inbox=reader.optional("inbox", _boolean) in (None, True),  # on unless turned off
     )
     _check_webhook_settings(where, config)  # after each value was checked on its own
     return config

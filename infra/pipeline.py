@@ -145,6 +145,8 @@ class Pipeline(Construct):
                 # The new-people guard: the cap, and the question before a topic (or none).
                 Env.LIMIT_NEW_TOPICS_PER_HOUR: str(limits.new_topics_per_hour),
                 Env.NEW_PERSON_CHALLENGE: "true" if config.new_person_challenge else "false",
+                # Each conversation's state and owner, and the Queue topic's overview (issue 15).
+                Env.INBOX: "true" if config.inbox else "false",
             },
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.

@@ -185,6 +185,8 @@ class ConsumerSettings:
     """Admins besides the operators' groups' Telegram administrators (the stage's list)."""
     new_person_challenge: bool = False
     """A new person answers a question (inline keyboard) before they get a topic."""
+    inbox: bool = False
+    """Each conversation's state and owner on its topic, and the queue overview (issue 15)."""
     broadcast_self_confirm: bool = False
     """The admin who asks for a broadcast may confirm it alone (else a second admin must,
     when the group has two or more)."""
@@ -205,6 +207,7 @@ class ConsumerSettings:
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
             admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
             new_person_challenge=_bool(env, Env.NEW_PERSON_CHALLENGE, False),
+            inbox=_bool(env, Env.INBOX, False),
             broadcast_self_confirm=_bool(env, Env.BROADCAST_SELF_CONFIRM, False),
             session_retention_days=max(
                 1, round(_float(env, Env.SESSION_RETENTION_DAYS, cls.session_retention_days))

@@ -23,9 +23,10 @@ from topicdesk.adapters.dynamodb import (
 from topicdesk.adapters.dynamodb.challenges import DynamoChallengeStore
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, shared_throttle
-from topicdesk.adapters.telegram import PtbTelegramGateway
+from topicdesk.adapters.telegram_inbox import InboxTelegramGateway
 from topicdesk.adapters.waiting_line import DynamoWaitingLine
 from topicdesk.composition import erase
+from topicdesk.composition.inbox import inbox_parts
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
@@ -37,6 +38,7 @@ from topicdesk.domain.roles import Roles
 from topicdesk.domain.throttle import SharedThrottle
 from topicdesk.runtime.consumer import ConsumerRuntime
 from topicdesk.runtime.failures import FailurePolicy
+from topicdesk.runtime.inbox import InboxWork
 from topicdesk.runtime.ptb import RelayApplication, build_bot, fresh_bot
 from topicdesk.runtime.retries import RetrySchedule
 from topicdesk.runtime.work import Worker
@@ -64,7 +66,7 @@ def consumer_runtime(
     shared = shared_throttle(limits_table, gcra)
     store = DynamoTatStore(limits_table)
     bot = bot_factory(read_secret(telegram.bot_token_secret_name), telegram.api_url)
-    gateway = PtbTelegramGateway(
+    gateway = InboxTelegramGateway(
         bot,
         throttle=throttle or shared,
         metrics=metrics,
@@ -98,6 +100,15 @@ def consumer_runtime(
             store.backlog(line.key, now) - line.tolerance,
         )
 
+    inbox, refresh = inbox_parts(
+        table=table,
+        sqs=sqs,
+        queue_url=settings.updates_queue_url,
+        gateway=gateway,
+        limits=store,
+        gcra=gcra,
+        clock=clock,
+    )
     relay = Relay(
         sessions=sessions,
         shard_picker=ShardPicker(sessions, telegram.operator_chat_ids, backlog=group_backlog),
@@ -125,6 +136,8 @@ def consumer_runtime(
         waiting_line=DynamoWaitingLine(limits_table),
         buttons=gateway,
         challenges=DynamoChallengeStore(table) if settings.new_person_challenge else None,
+        inbox=inbox if settings.inbox else None,
+        cards=gateway,  # the contact card's "Take it" button (with the inbox)
     )
     loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
     app = RelayApplication(bot=bot, relay=relay)
@@ -135,6 +148,7 @@ def consumer_runtime(
         broadcasts=broadcasts,
         step_log=DynamoStepLog(table),
         persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
+        inbox=InboxWork(loop, refresh),
     )
     active = throttle or shared
     retries = RetrySchedule(SqsVisibility(sqs), telegram.limits.retry_base_seconds)

@@ -21,6 +21,7 @@ from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
 from topicdesk.domain.errors import TopicdeskError
 from topicdesk.domain.ports import StepLog
 from topicdesk.domain.steps import Steps
+from topicdesk.runtime.inbox import InboxWork
 from topicdesk.runtime.ptb import RelayApplication
 
 logger = Logger(child=True)
@@ -51,8 +52,11 @@ class Worker:
         broadcasts: BroadcastService,
         step_log: StepLog,
         persistence: BasePersistenceLayer,
+        inbox: InboxWork | None = None,
     ) -> None:
         self._loop = loop
+        self._inbox = inbox
+        """The inbox's refresh jobs (``topicdesk.runtime.inbox``)."""
         self._app = app
         self._broadcasts = broadcasts
         self._step_log = step_log
@@ -84,6 +88,8 @@ class Worker:
 
     def job(self, body: str) -> None:
         """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
+        if self._inbox is not None and self._inbox.take(body):
+            return
         job = _job(body)
         if job is None:
             raise MalformedUpdate("the queued body is neither a Telegram update nor a job")
