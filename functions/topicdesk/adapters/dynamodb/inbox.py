@@ -45,6 +45,8 @@ _TIMES = (
     "resolved_at",
     "last_person_at",
     "last_operator_at",
+    "nudged_for",
+    "away_for",
 )
 
 

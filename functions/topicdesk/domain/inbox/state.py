@@ -67,6 +67,12 @@ class Conversation:
     resolved_at: float | None = None
     last_person_at: float | None = None
     last_operator_at: float | None = None
+    nudged_for: float | None = None
+    """The ``waiting_since`` of the wait the bot nudged operators about (one nudge per wait:
+    ``topicdesk.domain.inbox.nudges``)."""
+    away_for: float | None = None
+    """The ``opened_at`` of the conversation the person was sent the away message in (once
+    per conversation: ``topicdesk.domain.inbox.away``)."""
     version: int = 0
     """Bumped by every stored change (conditional writes: optimistic concurrency)."""
     changed_at: float = 0.0
