@@ -2,6 +2,7 @@
 
 ``telegram_emulator`` (the Bot API), ``lambda_runtime`` (plays Lambda: Function URLs and SQS
 event sources over local processes) and ``moto`` (moto with every patch the stage, the tests
-and the benchmarks need). Imports no product code (``topicdesk``, ``infra``, ``local``): a test
-walks it (tests/tooling/test_devkit.py).
+and the benchmarks need; ``moto.sqs.empty_queue``); ``processes.run_python`` runs this
+interpreter on the repository's code. Imports no product code (``topicdesk``, ``infra``,
+``local``): a test walks it (tests/tooling/test_devkit.py).
 """
