@@ -34,14 +34,14 @@ def test_real_stages_keep_the_inbox_unless_they_turn_it_off() -> None:
     assert load("local", inbox=True).inbox is True
 
 
-def test_an_inbox_setting_that_is_not_a_boolean_stops_synth() -> None:
+@pytest.mark.parametrize("bad", ["yes", 1, [True]])
+def test_an_inbox_setting_that_is_not_a_boolean_stops_synth(bad: Any) -> None:
     with pytest.raises(ConfigError, match="inbox"):
-        load(inbox="yes")
+        load(inbox=bad)
 
 
 def test_the_consumer_gets_it_and_reads_it_back(real: Synth) -> None:
-    _, consumer = real.function("consumer")
-    synthesized = consumer["Properties"]["Environment"]["Variables"]
+    synthesized = real.function("consumer")[1]["Properties"]["Environment"]["Variables"]
     assert synthesized[Env.INBOX] == "true"
     # Names CloudFormation fills in at deploy time stand in as plain text here.
     env = {name: v if isinstance(v, str) else "resolved" for name, v in synthesized.items()}

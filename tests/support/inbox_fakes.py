@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,18 +82,22 @@ class InMemoryJobs:
         self.queued.append(chat_id)
 
 
+def _recorded(method: str, *names: str) -> Callable[..., Coroutine[Any, Any, None]]:
+    """A fake call that records its arguments under ``names`` (and may be made to fail)."""
+
+    async def call(self: FakeTelegram, *args: Any, **keywords: Any) -> None:
+        self._record(method, **dict(zip(names, args, strict=False)), **keywords)
+
+    return call
+
+
 @dataclass
 class InboxFakeTelegram(FakeTelegram):
     """FakeTelegram with the inbox's calls."""
 
-    async def edit_topic(self, chat_id: int, thread_id: int, name: str) -> None:
-        self._record("edit_topic", chat_id=chat_id, thread_id=thread_id, name=name)
-
-    async def edit_counted(self, chat_id: int, message_id: int, text: str) -> None:
-        self._record("edit_counted", chat_id=chat_id, message_id=message_id, text=text)
-
-    async def pin(self, chat_id: int, message_id: int) -> None:
-        self._record("pin", chat_id=chat_id, message_id=message_id)
+    edit_topic = _recorded("edit_topic", "chat_id", "thread_id", "name")
+    edit_counted = _recorded("edit_counted", "chat_id", "message_id", "text")
+    pin = _recorded("pin", "chat_id", "message_id")
 
     async def send_card(
         self, chat_id: int, thread_id: int, text: str, buttons: Sequence[tuple[str, str]]
@@ -103,5 +107,4 @@ class InboxFakeTelegram(FakeTelegram):
         )
         return self._id()
 
-    async def answer_callback(self, query_id: str, text: str | None = None) -> None:
-        self._record("answer_callback", query_id=query_id, text=text)
+    answer_callback = _recorded("answer_callback", "query_id", "text")

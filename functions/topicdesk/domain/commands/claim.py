@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from topicdesk.domain.commands.base import Command, Invocation, Role
-from topicdesk.domain.inbox import texts as operators
+from topicdesk.domain.commands.base import Invocation
+from topicdesk.domain.commands.ownership import ownership_command
+from topicdesk.domain.inbox import Inbox
+from topicdesk.domain.inbox import texts as say
 from topicdesk.domain.inbox.service import owner_of
 
 
-async def _claim(call: Invocation) -> str:
-    inbox, sender = call.ctx.inbox, call.message.sender
-    if inbox is None:
-        return operators.NOBODY
+def _claim(inbox: Inbox, call: Invocation) -> str:
+    sender = call.message.sender
     if sender is None or call.message.as_group:
-        return operators.ANONYMOUS
-    outcome = call.steps.once_sync(
-        "claim",
-        lambda: operators.claim_answer(inbox.claim(call.session, owner_of(sender))),
-    )
-    return str(outcome)
+        return say.ANONYMOUS
+    return say.claim_answer(inbox.claim(call.session, owner_of(sender)))
 
 
-CLAIM = Command("claim", Role.AGENT, _claim, "own this conversation")
+CLAIM = ownership_command("claim", "own this conversation", _claim)

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from topicdesk.domain.commands.base import Command, Invocation, Role
-from topicdesk.domain.inbox import texts as operators
+from topicdesk.domain.commands.base import Invocation
+from topicdesk.domain.commands.ownership import ownership_command, refused
+from topicdesk.domain.inbox import Inbox
+from topicdesk.domain.inbox import texts as say
 
 
-def _unassign_once(call: Invocation) -> str:
-    inbox = call.ctx.inbox
-    assert inbox is not None
+def _unassign(inbox: Inbox, call: Invocation) -> str:
     seen = inbox.of(call.session)
     if seen is None or seen.owner is None:
-        return operators.NOBODY
+        return say.NOBODY
     outcome = inbox.unassign(call.session, seen.owner)
-    if outcome.done:
-        return operators.UNASSIGNED
-    return operators.CHANGED_MEANWHILE.format(owner=outcome.owner.name if outcome.owner else "?")
+    return say.UNASSIGNED if outcome.done else refused(outcome)
 
 
-async def _unassign(call: Invocation) -> str:
-    if call.ctx.inbox is None:
-        return operators.NOBODY
-    return str(call.steps.once_sync("unassign", lambda: _unassign_once(call)))
-
-
-UNASSIGN = Command("unassign", Role.AGENT, _unassign, "nobody owns this conversation")
+UNASSIGN = ownership_command("unassign", "nobody owns this conversation", _unassign)

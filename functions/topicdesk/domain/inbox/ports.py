@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from topicdesk.domain.inbox.state import Conversation, Owner
+from topicdesk.domain.ports import TelegramGateway
 
 
 @dataclass(frozen=True)
@@ -67,21 +68,11 @@ class InboxJobs(Protocol):
         ...
 
 
-class InboxTelegram(Protocol):
-    """Every call spends the group's flood budget through the shared limiter."""
+class InboxTelegram(TelegramGateway, Protocol):
+    """The relay's gateway and the inbox's own calls. Each of these spends the group's flood
+    budget through the shared limiter (as do its topics and messages)."""
 
     async def edit_topic(self, chat_id: int, thread_id: int, name: str) -> None: ...
-
-    async def create_topic(self, chat_id: int, name: str) -> int: ...
-
-    async def send_text(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        thread_id: int | None = None,
-        reply_to: int | None = None,
-    ) -> int: ...
 
     async def edit_counted(self, chat_id: int, message_id: int, text: str) -> None:
         """editMessageText, counted against the group's budget (unlike mirrored edits)."""

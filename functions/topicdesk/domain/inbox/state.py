@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class State(StrEnum):
@@ -37,12 +38,12 @@ class Event(StrEnum):
     REOPENED = "reopened"
 
 
-@dataclass(frozen=True)
-class Owner:
+class Owner(NamedTuple):
     """The operator who owns a conversation (anyone may still answer)."""
 
     user_id: int
     name: str
+    """What the topic and the queue overview show (the operator's first name)."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,14 @@ class Conversation:
     """When the person's current wait began (the first unanswered message); None unless the
     state is in ``WAITING_ON_US``."""
     opened_at: float | None = None
+    """When this conversation began (a person wrote into a new or closed one)."""
     first_response_at: float | None = None
+    """The first operator's answer of this conversation (first-response time: stats)."""
     resolved_at: float | None = None
+    """/close (resolution time: stats); cleared by /reopen or a new conversation."""
     last_person_at: float | None = None
     last_operator_at: float | None = None
+    """Who wrote last, and when (/reopen derives the state from the two)."""
     nudged_for: float | None = None
     """The ``waiting_since`` of the wait the bot nudged operators about (one nudge per wait:
     ``topicdesk.domain.inbox.nudges``)."""

@@ -23,6 +23,7 @@ NOBODY = "Nobody owns this conversation."
 CHANGED_MEANWHILE = "{owner} took it meanwhile: nothing changed."
 ANONYMOUS = "An anonymous admin cannot own a conversation: write as yourself."
 GONE = "This conversation is gone."
+INBOX_OFF = "Owners are not kept on this stage (its inbox setting is off)."
 
 
 def describe(record: Conversation | None) -> list[str]:
