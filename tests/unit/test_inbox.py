@@ -18,6 +18,7 @@ from topicdesk.domain.inbox.display import (
     overview_due,
     topic_link,
 )
+from topicdesk.domain.inbox.refresh import job_body, job_chat, job_group
 from topicdesk.domain.inbox.state import apply
 from topicdesk.domain.model import Person, Session
 
@@ -230,3 +231,16 @@ def test_the_overview_is_edited_not_reposted_and_recreated_when_deleted() -> Non
     assert len(telegram.called("create_topic")) == 2
     assert store.group(CHAT).overview_message_id not in (None, first)
     assert len(telegram.acted("pin")) == 2
+
+
+def test_the_refresh_job_s_record_is_told_apart_from_any_other_body() -> None:
+    assert job_chat(job_body(CHAT)) == CHAT
+    assert job_group(CHAT) == f"inbox#{CHAT}"
+    for other in (
+        '{"update_id": 5}',
+        '{"inbox_refresh": true}',
+        "[]",
+        "not json",
+        '{"inbox_refresh": "1"}',
+    ):
+        assert job_chat(other) is None
