@@ -244,3 +244,19 @@ def test_the_refresh_job_s_record_is_told_apart_from_any_other_body() -> None:
         '{"inbox_refresh": "1"}',
     ):
         assert job_chat(other) is None
+
+
+def test_an_overview_edit_refused_with_a_429_is_done_when_the_job_comes_back() -> None:
+    service, store, telegram, clock, refresh = refresh_world()
+    service.event(session(), Event.PERSON_WROTE)
+    with pytest.raises(RateLimited):  # posted; the label is not stable yet
+        asyncio.run(refresh.run(CHAT))
+    service.event(session(), Event.OPERATOR_ANSWERED)
+    clock.current += OVERVIEW_GAP
+    telegram.fail("edit_counted", RateLimited(7.0))
+    with pytest.raises(RateLimited):
+        asyncio.run(refresh.run(CHAT))
+    assert store.group(CHAT).dirty
+    clock.current += OVERVIEW_GAP
+    asyncio.run(refresh.run(CHAT))
+    assert "Waiting on us: 0" in telegram.acted("edit_counted")[-1]["text"]

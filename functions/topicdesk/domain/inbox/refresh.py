@@ -103,7 +103,13 @@ class InboxRefresh:
             if due > 0 or busy:
                 waits.append(max(due, busy))
             else:
-                await self._overview(group, now)
+                try:
+                    await self._overview(group, now)
+                except BaseException:
+                    # A 429 or an outage: the record comes back, and the overview is still
+                    # to be refreshed then.
+                    self._store.mark_dirty(chat_id)
+                    raise
         if waits:
             self._come_back(chat_id, min(waits))
 
