@@ -5,6 +5,7 @@ dlq list
 dlq replay ID | --all
 dlq purge --older-than 7d
 sessions show USER_ID
+sessions erase USER_ID       (everything about the person, and their topic; prints what went)
 secrets set-token            (reads the token without echo; or from stdin when piped)
 """
 
@@ -33,6 +34,7 @@ from topicdesk.domain.routing import group_key, parse_update
 
 from infra.config import ConfigError, load_stage_config
 from ops.resources import ROOT, OpsError, StageResources, resolve
+from ops.sessions import sessions_erase
 from ops.telegram import call
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -294,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
     sessions = area.add_parser("sessions").add_subparsers(dest="action", required=True)
     show = sessions.add_parser("show")
     show.add_argument("user_id", type=int)
+    erase = sessions.add_parser("erase", help="erase the person everywhere, delete their topic")
+    erase.add_argument("user_id", type=int)
     secrets = area.add_parser("secrets").add_subparsers(dest="action", required=True)
     secrets.add_parser("set-token")
     return root
@@ -321,6 +325,9 @@ def run(
             return dlq_unpark(resources, out)
         case ("sessions", "show"):
             return sessions_show(resources, out, args.user_id)
+        case ("sessions", "erase"):
+            token = _secret(resources, Output.BOT_TOKEN_SECRET_NAME)
+            return sessions_erase(resources, out, args.user_id, token)
         case ("secrets", "set-token"):
             return secrets_set_token(resources, out, read_token)
     raise OpsError(f"unknown command {args.area} {args.action}")

@@ -10,13 +10,16 @@ or a query on one partition, nothing scans.
 | shard census     | ``SHARD#<chat>``           | ``COUNT``          | sessions |
 | roster           | ``PEOPLE#<user mod 10>``   | ``<user>``         | sessions, broadcasts |
 | message map      | ``MSG#<chat>#<message>``   | ``MAP``            | messages |
+| its pointer      | ``PERSON#<user>``          | ``MSG#<chat>#<message>`` | messages |
 | failure journal  | ``FAIL#<update>``          | ``FAIL``           | records |
 | step record      | ``STEPS#<unit>``           | ``STEPS``          | records |
 | dead letter      | ``DEAD``                   | ``<archive id>``   | dead_letters |
 | broadcast        | ``BCAST#<chat>``           | ``BCAST#<question>``| broadcasts |
 | group's admins   | ``ADMINS#<chat>``          | ``ADMINS``         | admins |
 
-The shared flood limiter has its own table (``topicdesk.adapters.rate_limiter``).
+The shared flood limiter has its own table (``topicdesk.adapters.rate_limiter``). Erasing a
+person finds all of theirs by key (``erasure``): keep anything new that is about one person
+in their partition (``PERSON#<user>``, its own sk prefix) and erasing takes it along.
 """
 
 from topicdesk.adapters.dynamodb.admins import DynamoAdminDirectory

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from topicdesk.adapters.dynamodb import common
@@ -38,11 +37,6 @@ from topicdesk.domain.errors import StorageUnavailable
 from topicdesk.domain.model import DeadLetter, MessageRef
 
 Key = dict[str, str]
-_SERIALIZE = TypeSerializer().serialize
-
-
-def _typed(key: Key) -> dict[str, Any]:
-    return {name: _SERIALIZE(value) for name, value in key.items()}
 
 
 class DynamoPersonData:
@@ -156,26 +150,26 @@ class DynamoPersonData:
             {
                 "Delete": {
                     "TableName": table,
-                    "Key": _typed(session_key(user_id)),
+                    "Key": session_key(user_id),
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             },
-            {"Delete": {"TableName": table, "Key": _typed(roster_key(user_id))}},
+            {"Delete": {"TableName": table, "Key": roster_key(user_id)}},
         ]
         if topic is not None:
             chat_id, thread_id = topic
             actions += [
-                {"Delete": {"TableName": table, "Key": _typed(topic_key(chat_id, thread_id))}},
+                {"Delete": {"TableName": table, "Key": topic_key(chat_id, thread_id)}},
                 {  # attach_topic counted the person in; the same transaction counts them out
                     "Update": {
                         "TableName": table,
-                        "Key": _typed(shard_key(chat_id)),
+                        "Key": shard_key(chat_id),
                         "UpdateExpression": "ADD people :minus",
-                        "ExpressionAttributeValues": {":minus": {"N": "-1"}},
+                        "ExpressionAttributeValues": {":minus": -1},
                     }
                 },
             ]
-        try:
+        try:  # the resource's client: plain Python values, as with the table
             with common.storage_errors():
                 self._table.meta.client.transact_write_items(TransactItems=actions)
         except StorageUnavailable as error:

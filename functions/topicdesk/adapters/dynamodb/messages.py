@@ -13,11 +13,13 @@ from typing import Any
 
 from topicdesk.adapters.dynamodb.common import as_int, storage_errors
 from topicdesk.adapters.dynamodb.sessions import person_partition
+from topicdesk.contract import DATA_TABLE
 from topicdesk.domain.model import MessageRef
 
 MESSAGE_MAP_TTL_SECONDS = 30 * 24 * 3600
 MAP_PREFIX = "MSG#"
 MAP_SK = "MAP"
+_TTL = DATA_TABLE.ttl_attribute
 
 
 def map_key(ref: MessageRef) -> dict[str, str]:
@@ -40,7 +42,7 @@ class DynamoMessageMap:
                         **map_key(source),
                         "peer_chat_id": target.chat_id,
                         "peer_message_id": target.message_id,
-                        "expires_at": expires,
+                        _TTL: expires,
                     }
                 )
             private = next((ref for ref in (first, second) if ref.chat_id > 0), None)
@@ -52,13 +54,13 @@ class DynamoMessageMap:
                         "sk": map_key(private)["pk"],
                         "peer_chat_id": peer.chat_id,
                         "peer_message_id": peer.message_id,
-                        "expires_at": expires,
+                        _TTL: expires,
                     }
                 )
 
     def peer(self, ref: MessageRef) -> MessageRef | None:
         with storage_errors():
             item = self._table.get_item(Key=map_key(ref), ConsistentRead=True).get("Item")
-        if item is None or as_int(item.get("expires_at")) < int(time.time()):
+        if item is None or as_int(item.get(_TTL)) < int(time.time()):
             return None  # TTL deletion lags; an expired link is treated as gone
         return MessageRef(as_int(item["peer_chat_id"]), as_int(item["peer_message_id"]))

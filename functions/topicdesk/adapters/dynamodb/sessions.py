@@ -15,9 +15,11 @@ from functools import partial
 from typing import Any
 
 from topicdesk.adapters.dynamodb import common
+from topicdesk.contract import DATA_TABLE
 from topicdesk.domain.model import Person, Session, SessionStatus
 
 _SESSION_SK = "SESSION"
+_TTL = DATA_TABLE.ttl_attribute
 ROSTER_PARTITIONS = 10
 DEFAULT_RETENTION_SECONDS = 365 * 86400
 BELONGINGS_SLACK_SECONDS = 86400
@@ -128,7 +130,7 @@ class DynamoSessionRepository:
             lambda: self._table.update_item(
                 Key=self._key(person.user_id),
                 UpdateExpression=(
-                    f"SET claim_owner = :owner, claim_until = :until, expires_at = :expires, "
+                    "SET claim_owner = :owner, claim_until = :until, #ttl = :expires, "
                     f"operator_chat_id = :chat, {person_set}, "
                     "created_at = if_not_exists(created_at, :now), "
                     "#status = if_not_exists(#status, :open), "
@@ -140,7 +142,7 @@ class DynamoSessionRepository:
                     "attribute_not_exists(thread_id) AND (attribute_not_exists(claim_until)"
                     " OR claim_until < :now OR claim_owner = :owner)"
                 ),
-                ExpressionAttributeNames={"#status": "status", **names},
+                ExpressionAttributeNames={"#status": "status", "#ttl": _TTL, **names},
                 ExpressionAttributeValues=values,
             )
         )
@@ -162,10 +164,11 @@ class DynamoSessionRepository:
             self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression=(
-                    "SET thread_id = :thread, operator_chat_id = :chat, expires_at = :expires, "
+                    "SET thread_id = :thread, operator_chat_id = :chat, #ttl = :expires, "
                     "linked_until = :linked REMOVE claim_owner, claim_until"
                 ),
                 ConditionExpression="claim_owner = :owner",
+                ExpressionAttributeNames={"#ttl": _TTL},
                 ExpressionAttributeValues={
                     ":thread": thread_id,
                     ":chat": operator_chat_id,
@@ -175,9 +178,7 @@ class DynamoSessionRepository:
                 },
             )
             self._index_topic(operator_chat_id, thread_id, user_id, linked)
-            self._table.put_item(
-                Item={**roster_key(user_id), "user_id": user_id, "expires_at": linked}
-            )
+            self._table.put_item(Item={**roster_key(user_id), "user_id": user_id, _TTL: linked})
             self._table.update_item(
                 Key=shard_key(operator_chat_id),
                 UpdateExpression="ADD people :one",
@@ -186,7 +187,7 @@ class DynamoSessionRepository:
 
     def _index_topic(self, chat_id: int, thread_id: int, user_id: int, expires: int) -> None:
         self._table.put_item(
-            Item={**topic_key(chat_id, thread_id), "user_id": user_id, "expires_at": expires}
+            Item={**topic_key(chat_id, thread_id), "user_id": user_id, _TTL: expires}
         )
 
     def _keep_belongings(self, item: dict[str, Any], expires: int) -> None:
@@ -198,8 +199,8 @@ class DynamoSessionRepository:
         user_id = common.as_int(item["user_id"])
         chat, thread = common.as_int(item["operator_chat_id"]), common.as_int(item["thread_id"])
         for key, attribute in (
-            (roster_key(user_id), "expires_at"),
-            (topic_key(chat, thread), "expires_at"),
+            (roster_key(user_id), _TTL),
+            (topic_key(chat, thread), _TTL),
             (self._key(user_id), "linked_until"),  # last: a failure above is retried next time
         ):
             common.conditionally(
@@ -266,9 +267,9 @@ class DynamoSessionRepository:
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),
-                UpdateExpression="SET expires_at = :expires ADD #c :by",
+                UpdateExpression="SET #ttl = :expires ADD #c :by",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#c": counter},
+                ExpressionAttributeNames={"#c": counter, "#ttl": _TTL},
                 ExpressionAttributeValues={":by": by, ":expires": expires},
                 ReturnValues="ALL_NEW",
             )
