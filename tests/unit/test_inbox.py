@@ -260,3 +260,19 @@ def test_an_overview_edit_refused_with_a_429_is_done_when_the_job_comes_back() -
     clock.current += OVERVIEW_GAP
     asyncio.run(refresh.run(CHAT))
     assert "Waiting on us: 0" in telegram.acted("edit_counted")[-1]["text"]
+
+
+def test_a_recreated_topic_gets_its_label_again() -> None:
+    service, _, telegram, clock, refresh = refresh_world()
+    service.event(session(), Event.PERSON_WROTE)
+    clock.current += OVERVIEW_GAP
+    asyncio.run(refresh.run(CHAT))
+    assert [c["thread_id"] for c in telegram.called("edit_topic")] == [11]
+    service.event(session(thread=12), Event.PERSON_WROTE)  # deleted, recreated by the relay
+    clock.current += STABLE_SECONDS
+    with pytest.raises(RateLimited):  # the overview's link changed too: due in a minute
+        asyncio.run(refresh.run(CHAT))
+    assert [(c["thread_id"], c["name"]) for c in telegram.called("edit_topic")][-1] == (
+        12,
+        "🆕 Ann Lee",
+    )

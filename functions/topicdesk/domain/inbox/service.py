@@ -148,6 +148,10 @@ class Inbox:
                 return before
             if self._store.save(after, before.version):
                 after = after.with_changes(version=before.version + 1)
+                if stored is not None and stored.thread_id != after.thread_id:
+                    # A recreated topic has the plain name again: its label is to be set.
+                    self._store.mark_shown(chat_id, user_id, "", 0.0)
+                    after = after.with_changes(shown=None, shown_at=0.0)
                 self._changed(stored, after)
                 return after
         raise InboxContended(f"conversation {chat_id}/{user_id} kept changing")
