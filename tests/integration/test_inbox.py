@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
+from topicdesk.adapters.aws import SqsUpdateQueue
 from topicdesk.adapters.dynamodb.inbox import DynamoInboxStore
+from topicdesk.adapters.inbox_jobs import SqsInboxJobs
 from topicdesk.adapters.powertools import SystemClock
 from topicdesk.contract import Env
-from topicdesk.domain.inbox import Conversation, Owner, State
+from topicdesk.domain.inbox import Conversation, Event, Inbox, Owner, State
+from topicdesk.domain.model import Person, Session
 from topicdesk.handlers import consumer as consumer_handler
 
 from tests.support.pipeline import Pipeline
@@ -157,3 +160,30 @@ def test_the_store_s_conditional_write_lets_one_of_two_rivals_win(
     assert store.save(stored.with_changes(state=State.WAITING_PERSON), 2)  # keeps the label
     after = store.get(pipeline.operator_chat_id, 7)
     assert after is not None and after.shown == "🆕 Anna · Olga" and after.owner == olga
+
+
+def test_two_claims_racing_on_dynamodb_one_owner(pipeline: Pipeline, inbox: list[float]) -> None:
+    """Pete's claim is written between Olga's read and Olga's write (as two consumers
+    would interleave): DynamoDB's condition refuses Olga's, she re-reads and is told."""
+    table = pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE])
+    group = pipeline.operator_chat_id
+    anna = Session(Person(7, "Anna"), group, thread_id=3)
+    rival: list[Inbox] = []
+
+    class Interleaved(DynamoInboxStore):
+        def save(self, record: Conversation, expected_version: int) -> bool:
+            if rival and record.owner == Owner(1, "Olga"):
+                rival.pop().claim(anna, Owner(2, "Pete"))
+            return super().save(record, expected_version)
+
+    clock, jobs = (
+        SystemClock(),
+        SqsInboxJobs(SqsUpdateQueue(pipeline.aws.sqs, pipeline.aws.updates_url)),
+    )
+    olga_side = Inbox(Interleaved(table), jobs, clock)
+    rival.append(Inbox(DynamoInboxStore(table), jobs, clock))
+    olga_side.event(anna, Event.PERSON_WROTE)
+    outcome = olga_side.claim(anna, Owner(1, "Olga"))
+    assert not outcome.done and outcome.owner == Owner(2, "Pete")
+    stored = DynamoInboxStore(table).get(group, 7)
+    assert stored is not None and stored.owner == Owner(2, "Pete") and stored.state is State.NEW
