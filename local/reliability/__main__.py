@@ -136,13 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         assert stage.telegram.emulator is not None, "the suite runs on the emulator"
         emulator = EmulatorClient(stage.telegram.emulator.base_url, stage.telegram.token)
         group = stage.operator_chat_ids[0]
-        operator = int(
-            next(
-                m
-                for m in emulator.bot_api("getChatAdministrators", chat_id=group)
-                if not m["user"]["is_bot"]
-            )["user"]["id"]
-        )
+        operator = stage.emulated_operator(emulator)
         # The pollers' own ReceiveMessage answers tell the receive counts (busy-inbox reports
         # the highest, the figure maxReceiveCount is set from).
         receives = ReceiveCounter(stage.runtime._sqs)
