@@ -13,12 +13,14 @@ what was expected (`ConfigError`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from topicdesk.contract import DEFAULT_GREETING, DEFAULT_TELEGRAM_API_URL
+from topicdesk.domain.inbox.hours import HoursError, parse_hours
 
 PROJECT = "topicdesk"
 CONTEXT_KEY = "topicdesk"
@@ -110,6 +112,13 @@ class StageConfig:
     """A new person answers an inline-keyboard question before their topic (newPersonChallenge)."""
     inbox: bool = True
     """Each conversation's state, owner and the queue overview in the operators' group (inbox)."""
+    business_hours: str = ""
+    """The stage's business hours (businessHours: timeZone, weekly, holidays) as checked JSON;
+    empty: always open (no away message; the SLA counts every minute)."""
+    sla_minutes: int = 15
+    """Business minutes a person's message waits before operators are nudged (slaMinutes)."""
+    away_message: str = ""
+    """What a person is told outside business hours (awayMessage; empty: the default text)."""
 
     @property
     def prefix(self) -> str:
@@ -190,6 +199,9 @@ _OVERRIDABLE = (
     "sessionRetentionDays",
     "newPersonChallenge",
     "inbox",
+    "businessHours",
+    "slaMinutes",
+    "awayMessage",
 )
 
 
@@ -269,6 +281,9 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         or 365,
         new_person_challenge=reader.optional("newPersonChallenge", _boolean) or False,
         inbox=reader.optional("inbox", _boolean) in (None, True),  # on unless turned off
+        business_hours=reader.optional("businessHours", _business_hours) or "",
+        sla_minutes=reader.optional("slaMinutes", _int_between(1, 7 * 24 * 60)) or 15,
+        away_message=reader.optional("awayMessage", _non_empty_text) or "",
     )
     _check_webhook_settings(where, config)  # after each value was checked on its own
     return config
@@ -440,6 +455,15 @@ def _bucket_name(what: str, value: Any) -> str:
     if not isinstance(value, str) or not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", value):
         raise ConfigError(f"{what} must be an S3 bucket name, got {value!r}")
     return value
+
+
+def _business_hours(what: str, value: Any) -> str:
+    """Checked as the functions read them (``topicdesk.domain.inbox.hours``), passed as JSON."""
+    try:
+        parse_hours(_mapping(what, value))
+    except HoursError as error:
+        raise ConfigError(f"{what}: {error}") from None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _mapping(what: str, value: Any) -> Mapping[str, Any]:

@@ -20,6 +20,7 @@ from infra.definitions import (
     QueueSpec,
 )
 from infra.functions import TopicdeskFunction, removal_policy
+from infra.schedules import inbox_clock_env
 from infra.secrets import Secrets
 from infra.storage import Storage
 
@@ -147,6 +148,8 @@ class Pipeline(Construct):
                 Env.NEW_PERSON_CHALLENGE: "true" if config.new_person_challenge else "false",
                 # Each conversation's state and owner, and the Queue topic's overview (issue 15).
                 Env.INBOX: "true" if config.inbox else "false",
+                # Business hours (the away message, the nudges' clock), the SLA (issue 15).
+                **inbox_clock_env(config),
             },
         )
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.

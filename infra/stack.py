@@ -12,6 +12,7 @@ from infra.config import StageConfig
 from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
+from infra.schedules import InboxSchedules
 from infra.secrets import Secrets
 from infra.storage import Storage
 from infra.webhook_registration import WebhookRegistration
@@ -40,6 +41,16 @@ class TopicdeskStack(cdk.Stack):
             updates_queue=self.pipeline.updates_queue,
             secrets=self.secrets,
         )
+        self.inbox_schedules: InboxSchedules | None = None
+        if config.inbox:  # nudges and the weekly stats digest (issue 15)
+            self.inbox_schedules = InboxSchedules(
+                self,
+                "InboxSchedules",
+                config=config,
+                code=code,
+                storage=self.storage,
+                updates_queue=self.pipeline.updates_queue,
+            )
         self.functions = (self.ingress.webhook, self.pipeline.consumer, self.pipeline.dlq_processor)
         self.monitoring = Monitoring(
             self,

@@ -85,6 +85,12 @@ class Env:
     LIMIT_NEW_TOPICS_PER_HOUR: Final = "LIMIT_NEW_TOPICS_PER_HOUR"
     NEW_PERSON_CHALLENGE: Final = "NEW_PERSON_CHALLENGE"
     INBOX: Final = "INBOX"
+    BUSINESS_HOURS: Final = "BUSINESS_HOURS"
+    """The stage's business hours as JSON (cdk.json ``businessHours``: timeZone, weekly,
+    holidays); empty: always open."""
+    SLA_MINUTES: Final = "SLA_MINUTES"
+    """Business minutes a person's message may wait before operators are nudged."""
+    AWAY_MESSAGE: Final = "AWAY_MESSAGE"
     SESSION_RETENTION_DAYS: Final = "SESSION_RETENTION_DAYS"
 
 

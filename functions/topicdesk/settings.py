@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from topicdesk.contract import DEFAULT_GREETING, DEFAULT_TELEGRAM_API_URL, Env
+from topicdesk.domain.inbox.hours import ALWAYS, BusinessHours, HoursError, hours_from_json
 from topicdesk.domain.limiter import LimitSettings
 from topicdesk.domain.widget_edge import EdgePace, WidgetProject
 
@@ -173,6 +174,45 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class InboxTimes:
+    """The inbox's clock (issue 15): business hours, the nudges' SLA, the away message."""
+
+    hours: BusinessHours = ALWAYS
+    sla_minutes: float = 15.0
+    away_message: str = ""
+    """Empty: the default text (``topicdesk.domain.inbox.away``)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> InboxTimes:
+        try:
+            hours = hours_from_json(env.get(Env.BUSINESS_HOURS, ""))
+        except HoursError as error:
+            raise SettingsError(f"{Env.BUSINESS_HOURS}: {error}") from None
+        sla = _float(env, Env.SLA_MINUTES, cls.sla_minutes)
+        return cls(hours, sla, env.get(Env.AWAY_MESSAGE, "").strip())
+
+
+@dataclass(frozen=True)
+class InboxScheduleSettings:
+    """The inbox's scheduled function: the nudge sweep and the weekly stats digest."""
+
+    data_table: str
+    updates_queue_url: str
+    operator_chat_ids: tuple[int, ...]
+    times: InboxTimes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InboxScheduleSettings:
+        env = _environ(env)
+        return cls(
+            data_table=_required(env, Env.DATA_TABLE),
+            updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
+            operator_chat_ids=parse_chat_ids(_required(env, Env.OPERATOR_CHAT_IDS)),
+            times=InboxTimes.from_env(env),
+        )
+
+
+@dataclass(frozen=True)
 class ConsumerSettings:
     telegram: TelegramSettings
     updates_queue_url: str
@@ -192,6 +232,8 @@ class ConsumerSettings:
     when the group has two or more)."""
     session_retention_days: int = 365
     """A session (and what belongs to it) expires after this many days without activity."""
+    inbox_times: InboxTimes = InboxTimes()
+    """Business hours (the away message, the nudges' clock) and the SLA (issue 15)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
@@ -212,6 +254,7 @@ class ConsumerSettings:
             session_retention_days=max(
                 1, round(_float(env, Env.SESSION_RETENTION_DAYS, cls.session_retention_days))
             ),
+            inbox_times=InboxTimes.from_env(env),
         )
 
 

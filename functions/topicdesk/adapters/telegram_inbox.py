@@ -7,11 +7,13 @@ the bot makes there counts against the group's flood limit.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from topicdesk.adapters.telegram import PtbTelegramGateway
+from topicdesk.domain.inbox import Owner
 
 
 class InboxTelegramGateway(PtbTelegramGateway):
@@ -37,6 +39,23 @@ class InboxTelegramGateway(PtbTelegramGateway):
             chat_id=chat_id,
             sends=1,
         )
+
+    async def send_mention(
+        self, chat_id: int, thread_id: int, text: str, mention: Owner | None
+    ) -> int:
+        """A message in a topic, the operator ``mention`` named after it (a text mention:
+        they are notified even without a @username)."""
+        body = html.escape(text)
+        if mention is not None:
+            body += f' <a href="tg://user?id={mention.user_id}">{html.escape(mention.name)}</a>'
+        sent = await self._call(
+            lambda: self._bot.send_message(
+                chat_id, body, message_thread_id=thread_id, parse_mode="HTML"
+            ),
+            chat_id=chat_id,
+            sends=1,
+        )
+        return sent.message_id
 
     async def send_card(
         self, chat_id: int, thread_id: int, text: str, buttons: Sequence[tuple[str, str]]

@@ -27,6 +27,7 @@ from topicdesk.adapters.telegram_inbox import InboxTelegramGateway
 from topicdesk.adapters.waiting_line import DynamoWaitingLine
 from topicdesk.composition import erase
 from topicdesk.composition.inbox import inbox_parts
+from topicdesk.composition.inbox_schedule import scheduled_work
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
@@ -140,6 +141,13 @@ def consumer_runtime(
         cards=gateway,  # the contact card's "Take it" button (with the inbox)
     )
     loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
+    inbox_jobs = (  # nudges, the weekly digest, and the away message (issue 15)
+        scheduled_work(
+            settings.inbox_times, loop=loop, table=table, gateway=gateway, clock=clock, inbox=inbox
+        )
+        if settings.inbox
+        else None
+    )
     app = RelayApplication(bot=bot, relay=relay)
     loop.run_until_complete(app.initialize())
     worker = Worker(
@@ -148,7 +156,7 @@ def consumer_runtime(
         broadcasts=broadcasts,
         step_log=DynamoStepLog(table),
         persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
-        inbox=InboxWork(loop, refresh),
+        inbox=InboxWork(loop, refresh, inbox_jobs),
     )
     active = throttle or shared
     retries = RetrySchedule(SqsVisibility(sqs), telegram.limits.retry_base_seconds)

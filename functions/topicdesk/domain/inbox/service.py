@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from topicdesk.domain.errors import TopicdeskError
 from topicdesk.domain.inbox.display import label, overview_relevant
@@ -20,6 +21,9 @@ from topicdesk.domain.model import Person, Session
 from topicdesk.domain.ports import Clock
 from topicdesk.domain.steps import Steps
 from topicdesk.domain.texts import topic_name
+
+if TYPE_CHECKING:
+    from topicdesk.domain.inbox.away import Away
 
 WRITE_ATTEMPTS = 8
 SCHEDULE_STALE_SECONDS = 900.0
@@ -56,6 +60,8 @@ class Inbox:
         self._clock = clock
         self._operators_seen: set[tuple[int, int, str, str]] = set()
         """Operators this container has noted already (one write each per container)."""
+        self.away: Away | None = None
+        """The away message outside business hours (``away``); None: the stage has none."""
 
     def of(self, session: Session) -> Conversation | None:
         return self._store.get(session.operator_chat_id, session.user_id)

@@ -74,6 +74,8 @@ class PersonToTopic:
         ctx.metrics.count("MessagesToOperators", len(batch))
         if ctx.inbox is not None:
             ctx.inbox.record(session, Event.PERSON_WROTE, steps)
+            if ctx.inbox.away is not None:  # outside business hours: told once (issue 15)
+                await ctx.inbox.away.person_wrote(session, steps)
 
     async def _admit(
         self, session: Session, batch: list[ChatMessage], steps: Steps

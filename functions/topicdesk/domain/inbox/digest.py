@@ -1,0 +1,95 @@
+"""The weekly stats digest (issue 15, item 6) in each operators' group's "Stats" topic.
+
+The scheduled function (an EventBridge rule, weekly) queues one ``DigestJob`` per group onto
+the updates queue; the consumer runs it, so the post goes through the shared limiter like
+every send. The job computes the stats from the group's inbox records
+(``topicdesk.domain.inbox.stats``), opens the "Stats" topic the first time (its thread kept
+on the group's inbox item), and posts the digest once (steps: a retried record posts nothing
+twice; its deduplication id, the period's end, keeps a repeated schedule from posting twice).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Protocol
+
+from topicdesk.domain.errors import TopicMissing
+from topicdesk.domain.inbox.ports import InboxStore, InboxTelegram
+from topicdesk.domain.inbox.stats import STATS_TOPIC_NAME, compute, digest
+from topicdesk.domain.steps import Steps
+
+JOB_FIELD = "inbox_digest"
+WEEK_SECONDS = 7 * 86400.0
+
+
+@dataclass(frozen=True)
+class DigestJob:
+    chat_id: int
+    since: float
+    until: float
+
+    def body(self) -> str:
+        return json.dumps({JOB_FIELD: [self.chat_id, self.since, self.until]})
+
+    @property
+    def group(self) -> str:
+        return f"stats#{self.chat_id}"
+
+    @property
+    def dedup_id(self) -> str:
+        return f"digest-{self.chat_id}-{int(self.until) // 3600}"
+
+
+def parse_job(body: str) -> DigestJob | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get(JOB_FIELD) if isinstance(data, dict) else None
+    if not isinstance(value, list) or len(value) != 3:
+        return None
+    chat_id, since, until = value
+    if not isinstance(chat_id, int) or isinstance(chat_id, bool):
+        return None
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in (since, until)):
+        return None
+    return DigestJob(chat_id, float(since), float(until))
+
+
+class StatsTopics(Protocol):
+    """Where each group's "Stats" topic is (its thread id, once made)."""
+
+    def stats_thread(self, chat_id: int) -> int | None: ...
+
+    def set_stats_thread(self, chat_id: int, thread_id: int) -> None: ...
+
+
+class Digests:
+    def __init__(self, store: InboxStore, topics: StatsTopics, telegram: InboxTelegram):
+        self._store = store
+        self._topics = topics
+        self._telegram = telegram
+
+    async def run(self, job: DigestJob, steps: Steps) -> None:
+        text = digest(compute(self._store.conversations(job.chat_id), job.since, job.until))
+        thread = await self._thread(job.chat_id, steps, fresh=False)
+        try:
+            await steps.once("digest", lambda: self._post(job.chat_id, text, thread))
+        except TopicMissing:  # someone deleted the Stats topic: a new one
+            thread = await self._thread(job.chat_id, steps, fresh=True)
+            await steps.once("digest", lambda: self._post(job.chat_id, text, thread))
+
+    async def _post(self, chat_id: int, text: str, thread: int) -> int:
+        return await self._telegram.send_text(chat_id, text, thread_id=thread)
+
+    async def _thread(self, chat_id: int, steps: Steps, *, fresh: bool) -> int:
+        known = None if fresh else self._topics.stats_thread(chat_id)
+        if known is not None:
+            return known
+        step = "stats_topic_again" if fresh else "stats_topic"
+        thread: int = await steps.once(
+            step, lambda: self._telegram.create_topic(chat_id, STATS_TOPIC_NAME)
+        )
+        self._topics.set_stats_thread(chat_id, thread)
+        return thread

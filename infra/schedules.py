@@ -1,0 +1,102 @@
+"""The inbox's schedules (issue 15): one small function, on two EventBridge rules.
+
+- every minute, ``{"job": "sweep"}``: the nudge sweep reads each operators' group's inbox
+  records (one query per group) and queues a nudge job for each wait past the SLA;
+- weekly (Monday 08:00 UTC), ``{"job": "digest"}``: one stats digest job per group.
+
+The function only reads the data table and sends to the updates queue: the consumer posts
+what it queues, through the shared limiter and its steps, like every send. Why a sweep and
+not one EventBridge Scheduler schedule per wait: README, "The inbox at a glance".
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from topicdesk.contract import Env
+
+from infra.config import StageConfig
+from infra.functions import TopicdeskFunction
+from infra.storage import Storage
+
+SWEEP_EVERY = cdk.Duration.minutes(1)
+SCHEDULE_TIMEOUT_SECONDS = 50
+"""Under the sweep's period: one sweep never overlaps the next."""
+
+
+def inbox_clock_env(config: StageConfig) -> dict[str, str]:
+    """Business hours, the SLA and the away message, for the consumer and the sweep."""
+    return {
+        Env.BUSINESS_HOURS: config.business_hours,
+        Env.SLA_MINUTES: str(config.sla_minutes),
+        Env.AWAY_MESSAGE: config.away_message,
+    }
+
+
+class InboxSchedules(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        code: lambda_.Code,
+        storage: Storage,
+        updates_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = TopicdeskFunction(
+            self,
+            "Function",
+            config=config,
+            code=code,
+            function="inbox-schedule",
+            description="Queues the inbox's nudges every minute and its weekly stats digest",
+            memory_size=256,
+            timeout=cdk.Duration.seconds(SCHEDULE_TIMEOUT_SECONDS),
+            environment={
+                Env.DATA_TABLE: storage.data_table.table_name,
+                Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
+                Env.OPERATOR_CHAT_IDS: ",".join(str(chat) for chat in config.operator_chat_ids),
+                **inbox_clock_env(config),
+            },
+            # One sweep at a time is all it ever needs; a second one would queue nothing new.
+            reserved_concurrent_executions=1,
+        )
+        # Query the groups' inbox partitions (no writes: the consumer notes what it posts).
+        storage.data_table.grant_read_data(self.function.function)
+        # SendMessage: the nudge and digest jobs onto the updates queue.
+        updates_queue.grant_send_messages(self.function.function)
+        self.sweep = events.Rule(
+            self,
+            "Sweep",
+            description="The inbox's nudge sweep",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+            targets=[
+                targets.LambdaFunction(
+                    self.function.function,
+                    event=events.RuleTargetInput.from_object({"job": "sweep"}),
+                    # A missed sweep is made good by the next one a minute later.
+                    retry_attempts=0,
+                    max_event_age=cdk.Duration.minutes(1),
+                )
+            ],
+        )
+        self.digest = events.Rule(
+            self,
+            "Digest",
+            description="The inbox's weekly stats digest",
+            schedule=events.Schedule.cron(week_day="MON", hour="8", minute="0"),
+            targets=[
+                targets.LambdaFunction(
+                    self.function.function,
+                    event=events.RuleTargetInput.from_object({"job": "digest"}),
+                    retry_attempts=2,
+                    max_event_age=cdk.Duration.hours(2),
+                )
+            ],
+        )
