@@ -6,12 +6,14 @@ finished) broadcast that are still queued do nothing, and are counted."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from topicdesk.domain.broadcast.model import (
     PROGRESS_STEPS,
     RUNNING,
     Broadcast,
     BroadcastJob,
+    BroadcastPorts,
 )
 from topicdesk.domain.errors import (
     DeliveryError,
@@ -20,32 +22,21 @@ from topicdesk.domain.errors import (
     RecipientBlocked,
     RejectedByTelegram,
 )
-from topicdesk.domain.ports import BroadcastRepository, Metrics, SessionRepository, TelegramGateway
 from topicdesk.domain.steps import Steps
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class BroadcastDelivery:
-    def __init__(
-        self,
-        *,
-        broadcasts: BroadcastRepository,
-        sessions: SessionRepository,
-        telegram: TelegramGateway,
-        metrics: Metrics,
-    ) -> None:
-        self._broadcasts = broadcasts
-        self._sessions = sessions
-        self._telegram = telegram
-        self._metrics = metrics
+    ports: BroadcastPorts
 
     def _stopped(self, job: BroadcastJob, broadcast: Broadcast | None, steps: Steps) -> bool:
         """Nothing to do for this job: its broadcast is unknown, or no longer running and
         this job had not sent yet (one that had is still counted: its message went)."""
         if broadcast is not None and (broadcast.status == RUNNING or steps.done("sent")):
             return False
-        self._metrics.count("BroadcastJobsSkipped")
+        self.ports.metrics.count("BroadcastJobsSkipped")
         logger.debug(  # counted; one line per skipped job would flood the log
             "broadcast %s is %s: the job for %s sends nothing",
             job.broadcast_id,
@@ -58,7 +49,7 @@ class BroadcastDelivery:
         """One person's share of a broadcast (a queue job, with its own step record: sent,
         counted, progress note claimed, progress note posted; each once)."""
         steps = steps or Steps()
-        broadcast = self._broadcasts.get(job.broadcast_id)
+        broadcast = self.ports.broadcasts.get(job.broadcast_id)
         if self._stopped(job, broadcast, steps) or broadcast is None:
             return
         # A duplicate of this job has the same step record (``BroadcastJob.step_key``) and the
@@ -72,7 +63,7 @@ class BroadcastDelivery:
         a 429 that nothing will retry, so a failure here is logged, not raised."""
         steps = steps or Steps()
         if not steps.done("sent"):
-            if self._stopped(job, self._broadcasts.get(job.broadcast_id), steps):
+            if self._stopped(job, self.ports.broadcasts.get(job.broadcast_id), steps):
                 return
             await steps.mark("sent", "failed")
         try:
@@ -84,17 +75,17 @@ class BroadcastDelivery:
 
     async def _account(self, job: BroadcastJob, outcome: str, steps: Steps) -> None:
         """Count the job's outcome once and post the progress note it completes, if any."""
-        self._metrics.count(f"Broadcast{outcome.capitalize()}")
+        self.ports.metrics.count(f"Broadcast{outcome.capitalize()}")
 
         async def count() -> int:
-            state = self._broadcasts.count(job.broadcast_id, outcome)
+            state = self.ports.broadcasts.count(job.broadcast_id, outcome)
             return self._progress_step(state)
 
         step = await steps.once("counted", count)
         await self._report(job.broadcast_id, step, steps)
 
     async def _send(self, broadcast: Broadcast, job: BroadcastJob) -> str:
-        session = self._sessions.get(job.user_id)
+        session = self.ports.sessions.get(job.user_id)
         if session is None or session.blocked or session.banned:
             return "blocked"
         # The frozen copy, never the source: the source's author may have edited it since.
@@ -102,11 +93,11 @@ class BroadcastDelivery:
         copy_of = broadcast.frozen_message_id or broadcast.source_message_id
         try:
             if copy_of is not None:
-                await self._telegram.copy_message(job.user_id, broadcast.chat_id, copy_of)
+                await self.ports.telegram.copy_message(job.user_id, broadcast.chat_id, copy_of)
             else:
-                await self._telegram.send_text(job.user_id, broadcast.text or "")
+                await self.ports.telegram.send_text(job.user_id, broadcast.text or "")
         except RecipientBlocked:
-            self._sessions.update(job.user_id, blocked=True)
+            self.ports.sessions.update(job.user_id, blocked=True)
             return "blocked"
         except (NotCopyable, MessageGone, RejectedByTelegram):
             return "failed"  # retrying cannot help
@@ -130,11 +121,11 @@ class BroadcastDelivery:
             return
 
         async def claim() -> bool:
-            return self._broadcasts.advance_progress(broadcast_id, step)
+            return self.ports.broadcasts.advance_progress(broadcast_id, step)
 
         if not await steps.once("progress-claimed", claim):
             return
-        state = self._broadcasts.get(broadcast_id)
+        state = self.ports.broadcasts.get(broadcast_id)
         if state is None:
             return
         if step >= PROGRESS_STEPS:
@@ -148,6 +139,8 @@ class BroadcastDelivery:
             text = f"📣 Broadcast: {state.finished}/{state.total} ({step * 10} %)"
 
         async def post() -> int:
-            return await self._telegram.send_text(state.chat_id, text, thread_id=state.thread_id)
+            return await self.ports.telegram.send_text(
+                state.chat_id, text, thread_id=state.thread_id
+            )
 
         await steps.once("progress-posted", post)

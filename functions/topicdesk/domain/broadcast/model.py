@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from topicdesk.domain.ports import (
+        BroadcastRepository,
+        Clock,
+        JobQueue,
+        Metrics,
+        Roster,
+        SessionRepository,
+        TelegramGateway,
+    )
 
 JOB_KIND: Final = "topicdesk.broadcast"
 CONFIRM_WITHIN_SECONDS: Final = 600
@@ -102,3 +114,25 @@ class BroadcastJob:
         if not isinstance(broadcast_id, str) or not isinstance(user_id, int):
             return None
         return cls(broadcast_id, user_id)
+
+
+AdminsOf = Callable[[int], Awaitable[frozenset[int]]]
+"""A group's admins (its Telegram administrators and the stage's admins)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BroadcastPorts:
+    """What the admins' commands and the jobs work with (``topicdesk.domain.ports``)."""
+
+    broadcasts: BroadcastRepository
+    roster: Roster
+    jobs: JobQueue
+    sessions: SessionRepository
+    telegram: TelegramGateway
+    clock: Clock
+    metrics: Metrics
+    admins: AdminsOf | None = None
+    """A group's admins (``Roles.admins``); without it (unit tests) a group counts as having
+    one admin."""
+    self_confirm: bool = False
+    """The stage lets the admin who asked confirm alone (``broadcastSelfConfirm``)."""

@@ -20,8 +20,7 @@ Integrity rules (issue 13):
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from topicdesk.domain.broadcast.model import (
     CANCELLED,
@@ -32,18 +31,14 @@ from topicdesk.domain.broadcast.model import (
     Actor,
     Broadcast,
     BroadcastJob,
+    BroadcastPorts,
     broadcast_id,
 )
 from topicdesk.domain.errors import MessageGone, NotCopyable
 from topicdesk.domain.model import ChatMessage
-from topicdesk.domain.ports import BroadcastRepository, Clock, JobQueue, Metrics, Roster
-from topicdesk.domain.ports import TelegramGateway as Telegram
 from topicdesk.domain.steps import Steps
 
 logger = logging.getLogger(__name__)
-
-AdminsOf = Callable[[int], Awaitable[frozenset[int]]]
-"""A group's admins (its Telegram administrators and the stage's admins)."""
 
 USAGE = "Usage: /broadcast <text>, or reply /broadcast to the message to send."
 CONFIRM_USAGE = "Reply /confirm to the bot's “📣 Send this to …” question to start that broadcast."
@@ -71,27 +66,9 @@ def _actor(message: ChatMessage) -> Actor | None:
     return Actor(message.sender.user_id, message.sender.full_name)
 
 
+@dataclass(frozen=True)
 class BroadcastRequests:
-    def __init__(
-        self,
-        *,
-        broadcasts: BroadcastRepository,
-        roster: Roster,
-        jobs: JobQueue,
-        telegram: Telegram,
-        clock: Clock,
-        metrics: Metrics,
-        admins: AdminsOf | None,
-        self_confirm: bool,
-    ) -> None:
-        self._broadcasts = broadcasts
-        self._roster = roster
-        self._jobs = jobs
-        self._telegram = telegram
-        self._clock = clock
-        self._metrics = metrics
-        self._admins = admins
-        self._self_confirm = self_confirm
+    ports: BroadcastPorts
 
     async def command(self, message: ChatMessage, replied_to: int | None, steps: Steps) -> None:
         if message.command == "broadcast":
@@ -108,14 +85,14 @@ class BroadcastRequests:
         thread = message.thread_id if message.is_topic_message else None
 
         async def say() -> int:
-            return await self._telegram.send_text(
+            return await self.ports.telegram.send_text(
                 message.chat_id, text, thread_id=thread, reply_to=message.message_id
             )
 
         return int(await steps.once(step, say))
 
     def _count(self, metric: str) -> bool:
-        self._metrics.count(metric)
+        self.ports.metrics.count(metric)
         return True
 
     # ------------------------------------------------------------------ /broadcast
@@ -126,10 +103,10 @@ class BroadcastRequests:
         if replied_to is None and not body:
             await self._say(message, USAGE, steps, "usage")
             return
-        people = len(self._roster.people())
+        people = len(self.ports.roster.people())
         who = (
             "Reply /confirm"
-            if self._self_confirm
+            if self.ports.self_confirm
             else "Another admin replies /confirm (you may only as the group's sole admin)"
         )
         question = await self._say(
@@ -139,7 +116,7 @@ class BroadcastRequests:
             steps,
             "question",
         )
-        created = self._broadcasts.create(
+        created = self.ports.broadcasts.create(
             Broadcast(
                 broadcast_id=broadcast_id(message.chat_id, question),
                 chat_id=message.chat_id,
@@ -147,17 +124,17 @@ class BroadcastRequests:
                 source_message_id=replied_to,
                 text=None if replied_to is not None else body,
                 status=PENDING,
-                requested_at=self._clock.now(),
+                requested_at=self.ports.clock.now(),
                 requested_by=_actor(message),
             )
         )
         if created:
-            self._metrics.count("BroadcastsRequested")
+            self.ports.metrics.count("BroadcastsRequested")
 
     # ------------------------------------------------------------------ /confirm
 
     async def _confirm(self, message: ChatMessage, bid: str, steps: Steps) -> None:
-        broadcast = self._broadcasts.get(bid)
+        broadcast = self.ports.broadcasts.get(bid)
         if broadcast is None or broadcast.chat_id != message.chat_id:
             await self._say(message, CONFIRM_USAGE, steps, "usage")
             return
@@ -168,7 +145,7 @@ class BroadcastRequests:
                 return
             if broadcast.status != PENDING:
                 return  # confirmed already (another admin, or a repeated /confirm)
-            if self._clock.now() - broadcast.requested_at > CONFIRM_WITHIN_SECONDS:
+            if self.ports.clock.now() - broadcast.requested_at > CONFIRM_WITHIN_SECONDS:
                 await self._say(
                     message,
                     "⌛ That broadcast request expired; send /broadcast again.",
@@ -188,14 +165,14 @@ class BroadcastRequests:
             if frozen is None:
                 await self._say(message, NOT_COPYABLE, steps, "not-copyable")
                 return
-        people = self._roster.people()
+        people = self.ports.roster.people()
 
         async def start() -> bool:
-            started = self._broadcasts.start(
+            started = self.ports.broadcasts.start(
                 bid, len(people), confirmed_by=confirmer, frozen_message_id=frozen
             )
             if started:
-                self._metrics.count("BroadcastsStarted")
+                self.ports.metrics.count("BroadcastsStarted")
             return started
 
         if not await steps.once("started", start):
@@ -215,9 +192,9 @@ class BroadcastRequests:
         if confirmer is None:
             return ANONYMOUS_CONFIRM_REFUSED
         asker = broadcast.requested_by
-        if self._self_confirm or asker is None or asker.user_id != confirmer.user_id:
+        if self.ports.self_confirm or asker is None or asker.user_id != confirmer.user_id:
             return None
-        admins = await self._admins(broadcast.chat_id) if self._admins else frozenset()
+        admins = await self.ports.admins(broadcast.chat_id) if self.ports.admins else frozenset()
         count = len(admins | {confirmer.user_id})
         if count < 2:
             return None
@@ -226,7 +203,7 @@ class BroadcastRequests:
     async def _freeze(self, broadcast: Broadcast, source: int, message: ChatMessage) -> int | None:
         """The bot's own copy of the source, under the /confirm: what the jobs copy."""
         try:
-            return await self._telegram.copy_message(
+            return await self.ports.telegram.copy_message(
                 broadcast.chat_id,
                 broadcast.chat_id,
                 source,
@@ -237,7 +214,7 @@ class BroadcastRequests:
             return None
 
     async def _enqueue(self, bid: str, people: list[int]) -> bool:
-        self._jobs.enqueue_jobs([BroadcastJob(bid, person) for person in people])
+        self.ports.jobs.enqueue_jobs([BroadcastJob(bid, person) for person in people])
         return True
 
     # ------------------------------------------------------------------ /cancel
@@ -246,13 +223,13 @@ class BroadcastRequests:
         """The broadcast ``/cancel`` means: the one whose question it replies to, else every
         one of the group's that is running or still awaiting /confirm."""
         if replied_to is not None:
-            named = self._broadcasts.get(broadcast_id(chat_id, replied_to))
+            named = self.ports.broadcasts.get(broadcast_id(chat_id, replied_to))
             if named is not None and named.chat_id == chat_id:
                 return [named.broadcast_id]
-        now = self._clock.now()
+        now = self.ports.clock.now()
         return [
             item.broadcast_id
-            for item in self._broadcasts.active(chat_id)
+            for item in self.ports.broadcasts.active(chat_id)
             if item.status == RUNNING or now - item.requested_at <= CONFIRM_WITHIN_SECONDS
         ]
 
@@ -269,13 +246,13 @@ class BroadcastRequests:
         by = _actor(message)
 
         async def cancel() -> bool:
-            cancelled = self._broadcasts.cancel(bid, by)
+            cancelled = self.ports.broadcasts.cancel(bid, by)
             if cancelled:
-                self._metrics.count("BroadcastsCancelled")
+                self.ports.metrics.count("BroadcastsCancelled")
             return cancelled
 
         cancelled = await steps.once("cancelled", cancel)
-        state = self._broadcasts.get(bid)
+        state = self.ports.broadcasts.get(bid)
         if state is None:
             return
         await self._say(message, self._cancel_report(state, cancelled), steps, "cancel-note")
