@@ -16,9 +16,8 @@ from topicdesk.domain.commands.assign import ASSIGN
 from topicdesk.domain.commands.ban import BAN, UNBAN
 from topicdesk.domain.commands.base import Command, Invocation, Role
 from topicdesk.domain.commands.claim import CLAIM
-from topicdesk.domain.commands.close import CLOSE
+from topicdesk.domain.commands.close import CLOSE, REOPEN
 from topicdesk.domain.commands.info import INFO
-from topicdesk.domain.commands.reopen import REOPEN
 from topicdesk.domain.commands.unassign import UNASSIGN
 from topicdesk.domain.model import ChatMessage
 
