@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -10,7 +11,7 @@ from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import Reservation, Rule, next_tat
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
-from topicdesk.domain.ports import Booking, FailureRecord
+from topicdesk.domain.ports import Booking, FailureRecord, TelegramGateway
 from topicdesk.domain.widget import (
     CONNECTION_SECONDS,
     PageInfo,
@@ -146,6 +147,31 @@ class InMemoryMessageMap:
         return self.links.get(ref)
 
 
+def recorded(
+    port_method: Callable[..., Any], answer: Callable[[Any, dict[str, Any]], Any] = lambda *_: None
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """A fake's method for the port's ``port_method``: the call is bound to the port's own
+    signature (so a call that does not fit fails as it would against the adapter), recorded
+    under its parameter names with the defaults filled in and sequences as lists (``_record``:
+    it may be made to fail), then answered with ``answer(fake, arguments)``."""
+    name = port_method.__name__
+    signature = inspect.signature(port_method)
+
+    async def call(self: Any, *args: Any, **keywords: Any) -> Any:
+        bound = signature.bind(self, *args, **keywords)
+        bound.apply_defaults()
+        arguments = {
+            key: list(value) if isinstance(value, (list, tuple, range)) else value
+            for key, value in bound.arguments.items()
+            if key != "self"
+        }
+        self._record(name, **arguments)
+        return answer(self, arguments)
+
+    call.__name__ = name
+    return call
+
+
 @dataclass
 class Call:
     method: str
@@ -192,75 +218,24 @@ class FakeTelegram:
     def called(self, method: str) -> list[dict[str, Any]]:
         return [call.args for call in self.calls if call.method == method]
 
-    async def send_text(
-        self, chat_id: int, text: str, *, thread_id: int | None = None, reply_to: int | None = None
-    ) -> int:
-        self._record(
-            "send_text", chat_id=chat_id, text=text, thread_id=thread_id, reply_to=reply_to
-        )
-        return self._id()
-
-    async def copy_message(
-        self,
-        chat_id: int,
-        from_chat_id: int,
-        message_id: int,
-        *,
-        thread_id: int | None = None,
-        reply_to: int | None = None,
-    ) -> int:
-        self._record(
-            "copy_message",
-            chat_id=chat_id,
-            from_chat_id=from_chat_id,
-            message_id=message_id,
-            thread_id=thread_id,
-            reply_to=reply_to,
-        )
-        return self._id()
-
-    async def copy_messages(
-        self,
-        chat_id: int,
-        from_chat_id: int,
-        message_ids: Sequence[int],
-        *,
-        thread_id: int | None = None,
-    ) -> list[int]:
-        self._record(
-            "copy_messages",
-            chat_id=chat_id,
-            from_chat_id=from_chat_id,
-            message_ids=list(message_ids),
-            thread_id=thread_id,
-        )
-        return [self._id() for _ in message_ids]
-
-    async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
-        self._record("edit_text", chat_id=chat_id, message_id=message_id, text=text)
-
-    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
-        self._record("edit_caption", chat_id=chat_id, message_id=message_id, caption=caption)
-
-    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
-        self._record("react", chat_id=chat_id, message_id=message_id, emoji=emoji)
-
-    async def create_topic(self, chat_id: int, name: str) -> int:
-        self._record("create_topic", chat_id=chat_id, name=name)
+    def _new_thread(self) -> int:
         self.next_thread += 1
         return self.next_thread
 
-    async def close_topic(self, chat_id: int, thread_id: int) -> None:
-        self._record("close_topic", chat_id=chat_id, thread_id=thread_id)
-
-    async def reopen_topic(self, chat_id: int, thread_id: int) -> None:
-        self._record("reopen_topic", chat_id=chat_id, thread_id=thread_id)
-
-    async def delete_topic(self, chat_id: int, thread_id: int) -> None:
-        self._record("delete_topic", chat_id=chat_id, thread_id=thread_id)
-
-    async def leave_chat(self, chat_id: int) -> None:
-        self._record("leave_chat", chat_id=chat_id)
+    send_text = recorded(TelegramGateway.send_text, lambda fake, _: fake._id())
+    copy_message = recorded(TelegramGateway.copy_message, lambda fake, _: fake._id())
+    copy_messages = recorded(
+        TelegramGateway.copy_messages,
+        lambda fake, args: [fake._id() for _ in args["message_ids"]],
+    )
+    edit_text = recorded(TelegramGateway.edit_text)
+    edit_caption = recorded(TelegramGateway.edit_caption)
+    react = recorded(TelegramGateway.react)
+    create_topic = recorded(TelegramGateway.create_topic, lambda fake, _: fake._new_thread())
+    close_topic = recorded(TelegramGateway.close_topic)
+    reopen_topic = recorded(TelegramGateway.reopen_topic)
+    delete_topic = recorded(TelegramGateway.delete_topic)
+    leave_chat = recorded(TelegramGateway.leave_chat)
 
 
 class InMemoryStepLog:

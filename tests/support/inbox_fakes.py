@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from topicdesk.domain.inbox import Conversation, GroupInbox, Owner
+from topicdesk.domain.inbox.operators import TakeTelegram
+from topicdesk.domain.inbox.ports import InboxTelegram
 
-from tests.support.fakes import FakeTelegram
+from tests.support.fakes import FakeTelegram, recorded
 
 
 @dataclass
@@ -82,29 +83,11 @@ class InMemoryJobs:
         self.queued.append(chat_id)
 
 
-def _recorded(method: str, *names: str) -> Callable[..., Coroutine[Any, Any, None]]:
-    """A fake call that records its arguments under ``names`` (and may be made to fail)."""
-
-    async def call(self: FakeTelegram, *args: Any, **keywords: Any) -> None:
-        self._record(method, **dict(zip(names, args, strict=False)), **keywords)
-
-    return call
-
-
-@dataclass
 class InboxFakeTelegram(FakeTelegram):
-    """FakeTelegram with the inbox's calls."""
+    """FakeTelegram with the inbox's calls (no fields of its own)."""
 
-    edit_topic = _recorded("edit_topic", "chat_id", "thread_id", "name")
-    edit_counted = _recorded("edit_counted", "chat_id", "message_id", "text")
-    pin = _recorded("pin", "chat_id", "message_id")
-
-    async def send_card(
-        self, chat_id: int, thread_id: int, text: str, buttons: Sequence[tuple[str, str]]
-    ) -> int:
-        self._record(
-            "send_card", chat_id=chat_id, thread_id=thread_id, text=text, buttons=list(buttons)
-        )
-        return self._id()
-
-    answer_callback = _recorded("answer_callback", "query_id", "text")
+    edit_topic = recorded(InboxTelegram.edit_topic)
+    edit_counted = recorded(InboxTelegram.edit_counted)
+    pin = recorded(InboxTelegram.pin)
+    send_card = recorded(TakeTelegram.send_card, lambda fake, _: fake._id())
+    answer_callback = recorded(TakeTelegram.answer_callback)
