@@ -790,10 +790,25 @@ class World:
                 continue
             if key in MEDIA_KINDS and isinstance(value, FileRecord):
                 out[key] = value.to_json()
+            elif key in ("entities", "caption_entities"):
+                out[key] = self._with_mentioned_users(value)
             else:
                 out[key] = value
         if msg.reply_markup is not None:
             out["reply_markup"] = msg.reply_markup
+        return out
+
+    def _with_mentioned_users(self, entities: list[JSON]) -> list[JSON]:
+        """A text mention (``tg://user?id=``) carries the whole User, as Telegram's do; one
+        of a user Telegram does not know is no mention (plain text)."""
+        out: list[JSON] = []
+        for entity in entities:
+            if entity.get("type") == "text_mention":
+                uid = int(entity.get("user", {}).get("id", 0))
+                if uid not in self.users:
+                    continue
+                entity = {**entity, "user": self.render_user(uid)}
+            out.append(entity)
         return out
 
     def forward_origin_of(self, msg: Message) -> JSON:
