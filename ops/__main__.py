@@ -7,6 +7,7 @@ dlq purge --older-than 7d
 sessions show USER_ID
 sessions erase USER_ID       (everything about the person, and their topic; prints what went)
 secrets set-token            (reads the token without echo; or from stdin when piped)
+stats --since 7d             (the inbox: opened, closed, response and resolution times)
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from topicdesk.domain.routing import group_key, parse_update
 from infra.config import ConfigError, load_stage_config
 from ops.resources import ROOT, OpsError, StageResources, resolve
 from ops.sessions import sessions_erase
+from ops.stats import inbox_stats
 from ops.telegram import call
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -300,6 +302,9 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("user_id", type=int)
     secrets = area.add_parser("secrets").add_subparsers(dest="action", required=True)
     secrets.add_parser("set-token")
+    stats = area.add_parser("stats", help="the inbox's stats per operators' group")
+    stats.add_argument("--since", default="7d", help="7d, 24h, 90m, 2w")
+    stats.set_defaults(action="show")
     return root
 
 
@@ -330,6 +335,9 @@ def run(
             return sessions_erase(resources, out, args.user_id, token)
         case ("secrets", "set-token"):
             return secrets_set_token(resources, out, read_token)
+        case ("stats", "show"):
+            chats = _stage_config_value(args.stage, "operator_chat_ids")
+            return inbox_stats(resources, out, args.since, chats)
     raise OpsError(f"unknown command {args.area} {args.action}")
 
 
