@@ -58,6 +58,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FLOOD_POLICIES = ("hold", "drop")
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
@@ -219,30 +220,29 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
     limits = Limits(
         bot_per_second=limits_reader.required("botPerSecond", _positive_number),
         chat_per_second=limits_reader.required("chatPerSecond", _positive_number),
-        group_per_minute=limits_reader.required("groupPerMinute", _int_between(1, 20)),
-        person_burst=limits_reader.required("personBurst", _int_between(1, 1000)),
-        person_interval_seconds=limits_reader.required(
-            "personIntervalSeconds", _int_between(1, 86400)
-        ),
+        group_per_minute=limits_reader.required("groupPerMinute", _between(1, 20)),
+        person_burst=limits_reader.required("personBurst", _between(1, 1000)),
+        person_interval_seconds=limits_reader.required("personIntervalSeconds", _between(1, 86400)),
         flood_policy=limits_reader.required("floodPolicy", _one_of(_FLOOD_POLICIES)),
         # Longer waits are deferred (ChangeMessageVisibility), shorter ones slept: must stay
         # well inside the consumer's 30 s timeout.
-        max_wait_seconds=limits_reader.required("maxWaitSeconds", _number_between(0.1, 10)),
-        max_attempts=limits_reader.required("maxAttempts", _int_between(1, 100)),
+        max_wait_seconds=limits_reader.required(
+            "maxWaitSeconds", _between(0.1, 10, _positive_number)
+        ),
+        max_attempts=limits_reader.required("maxAttempts", _between(1, 100)),
         # First backoff after a genuine failure (doubling, capped by the consumer at 300 s).
-        retry_base_seconds=limits_reader.required("retryBaseSeconds", _int_between(1, 300)),
+        retry_base_seconds=limits_reader.required("retryBaseSeconds", _between(1, 300)),
         # Each message of copyMessages/sendMediaGroup and each createForumTopic spends the
         # group's 20/min (Telegram does not say how they count; false relaxes it).
         count_each_message=limits_reader.required("countEachMessage", _boolean),
         # Past it new people wait in line (held, never lost); a topic spends the group's budget,
         # so more than the group's messages an hour would only lengthen the line elsewhere.
-        new_topics_per_hour=limits_reader.optional("newTopicsPerHour", _int_between(1, 20 * 60))
-        or 60,
+        new_topics_per_hour=limits_reader.optional("newTopicsPerHour", _between(1, 20 * 60)) or 60,
     )
     # The consumer moves an update to the DLQ itself after maxAttempts genuine failures;
     # SQS's redrive (maxReceiveCount) is the backstop for crash loops, and rate-limit
     # deferrals also count as receives, so it must sit well above maxAttempts.
-    max_receive_count = reader.required("maxReceiveCount", _int_between(5, 1000))
+    max_receive_count = reader.required("maxReceiveCount", _between(5, 1000))
     if max_receive_count < 2 * limits.max_attempts:
         raise ConfigError(
             f"{where}: 'maxReceiveCount' ({max_receive_count}) must be at least twice "
@@ -258,14 +258,14 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         log_retention_days=reader.required("logRetentionDays", _retention_days),
         log_level=reader.required("logLevel", _one_of(("DEBUG", "INFO", "WARNING", "ERROR"))),
         # Lambda's MaximumConcurrency for SQS event sources is 2..1000.
-        consumer_max_concurrency=reader.required("consumerMaxConcurrency", _int_between(2, 1000)),
+        consumer_max_concurrency=reader.required("consumerMaxConcurrency", _between(2, 1000)),
         webhook_reserved_concurrency=reader.required(
-            "webhookReservedConcurrency", _int_between(1, 1000)
+            "webhookReservedConcurrency", _between(1, 1000)
         ),
         # Telegram's setWebhook max_connections is 1..100.
-        webhook_max_connections=reader.required("webhookMaxConnections", _int_between(1, 100)),
+        webhook_max_connections=reader.required("webhookMaxConnections", _between(1, 100)),
         oldest_message_alarm_seconds=reader.required(
-            "oldestMessageAlarmSeconds", _int_between(60, 14 * 86400)
+            "oldestMessageAlarmSeconds", _between(60, 14 * 86400)
         ),
         max_receive_count=max_receive_count,
         # Without a setting, the product's own defaults (topicdesk.contract).
@@ -277,12 +277,11 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         assets_bucket=assets_bucket,
         webhook_registration_revision=reader.optional("webhookRegistrationRevision", _text) or "1",
         # A person's data is kept this long after their last message (up to ten years).
-        session_retention_days=reader.optional("sessionRetentionDays", _int_between(1, 3650))
-        or 365,
+        session_retention_days=reader.optional("sessionRetentionDays", _between(1, 3650)) or 365,
         new_person_challenge=reader.optional("newPersonChallenge", _boolean) or False,
         inbox=reader.optional("inbox", _boolean) in (None, True),  # on unless turned off
         business_hours=reader.optional("businessHours", _business_hours) or "",
-        sla_minutes=reader.optional("slaMinutes", _int_between(1, 7 * 24 * 60)) or 15,
+        sla_minutes=reader.optional("slaMinutes", _between(1, 7 * 24 * 60)) or 15,
         away_message=reader.optional("awayMessage", _non_empty_text) or "",
     )
     _check_webhook_settings(where, config)  # after each value was checked on its own
@@ -316,11 +315,16 @@ def _as_int(what: str, value: Any) -> int:
     raise ConfigError(f"{what} must be an integer, got {value!r}")
 
 
-def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
-    def parse(what: str, value: Any) -> int:
-        number = _as_int(what, value)
+def _between(low: N, high: N, read: Callable[[str, Any], N] = _as_int) -> Callable[[str, Any], N]:
+    """``read`` (an integer unless told), then checked against the bounds."""
+
+    def parse(what: str, value: Any) -> N:
+        number = read(what, value)
         if not low <= number <= high:
-            raise ConfigError(f"{what} must be between {low} and {high}, got {number}")
+            shown = "g" if isinstance(number, float) else ""  # 0.1 and 10, not 10.0
+            raise ConfigError(
+                f"{what} must be between {low:{shown}} and {high:{shown}}, got {number:{shown}}"
+            )
         return number
 
     return parse
@@ -336,16 +340,6 @@ def _positive_number(what: str, value: Any) -> float:
     if not number > 0:
         raise ConfigError(f"{what} must be a positive number, got {value!r}")
     return number
-
-
-def _number_between(low: float, high: float) -> Callable[[str, Any], float]:
-    def parse(what: str, value: Any) -> float:
-        number = _positive_number(what, value)
-        if not low <= number <= high:
-            raise ConfigError(f"{what} must be between {low:g} and {high:g}, got {number:g}")
-        return number
-
-    return parse
 
 
 def _retention_days(what: str, value: Any) -> int:
