@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Coroutine, Sequence
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -41,26 +42,20 @@ def _job(body: str) -> BroadcastJob | None:
         return None
 
 
+@dataclass(kw_only=True, eq=False)  # a service: equal only to itself
 class Worker:
     """Built once per container, on the container's long-lived event loop."""
 
-    def __init__(
-        self,
-        *,
-        loop: asyncio.AbstractEventLoop,
-        app: RelayApplication,
-        broadcasts: BroadcastService,
-        step_log: StepLog,
-        persistence: BasePersistenceLayer,
-        inbox: InboxWork | None = None,
-    ) -> None:
-        self._loop = loop
-        self._inbox = inbox
-        """The inbox's refresh jobs (``topicdesk.runtime.inbox``)."""
-        self._app = app
-        self._broadcasts = broadcasts
-        self._step_log = step_log
-        self._followers: Sequence[dict[str, Any]] = ()
+    loop: asyncio.AbstractEventLoop
+    app: RelayApplication
+    broadcasts: BroadcastService
+    step_log: StepLog
+    persistence: InitVar[BasePersistenceLayer]
+    inbox: InboxWork | None = None
+    """The inbox's refresh jobs (``topicdesk.runtime.inbox``)."""
+    _followers: Sequence[dict[str, Any]] = field(default=(), init=False)
+
+    def __post_init__(self, persistence: BasePersistenceLayer) -> None:
         self._idempotency = IdempotencyConfig(
             event_key_jmespath="update_id",
             expires_after_seconds=IDEMPOTENCY_SECONDS,
@@ -82,33 +77,33 @@ class Worker:
 
     def _process(self, update: dict[str, Any]) -> dict[str, bool]:
         logger.set_correlation_id(str(update.get("update_id")))
-        steps = Steps.load(self._step_log, f"update#{update['update_id']}")
-        self._run(steps, self._app.process(update, steps, self._followers))
+        steps = Steps.load(self.step_log, f"update#{update['update_id']}")
+        self._run(steps, self.app.process(update, steps, self._followers))
         return {"ok": True}
 
     def job(self, body: str) -> None:
         """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
-        if self._inbox is not None and self._inbox.take(body):
+        if self.inbox is not None and self.inbox.take(body):
             return
         job = _job(body)
         if job is None:
             raise MalformedUpdate("the queued body is neither a Telegram update nor a job")
-        steps = Steps.load(self._step_log, job.step_key)
-        self._run(steps, self._broadcasts.deliver(job, steps))
+        steps = Steps.load(self.step_log, job.step_key)
+        self._run(steps, self.broadcasts.deliver(job, steps))
 
     def give_up(self, body: str) -> None:
         """A record goes to the DLQ: a broadcast job is counted as failed in its broadcast
         (so the final report still comes); an update needs nothing here."""
         job = _job(body)
         if job is not None:
-            steps = Steps.load(self._step_log, job.step_key)
-            self._run(steps, self._broadcasts.give_up(job, steps))
+            steps = Steps.load(self.step_log, job.step_key)
+            self._run(steps, self.broadcasts.give_up(job, steps))
 
     def _run(self, steps: Steps, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work``; when it fails, what it did that is kept only in memory is written
         first, so the retry resumes after it."""
         try:
-            self._loop.run_until_complete(work)
+            self.loop.run_until_complete(work)
         except BaseException:
-            self._loop.run_until_complete(steps.flush())
+            self.loop.run_until_complete(steps.flush())
             raise
