@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from topicdesk.adapters.dynamodb import DynamoMessageMap, DynamoSessionRepository
+from topicdesk.adapters.dynamodb.erasure import DynamoPersonData
 from topicdesk.adapters.dynamodb.sessions import BELONGINGS_SLACK_SECONDS
 from topicdesk.contract import DATA_TABLE
 from topicdesk.domain.model import MessageRef, Person
@@ -74,3 +75,33 @@ def test_message_links_expire_with_a_short_retention_and_point_from_the_person(
     assert links.peer(MessageRef(-1001, 900)) == MessageRef(501, 10)
     links.link(MessageRef(-1001, 5), MessageRef(-1001, 6))  # operators' own: no person
     assert not [i for i in data.scan()["Items"] if i[PK] == "PERSON#-1001"]
+
+
+def test_erasing_finds_what_other_features_keep_about_the_person(data: Any) -> None:
+    """The inbox's conversation record (in the group's partition) and anything kept in the
+    person's own partition (a new person's question) go with them; others' stay."""
+    limits = boto3.resource("dynamodb", region_name="us-east-1").Table("t-limits")
+    sessions = DynamoSessionRepository(data)
+    for user in (501, 502):
+        sessions.claim_topic_creation(Person(user, "P"), -1001, "me", 1.0, 30)
+        sessions.attach_topic(user, -1001, user - 400, "me")
+        data.put_item(Item={PK: "INBOX#-1001", SK: f"CONV#{user}", "state": "new"})
+        data.put_item(Item={PK: f"PERSON#{user}", SK: "CHALLENGE", "answer": "cat"})
+    data.put_item(Item={PK: "INBOX#-1001", SK: "GROUP", "dirty": True})
+    erased = DynamoPersonData(data, limits)
+    assert erased.erase_belongings(501) == {
+        "message_links": 0,
+        "other": 1,
+        "limiter_keys": 0,
+        "inbox": 1,
+    }
+    assert erased.erase_anchors(501) == {"session": 1, "topic_index": 1, "roster": 1}
+    left = {(i[PK], i[SK]) for i in data.scan()["Items"]}
+    assert not [key for key in left if "501" in f"{key[0]} {key[1]}" or key[0].endswith("#101")]
+    assert {
+        ("INBOX#-1001", "CONV#502"),
+        ("PERSON#502", "CHALLENGE"),
+        ("INBOX#-1001", "GROUP"),
+    } <= left
+    assert data.get_item(Key={PK: "SHARD#-1001", SK: "COUNT"})["Item"]["people"] == 1
+    assert erased.erase_anchors(501) == {"roster": 0}  # again: nothing left, no error

@@ -145,6 +145,7 @@ def test_erase_removes_everything_about_the_person_and_nothing_else() -> None:
         "topic_index": 1,
         "message_links": 1,
         "dead_letters": 2,
+        "inbox": 0,
         "limiter_keys": 2,
         "other": 0,
     }

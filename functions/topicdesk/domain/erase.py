@@ -1,9 +1,10 @@
 """Erasing a person on request (``/forget`` in their topic, or ``ops sessions erase``).
 
 Everything stored about the person goes: their session, roster entry and topic index, their
-message maps, dead letters that carry their updates (with the failure journal and step
-records of each), the shared limiter's keys about them, anything else in their partition;
-and their forum topic is deleted. What was there is counted per kind and reported.
+message maps, the inbox's record of their conversation, dead letters that carry their updates
+(with the failure journal and step records of each), the shared limiter's keys about them,
+anything else in their partition (a new person's question, say); and their forum topic is
+deleted. What was there is counted per kind and reported.
 
 The order makes it resumable and idempotent: the topic first (while the session still says
 which it is), then what hangs off the person, then the anchors (session, topic index) last,
@@ -31,6 +32,7 @@ KINDS = (
     "topic_index",
     "message_links",
     "dead_letters",
+    "inbox",
     "limiter_keys",
     "other",
 )

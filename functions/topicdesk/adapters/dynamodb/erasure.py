@@ -4,7 +4,8 @@ by a query on one partition, never a scan.
 - the person's partition ``PERSON#<user>``: the session, and a pointer per message map link
   (``topicdesk.adapters.dynamodb.messages``) to the two map items it stands for; anything else
   stored there is erased too (counted as ``other``);
-- the topic index and roster entry, from the session's own keys;
+- the topic index, roster entry and the inbox's conversation record (``INBOX#<chat>`` /
+  ``CONV#<user>``), from the session's own keys;
 - dead letters: the archive's one partition (``DEAD``), matched by the domain; each with its
   failure journal (``FAIL#<update>``) and step records (``STEPS#dead#<id>``,
   ``STEPS#update#<update>``);
@@ -24,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from topicdesk.adapters.dynamodb import common
 from topicdesk.adapters.dynamodb.dead_letters import DynamoDeadLetterArchive
+from topicdesk.adapters.dynamodb.inbox import conversation_key
 from topicdesk.adapters.dynamodb.messages import MAP_PREFIX, MAP_SK, map_key
 from topicdesk.adapters.dynamodb.sessions import (
     person_partition,
@@ -77,7 +79,10 @@ class DynamoPersonData:
                 batch.delete_item(Key=key)
 
     def erase_belongings(self, user_id: int) -> dict[str, int]:
-        counts = {"message_links": 0, "other": 0, "limiter_keys": 0}
+        counts = {"message_links": 0, "other": 0, "limiter_keys": 0, "inbox": 0}
+        topic = self._topic(self._session(user_id))
+        if topic is not None:  # the inbox's record of their conversation, in the group's
+            counts["inbox"] = self._delete_one(self._table, conversation_key(topic[0], user_id))
         query: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": person_partition(user_id)},
@@ -106,10 +111,15 @@ class DynamoPersonData:
                 break
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         for key in person_keys(user_id):
-            with common.storage_errors():
-                old = self._limits.delete_item(Key={"pk": key}, ReturnValues="ALL_OLD")
-            counts["limiter_keys"] += 1 if old.get("Attributes") else 0
+            counts["limiter_keys"] += self._delete_one(self._limits, {"pk": key})
         return counts
+
+    @staticmethod
+    def _delete_one(table: Any, key: Key) -> int:
+        """1 if the item was there."""
+        with common.storage_errors():
+            old = table.delete_item(Key=key, ReturnValues="ALL_OLD")
+        return 1 if old.get("Attributes") else 0
 
     # ------------------------------------------------------------------ dead letters
 
