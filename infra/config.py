@@ -277,9 +277,6 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         assets_bucket=assets_bucket,
         webhook_registration_revision=reader.optional("webhookRegistrationRevision", _text) or "1",
         # A person's data is kept this long after their last message (up to ten years).
-        session_retention_days=reader.optional("sessionRetentionDays", _int_between(1, 3650))
-        or 365,
-        # A person's data is kept this long after their last message (up to ten years).
         session_retention_days=reader.optional("sessionRetentionDays", _between(1, 3650)) or 365,
         new_person_challenge=reader.optional("newPersonChallenge", _boolean) or False,
         inbox=reader.optional("inbox", _boolean) in (None, True),  # on unless turned off
