@@ -131,6 +131,16 @@ def _api_url(env: Mapping[str, str]) -> str:
     return (env.get(Env.TELEGRAM_API_URL, "").strip() or DEFAULT_TELEGRAM_API_URL).rstrip("/")
 
 
+def _https_url(env: Mapping[str, str], name: str) -> str | None:
+    """An optional endpoint URL (http only for the local stage's emulated API Gateway)."""
+    raw = env.get(name, "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise SettingsError(f"{name}: {raw!r} is not an http(s) URL")
+    return raw
+
+
 def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
     return os.environ if env is None else env
 
@@ -221,6 +231,9 @@ class ConsumerSettings:
     data_table: str
     idempotency_table: str
     greeting: str
+    widget_connections_url: str | None = None
+    """The WebSocket API's management endpoint; set (by the stack) exactly when the stage has
+    widget projects. None: no widget, and a widget record fails into the DLQ."""
     admin_user_ids: tuple[int, ...] = ()
     """Admins besides the operators' groups' Telegram administrators (the stage's list)."""
     new_person_challenge: bool = False
@@ -247,6 +260,7 @@ class ConsumerSettings:
             data_table=_required(env, Env.DATA_TABLE),
             idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
+            widget_connections_url=_https_url(env, Env.WIDGET_CONNECTIONS_URL),
             admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
             new_person_challenge=_bool(env, Env.NEW_PERSON_CHALLENGE, False),
             inbox=_bool(env, Env.INBOX, False),

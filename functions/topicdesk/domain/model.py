@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+VISITOR_ID_BASE = 2**60
+"""A web widget visitor's ``user_id`` is at least this (``topicdesk.domain.relay.visitors``):
+Telegram's user ids have at most 52 significant bits, so the two never meet."""
+
 
 @dataclass(frozen=True)
 class Person:
-    """Someone who writes to the bot in a private chat."""
+    """Someone who writes to the bot in a private chat, or a web widget visitor (a widget
+    session: ``is_visitor``)."""
 
     user_id: int
     first_name: str
@@ -16,6 +21,11 @@ class Person:
     username: str | None = None
     language_code: str | None = None
     is_bot: bool = False
+
+    @property
+    def is_visitor(self) -> bool:
+        """A web widget session, not a Telegram user: reached through the widget only."""
+        return self.user_id >= VISITOR_ID_BASE
 
     @property
     def full_name(self) -> str:

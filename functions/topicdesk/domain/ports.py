@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -119,6 +119,15 @@ class TelegramGateway(Protocol):
 
     async def administrators(self, chat_id: int) -> list[int]:
         """The user ids of the chat's administrators (people, not bots)."""
+        ...
+
+
+class ConnectionPush(Protocol):
+    """API Gateway's management API: a frame to one open widget connection."""
+
+    async def post(self, connection_id: str, frame: Mapping[str, Any]) -> bool:
+        """Send ``frame`` (a JSON object); False when the connection is gone (closed without
+        ``$disconnect`` yet). Raises ``TransientFailure`` otherwise."""
         ...
 
 

@@ -17,6 +17,9 @@ def topic_name(person: Person) -> str:
 
 
 def contact_card(person: Person) -> str:
+    if person.is_visitor:  # a web widget session; its first card has the page too
+        language = person.language_code or "unknown"
+        return f"🌐 {person.full_name}\nchannel: web widget\nlanguage: {language}"
     lines = [f"👤 {person.full_name}"]
     lines.append(f"@{person.username}" if person.username else "no @username")
     lines.append(f"id: {person.user_id}")
@@ -64,6 +67,19 @@ COMMAND_REFUSED = "⛔ /{command} is for the group's admins."
 COMMAND_REFUSED_ANONYMOUS = (
     "⛔ /{command} is for the group's admins, and a message sent as the group cannot be traced "
     "to one: turn off “Remain anonymous” (or send as yourself) to run it."
+)
+
+# The web widget's visitors (topicdesk.domain.relay.visitors).
+VISITOR_CARD = (
+    "🌐 {name}\nchannel: web widget\ne-mail: {email}\npage: {url}\nbrowser: {browser}\n"
+    "language: {language}"
+)
+NOT_DELIVERED_TO_VISITOR = (
+    "⚠️ Not delivered: a web visitor can receive text only; this {kind} message was not sent."
+)
+KEPT_FOR_VISITOR = "📥 {name} is not on the page now: kept, and shown when they come back."
+VISITOR_SESSION_GONE = (
+    "⚠️ Not delivered: {name}'s web session has ended (30 days without a message, or erased)."
 )
 
 TO_PERSON_CLOSED = (

@@ -20,12 +20,13 @@ from collections.abc import Sequence
 
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
-from topicdesk.domain.errors import RecipientBlocked, RejectedByTelegram
+from topicdesk.domain.errors import RecipientBlocked, RejectedByTelegram, TopicdeskError
 from topicdesk.domain.inbox import Inbox
 from topicdesk.domain.inbox.operators import TakeButton, TakeTelegram
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.ports import (
     Clock,
+    ConnectionPush,
     FloodGate,
     MessageMap,
     Metrics,
@@ -45,9 +46,16 @@ from topicdesk.domain.relay.inbound import PersonToTopic
 from topicdesk.domain.relay.newcomers import NewTopicCap, WaitingLine
 from topicdesk.domain.relay.outbound import TopicToPerson
 from topicdesk.domain.relay.topics import ShardPicker, Topics
+from topicdesk.domain.relay.visitors import VisitorRelay
 from topicdesk.domain.steps import Steps
+from topicdesk.domain.widget import WidgetConversations, WidgetRecord
 
-__all__ = ["Relay", "RelaySettings", "ShardPicker"]
+__all__ = ["Relay", "RelaySettings", "ShardPicker", "WidgetNotConfigured"]
+
+
+class WidgetNotConfigured(TopicdeskError):
+    """A widget record, but the consumer has no widget (its connections endpoint is not
+    set): it fails until the DLQ keeps it, and on-call sees it there."""
 
 
 class Relay:
@@ -64,6 +72,8 @@ class Relay:
         flood_gate: FloodGate | None = None,
         greetings: FloodGate | None = None,
         broadcasts: BroadcastService | None = None,
+        widget: WidgetConversations | None = None,
+        push: ConnectionPush | None = None,
         commands: Registry | None = None,
         new_topic_budget: TatStore | None = None,
         waiting_line: WaitingLine | None = None,
@@ -96,7 +106,16 @@ class Relay:
             self._inbound.challenge = Challenge(
                 self._ctx, self._topics, challenges, buttons, flood_gate
             )
-        self._outbound = TopicToPerson(self._ctx, self._topics, commands or Registry(), broadcasts)
+        # The web widget's visitors: with its store and connections (both), else none.
+        self._visitors = (
+            VisitorRelay(self._ctx, self._topics, widget, push)
+            if widget is not None and push is not None
+            else None
+        )
+        self._topics.visitors = self._visitors
+        self._outbound = TopicToPerson(
+            self._ctx, self._topics, commands or Registry(), broadcasts, self._visitors
+        )
 
     @property
     def operator_chat_ids(self) -> tuple[int, ...]:
@@ -110,6 +129,12 @@ class Relay:
     ) -> None:
         """A person's message (and the messages that ride along with it in one call)."""
         await self._inbound.messages(run, steps or Steps())
+
+    async def visitor_message(self, record: WidgetRecord, steps: Steps | None = None) -> None:
+        """A web widget visitor's message (``WidgetRecord`` from the updates queue)."""
+        if self._visitors is None:
+            raise WidgetNotConfigured("a widget record reached a relay without the widget")
+        await self._visitors.message(record, steps or Steps())
 
     async def private_edit(self, message: ChatMessage, steps: Steps | None = None) -> None:
         """A person edited a message: mirror the edit on its copy in the topic."""

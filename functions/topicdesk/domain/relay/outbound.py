@@ -20,6 +20,7 @@ from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, MessageRef, Session
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
 from topicdesk.domain.relay.topics import Topics
+from topicdesk.domain.relay.visitors import VisitorRelay
 from topicdesk.domain.steps import Steps
 
 BROADCAST_COMMANDS = frozenset({"broadcast", "confirm", "cancel"})
@@ -33,11 +34,13 @@ class TopicToPerson:
         topics: Topics,
         commands: Registry,
         broadcasts: BroadcastService | None,
+        visitors: VisitorRelay | None = None,
     ) -> None:
         self._ctx = ctx
         self._topics = topics
         self._commands = commands
         self._broadcasts = broadcasts
+        self._visitors = visitors
 
     async def messages(self, run: Sequence[ChatMessage], steps: Steps) -> None:
         """A message in an operators' group: answers in a person's topic go to the person.
@@ -66,6 +69,10 @@ class TopicToPerson:
                     MessageRef(message.chat_id, ack_id),
                 )
             )
+            return
+        if session.person.is_visitor:  # a web widget visitor: pushed, or kept for later
+            if self._visitors is not None and await self._visitors.answer(session, message, steps):
+                await steps.once("receipt", lambda: self._receipt(message))
             return
         album = self._album(run)
         outcome = await steps.once("deliver", lambda: self._deliver(session, album))

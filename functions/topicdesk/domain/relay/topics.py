@@ -30,6 +30,10 @@ class CardPoster(Protocol):
     async def post_card(self, session: Session, text: str) -> int: ...
 
 
+class VisitorNotices(Protocol):
+    async def tell(self, session: Session, text: str) -> bool: ...
+
+
 class ShardPicker:
     """Chooses the operators' group for a new person: the one with the most headroom under its
     20/min limit right now (the shortest queue in the shared limiter), then the one hosting
@@ -63,6 +67,8 @@ class Topics:
         self, ctx: RelayContext, shards: ShardPicker, cap: NewTopicCap | None = None
     ) -> None:
         self._ctx = ctx
+        self.visitors: VisitorNotices | None = None
+        """How web widget visitors are told things (set by the relay when it has a widget)."""
         self._shards = shards
         self._cap = cap
         self.cards: CardPoster | None = None
@@ -79,13 +85,14 @@ class Topics:
         user_id = self._ctx.sessions.user_for_topic(message.chat_id, message.thread_id)
         return self._ctx.sessions.get(user_id) if user_id is not None else None
 
-    async def ensure(self, person: Person, steps: Steps) -> Session:
-        """The person's session with a topic and a contact card, created race-free."""
+    async def ensure(self, person: Person, steps: Steps, card: str | None = None) -> Session:
+        """The person's session with a topic and a contact card (``card``, else the person's
+        own), created race-free."""
         session = self._ctx.sessions.get(person.user_id)
         if session is None or not session.has_topic:
             session = await self._create(person, session, steps)
         if not session.card_posted:
-            await self._post_card(session, steps)
+            await self._post_card(session, steps, card)
             session = session.with_changes(card_posted=True)
         return session
 
@@ -126,16 +133,18 @@ class Topics:
         assert current is not None and current.has_topic
         return current
 
-    async def _post_card(self, session: Session, steps: Steps) -> None:
+    async def _post_card(self, session: Session, steps: Steps, card: str | None) -> None:
         assert session.thread_id is not None
         ctx = self._ctx
 
         async def post() -> int:
             if self.cards is not None:
-                return await self.cards.post_card(session, texts.contact_card(session.person))
+                return await self.cards.post_card(
+                    session, card or texts.contact_card(session.person)
+                )
             return await ctx.telegram.send_text(
                 session.operator_chat_id,
-                texts.contact_card(session.person),
+                card or texts.contact_card(session.person),
                 thread_id=session.thread_id,
             )
 
@@ -222,7 +231,10 @@ class Topics:
         return int(note_id)
 
     async def tell_person(self, session: Session, text: str) -> bool:
-        """A notice to the person; False (and marked) when they blocked the bot."""
+        """A notice to the person; False (and marked) when they blocked the bot. A web
+        visitor is told through the widget (False: their session has ended)."""
+        if session.person.is_visitor:
+            return await self.visitors.tell(session, text) if self.visitors else False
         try:
             await self._ctx.telegram.send_text(session.user_id, text)
         except RecipientBlocked:
