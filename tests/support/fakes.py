@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -147,6 +148,17 @@ class InMemoryMessageMap:
         return self.links.get(ref)
 
 
+def _keyword_options(
+    port_method: Callable[..., Any], signature: inspect.Signature
+) -> dict[str, list[str]]:
+    """The port's ``**keywords: Unpack[SomeTypedDict]`` parameters and their keys."""
+    bundled = [p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD]
+    if not bundled:
+        return {}
+    hints = typing.get_type_hints(port_method, include_extras=True)
+    return {name: list(typing.get_args(hints[name])[0].__annotations__) for name in bundled}
+
+
 def recorded(
     port_method: Callable[..., Any], answer: Callable[[Any, dict[str, Any]], Any] = lambda *_: None
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -156,6 +168,7 @@ def recorded(
     it may be made to fail), then answered with ``answer(fake, arguments)``."""
     name = port_method.__name__
     signature = inspect.signature(port_method)
+    options = _keyword_options(port_method, signature)
 
     async def call(self: Any, *args: Any, **keywords: Any) -> Any:
         bound = signature.bind(self, *args, **keywords)
@@ -163,8 +176,10 @@ def recorded(
         arguments = {
             key: list(value) if isinstance(value, (list, tuple, range)) else value
             for key, value in bound.arguments.items()
-            if key != "self"
+            if key != "self" and key not in options
         }
+        for group, names in options.items():  # **where: Unpack[Placement], each key shown
+            arguments.update({key: bound.arguments[group].get(key) for key in names})
         self._record(name, **arguments)
         return answer(self, arguments)
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, Unpack
 
 from telegram import (
     Bot,
@@ -50,7 +50,7 @@ from topicdesk.domain.errors import (
     Unauthorized,
 )
 from topicdesk.domain.limiter import Spend
-from topicdesk.domain.ports import Metrics, Throttle
+from topicdesk.domain.ports import InTopic, Metrics, Placement, Throttle
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -191,38 +191,18 @@ class PtbTelegramGateway:
         # A deleted reply target must not cost the message itself.
         return ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
 
-    async def send_text(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        thread_id: int | None = None,
-        reply_to: int | None = None,
-    ) -> int:
-        return await self._one_message("send_message", (chat_id, text), thread_id, reply_to)
+    async def send_text(self, chat_id: int, text: str, **where: Unpack[Placement]) -> int:
+        return await self._one_message("send_message", (chat_id, text), where)
 
     async def copy_message(
-        self,
-        chat_id: int,
-        from_chat_id: int,
-        message_id: int,
-        *,
-        thread_id: int | None = None,
-        reply_to: int | None = None,
+        self, chat_id: int, from_chat_id: int, message_id: int, **where: Unpack[Placement]
     ) -> int:
-        return await self._one_message(
-            "copy_message", (chat_id, from_chat_id, message_id), thread_id, reply_to
-        )
+        return await self._one_message("copy_message", (chat_id, from_chat_id, message_id), where)
 
-    async def _one_message(
-        self,
-        method: str,
-        args: tuple[int | str, ...],
-        thread_id: int | None,
-        reply_to: int | None,
-    ) -> int:
+    async def _one_message(self, method: str, args: tuple[int | str, ...], where: Placement) -> int:
         """A call that sends one message (into a topic, as a reply) to ``args[0]``: its id.
         The method is looked up on the Bot at call time (a rotated token rebuilds the Bot)."""
+        thread_id, reply_to = where.get("thread_id"), where.get("reply_to")
 
         def send() -> Awaitable[Message | MessageId]:
             bound: Callable[..., Awaitable[Message | MessageId]] = getattr(self._bot, method)
@@ -232,13 +212,9 @@ class PtbTelegramGateway:
         return sent.message_id
 
     async def copy_messages(
-        self,
-        chat_id: int,
-        from_chat_id: int,
-        message_ids: Sequence[int],
-        *,
-        thread_id: int | None = None,
+        self, chat_id: int, from_chat_id: int, message_ids: Sequence[int], **where: Unpack[InTopic]
     ) -> list[int]:
+        thread_id = where.get("thread_id")
         copied = await self._call(
             lambda: self._bot.copy_messages(
                 chat_id, from_chat_id, list(message_ids), message_thread_id=thread_id

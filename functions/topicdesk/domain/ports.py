@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
 
 from topicdesk.domain.limiter import Reservation, Rule, Spend
 from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session
@@ -68,35 +68,31 @@ class MessageMap(Protocol):
     def peer(self, ref: MessageRef) -> MessageRef | None: ...
 
 
+class InTopic(TypedDict, total=False):
+    """Where messages go in their chat (absent or None: General)."""
+
+    thread_id: int | None
+    """The forum topic."""
+
+
+class Placement(InTopic, total=False):
+    """Where a message goes in its chat, and what it answers (absent or None: nothing)."""
+
+    reply_to: int | None
+    """The message it answers (sent anyway if that one is gone)."""
+
+
 class TelegramGateway(Protocol):
     """The Bot API calls the relay makes. Raises domain errors only."""
 
-    async def send_text(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        thread_id: int | None = None,
-        reply_to: int | None = None,
-    ) -> int: ...
+    async def send_text(self, chat_id: int, text: str, **where: Unpack[Placement]) -> int: ...
 
     async def copy_message(
-        self,
-        chat_id: int,
-        from_chat_id: int,
-        message_id: int,
-        *,
-        thread_id: int | None = None,
-        reply_to: int | None = None,
+        self, chat_id: int, from_chat_id: int, message_id: int, **where: Unpack[Placement]
     ) -> int: ...
 
     async def copy_messages(
-        self,
-        chat_id: int,
-        from_chat_id: int,
-        message_ids: Sequence[int],
-        *,
-        thread_id: int | None = None,
+        self, chat_id: int, from_chat_id: int, message_ids: Sequence[int], **where: Unpack[InTopic]
     ) -> list[int]: ...
 
     async def edit_text(self, chat_id: int, message_id: int, text: str) -> None: ...
