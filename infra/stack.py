@@ -59,7 +59,10 @@ class TopicdeskStack(cdk.Stack):
             updates_queue=self.pipeline.updates_queue,
             dead_letter_queue=self.pipeline.dead_letter_queue,
             parking_queue=self.pipeline.parking_queue,
-            functions=self.functions,
+            functions=(  # the inbox's schedule function is alarmed like every other
+                *self.functions,
+                *([self.inbox_schedules.function] if self.inbox_schedules else []),
+            ),
             consumer=self.pipeline.consumer,
             dlq_processor=self.pipeline.dlq_processor,
             webhook=self.ingress.webhook,

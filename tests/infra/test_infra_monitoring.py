@@ -19,7 +19,7 @@ from infra.monitoring import (
 from tests.infra.infra_synth import Synth
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_FUNCTIONS = ("webhook", "consumer", "dlq-processor")
+APP_FUNCTIONS = ("webhook", "consumer", "dlq-processor", "inbox-schedule")
 
 
 def alarms(real: Synth) -> dict[str, dict[str, Any]]:
