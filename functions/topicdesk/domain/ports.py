@@ -294,6 +294,13 @@ class Throttle(Protocol):
 # ---------------------------------------------------------------------- broadcasts
 
 
+class Confirmation(TypedDict, total=False):
+    """What ``/confirm`` adds to a broadcast (absent or None: not known)."""
+
+    confirmed_by: Actor | None
+    frozen_message_id: int | None
+
+
 class BroadcastRepository(Protocol):
     def create(self, broadcast: Broadcast) -> bool:
         """Store a new request; False (nothing written) if its id exists already."""
@@ -305,14 +312,7 @@ class BroadcastRepository(Protocol):
         """The group's broadcasts that are pending or running (one partition, no scan)."""
         ...
 
-    def start(
-        self,
-        broadcast_id: str,
-        total: int,
-        *,
-        confirmed_by: Actor | None = None,
-        frozen_message_id: int | None = None,
-    ) -> bool:
+    def start(self, broadcast_id: str, total: int, **confirmation: Unpack[Confirmation]) -> bool:
         """pending -> running with its total, confirmer and frozen copy; False if it was
         not pending."""
         ...

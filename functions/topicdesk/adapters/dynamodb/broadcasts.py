@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 from topicdesk.adapters.dynamodb import common
 from topicdesk.adapters.dynamodb.sessions import ROSTER_PARTITIONS
 from topicdesk.domain.broadcast import Actor, Broadcast
 from topicdesk.domain.broadcast.model import CANCELLED, DONE, PENDING, PROGRESS_STEPS, RUNNING
+from topicdesk.domain.ports import Confirmation
 
 
 class DynamoRoster:
@@ -110,16 +111,10 @@ class DynamoBroadcastRepository:
             and item.get("broadcast_id")
         ]
 
-    def start(
-        self,
-        broadcast_id: str,
-        total: int,
-        *,
-        confirmed_by: Actor | None = None,
-        frozen_message_id: int | None = None,
-    ) -> bool:
+    def start(self, broadcast_id: str, total: int, **confirmation: Unpack[Confirmation]) -> bool:
         fields: dict[str, Any] = {"status": RUNNING, "total": total}
-        fields.update(_actor_fields("confirmed_by", confirmed_by))
+        fields.update(_actor_fields("confirmed_by", confirmation.get("confirmed_by")))
+        frozen_message_id = confirmation.get("frozen_message_id")
         if frozen_message_id is not None:
             fields["frozen_message_id"] = frozen_message_id
         return self._transition(broadcast_id, fields, (PENDING,))
