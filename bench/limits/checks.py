@@ -6,13 +6,13 @@ checks it.
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
-from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
+
+from local.reliability.checker import check_chat
 
 #: Telegram's documented limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits):
 #: ~30 messages/s per bot, 20 messages/min per group (1/s per private chat is not binding here).
@@ -48,38 +48,14 @@ class Delivery:
         )
 
 
-def longest_increasing(values: Sequence[int]) -> int:
-    """Length of the longest strictly increasing subsequence (patience sorting)."""
-    tails: list[int] = []
-    for value in values:
-        at = bisect.bisect_left(tails, value)
-        if at == len(tails):
-            tails.append(value)
-        else:
-            tails[at] = value
-    return len(tails)
-
-
 def check_conversation(sent: Sequence[str], arrived: Iterable[str]) -> Delivery:
     """One conversation: ``sent`` in sending order (distinct texts), ``arrived`` in arrival
-    order (other texts, e.g. a contact card, are ignored)."""
-    position = {text: index for index, text in enumerate(sent)}
-    if len(position) != len(sent):
+    order (other texts, e.g. a contact card, are ignored). The reliability suite's checker
+    (no call's answer is dropped here: every extra copy is a duplicate)."""
+    if len(set(sent)) != len(sent):
         raise ValueError("the texts of one conversation must be distinct")
-    arrivals = [text for text in arrived if text in position]
-    counts = Counter(arrivals)
-    firsts: list[int] = []
-    seen: set[str] = set()
-    for text in arrivals:
-        if text not in seen:
-            seen.add(text)
-            firsts.append(position[text])
-    return Delivery(
-        expected=len(sent),
-        lost=len(sent) - len(seen),
-        duplicated=sum(count - 1 for count in counts.values()),
-        reordered=len(firsts) - longest_increasing(firsts),
-    )
+    chat = check_chat(sent, arrived)
+    return Delivery(chat.expected, chat.lost, chat.duplicated, chat.reordered)
 
 
 def check_conversations(

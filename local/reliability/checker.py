@@ -22,7 +22,7 @@ class ChatCheck:
     logs it as ``answer_dropped``): Telegram acted, the bot could not know, so it sent again."""
 
 
-def _longest_increasing(values: Sequence[int]) -> int:
+def longest_increasing(values: Sequence[int]) -> int:
     """Length of the longest strictly increasing subsequence (patience sorting)."""
     import bisect
 
@@ -69,7 +69,7 @@ def check_chat(
         delivered=delivered,
         lost=len(expected) - delivered,
         duplicated=duplicated,
-        reordered=delivered - _longest_increasing(first_positions),
+        reordered=delivered - longest_increasing(first_positions),
         in_doubt=in_doubt,
     )
 

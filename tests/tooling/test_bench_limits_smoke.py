@@ -20,7 +20,6 @@ from bench.limits.checks import (
     check_conversations,
     fraction,
     group_limit,
-    longest_increasing,
     rejected,
     scopes,
     sends_from,
@@ -28,6 +27,7 @@ from bench.limits.checks import (
     sustained_rate,
     table,
 )
+from local.reliability.checker import longest_increasing
 
 # ----------------------------------------------------------------------------- delivery
 
