@@ -4,6 +4,7 @@ albums whole), paced by the person's flood gate, greetings, block/unblock notes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from topicdesk.domain import texts
@@ -20,21 +21,15 @@ from topicdesk.domain.steps import Steps
 GREETING_EVERY_SECONDS = 24 * 3600.0
 
 
+@dataclass(eq=False)
 class PersonToTopic:
-    def __init__(
-        self,
-        ctx: RelayContext,
-        topics: Topics,
-        flood_gate: FloodGate | None,
-        greetings: FloodGate | None = None,
-    ) -> None:
-        self._ctx = ctx
-        self._topics = topics
-        self._flood = flood_gate
-        self._greetings = greetings
-        """One greeting per person per day (``/start`` again and again greets once)."""
-        self.challenge: Challenge | None = None
-        """The question for new people (``challenge``), when the stage asks it."""
+    ctx: RelayContext
+    topics: Topics
+    flood_gate: FloodGate | None
+    greetings: FloodGate | None = None
+    """One greeting per person per day (``/start`` again and again greets once)."""
+    challenge: Challenge | None = None
+    """The question for new people (``challenge``), when the stage asks it."""
 
     async def messages(self, run: Sequence[ChatMessage], steps: Steps) -> None:
         """A person's message, followed by the person's next plain messages in this batch.
@@ -42,7 +37,7 @@ class PersonToTopic:
         The followers ride along in one ``copyMessages`` call (albums stay albums); when their
         own record comes up they find themselves already mapped and do nothing.
         """
-        ctx = self._ctx
+        ctx = self.ctx
         message = run[0]
         if message.sender is None:
             return
@@ -56,7 +51,7 @@ class PersonToTopic:
         if self.challenge is not None and not self.challenge.passed_or_known(person.user_id):
             await self.challenge.hold(person, message.message_id, steps)
             return  # held until the right answer (its followers hold themselves)
-        session = await self._topics.ensure(person, steps)
+        session = await self.topics.ensure(person, steps)
         if session.banned:
             steps.once_sync("dropped", lambda: ctx.sessions.increment(person.user_id, "dropped"))
             ctx.metrics.count("BannedDropped")
@@ -84,11 +79,11 @@ class PersonToTopic:
         then either hold the rest back (RateLimited: the record comes back when the pace
         allows, in order) or drop and count it. The allowance is spent once per record: a
         retried record finds what it was admitted (a step) and spends nothing again."""
-        ctx = self._ctx
+        ctx = self.ctx
         if steps.done("admitted"):
             admitted_ids = set(steps.result("admitted"))
             return [message for message in batch if message.message_id in admitted_ids]
-        if self._flood is None:
+        if self.flood_gate is None:
             return batch
         admitted: list[ChatMessage] = []
         wait = 0.0
@@ -96,7 +91,7 @@ class PersonToTopic:
             if admitted and same_album(admitted[-1], message):
                 admitted.append(message)  # an album is admitted whole, or not at all
                 continue
-            wait = self._flood.admit(session.user_id, ctx.clock.now())
+            wait = self.flood_gate.admit(session.user_id, ctx.clock.now())
             if wait > 0:
                 break
             admitted.append(message)
@@ -118,23 +113,23 @@ class PersonToTopic:
         edit mirrored, a greeting, a block/unblock note), once per record: True to go on;
         False when the drop policy drops it; over the pace with the hold policy, the record
         is held (RateLimited) and comes back in order."""
-        if self._flood is None or steps.done("paced"):
+        if self.flood_gate is None or steps.done("paced"):
             return True
-        wait = self._flood.admit(user_id, self._ctx.clock.now())
+        wait = self.flood_gate.admit(user_id, self.ctx.clock.now())
         if wait <= 0:
             await steps.mark("paced", True, durable=False)
             return True
-        if self._ctx.settings.flood_policy == "drop":
-            self._ctx.metrics.count("FloodDropped")
+        if self.ctx.settings.flood_policy == "drop":
+            self.ctx.metrics.count("FloodDropped")
             return False
-        self._ctx.metrics.count("FloodHeld")
+        self.ctx.metrics.count("FloodHeld")
         raise RateLimited(wait, key=f"person#{user_id}")
 
     def _greeting_due(self, user_id: int) -> bool:
-        if self._greetings is None:
+        if self.greetings is None:
             return True
-        if self._greetings.admit(user_id, self._ctx.clock.now()) > 0:
-            self._ctx.metrics.count("GreetingsSkipped")
+        if self.greetings.admit(user_id, self.ctx.clock.now()) > 0:
+            self.ctx.metrics.count("GreetingsSkipped")
             return False
         return True
 
@@ -142,10 +137,10 @@ class PersonToTopic:
         """A person edited a message: mirror it on its copy in the topic, at their pace."""
         if message.sender is not None and not await self._paced(message.chat_id, steps):
             return
-        await mirror_edit(self._ctx, message)
+        await mirror_edit(self.ctx, message)
 
     async def _ask_to_slow_down(self, session: Session, steps: Steps) -> None:
-        ctx = self._ctx
+        ctx = self.ctx
         now = ctx.clock.now()
         if not steps.done("slowdown") and (
             now - session.slowdown_told_at < ctx.settings.slowdown_notice_every
@@ -184,15 +179,15 @@ class PersonToTopic:
                 or follower.message_id <= batch[-1].message_id
             ):
                 break
-            if not self._ctx.already_relayed(follower):
+            if not self.ctx.already_relayed(follower):
                 batch.append(follower)
         return batch
 
     async def _greet(self, message: ChatMessage) -> bool:
         try:
-            await self._ctx.telegram.send_text(message.chat_id, self._ctx.settings.greeting)
+            await self.ctx.telegram.send_text(message.chat_id, self.ctx.settings.greeting)
         except RecipientBlocked:
-            self._ctx.metrics.count("PeopleBlocked")
+            self.ctx.metrics.count("PeopleBlocked")
             return False
         return True
 
@@ -205,20 +200,20 @@ class PersonToTopic:
             changes["blocked"] = False
         if session.status is SessionStatus.CLOSED or steps.done("reopened"):
             changes["status"] = SessionStatus.OPEN
-            await steps.once("reopened", lambda: self._topics.reopen(session))
-            await self._topics.note(
+            await steps.once("reopened", lambda: self.topics.reopen(session))
+            await self.topics.note(
                 session,
                 texts.REOPENED_BY_PERSON.format(name=person.full_name),
                 steps=steps,
                 step="reopened-note",
             )
         if changes:
-            self._ctx.sessions.update(person.user_id, **changes)
+            self.ctx.sessions.update(person.user_id, **changes)
             session = session.with_changes(**changes)
         return session
 
     async def _copy_one(self, session: Session, message: ChatMessage, steps: Steps) -> None:
-        ctx = self._ctx
+        ctx = self.ctx
         reply_to = ctx.peer_id(message.chat_id, message.reply_to_message_id)
 
         async def send(current: Session) -> int:
@@ -233,10 +228,10 @@ class PersonToTopic:
 
         step = f"copy#{message.message_id}"
         try:
-            copied, session = await self._topics.send_into(session, send, steps, step)
+            copied, session = await self.topics.send_into(session, send, steps, step)
         except NotCopyable:
             ctx.metrics.count("NotCopyable")
-            await self._topics.note(
+            await self.topics.note(
                 session,
                 texts.NOT_COPYABLE_FROM_PERSON.format(
                     name=session.person.full_name, kind=message.kind
@@ -250,7 +245,7 @@ class PersonToTopic:
     async def _copy_many(
         self, session: Session, batch: Sequence[ChatMessage], steps: Steps
     ) -> None:
-        ctx = self._ctx
+        ctx = self.ctx
         ids = [message.message_id for message in batch]
 
         async def send(current: Session) -> list[int]:
@@ -260,7 +255,7 @@ class PersonToTopic:
             )
 
         try:
-            copied, session = await self._topics.send_into(session, send, steps, "copies")
+            copied, session = await self.topics.send_into(session, send, steps, "copies")
         except NotCopyable:
             # One of them cannot be copied: go one by one so only that one is skipped.
             for message in batch:
@@ -275,7 +270,7 @@ class PersonToTopic:
 
     async def membership(self, person: Person, blocked: bool, steps: Steps) -> None:
         """``my_chat_member`` in a private chat: the person blocked or restored the bot."""
-        ctx = self._ctx
+        ctx = self.ctx
         session = ctx.sessions.get(person.user_id)
         if session is None or not session.has_topic:
             return
@@ -291,6 +286,6 @@ class PersonToTopic:
         await steps.once("flag", flag)
         template = texts.PERSON_BLOCKED if blocked else texts.PERSON_UNBLOCKED
         ctx.metrics.count("PeopleBlocked" if blocked else "PeopleUnblocked")
-        await self._topics.note(
+        await self.topics.note(
             session, template.format(name=person.full_name), steps=steps, step="membership-note"
         )

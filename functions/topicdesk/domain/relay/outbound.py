@@ -5,6 +5,7 @@ commands in the ops topic or General go to the broadcast service."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from topicdesk.domain import texts
 from topicdesk.domain.broadcast import BroadcastService
@@ -27,30 +28,23 @@ BROADCAST_COMMANDS = frozenset({"broadcast", "confirm", "cancel"})
 """The ops topic's commands (the broadcast service's), all admin only."""
 
 
+@dataclass(eq=False)
 class TopicToPerson:
-    def __init__(
-        self,
-        ctx: RelayContext,
-        topics: Topics,
-        commands: Registry,
-        broadcasts: BroadcastService | None,
-        visitors: VisitorRelay | None = None,
-    ) -> None:
-        self._ctx = ctx
-        self._topics = topics
-        self._commands = commands
-        self._broadcasts = broadcasts
-        self._visitors = visitors
+    ctx: RelayContext
+    topics: Topics
+    commands: Registry
+    broadcasts: BroadcastService | None
+    visitors: VisitorRelay | None = None
 
     async def messages(self, run: Sequence[ChatMessage], steps: Steps) -> None:
         """A message in an operators' group: answers in a person's topic go to the person.
         ``run``: the message and the rest of its album (same topic, same media group), which
         go to the person as one album."""
-        ctx = self._ctx
+        ctx = self.ctx
         message = run[0]
         if message.addressed_elsewhere:
             return  # /close@some_other_bot is not ours, and not an answer either
-        session = self._topics.session_of(message)
+        session = self.topics.session_of(message)
         if session is None and self._in_ops_topic(message):
             await self._ops_command(message, steps)
             return
@@ -71,7 +65,7 @@ class TopicToPerson:
             )
             return
         if session.person.is_visitor:  # a web widget visitor: pushed, or kept for later
-            if self._visitors is not None and await self._visitors.answer(session, message, steps):
+            if self.visitors is not None and await self.visitors.answer(session, message, steps):
                 await steps.once("receipt", lambda: self._receipt(message))
             return
         album = self._album(run)
@@ -96,16 +90,16 @@ class TopicToPerson:
         self, session: Session, message: ChatMessage, name: str, steps: Steps
     ) -> int:
         """Run an operator's command in a topic; returns the id of the bot's answer."""
-        command = self._commands.get(name)
-        refusal = await self._commands.refusal(command.role, message, name) if command else None
+        command = self.commands.get(name)
+        refusal = await self.commands.refusal(command.role, message, name) if command else None
         if command is None:
-            answer = self._commands.usage()
+            answer = self.commands.usage()
         elif refusal is not None:
             answer = refusal
         else:
-            answer = await command.run(Invocation(session, message, steps, self._ctx, self._topics))
-        self._ctx.metrics.count("Commands")
-        return await self._topics.note(
+            answer = await command.run(Invocation(session, message, steps, self.ctx, self.topics))
+        self.ctx.metrics.count("Commands")
+        return await self.topics.note(
             session, answer, steps=steps, step="ack", reply_to=message.message_id
         )
 
@@ -114,7 +108,7 @@ class TopicToPerson:
     ) -> None:
         """The answer cannot reach the person: say so under it, once. Never retried: the
         person is marked, the note is the operators' answer."""
-        ctx = self._ctx
+        ctx = self.ctx
         if why == "blocked":
             ctx.metrics.count("UndeliveredBlocked")
             if not session.blocked:
@@ -123,7 +117,7 @@ class TopicToPerson:
         else:
             ctx.metrics.count("NotCopyable")
             text = texts.NOT_DELIVERED_NOT_COPYABLE.format(kind=message.kind)
-        await self._topics.note(
+        await self.topics.note(
             session, text, steps=steps, step="undelivered-note", reply_to=message.message_id
         )
 
@@ -141,20 +135,20 @@ class TopicToPerson:
                 or len(album) == COPY_MESSAGES_LIMIT
             ):
                 break
-            if not self._ctx.already_relayed(part):
+            if not self.ctx.already_relayed(part):
                 album.append(part)
         return album
 
     async def _deliver(self, session: Session, album: Sequence[ChatMessage]) -> list[int] | str:
         """Copy an operator's answer (or album) to the person: the copies' ids, or why not."""
-        telegram = self._ctx.telegram
+        telegram = self.ctx.telegram
         first = album[0]
         try:
             if len(album) > 1:
                 return await telegram.copy_messages(
                     session.user_id, first.chat_id, [part.message_id for part in album]
                 )
-            reply_to = self._ctx.peer_id(first.chat_id, first.reply_to_message_id)
+            reply_to = self.ctx.peer_id(first.chat_id, first.reply_to_message_id)
             return [
                 await telegram.copy_message(
                     session.user_id, first.chat_id, first.message_id, reply_to=reply_to
@@ -170,25 +164,25 @@ class TopicToPerson:
         topic, that is where operators can reach the bot)."""
         if message.from_bot or message.command is None:
             return False
-        if not self._ctx.is_operator_chat(message.chat_id):
+        if not self.ctx.is_operator_chat(message.chat_id):
             return False
         if not message.is_topic_message:
             return True
-        return self._ctx.sessions.ops_thread(message.chat_id) == message.thread_id
+        return self.ctx.sessions.ops_thread(message.chat_id) == message.thread_id
 
     async def _ops_command(self, message: ChatMessage, steps: Steps) -> None:
-        ctx = self._ctx
+        ctx = self.ctx
         if not steps.recorded and ctx.already_relayed(message):
             return
         name = message.command or ""
         if name in BROADCAST_COMMANDS:
-            refusal = await self._commands.refusal(Role.ADMIN, message, name)
+            refusal = await self.commands.refusal(Role.ADMIN, message, name)
             if refusal is not None:  # a message to every person is an admin's decision
                 await steps.once("refused", lambda: self._say_in_place(message, refusal))
                 return
-        if self._broadcasts is None:
+        if self.broadcasts is None:
             return
-        await self._broadcasts.command(message, message.reply_to_message_id, steps)
+        await self.broadcasts.command(message, message.reply_to_message_id, steps)
         # Marked as handled, so a redelivered /broadcast, /confirm or /cancel does nothing twice.
         handled = MessageRef(message.chat_id, message.message_id)
         await ctx.after_send(lambda: ctx.messages.link(handled, handled))
@@ -196,7 +190,7 @@ class TopicToPerson:
     async def _say_in_place(self, message: ChatMessage, text: str) -> int:
         """Answer a message where it was written (the ops topic or General)."""
         thread = message.thread_id if message.is_topic_message else None
-        return await self._ctx.telegram.send_text(
+        return await self.ctx.telegram.send_text(
             message.chat_id, text, thread_id=thread, reply_to=message.message_id
         )
 
@@ -204,8 +198,8 @@ class TopicToPerson:
         """Delivery receipt: a reaction on the operator's message. Best effort, but a 429
         is not a reason to drop it: the record comes back for it."""
         try:
-            await self._ctx.telegram.react(
-                message.chat_id, message.message_id, self._ctx.settings.delivered_reaction
+            await self.ctx.telegram.react(
+                message.chat_id, message.message_id, self.ctx.settings.delivered_reaction
             )
         except (MessageGone, NotModified, TopicMissing):
             return False
