@@ -12,15 +12,14 @@ from topicdesk.domain.broadcast import Actor, Broadcast, BroadcastJob, Broadcast
 from topicdesk.domain.broadcast.model import CANCELLED, DONE, PENDING, PROGRESS_STEPS, RUNNING
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.model import ChatMessage, Person
-from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.domain.roles import Roles
 from topicdesk.domain.steps import Steps
 
 from tests.support import fakes
 from tests.support.fakes import FakeMetrics, FakeTelegram
+from tests.support.relay_world import GROUP, OLGA, relay_world
 
-GROUP, OTHER_GROUP = -1001, -1002
-OLGA = Person(user_id=900, first_name="Olga")  # an admin
+OTHER_GROUP = -1002  # GROUP: the stage's first; OLGA: an admin
 IVAN = Person(user_id=901, first_name="Ivan")  # another admin
 AGENT = Person(user_id=902, first_name="Petr")  # a member, not an admin
 PEOPLE = (501, 502, 503)
@@ -303,7 +302,7 @@ def test_two_groups_broadcasts_at_once_never_collide() -> None:
 
 
 def test_cancel_and_confirm_are_for_admins_only() -> None:
-    sessions, telegram, clock = fakes.InMemorySessions(), FakeTelegram(), fakes.FakeClock()
+    clock = fakes.FakeClock()
 
     async def fetch(chat_id: int) -> list[int]:
         return [OLGA.user_id]
@@ -319,19 +318,11 @@ def test_cancel_and_confirm_are_for_admins_only() -> None:
         clock=clock,
         stage_admins=frozenset({IVAN.user_id}),
     )
-    relay = Relay(
-        sessions=sessions,
-        messages=fakes.InMemoryMessageMap(),
-        telegram=telegram,
-        settings=RelaySettings(operator_chat_ids=(GROUP,)),
-        clock=clock,
-        metrics=FakeMetrics(),
-        commands=Registry(resolve_role=roles.role_of),
-    )
+    w = relay_world(clock=clock, commands=Registry(resolve_role=roles.role_of))
     for index, command in enumerate(("/broadcast hi", "/confirm", "/cancel"), start=80):
         message = ChatMessage(chat_id=GROUP, message_id=index, sender=AGENT, kind="text")
-        asyncio.run(relay.group_messages([replace(message, text=command)]))
-        [note] = [c for c in telegram.acted("send_text") if c["reply_to"] == index]
+        asyncio.run(w.relay.group_messages([replace(message, text=command)]))
+        [note] = [c for c in w.telegram.acted("send_text") if c["reply_to"] == index]
         assert "for the group's admins" in note["text"]
     # The group's administrators and the stage's admins: two, so a second must confirm.
     assert asyncio.run(roles.admins(GROUP)) == frozenset({OLGA.user_id, IVAN.user_id})
