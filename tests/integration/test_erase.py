@@ -1,22 +1,19 @@
-"""A person erased on request, end to end (moto + the emulator): ``/forget`` in their topic and
-``ops sessions erase``. The evidence is a scan of every table afterwards: nothing keyed by
-the person (or naming them) remains, their topic is deleted, and nobody else lost anything."""
+"""A person erased on request, end to end (moto + the emulator): ``/forget`` in their topic
+(``ops sessions erase``: test_ops_cli.py). The evidence is a scan of every table afterwards:
+nothing keyed by the person (or naming them) remains, their topic is deleted, and nobody else
+lost anything."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from typing import Any
 
-import pytest
 from topicdesk.adapters.dynamodb import DynamoDeadLetterArchive, DynamoFailureJournal
 from topicdesk.adapters.dynamodb.records import DynamoStepLog
-from topicdesk.contract import DATA_TABLE, Env, Output
+from topicdesk.contract import DATA_TABLE, Env
 from topicdesk.domain.model import DeadLetter
 
-import ops.__main__ as ops_cli
-from ops.resources import StageResources
 from tests.support.pipeline import Pipeline
 
 PK, SK = DATA_TABLE.partition_key, DATA_TABLE.sort_key  # the limits table's PK too
@@ -168,42 +165,3 @@ def test_forget_is_refused_for_a_plain_member(pipeline: Pipeline) -> None:
     assert "/forget is for the group's admins" in pipeline.topic_texts(thread)[-1]
     assert pipeline.client.calls("deleteForumTopic") == []
     assert about(scan(pipeline, Env.DATA_TABLE), anna, thread)
-
-
-@pytest.fixture
-def stage(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> StageResources:
-    aws = pipeline.aws
-    resources = StageResources(
-        stage="test",
-        outputs={
-            Output.DATA_TABLE_NAME: aws.env[Env.DATA_TABLE],
-            Output.LIMITS_TABLE_NAME: aws.env[Env.LIMITS_TABLE],
-            Output.BOT_TOKEN_SECRET_NAME: aws.env[Env.BOT_TOKEN_SECRET_NAME],
-        },
-        endpoint_url=None,
-        telegram_api_url=pipeline.emulator.base_url,
-    )
-    monkeypatch.setattr(ops_cli, "resolve", lambda name: resources)
-    return resources
-
-
-def run(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    return ops_cli.run(["--stage", "test", *argv], out), out.getvalue()
-
-
-def test_ops_sessions_erase_reports_counts_and_a_second_run_finds_nothing(
-    pipeline: Pipeline, stage: StageResources
-) -> None:
-    anna, ben, thread = conversation(pipeline)
-    code, out = run("sessions", "erase", str(anna))
-    assert code == 0, out
-    assert out.startswith(f"🗑 Erased user {anna} everywhere")
-    lines = dict(line.split(None, 1) for line in out.splitlines()[1:])
-    assert lines["session"] == "1" and lines["topic_index"] == "1" and lines["roster"] == "1"
-    assert lines["dead_letters"] == "1" and lines["limiter_keys"] == "3"
-    assert int(lines["message_links"]) >= 2 and lines["topic"] == "deleted"
-    assert_erased(pipeline, anna, ben, thread)
-    code, again = run("sessions", "erase", str(anna))
-    assert code == 0 and again.startswith(f"🗑 Nothing left to erase for user {anna}")
-    assert all(line.split()[1] in ("0", "none") for line in again.splitlines()[1:]), again

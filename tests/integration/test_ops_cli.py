@@ -13,6 +13,7 @@ from topicdesk.domain.model import DeadLetter
 
 import ops.__main__ as ops_cli
 from ops.resources import OpsError, StageResources
+from tests.integration.test_erase import assert_erased, conversation
 from tests.support.aws_world import WEBHOOK_SECRET
 from tests.support.pipeline import Pipeline
 
@@ -28,6 +29,7 @@ def stage(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> StageResources
             Output.DEAD_LETTER_QUEUE_URL: aws.dlq_url,
             Output.PARKING_QUEUE_URL: aws.parking_url,
             Output.DATA_TABLE_NAME: aws.env[Env.DATA_TABLE],
+            Output.LIMITS_TABLE_NAME: aws.env[Env.LIMITS_TABLE],
             Output.BOT_TOKEN_SECRET_NAME: aws.env[Env.BOT_TOKEN_SECRET_NAME],
             Output.WEBHOOK_SECRET_NAME: aws.env[Env.WEBHOOK_SECRET_NAME],
         },
@@ -167,3 +169,20 @@ def test_unpark_moves_parked_dead_updates_back_to_the_dlq(
     assert pipeline.aws.queue_count(pipeline.aws.parking_url) == 0
     bodies = sorted(pipeline.aws.queue_bodies(pipeline.aws.dlq_url))
     assert bodies == [json.dumps({"update_id": 1}), json.dumps({"update_id": 2})]
+
+
+def test_ops_sessions_erase_reports_counts_and_a_second_run_finds_nothing(
+    pipeline: Pipeline, stage: StageResources
+) -> None:
+    anna, ben, thread = conversation(pipeline)
+    code, out = run("sessions", "erase", str(anna))
+    assert code == 0, out
+    assert out.startswith(f"🗑 Erased user {anna} everywhere")
+    lines = dict(line.split(None, 1) for line in out.splitlines()[1:])
+    assert lines["session"] == "1" and lines["topic_index"] == "1" and lines["roster"] == "1"
+    assert lines["dead_letters"] == "1" and lines["limiter_keys"] == "3"
+    assert int(lines["message_links"]) >= 2 and lines["topic"] == "deleted"
+    assert_erased(pipeline, anna, ben, thread)
+    code, again = run("sessions", "erase", str(anna))
+    assert code == 0 and again.startswith(f"🗑 Nothing left to erase for user {anna}")
+    assert all(line.split()[1] in ("0", "none") for line in again.splitlines()[1:]), again

@@ -21,27 +21,22 @@ from topicdesk.domain.model import ChatMessage, DeadLetter, MessageRef, Person
 from topicdesk.domain.relay import Relay, RelaySettings
 from topicdesk.domain.steps import Steps
 
-from tests.support.fakes import (
-    FakeClock,
-    FakeMetrics,
-    FakeTelegram,
-    InMemoryArchive,
-    InMemoryMessageMap,
-    InMemorySessions,
-    InMemoryStepLog,
-)
+from tests.support import fakes
 
 GROUP = -1001
-ANNA = Person(user_id=501, first_name="Anna")
-BEN = Person(user_id=502, first_name="Ben")
-OLGA = Person(user_id=900, first_name="Olga")
+ANNA, BEN, OLGA = (
+    Person(user, name) for user, name in ((501, "Anna"), (502, "Ben"), (900, "Olga"))
+)
 
 
 class InMemoryPersonData:
     """``PersonData`` over the in-memory fakes the relay uses, plus limiter keys."""
 
     def __init__(
-        self, sessions: InMemorySessions, messages: InMemoryMessageMap, archive: InMemoryArchive
+        self,
+        sessions: fakes.InMemorySessions,
+        messages: fakes.InMemoryMessageMap,
+        archive: fakes.InMemoryArchive,
     ) -> None:
         self.sessions, self.messages, self.archive = sessions, messages, archive
         self.limiter: set[str] = set()
@@ -91,8 +86,8 @@ def dead(archive_id: str, chat_id: int | None, update: dict[str, Any]) -> DeadLe
 
 class World:
     def __init__(self, resolve: Role = Role.ADMIN) -> None:
-        self.sessions, self.messages = InMemorySessions(), InMemoryMessageMap()
-        self.archive, self.telegram = InMemoryArchive(), FakeTelegram()
+        self.sessions, self.messages = fakes.InMemorySessions(), fakes.InMemoryMessageMap()
+        self.archive, self.telegram = fakes.InMemoryArchive(), fakes.FakeTelegram()
         self.data = InMemoryPersonData(self.sessions, self.messages, self.archive)
         self.eraser = PersonEraser(data=self.data, telegram=self.telegram)
         self.posted: list[tuple[int, str]] = []
@@ -109,8 +104,8 @@ class World:
             messages=self.messages,
             telegram=self.telegram,
             settings=RelaySettings(operator_chat_ids=(GROUP,)),
-            clock=FakeClock(),
-            metrics=FakeMetrics(),
+            clock=fakes.FakeClock(),
+            metrics=fakes.FakeMetrics(),
             commands=Registry((*COMMANDS, forget_command(self.eraser, post)), role),
         )
         for person in (ANNA, BEN):
@@ -181,7 +176,7 @@ def test_a_refused_topic_deletion_still_erases_the_data() -> None:
 
 def test_an_interrupted_erase_resumes_without_deleting_or_counting_twice() -> None:
     world = World()
-    log = InMemoryStepLog()
+    log = fakes.InMemoryStepLog()
     world.data.fail_anchors = 1
     with pytest.raises(StorageUnavailable):
         asyncio.run(world.eraser.erase(ANNA.user_id, Steps.load(log, "u1")))
