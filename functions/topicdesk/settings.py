@@ -131,10 +131,12 @@ def _api_url(env: Mapping[str, str]) -> str:
     return (env.get(Env.TELEGRAM_API_URL, "").strip() or DEFAULT_TELEGRAM_API_URL).rstrip("/")
 
 
-def _https_url(env: Mapping[str, str], name: str) -> str | None:
-    """An optional endpoint URL (http only for the local stage's emulated API Gateway)."""
+def _https_url(env: Mapping[str, str], name: str, *, required: bool) -> str | None:
+    """An endpoint URL (http only for the local stage's emulated API Gateway)."""
     raw = env.get(name, "").strip().rstrip("/")
     if not raw:
+        if required:
+            raise SettingsError(f"environment variable {name} is not set")
         return None
     if not raw.startswith(("https://", "http://")):
         raise SettingsError(f"{name}: {raw!r} is not an http(s) URL")
@@ -260,7 +262,10 @@ class ConsumerSettings:
             data_table=_required(env, Env.DATA_TABLE),
             idempotency_table=_required(env, Env.IDEMPOTENCY_TABLE),
             greeting=env.get(Env.GREETING, "").strip() or DEFAULT_GREETING,
-            widget_connections_url=_https_url(env, Env.WIDGET_CONNECTIONS_URL),
+            # Required when the stage has widget projects: their answers go out through it.
+            widget_connections_url=_https_url(
+                env, Env.WIDGET_CONNECTIONS_URL, required=bool(env.get(Env.WIDGET_PROJECTS))
+            ),
             admin_user_ids=_ids(env, Env.ADMIN_USER_IDS),
             new_person_challenge=_bool(env, Env.NEW_PERSON_CHALLENGE, False),
             inbox=_bool(env, Env.INBOX, False),
@@ -325,9 +330,7 @@ class WidgetEdgeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> WidgetEdgeSettings:
         env = _environ(env)
         limits = Limits.from_env(env)
-        connections_url = _required(env, Env.WIDGET_CONNECTIONS_URL).rstrip("/")
-        if not connections_url.startswith(("https://", "http://")):
-            raise SettingsError(f"{Env.WIDGET_CONNECTIONS_URL}: not an http(s) URL")
+        connections_url = str(_https_url(env, Env.WIDGET_CONNECTIONS_URL, required=True))
         return cls(
             projects=parse_widget_projects(_required(env, Env.WIDGET_PROJECTS)),
             updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from topicdesk.contract import Env
 from topicdesk.domain.errors import TransientFailure
 from topicdesk.domain.model import VISITOR_ID_BASE, ChatMessage, Person, SessionStatus
 from topicdesk.domain.relay import Relay, RelaySettings, WidgetNotConfigured
@@ -20,6 +21,7 @@ from topicdesk.domain.relay.visitors import (
 )
 from topicdesk.domain.steps import Steps
 from topicdesk.domain.widget import PageInfo, WidgetRecord
+from topicdesk.settings import ConsumerSettings, SettingsError
 
 from tests.support.fakes import (
     FakeClock,
@@ -364,3 +366,64 @@ def test_browser_of(agent: str, expected: str) -> None:
 def test_operator_message_ids_are_stable() -> None:
     message = ChatMessage(chat_id=GROUP, message_id=5, sender=OPERATOR, kind="text", text="x")
     assert operator_message_id(message) == operator_message_id(message) == "op-1001-5"
+
+
+# ---------------------------------------------------------------------- settings
+
+
+def _consumer_env(**extra: str) -> dict[str, str]:
+    return {
+        Env.BOT_TOKEN_SECRET_NAME: "token",
+        Env.OPERATOR_CHAT_IDS: "-1001",
+        Env.LIMITS_TABLE: "limits",
+        Env.UPDATES_QUEUE_URL: "https://sqs/updates.fifo",
+        Env.DEAD_LETTER_QUEUE_URL: "https://sqs/dlq.fifo",
+        Env.DATA_TABLE: "data",
+        Env.IDEMPOTENCY_TABLE: "idempotency",
+        **extra,
+    }
+
+
+def test_the_consumer_needs_the_connections_endpoint_when_the_stage_has_projects() -> None:
+    assert ConsumerSettings.from_env(_consumer_env()).widget_connections_url is None
+    with pytest.raises(SettingsError, match=Env.WIDGET_CONNECTIONS_URL):
+        ConsumerSettings.from_env(_consumer_env(**{Env.WIDGET_PROJECTS: "[]"}))
+    url = "https://abc.execute-api.eu-west-1.amazonaws.com/prod/"
+    settings = ConsumerSettings.from_env(
+        _consumer_env(**{Env.WIDGET_PROJECTS: "[]", Env.WIDGET_CONNECTIONS_URL: url})
+    )
+    assert settings.widget_connections_url == url.rstrip("/")
+    with pytest.raises(SettingsError, match="http"):
+        ConsumerSettings.from_env(_consumer_env(**{Env.WIDGET_CONNECTIONS_URL: "abc.example"}))
+
+
+# ---------------------------------------------------------------------- the push adapter
+
+
+def test_post_to_connection_gone_is_an_answer_and_other_errors_are_transient() -> None:
+    import boto3
+    from botocore.stub import Stubber
+    from topicdesk.adapters.connections import ManagementApiPush
+
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url="https://abc.execute-api.us-east-1.amazonaws.com/test",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    push = ManagementApiPush(client)
+    frame = {"type": "message", "text": "héllo"}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "post_to_connection",
+            {},
+            {"ConnectionId": "c1", "Data": '{"type":"message","text":"héllo"}'.encode()},
+        )
+        stub.add_client_error("post_to_connection", "GoneException", http_status_code=410)
+        stub.add_client_error("post_to_connection", "LimitExceededException", http_status_code=429)
+        assert run(push.post("c1", frame)) is True
+        assert run(push.post("c2", frame)) is False
+        with pytest.raises(TransientFailure):
+            run(push.post("c3", frame))
+        stub.assert_no_pending_responses()

@@ -28,6 +28,7 @@ from topicdesk.adapters.waiting_line import DynamoWaitingLine
 from topicdesk.composition import erase
 from topicdesk.composition.inbox import inbox_parts
 from topicdesk.composition.inbox_schedule import scheduled_work
+from topicdesk.composition.visitors import visitor_work, widget_ports
 from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
@@ -101,6 +102,7 @@ def consumer_runtime(
             store.backlog(line.key, now) - line.tolerance,
         )
 
+    widget, push = widget_ports(settings, table)
     inbox, refresh = inbox_parts(
         table=table,
         sqs=sqs,
@@ -130,6 +132,8 @@ def consumer_runtime(
         ),
         greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS, prefix="greet"),
         broadcasts=broadcasts,
+        widget=widget,
+        push=push,
         commands=Registry(
             erase.commands(table, limits_table, gateway, sessions), resolve_role=roles.role_of
         ),
@@ -157,6 +161,7 @@ def consumer_runtime(
         step_log=DynamoStepLog(table),
         persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
         inbox=InboxWork(loop, refresh, inbox_jobs),
+        visitors=visitor_work(settings, loop=loop, relay=relay, step_log=DynamoStepLog(table)),
     )
     active = throttle or shared
     retries = RetrySchedule(SqsVisibility(sqs), telegram.limits.retry_base_seconds)

@@ -24,6 +24,7 @@ from topicdesk.domain.ports import StepLog
 from topicdesk.domain.steps import Steps
 from topicdesk.runtime.inbox import InboxWork
 from topicdesk.runtime.ptb import RelayApplication
+from topicdesk.runtime.visitors import VisitorWork
 
 logger = Logger(child=True)
 
@@ -53,6 +54,8 @@ class Worker:
     persistence: InitVar[BasePersistenceLayer]
     inbox: InboxWork | None = None
     """The inbox's refresh jobs (``topicdesk.runtime.inbox``)."""
+    visitors: VisitorWork | None = None
+    """Web widget visitors' records (None: the stage has no widget)."""
     _followers: Sequence[dict[str, Any]] = field(default=(), init=False)
 
     def __post_init__(self, persistence: BasePersistenceLayer) -> None:
@@ -69,6 +72,8 @@ class Worker:
 
     def begin_batch(self, context: LambdaContext) -> None:
         self._idempotency.register_lambda_context(context)
+        if self.visitors is not None:
+            self.visitors.begin_batch(context)
 
     def update(self, update: dict[str, Any], followers: Sequence[dict[str, Any]]) -> None:
         """Run ``update``; ``followers``: the records that ride along with it (one call)."""
@@ -82,7 +87,10 @@ class Worker:
         return {"ok": True}
 
     def job(self, body: str) -> None:
-        """Not a Telegram update: one of our own queue jobs (a broadcast's share), or junk."""
+        """Not a Telegram update: a web widget visitor's message, one of our own queue jobs
+        (a broadcast's share), or junk."""
+        if self.visitors is not None and self.visitors.take(body):
+            return
         if self.inbox is not None and self.inbox.take(body):
             return
         job = _job(body)
