@@ -175,13 +175,24 @@ def test_ops_sessions_erase_reports_counts_and_a_second_run_finds_nothing(
     pipeline: Pipeline, stage: StageResources
 ) -> None:
     anna, ben, thread = conversation(pipeline)
+    for user in (anna, ben):  # a dead update each that the DLQ processor could not handle
+        pipeline.aws.sqs.send_message(
+            QueueUrl=pipeline.aws.parking_url,
+            MessageBody=json.dumps({"update_id": user, "message": {"chat": {"id": user}}}),
+            MessageGroupId=str(user),
+            MessageDeduplicationId=f"parked-{user}",
+        )
     code, out = run("sessions", "erase", str(anna))
     assert code == 0, out
+    assert [
+        json.loads(b)["update_id"] for b in pipeline.aws.queue_bodies(pipeline.aws.parking_url)
+    ] == [ben]
     assert out.startswith(f"🗑 Erased user {anna} everywhere")
     lines = dict(line.split(None, 1) for line in out.splitlines()[1:])
     assert lines["session"] == "1" and lines["topic_index"] == "1" and lines["roster"] == "1"
     assert lines["dead_letters"] == "1" and lines["limiter_keys"] == "3"
     assert int(lines["message_links"]) >= 2 and lines["topic"] == "deleted"
+    assert lines["parked"] == "1"
     assert_erased(pipeline, anna, ben, thread)
     code, again = run("sessions", "erase", str(anna))
     assert code == 0 and again.startswith(f"🗑 Nothing left to erase for user {anna}")
