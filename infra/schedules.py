@@ -42,22 +42,22 @@ class InboxSchedules(Construct):
         self,
         scope: Construct,
         construct_id: str,
-        *,
         config: StageConfig,
-        code: lambda_.Code,
+        *,
         storage: Storage,
         updates_queue: sqs.IQueue,
+        code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = TopicdeskFunction(
             self,
             "Function",
-            config=config,
-            code=code,
             function="inbox-schedule",
             description="Queues the inbox's nudges every minute and its weekly stats digest",
-            memory_size=256,
             timeout=cdk.Duration.seconds(SCHEDULE_TIMEOUT_SECONDS),
+            memory_size=256,
+            code=code,
+            config=config,
             environment={
                 Env.DATA_TABLE: storage.data_table.table_name,
                 Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
@@ -71,32 +71,21 @@ class InboxSchedules(Construct):
         storage.data_table.grant_read_data(self.function.function)
         # SendMessage: the nudge and digest jobs onto the updates queue.
         updates_queue.grant_send_messages(self.function.function)
-        self.sweep = events.Rule(
-            self,
-            "Sweep",
-            description="The inbox's nudge sweep",
-            schedule=events.Schedule.rate(SWEEP_EVERY),
-            targets=[
-                targets.LambdaFunction(
-                    self.function.function,
-                    event=events.RuleTargetInput.from_object({"job": "sweep"}),
-                    # A missed sweep is made good by the next one a minute later.
-                    retry_attempts=0,
-                    max_event_age=cdk.Duration.minutes(1),
-                )
-            ],
+        # A missed sweep is not retried: the next one comes a minute later.
+        self.sweep = self._rule("Sweep", events.Schedule.rate(SWEEP_EVERY), "sweep", 0, 60)
+        monday = events.Schedule.cron(week_day="MON", hour="8", minute="0")
+        self.digest = self._rule("Digest", monday, "digest", 2, 7200)
+
+    def _rule(
+        self, name: str, schedule: events.Schedule, job: str, retries: int, max_age: int
+    ) -> events.Rule:
+        """An EventBridge rule invoking the function with ``{"job": job}``."""
+        target = targets.LambdaFunction(
+            self.function.function,
+            event=events.RuleTargetInput.from_object({"job": job}),
+            retry_attempts=retries,
+            max_event_age=cdk.Duration.seconds(max_age),
         )
-        self.digest = events.Rule(
-            self,
-            "Digest",
-            description="The inbox's weekly stats digest",
-            schedule=events.Schedule.cron(week_day="MON", hour="8", minute="0"),
-            targets=[
-                targets.LambdaFunction(
-                    self.function.function,
-                    event=events.RuleTargetInput.from_object({"job": "digest"}),
-                    retry_attempts=2,
-                    max_event_age=cdk.Duration.hours(2),
-                )
-            ],
+        return events.Rule(
+            self, name, description=f"The inbox's {job}", schedule=schedule, targets=[target]
         )

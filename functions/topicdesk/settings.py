@@ -208,20 +208,18 @@ class InboxTimes:
 class InboxScheduleSettings:
     """The inbox's scheduled function: the nudge sweep and the weekly stats digest."""
 
+    times: InboxTimes
+    operator_chat_ids: tuple[int, ...]
     data_table: str
     updates_queue_url: str
-    operator_chat_ids: tuple[int, ...]
-    times: InboxTimes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> InboxScheduleSettings:
+        """Checked at cold start: a missing name or malformed hours stop the function."""
         env = _environ(env)
-        return cls(
-            data_table=_required(env, Env.DATA_TABLE),
-            updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
-            operator_chat_ids=parse_chat_ids(_required(env, Env.OPERATOR_CHAT_IDS)),
-            times=InboxTimes.from_env(env),
-        )
+        table, queue = _required(env, Env.DATA_TABLE), _required(env, Env.UPDATES_QUEUE_URL)
+        chats = parse_chat_ids(_required(env, Env.OPERATOR_CHAT_IDS))
+        return cls(InboxTimes.from_env(env), chats, table, queue)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from topicdesk.domain.errors import TopicMissing
 from topicdesk.domain.inbox import Conversation, Event
-from topicdesk.domain.inbox.digest import WEEK_SECONDS, DigestJob, Digests, parse_job
+from topicdesk.domain.inbox.digest import WEEK_SECONDS, DigestJob, Digests
 from topicdesk.domain.inbox.nudges import NudgeJob, Nudges, Sla, Sweep
 from topicdesk.domain.inbox.state import apply
 from topicdesk.domain.steps import Steps
@@ -86,9 +86,9 @@ def test_a_deleted_stats_topic_is_made_again() -> None:
 
 def test_digest_jobs_round_trip_and_junk_is_not_one() -> None:
     job = DigestJob(CHAT, NOW - WEEK_SECONDS, NOW)
-    assert parse_job(job.body()) == job
+    assert DigestJob.parse(job.body()) == job
     for junk in ("", "{}", '{"inbox_digest": [1, 2]}', '{"inbox_digest": ["x", 1, 2]}'):
-        assert parse_job(junk) is None
+        assert DigestJob.parse(junk) is None
 
 
 def runtime(store: InMemoryInbox, queue: Queue) -> InboxScheduleRuntime:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from topicdesk.domain.inbox import digest, nudges
 from topicdesk.domain.inbox.digest import WEEK_SECONDS, DigestJob, Digests
-from topicdesk.domain.inbox.nudges import Nudges, Sweep
+from topicdesk.domain.inbox.nudges import NudgeJob, Nudges, Sweep
 from topicdesk.domain.ports import Clock, Metrics, StepLog
 from topicdesk.domain.steps import Steps
 
@@ -22,74 +22,61 @@ class DigestQueue(Protocol):
     def enqueue_digest(self, job: DigestJob) -> None: ...
 
 
+@dataclass(frozen=True)
 class InboxScheduleRuntime:
     """The scheduled function: queue the nudges due, or each group's weekly digest."""
 
-    def __init__(
-        self,
-        sweep: Sweep,
-        digests: DigestQueue,
-        chats: Sequence[int],
-        clock: Clock,
-        metrics: Metrics,
-    ) -> None:
-        self._sweep = sweep
-        self._digests = digests
-        self._chats = chats
-        self._clock = clock
-        self._metrics = metrics
+    sweep: Sweep
+    digests: DigestQueue
+    chats: Sequence[int]
+    clock: Clock
+    metrics: Metrics
 
     def handle(self, event: Any, _context: Any) -> dict[str, Any]:
         job = event.get("job") if isinstance(event, dict) else None
         if job == DIGEST:
-            now = self._clock.now()
-            for chat_id in self._chats:
-                self._digests.enqueue_digest(DigestJob(chat_id, now - WEEK_SECONDS, now))
-            self._metrics.count("DigestsQueued", len(self._chats))
-            return {"job": DIGEST, "queued": len(self._chats)}
+            now = self.clock.now() // 3600 * 3600  # on the hour: a retry queues the same
+            for chat_id in self.chats:
+                self.digests.enqueue_digest(DigestJob(chat_id, now - WEEK_SECONDS, now))
+            self.metrics.count("DigestsQueued", len(self.chats))
+            return {"job": DIGEST, "queued": len(self.chats)}
         if job != SWEEP:
             raise ValueError(f"unknown scheduled job {job!r} (expected {SWEEP!r} or {DIGEST!r})")
-        queued = self._sweep.run()
-        self._metrics.count("NudgesQueued", queued)
+        queued = self.sweep.run()
+        self.metrics.count("NudgesQueued", queued)
         return {"job": SWEEP, "queued": queued}
 
 
+@dataclass(frozen=True)
 class ScheduledInboxWork:
     """The consumer's side: a nudge or digest job's record, run once (its steps)."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        nudges: Nudges,
-        digests: Digests,
-        step_log: StepLog,
-    ) -> None:
-        self._loop = loop
-        self._nudges = nudges
-        self._digests = digests
-        self._step_log = step_log
+    loop: asyncio.AbstractEventLoop
+    nudges: Nudges
+    digests: Digests
+    step_log: StepLog
 
     def take(self, body: str) -> bool:
         """Run ``body`` if it is a nudge or digest job; False for any other body."""
-        nudge = nudges.parse_job(body)
+        nudge = NudgeJob.parse(body)
         if nudge is not None:
-            steps = Steps.load(self._step_log, nudge.dedup_id)
+            steps = Steps.load(self.step_log, nudge.dedup_id)
             self._run(steps, self._nudge(nudge, steps))
             return True
-        job = digest.parse_job(body)
+        job = DigestJob.parse(body)
         if job is not None:
-            steps = Steps.load(self._step_log, job.dedup_id)
-            self._run(steps, self._digests.run(job, steps))
+            steps = Steps.load(self.step_log, job.dedup_id)
+            self._run(steps, self.digests.run(job, steps))
             return True
         return False
 
-    async def _nudge(self, job: nudges.NudgeJob, steps: Steps) -> None:
-        await self._nudges.run(job, steps)
+    async def _nudge(self, job: NudgeJob, steps: Steps) -> None:
+        await self.nudges.run(job, steps)
 
     def _run(self, steps: Steps, work: Coroutine[Any, Any, None]) -> None:
         """As the worker does: a failure writes what is kept only in memory first."""
         try:
-            self._loop.run_until_complete(work)
+            self.loop.run_until_complete(work)
         except BaseException:
-            self._loop.run_until_complete(steps.flush())
+            self.loop.run_until_complete(steps.flush())
             raise

@@ -10,11 +10,11 @@ twice; its deduplication id, the period's end, keeps a repeated schedule from po
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Protocol
 
 from topicdesk.domain.errors import TopicMissing
+from topicdesk.domain.inbox.jobs import QueuedJob
 from topicdesk.domain.inbox.ports import InboxStore, InboxTelegram
 from topicdesk.domain.inbox.stats import STATS_TOPIC_NAME, compute, digest
 from topicdesk.domain.steps import Steps
@@ -24,37 +24,13 @@ WEEK_SECONDS = 7 * 86400.0
 
 
 @dataclass(frozen=True)
-class DigestJob:
+class DigestJob(QueuedJob, field=JOB_FIELD, group="stats", ints=1):
+    """The stats of one group for [since, until), until on the hour (a retried schedule
+    queues the same job, taken once)."""
+
     chat_id: int
     since: float
     until: float
-
-    def body(self) -> str:
-        return json.dumps({JOB_FIELD: [self.chat_id, self.since, self.until]})
-
-    @property
-    def group(self) -> str:
-        return f"stats#{self.chat_id}"
-
-    @property
-    def dedup_id(self) -> str:
-        return f"digest-{self.chat_id}-{int(self.until) // 3600}"
-
-
-def parse_job(body: str) -> DigestJob | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    value = data.get(JOB_FIELD) if isinstance(data, dict) else None
-    if not isinstance(value, list) or len(value) != 3:
-        return None
-    chat_id, since, until = value
-    if not isinstance(chat_id, int) or isinstance(chat_id, bool):
-        return None
-    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in (since, until)):
-        return None
-    return DigestJob(chat_id, float(since), float(until))
 
 
 class StatsTopics(Protocol):

@@ -21,13 +21,13 @@ create and a delete per answer; the sweep costs the same whatever the traffic.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from topicdesk.domain.inbox.display import wait_text
 from topicdesk.domain.inbox.hours import ALWAYS, BusinessHours
+from topicdesk.domain.inbox.jobs import QueuedJob
 from topicdesk.domain.inbox.ports import InboxStore
 from topicdesk.domain.inbox.service import InboxContended
 from topicdesk.domain.inbox.state import Conversation, Owner
@@ -52,41 +52,12 @@ class Sla:
 
 
 @dataclass(frozen=True)
-class NudgeJob:
+class NudgeJob(QueuedJob, field=JOB_FIELD, group="nudge", ints=2):
     """One wait to nudge about: the group, the person, and when the wait began."""
 
     chat_id: int
     user_id: int
     since: float
-
-    def body(self) -> str:
-        return json.dumps({JOB_FIELD: [self.chat_id, self.user_id, self.since]})
-
-    @property
-    def group(self) -> str:
-        """Its queue group: its own per operators' group, holding back no conversation."""
-        return f"nudge#{self.chat_id}"
-
-    @property
-    def dedup_id(self) -> str:
-        return f"nudge-{self.chat_id}-{self.user_id}-{self.since:.3f}"
-
-
-def parse_job(body: str) -> NudgeJob | None:
-    """The nudge job of a queue record's body; None for any other body."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    value = data.get(JOB_FIELD) if isinstance(data, dict) else None
-    if not isinstance(value, list) or len(value) != 3:
-        return None
-    chat_id, user_id, since = value
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (chat_id, user_id)):
-        return None
-    if not isinstance(since, int | float) or isinstance(since, bool):
-        return None
-    return NudgeJob(chat_id, user_id, float(since))
 
 
 def due(record: Conversation, sla: Sla, now: float) -> bool:
@@ -126,64 +97,62 @@ class NudgeTelegram(Protocol):
         ...
 
 
+@dataclass(frozen=True)
 class Sweep:
     """The scheduled half: queue a job for every nudge due in the stage's groups."""
 
-    def __init__(
-        self, store: InboxStore, queue: NudgeQueue, sla: Sla, clock: Clock, chats: Sequence[int]
-    ) -> None:
-        self._store = store
-        self._queue = queue
-        self._sla = sla
-        self._clock = clock
-        self._chats = chats
+    store: InboxStore
+    queue: NudgeQueue
+    sla: Sla
+    clock: Clock
+    chats: Sequence[int]
 
     def run(self) -> int:
         """Queue the nudges due now; how many were queued."""
-        now = self._clock.now()
+        now = self.clock.now()
         queued = 0
-        for chat_id in self._chats:
-            for job in due_jobs(self._store.conversations(chat_id), self._sla, now):
-                self._queue.enqueue_nudge(job)
+        for chat_id in self.chats:
+            for job in due_jobs(self.store.conversations(chat_id), self.sla, now):
+                self.queue.enqueue_nudge(job)
                 queued += 1
         return queued
 
 
+@dataclass(frozen=True)
 class Nudges:
     """The consumer's half: post a queued nudge if its wait still needs it, once."""
 
-    def __init__(self, store: InboxStore, telegram: NudgeTelegram, sla: Sla, clock: Clock):
-        self._store = store
-        self._telegram = telegram
-        self._sla = sla
-        self._clock = clock
+    store: InboxStore
+    telegram: NudgeTelegram
+    sla: Sla
+    clock: Clock
 
     async def run(self, job: NudgeJob, steps: Steps) -> bool:
         """True when the nudge is (or was already) posted; False when the wait needs none."""
-        record = self._store.get(job.chat_id, job.user_id)
+        record = self.store.get(job.chat_id, job.user_id)
         posted = steps.done("nudge")
         if not posted and (record is None or not self._wanted(record, job)):
             return False  # answered (or closed) meanwhile, or nudged by an earlier job
         if record is not None and record.thread_id is not None and not posted:
-            text = nudge_text(self._sla.hours.business_seconds(job.since, self._clock.now()))
+            text = nudge_text(self.sla.hours.business_seconds(job.since, self.clock.now()))
             thread = record.thread_id
             await steps.once(
                 "nudge",
-                lambda: self._telegram.send_mention(job.chat_id, thread, text, record.owner),
+                lambda: self.telegram.send_mention(job.chat_id, thread, text, record.owner),
             )
         self._mark(job)
         return True
 
     def _wanted(self, record: Conversation, job: NudgeJob) -> bool:
-        return record.waiting_since == job.since and due(record, self._sla, self._clock.now())
+        return record.waiting_since == job.since and due(record, self.sla, self.clock.now())
 
     def _mark(self, job: NudgeJob) -> None:
         """Note the wait as nudged (a conditional write; a rival write makes us re-read)."""
         for _ in range(WRITE_ATTEMPTS):
-            record = self._store.get(job.chat_id, job.user_id)
+            record = self.store.get(job.chat_id, job.user_id)
             if record is None or record.nudged_for == job.since:
                 return
-            if self._store.save(record.with_changes(nudged_for=job.since), record.version):
+            if self.store.save(record.with_changes(nudged_for=job.since), record.version):
                 return
         # Failing the record retries it: its steps know the nudge is posted already.
         raise InboxContended(f"nudge of {job.chat_id}/{job.user_id} not noted")
