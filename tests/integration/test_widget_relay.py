@@ -14,7 +14,7 @@ from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from topicdesk.adapters.dynamodb.widget import DynamoWidgetConversations
 from topicdesk.contract import Env
 from topicdesk.domain.relay.visitors import anon_name
-from topicdesk.domain.widget import PageInfo, WidgetRecord
+from topicdesk.domain.widget import PageInfo, WidgetMessage, WidgetRecord
 
 from tests.support.aws_world import REGION
 from tests.support.pipeline import Pipeline
@@ -129,3 +129,23 @@ def test_a_record_delivered_again_past_the_dedup_window_relays_once(
     thread = pipeline.topic_of(anon_name(SESSION))
     assert pipeline.topic_texts(thread)[1:] == ["Only once"]
     assert len(pipeline.client.calls("createForumTopic")) == 1
+
+
+def test_forget_erases_a_visitors_widget_conversation(
+    pipeline: Pipeline, widget: DynamoWidgetConversations
+) -> None:
+    from topicdesk.adapters.dynamodb.erasure import DynamoPersonData
+    from topicdesk.domain.relay.visitors import visitor_user_id
+
+    enqueue(pipeline, visitor_record("m1", "Please forget me"))
+    pipeline.process()
+    widget.accept_visitor(SESSION, WidgetMessage("m1", "visitor", "Please forget me", 1), 1.0)
+    dynamodb = pipeline.aws.dynamodb
+    erasure = DynamoPersonData(
+        dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE]),
+        dynamodb.Table(pipeline.aws.env[Env.LIMITS_TABLE]),
+    )
+    counts = erasure.erase_belongings(visitor_user_id(SESSION))
+    assert counts["widget_items"] >= 2  # the session item and the message at least
+    assert widget.history(SESSION) == [] and widget.session(SESSION, time.time()) is None
+    assert widget.visitor_session(visitor_user_id(SESSION)) is None

@@ -427,3 +427,25 @@ def test_post_to_connection_gone_is_an_answer_and_other_errors_are_transient() -
         with pytest.raises(TransientFailure):
             run(push.post("c3", frame))
         stub.assert_no_pending_responses()
+
+
+# ---------------------------------------------------------------------- broadcast, cap
+
+
+def test_a_broadcast_reaches_telegram_people_only() -> None:
+    from topicdesk.domain.broadcast.requests import reached_by_broadcast
+
+    class Roster:
+        def people(self) -> list[int]:
+            return [501, visitor_user_id("sess-anna-0001"), 502]
+
+    assert reached_by_broadcast(Roster()) == [501, 502]
+
+
+def test_a_visitor_waiting_for_a_topic_is_not_told_on_telegram() -> None:
+    from topicdesk.domain.relay.newcomers import NewTopicCap
+
+    world = make_world()
+    cap = NewTopicCap(world.relay._ctx, store=None, line=None, per_hour=1)  # type: ignore[arg-type]
+    assert run(cap._tell_person(visitor_user_id("sess-anna-0001"), world.clock.now() + 60)) is False
+    assert world.telegram.calls == []

@@ -10,6 +10,11 @@ VISITOR_ID_BASE = 2**60
 Telegram's user ids have at most 52 significant bits, so the two never meet."""
 
 
+def is_visitor_id(user_id: int) -> bool:
+    """A web widget visitor's user id (no Telegram chat behind it)."""
+    return user_id >= VISITOR_ID_BASE
+
+
 @dataclass(frozen=True)
 class Person:
     """Someone who writes to the bot in a private chat, or a web widget visitor (a widget
@@ -25,7 +30,7 @@ class Person:
     @property
     def is_visitor(self) -> bool:
         """A web widget session, not a Telegram user: reached through the widget only."""
-        return self.user_id >= VISITOR_ID_BASE
+        return is_visitor_id(self.user_id)
 
     @property
     def full_name(self) -> str:

@@ -34,9 +34,10 @@ from topicdesk.adapters.dynamodb.sessions import (
     shard_key,
     topic_key,
 )
+from topicdesk.adapters.dynamodb.widget import DynamoWidgetConversations
 from topicdesk.adapters.rate_limiter import person_keys
 from topicdesk.domain.errors import StorageUnavailable
-from topicdesk.domain.model import DeadLetter, MessageRef
+from topicdesk.domain.model import DeadLetter, MessageRef, is_visitor_id
 
 Key = dict[str, str]
 
@@ -112,6 +113,8 @@ class DynamoPersonData:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         for key in person_keys(user_id):
             counts["limiter_keys"] += self._delete_one(self._limits, {"pk": key})
+        if is_visitor_id(user_id):  # a web visitor: their widget conversation too
+            counts["widget_items"] = DynamoWidgetConversations(self._table).erase_visitor(user_id)
         return counts
 
     @staticmethod

@@ -230,6 +230,22 @@ class DynamoWidgetConversations:
             item = self._table.get_item(Key=_visitor_key(user_id)).get("Item")
         return common.as_str(item.get("session_id")) if item else None
 
+    def erase_visitor(self, user_id: int) -> int:
+        """Delete a visitor's whole widget conversation (the session's partition: messages,
+        connections, the session itself) and their id item, for an erase (/forget): how
+        many items there were. The edge then treats their token's session as unknown."""
+        session_id = self.visitor_session(user_id)
+        items = (
+            common.query_all(self._table, _session_pk(session_id), ConsistentRead=True)
+            if session_id is not None
+            else []
+        )
+        keys = [{"pk": str(item["pk"]), "sk": str(item["sk"])} for item in items]
+        with common.storage_errors(), self._table.batch_writer() as batch:
+            for key in [*keys, _visitor_key(user_id)]:
+                batch.delete_item(Key=key)
+        return len(keys)
+
     # ------------------------------------------------------------------ helpers
 
     def _mark_delivered(self, key: dict[str, str]) -> None:

@@ -35,7 +35,8 @@ from topicdesk.domain.broadcast.model import (
     broadcast_id,
 )
 from topicdesk.domain.errors import MessageGone, NotCopyable
-from topicdesk.domain.model import ChatMessage
+from topicdesk.domain.model import ChatMessage, is_visitor_id
+from topicdesk.domain.ports import Roster
 from topicdesk.domain.steps import Steps
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,14 @@ SEVERAL_TO_CANCEL = (
     "{count} broadcasts are waiting or running here: reply /cancel to the question of the one "
     "to stop."
 )
+
+
+def reached_by_broadcast(roster: Roster) -> list[int]:
+    """The people a broadcast goes to: Telegram people only. A web widget visitor is skipped:
+    they are reachable only while their page is open (or on their return within the session),
+    their session is one support conversation that they started, and an announcement kept
+    for them would greet them as an unasked-for answer on their next visit."""
+    return [user_id for user_id in roster.people() if not is_visitor_id(user_id)]
 
 
 def _actor(message: ChatMessage) -> Actor | None:
@@ -103,7 +112,7 @@ class BroadcastRequests:
         if replied_to is None and not body:
             await self._say(message, USAGE, steps, "usage")
             return
-        people = len(self.ports.roster.people())
+        people = len(reached_by_broadcast(self.ports.roster))
         who = (
             "Reply /confirm"
             if self.ports.self_confirm
@@ -165,7 +174,7 @@ class BroadcastRequests:
             if frozen is None:
                 await self._say(message, NOT_COPYABLE, steps, "not-copyable")
                 return
-        people = self.ports.roster.people()
+        people = reached_by_broadcast(self.ports.roster)
 
         async def start() -> bool:
             started = self.ports.broadcasts.start(

@@ -27,6 +27,7 @@ from topicdesk.domain.errors import (
     TopicMissing,
 )
 from topicdesk.domain.limiter import Rule
+from topicdesk.domain.model import is_visitor_id
 from topicdesk.domain.ports import TatStore
 from topicdesk.domain.relay.context import RelayContext
 from topicdesk.domain.steps import Steps
@@ -145,6 +146,8 @@ class NewTopicCap:
         return False
 
     async def _tell_person(self, user_id: int, slot: float) -> bool:
+        if is_visitor_id(user_id):
+            return False  # a web visitor has no chat; the widget shows their message as sent
         minutes = max(1, math.ceil((slot - self._ctx.clock.now()) / 60))
         try:
             await self._ctx.telegram.send_text(
