@@ -13,6 +13,7 @@ what was expected (`ConfigError`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -21,6 +22,8 @@ from typing import Any, TypeVar
 
 from topicdesk.contract import DEFAULT_GREETING, DEFAULT_TELEGRAM_API_URL
 from topicdesk.domain.inbox.hours import HoursError, parse_hours
+
+from infra.widget_config import WidgetProjectConfig, parse_projects
 
 PROJECT = "topicdesk"
 CONTEXT_KEY = "topicdesk"
@@ -107,6 +110,8 @@ class StageConfig:
     register_webhook: bool
     assets_bucket: str | None
     webhook_registration_revision: str
+    projects: tuple[WidgetProjectConfig, ...] = ()
+    """The web widget's projects (cdk.json ``projects``; none: no WebSocket API)."""
     session_retention_days: int = 365
     """Days without activity after which a session expires (DynamoDB TTL)."""
     new_person_challenge: bool = False
@@ -197,6 +202,7 @@ _OVERRIDABLE = (
     "telegramApiUrl",
     "registerWebhook",
     "webhookRegistrationRevision",
+    "projects",
     "sessionRetentionDays",
     "newPersonChallenge",
     "inbox",
@@ -284,6 +290,7 @@ def parse_stage_config(stage: str, raw: Mapping[str, Any]) -> StageConfig:
         sla_minutes=reader.optional("slaMinutes", _between(1, 7 * 24 * 60)) or 15,
         away_message=reader.optional("awayMessage", _non_empty_text) or "",
     )
+    config = _with_projects(where, config, raw.get("projects"))
     _check_webhook_settings(where, config)  # after each value was checked on its own
     return config
 
@@ -464,3 +471,13 @@ def _mapping(what: str, value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{what} must be an object, got {value!r}")
     return value
+
+
+def _with_projects(where: str, config: StageConfig, value: Any) -> StageConfig:
+    try:
+        projects = parse_projects(
+            where, value, stage=config.stage, operator_chat_ids=config.operator_chat_ids
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return dataclasses.replace(config, projects=projects)

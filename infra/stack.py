@@ -9,6 +9,7 @@ from topicdesk.contract import Output
 
 from infra.bundling import lambda_code
 from infra.config import StageConfig
+from infra.functions import TopicdeskFunction
 from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
@@ -16,6 +17,7 @@ from infra.schedules import InboxSchedules
 from infra.secrets import Secrets
 from infra.storage import Storage
 from infra.webhook_registration import WebhookRegistration
+from infra.widget import Widget
 
 
 class TopicdeskStack(cdk.Stack):
@@ -51,7 +53,24 @@ class TopicdeskStack(cdk.Stack):
                 storage=self.storage,
                 updates_queue=self.pipeline.updates_queue,
             )
-        self.functions = (self.ingress.webhook, self.pipeline.consumer, self.pipeline.dlq_processor)
+        self.widget: Widget | None = None
+        if config.projects:  # a stage without projects has no WebSocket API
+            self.widget = Widget(
+                self,
+                "Widget",
+                config=config,
+                code=code,
+                storage=self.storage,
+                updates_queue=self.pipeline.updates_queue,
+                consumer=self.pipeline.consumer,
+            )
+        self.functions: tuple[TopicdeskFunction, ...] = (
+            self.ingress.webhook,
+            self.pipeline.consumer,
+            self.pipeline.dlq_processor,
+        )
+        if self.widget is not None:
+            self.functions = (*self.functions, self.widget.function)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -67,6 +86,8 @@ class TopicdeskStack(cdk.Stack):
             dlq_processor=self.pipeline.dlq_processor,
             webhook=self.ingress.webhook,
         )
+        if self.widget is not None:
+            self.widget.add_alarms(self.monitoring.topic, config.metrics_namespace)
         self.webhook_registration: WebhookRegistration | None = None
         if config.register_webhook:
             self.webhook_registration = WebhookRegistration(
@@ -100,6 +121,11 @@ class TopicdeskStack(cdk.Stack):
         }
         if self.webhook_registration is not None:
             values[Output.WEBHOOK_REGISTRATION_STATUS] = self.webhook_registration.status
+        if self.widget is not None:
+            values[Output.WIDGET_URL] = self.widget.url
+            values[Output.WIDGET_API_ID] = self.widget.api.api_id
+            values[Output.WIDGET_FUNCTION_NAME] = self.widget.function.function.function_name
+            values[Output.WIDGET_TOKEN_SECRET_NAME] = self.widget.token_secret_name
         for name, value in values.items():
             cdk.CfnOutput(self, name, value=value)
 

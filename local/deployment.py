@@ -75,6 +75,8 @@ def read_deployment(
         outputs[Output.WEBHOOK_FUNCTION_NAME],
         outputs[Output.CONSUMER_FUNCTION_NAME],
         outputs[Output.DLQ_PROCESSOR_FUNCTION_NAME],
+        # The widget's WebSocket routes (a stage with widget projects).
+        *([outputs[Output.WIDGET_FUNCTION_NAME]] if Output.WIDGET_FUNCTION_NAME in outputs else []),
     ]
     locations = _code_locations(endpoint, stack_name)
     functions: dict[str, FunctionSpec] = {}

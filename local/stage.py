@@ -34,6 +34,7 @@ from devkit.telegram_emulator import EmulatorClient, Limits
 from local.deployment import Deployment, read_deployment
 from local.moto_stage import deploy_local_stage, local_stage, start_moto
 from local.telegram_link import TelegramLink, TelegramLinkError
+from local.widget_stage import DEFAULT_SITE_PORT, LocalWidget
 
 ROOT = Path(__file__).resolve().parent.parent
 # TOPICDESK_LOCAL_DIR moves the stage's state (stage.json, logs, unpacked code) elsewhere,
@@ -56,6 +57,8 @@ class RunningStage:
     deployment: Deployment
     operator_chat_ids: list[int]
     description: dict[str, Any]
+    widget: LocalWidget | None = None
+    """The WebSocket API and the demo page (when the stage has widget projects)."""
 
     def emulated_operator(self, client: EmulatorClient) -> int:
         """On the emulator: the person the first operators' group was made with (its human
@@ -66,6 +69,8 @@ class RunningStage:
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.telegram.disconnect()
+        if self.widget is not None:
+            self.widget.stop()
         self.runtime.stop()
         self.moto.stop()
         with contextlib.suppress(FileNotFoundError):
@@ -115,6 +120,9 @@ def start_stage(
             moto.endpoint, output_dir=STATE_DIR / "cdk.out", log_path=STATE_DIR / "cdk-deploy.log"
         )
         say(f"  deployed in {time.monotonic() - started:.0f} s")
+        widget = LocalWidget.start(
+            moto.endpoint, outputs, site_port=getattr(args, "widget_port", 0)
+        )
         link = TelegramLink.choose(dict(os.environ), emulator_limits=emulator_limits)
         say(f"▶ Telegram: {link.mode} at {link.api_url}")
         secrets = client("secretsmanager", moto.endpoint)
@@ -131,6 +139,7 @@ def start_stage(
             code_root=STATE_DIR / "functions",
             log_dir=STATE_DIR / "logs",
             environment_overrides={
+                **(widget.environment if widget else {}),
                 **_overrides(args, link),
                 **(on_moto(moto.endpoint) if on_moto else {}),
             },
@@ -152,8 +161,11 @@ def start_stage(
             url_function=deployment.url_function,
             url_port=args.port,
             on_batch=_on_batch,
+            pool_sizes={widget.api.spec.routes["$connect"].function: 4} if widget else None,
         )
         runtime.start()
+        if widget is not None:
+            widget.attach(runtime.pools)
         link.connect(runtime.url, webhook_secret)
     except BaseException:
         moto.stop()
@@ -175,8 +187,11 @@ def start_stage(
         "idempotency_table": outputs[Output.IDEMPOTENCY_TABLE_NAME],
         "logs": str(STATE_DIR / "logs"),
     }
+    if widget is not None:
+        description["widget_ws_url"] = widget.api.url
+        description["widget_demo_url"] = widget.demo_url
     STAGE_FILE.write_text(json.dumps(description, indent=2) + "\n")
-    return RunningStage(moto, runtime, link, outputs, deployment, chats, description)
+    return RunningStage(moto, runtime, link, outputs, deployment, chats, description, widget)
 
 
 def print_block(stage: RunningStage) -> None:
@@ -212,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="webhook port (default: any free)")
     parser.add_argument("--no-demo", action="store_true", help="skip the scripted demo")
+    parser.add_argument(
+        "--widget-port",
+        type=int,
+        default=DEFAULT_SITE_PORT,
+        help=f"the widget demo page's port (default {DEFAULT_SITE_PORT}, an allowed origin)",
+    )
     parser.add_argument("--exit-after-demo", action="store_true")
     parser.add_argument(
         "--env",

@@ -40,6 +40,7 @@ class LocalRuntime:
         url_host: str = "127.0.0.1",
         url_port: int = 0,
         on_batch: Callable[[str, BatchOutcome], None] | None = None,
+        pool_sizes: dict[str, int] | None = None,
     ) -> None:
         self._sqs = sqs
         self._mappings = mappings
@@ -49,6 +50,8 @@ class LocalRuntime:
             sizes[mapping.function] = sizes.get(mapping.function, 0) + mapping.max_concurrency
         if url_function:
             sizes[url_function] = max(sizes.get(url_function, 0), 4)
+        for name, size in (pool_sizes or {}).items():  # e.g. the WebSocket API's function
+            sizes[name] = max(sizes.get(name, 0), size)
         self.pools = {
             name: FunctionPool(spec, sizes.get(name, 1)) for name, spec in functions.items()
         }

@@ -338,6 +338,8 @@ def _patch_cloudformation() -> None:
     from moto.cloudformation import parsing
     from moto.dynamodb.models.table import Table
 
+    from devkit.moto import websocket_api
+
     _resource_type(
         "SecretModel", "AWS::SecretsManager::Secret", _secret, _delete_secret, name_type="Name"
     )
@@ -350,6 +352,7 @@ def _patch_cloudformation() -> None:
     )
     _resource_type("QueuePolicyModel", "AWS::SQS::QueuePolicy", _queue_policy)
     _resource_type("TopicPolicyModel", "AWS::SNS::TopicPolicy", _topic_policy)
+    websocket_api.register(_resource_type)  # the widget's API Gateway v2 WebSocket API
 
     table_class: Any = Table
     create_table = table_class.create_from_cloudformation_json.__func__

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from topicdesk.contract import DATA_TABLE, IDEMPOTENCY_TABLE, LIMITS_TABLE, Env, Output
 
-from devkit.moto import MotoServer, client
+from devkit.moto import REGION, MotoServer, client
 from local.moto_stage import deployed_local_stage
+from local.widget_stage import read_websocket_api
 
 pytestmark = pytest.mark.slow
 
@@ -141,6 +142,8 @@ def test_functions_and_their_code(endpoint: str, outputs: dict[str, str]) -> Non
         Output.WEBHOOK_FUNCTION_NAME: ("topicdesk.handlers.webhook.handler", 256, 10),
         Output.CONSUMER_FUNCTION_NAME: ("topicdesk.handlers.consumer.handler", 512, 30),
         Output.DLQ_PROCESSOR_FUNCTION_NAME: ("topicdesk.handlers.dlq_processor.handler", 256, 30),
+        # cdk.json gives the local stage a demo widget project.
+        Output.WIDGET_FUNCTION_NAME: ("topicdesk.handlers.widget.handler", 256, 10),
     }
     names = {f["FunctionName"] for f in lambdas.list_functions()["Functions"]}
     assert names == {outputs[key] for key in expected}
@@ -190,7 +193,7 @@ def test_alarms_notify_the_topic(endpoint: str, outputs: dict[str, str]) -> None
     alarms = {
         a["AlarmName"]: a for a in client("cloudwatch", endpoint).describe_alarms()["MetricAlarms"]
     }
-    assert len(alarms) == 11
+    assert len(alarms) == 18  # 11, and the widget's 5 plus its function's errors and throttles
     for alarm in alarms.values():
         assert alarm["AlarmName"].startswith(f"{PREFIX}-")
         assert alarm["AlarmActions"] == [outputs[Output.ALARM_TOPIC_ARN]]
@@ -223,3 +226,19 @@ def test_secrets(endpoint: str, outputs: dict[str, str]) -> None:
 def test_deploy_log_is_kept(deployed: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     logs = list(Path(tmp_path_factory.getbasetemp()).glob("local-stage*/cdk-deploy.log"))
     assert logs and "topicdesk-local" in logs[0].read_text()
+
+
+def test_the_widgets_websocket_api_is_deployed(endpoint: str, outputs: dict[str, str]) -> None:
+    """moto's apigatewayv2 holds what the local stage plays (devkit/moto/websocket_api.py)."""
+    spec = read_websocket_api(endpoint, outputs)
+    assert spec is not None and spec.stage == "local"
+    assert spec.route_selection_expression == "$request.body.action"
+    assert set(spec.routes) == {"$connect", "$disconnect", "$default", "hello", "send"}
+    assert {route.function for route in spec.routes.values()} == {
+        outputs[Output.WIDGET_FUNCTION_NAME]
+    }
+    answered = {key for key, route in spec.routes.items() if route.return_response}
+    assert answered == {"$default", "hello", "send"}
+    assert outputs[Output.WIDGET_URL] == (
+        f"wss://{spec.api_id}.execute-api.{REGION}.amazonaws.com/local"
+    )

@@ -69,8 +69,15 @@ def test_local_stage_skips_registration(local: Synth) -> None:
         "topicdesk-local-webhook",
         "topicdesk-local-consumer",
         "topicdesk-local-dlq-processor",
+        "topicdesk-local-widget",  # cdk.json gives the local stage a demo widget project
     }
-    assert set(local.body["Outputs"]) == OUTPUTS
+    widget = {
+        Output.WIDGET_URL,
+        Output.WIDGET_API_ID,
+        Output.WIDGET_FUNCTION_NAME,
+        Output.WIDGET_TOKEN_SECRET_NAME,
+    }
+    assert set(local.body["Outputs"]) == OUTPUTS | widget
 
 
 def test_local_stage_needs_no_bootstrap(local: Synth, dev: Synth) -> None:
