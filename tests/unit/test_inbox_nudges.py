@@ -10,7 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from topicdesk.domain.errors import RecipientBlocked
+from topicdesk.domain.errors import RateLimited, RecipientBlocked
 from topicdesk.domain.inbox import Conversation, Event, Owner
 from topicdesk.domain.inbox.away import Away, away_due
 from topicdesk.domain.inbox.hours import parse_hours
@@ -215,3 +215,18 @@ def test_a_person_who_blocked_the_bot_is_not_told_again_and_again() -> None:
     assert asyncio.run(away.person_wrote(session(), Steps.load(world.log, "u1")))
     record = world.store.get(CHAT, ANN.user_id)
     assert record is not None and record.away_for == record.opened_at
+
+
+def test_a_nudge_waits_while_relayed_messages_want_the_groups_slot() -> None:
+    world = World(FakeClock(TUESDAY_10))
+    world.event(Event.PERSON_WROTE)
+    world.clock.current += 20 * 60
+    [job] = world.sweep()
+    busy = [6.0]
+    nudges = Nudges(world.store, world.telegram, SLA, world.clock, lambda chat: busy[0])
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(nudges.run(job, Steps.load(world.log, "busy")))
+    assert deferred.value.retry_after == 6.0 and world.nudges == []
+    busy[0] = 0.0  # the relayed messages went out: the nudge takes the next free slot
+    assert asyncio.run(nudges.run(job, Steps.load(world.log, "busy")))
+    assert len(world.nudges) == 1

@@ -26,7 +26,7 @@ from topicdesk.adapters.rate_limiter import DynamoFloodGate, DynamoTatStore, sha
 from topicdesk.adapters.telegram_inbox import InboxTelegramGateway
 from topicdesk.adapters.waiting_line import DynamoWaitingLine
 from topicdesk.composition import erase
-from topicdesk.composition.inbox import inbox_parts
+from topicdesk.composition.inbox import inbox_parts, slot_backlog
 from topicdesk.composition.inbox_schedule import scheduled_work
 from topicdesk.composition.visitors import visitor_work, widget_ports
 from topicdesk.domain.broadcast import BroadcastService
@@ -147,7 +147,13 @@ def consumer_runtime(
     loop = asyncio.new_event_loop()  # one per container: PTB's Application lives on it
     inbox_jobs = (  # nudges, the weekly digest, and the away message (issue 15)
         scheduled_work(
-            settings.inbox_times, loop=loop, table=table, gateway=gateway, clock=clock, inbox=inbox
+            settings.inbox_times,
+            loop=loop,
+            table=table,
+            gateway=gateway,
+            clock=clock,
+            inbox=inbox,
+            backlog=slot_backlog(store, gcra),  # a nudge takes only a slot nothing relayed wants
         )
         if settings.inbox
         else None

@@ -4,6 +4,7 @@ itself with the group's backlog in the shared limiter."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from topicdesk.adapters.aws import SqsUpdateQueue
@@ -28,11 +29,16 @@ def inbox_parts(
 ) -> tuple[Inbox, InboxRefresh]:
     """The relay's ``Inbox`` and the refresh its job runs (``topicdesk.runtime.inbox``)."""
     store = DynamoInboxStore(table)
+    inbox = Inbox(store, SqsInboxJobs(SqsUpdateQueue(sqs, queue_url)), clock)
+    refresh = InboxRefresh(store, gateway, clock, slot_backlog(limits, gcra))
+    return inbox, refresh
+
+
+def slot_backlog(limits: DynamoTatStore, gcra: LimitSettings) -> Callable[[int], float]:
+    """Seconds of sends already waiting for a group's slot (its messages' key): the inbox's
+    own sends (labels, overview, nudges) take only a slot nothing relayed is waiting for."""
 
     def backlog(chat_id: int) -> float:
-        """Seconds of sends already waiting for the group's slot (its messages' key)."""
         return limits.backlog(rules_for(chat_id, 1, gcra)[0].key, time.time())
 
-    inbox = Inbox(store, SqsInboxJobs(SqsUpdateQueue(sqs, queue_url)), clock)
-    refresh = InboxRefresh(store, gateway, clock, backlog)
-    return inbox, refresh
+    return backlog

@@ -4,6 +4,7 @@ digest) and, in the consumer, the jobs it queues and the away message."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -50,6 +51,7 @@ def scheduled_work(
     gateway: InboxTelegramGateway,
     clock: Clock,
     inbox: Inbox,
+    backlog: Callable[[int], float] | None = None,
 ) -> ScheduledInboxWork:
     """The consumer's side: the nudge and digest jobs; and ``inbox`` gets the away message
     (the relay tells a person once per conversation outside business hours)."""
@@ -58,7 +60,7 @@ def scheduled_work(
         inbox.away = Away(store, gateway, times.hours, clock, times.away_message)
     return ScheduledInboxWork(
         loop,
-        Nudges(store, gateway, sla_of(times), clock),
+        Nudges(store, gateway, sla_of(times), clock, backlog),
         Digests(store, DynamoStatsTopics(table), gateway),
         DynamoStepLog(table),
     )

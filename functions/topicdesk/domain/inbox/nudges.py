@@ -21,10 +21,11 @@ create and a delete per answer; the sweep costs the same whatever the traffic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.inbox.display import wait_text
 from topicdesk.domain.inbox.hours import ALWAYS, BusinessHours
 from topicdesk.domain.inbox.jobs import QueuedJob
@@ -35,6 +36,8 @@ from topicdesk.domain.ports import Clock
 from topicdesk.domain.steps import Steps
 
 JOB_FIELD = "inbox_nudge"
+COME_BACK_SECONDS = 5.0
+"""The soonest a deferred nudge comes back (a busy group is asked again no sooner)."""
 WRITE_ATTEMPTS = 8
 NUDGE_TEXT = "⏰ Waiting for an answer for {wait} (business time)."
 
@@ -126,13 +129,21 @@ class Nudges:
     telegram: NudgeTelegram
     sla: Sla
     clock: Clock
+    backlog: Callable[[int], float] | None = None
+    """Seconds of sends already waiting for a group's slot in the shared limiter: a nudge
+    waits (its record deferred) until nothing relayed is waiting, so a burst of nudges (many
+    waits due at opening time) delays a relayed message by one slot at most."""
 
     async def run(self, job: NudgeJob, steps: Steps) -> bool:
-        """True when the nudge is (or was already) posted; False when the wait needs none."""
+        """True when the nudge is (or was already) posted; False when the wait needs none;
+        ``RateLimited`` while the group's slot is wanted by relayed messages."""
         record = self.store.get(job.chat_id, job.user_id)
         posted = steps.done("nudge")
         if not posted and (record is None or not self._wanted(record, job)):
             return False  # answered (or closed) meanwhile, or nudged by an earlier job
+        busy = self.backlog(job.chat_id) if self.backlog is not None and not posted else 0.0
+        if busy > 0:
+            raise RateLimited(max(busy, COME_BACK_SECONDS), key=f"nudge#{job.chat_id}")
         if record is not None and record.thread_id is not None and not posted:
             text = nudge_text(self.sla.hours.business_seconds(job.since, self.clock.now()))
             thread = record.thread_id
