@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import pytest
-from topicdesk.domain.errors import TopicMissing
+from topicdesk.domain.errors import RateLimited, TopicMissing
 from topicdesk.domain.inbox import Conversation, Event
 from topicdesk.domain.inbox.digest import WEEK_SECONDS, DigestJob, Digests
 from topicdesk.domain.inbox.nudges import NudgeJob, Nudges, Sla, Sweep
@@ -126,3 +126,16 @@ def test_the_consumer_takes_only_nudge_and_digest_bodies() -> None:
         assert len(telegram.called("send_text")) == 1
     finally:
         loop.close()
+
+
+def test_the_digest_waits_for_a_slot_nothing_relayed_wants() -> None:
+    store, topics, telegram, log = world()
+    busy = [4.0]
+    digests = Digests(store, topics, telegram, lambda chat: busy[0])
+    job = DigestJob(CHAT, NOW - WEEK_SECONDS, NOW)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(digests.run(job, Steps.load(log, job.dedup_id)))
+    assert deferred.value.retry_after == 5.0 and telegram.calls == []
+    busy[0] = 0.0
+    asyncio.run(digests.run(job, Steps.load(log, job.dedup_id)))
+    assert len(telegram.called("create_topic")) == 1 and len(telegram.called("send_text")) == 1

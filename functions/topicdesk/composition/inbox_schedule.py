@@ -46,12 +46,12 @@ def schedule_runtime(
 def scheduled_work(
     times: InboxTimes,
     *,
+    backlog: Callable[[int], float],
     loop: asyncio.AbstractEventLoop,
     table: Any,
     gateway: InboxTelegramGateway,
     clock: Clock,
     inbox: Inbox,
-    backlog: Callable[[int], float] | None = None,
 ) -> ScheduledInboxWork:
     """The consumer's side: the nudge and digest jobs; and ``inbox`` gets the away message
     (the relay tells a person once per conversation outside business hours)."""
@@ -61,6 +61,6 @@ def scheduled_work(
     return ScheduledInboxWork(
         loop,
         Nudges(store, gateway, sla_of(times), clock, backlog),
-        Digests(store, DynamoStatsTopics(table), gateway),
+        Digests(store, DynamoStatsTopics(table), gateway, backlog),
         DynamoStepLog(table),
     )

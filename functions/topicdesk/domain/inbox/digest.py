@@ -10,10 +10,11 @@ twice; its deduplication id, the period's end, keeps a repeated schedule from po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from topicdesk.domain.errors import TopicMissing
+from topicdesk.domain.errors import RateLimited, TopicMissing
 from topicdesk.domain.inbox.jobs import QueuedJob
 from topicdesk.domain.inbox.ports import InboxStore, InboxTelegram
 from topicdesk.domain.inbox.stats import STATS_TOPIC_NAME, compute, digest
@@ -42,10 +43,23 @@ class StatsTopics(Protocol):
 
 
 class Digests:
-    def __init__(self, store: InboxStore, topics: StatsTopics, telegram: InboxTelegram):
+    def __init__(
+        self,
+        store: InboxStore,
+        topics: StatsTopics,
+        telegram: InboxTelegram,
+        backlog: Callable[[int], float] | None = None,
+    ):
+        """``backlog``: as for nudges, each send waits for a slot nothing relayed wants."""
         self._store = store
         self._topics = topics
         self._telegram = telegram
+        self._backlog = backlog
+
+    def _wait_for_a_free_slot(self, chat_id: int) -> None:
+        busy = self._backlog(chat_id) if self._backlog is not None else 0.0
+        if busy > 0:
+            raise RateLimited(max(busy, 5.0), key=f"stats#{chat_id}")
 
     async def run(self, job: DigestJob, steps: Steps) -> None:
         text = digest(compute(self._store.conversations(job.chat_id), job.since, job.until))
@@ -57,15 +71,18 @@ class Digests:
             await steps.once("digest", lambda: self._post(job.chat_id, text, thread))
 
     async def _post(self, chat_id: int, text: str, thread: int) -> int:
+        self._wait_for_a_free_slot(chat_id)
         return await self._telegram.send_text(chat_id, text, thread_id=thread)
+
+    async def _create(self, chat_id: int) -> int:
+        self._wait_for_a_free_slot(chat_id)
+        return await self._telegram.create_topic(chat_id, STATS_TOPIC_NAME)
 
     async def _thread(self, chat_id: int, steps: Steps, *, fresh: bool) -> int:
         known = None if fresh else self._topics.stats_thread(chat_id)
         if known is not None:
             return known
         step = "stats_topic_again" if fresh else "stats_topic"
-        thread: int = await steps.once(
-            step, lambda: self._telegram.create_topic(chat_id, STATS_TOPIC_NAME)
-        )
+        thread: int = await steps.once(step, lambda: self._create(chat_id))
         self._topics.set_stats_thread(chat_id, thread)
         return thread
