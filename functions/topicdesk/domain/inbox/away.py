@@ -58,8 +58,8 @@ class Away:
 
     async def person_wrote(self, session: Session, steps: Steps) -> bool:
         """Tell the person we are away if it is due; True when it was sent (now or before)."""
-        if self._hours.always:
-            return False  # no hours configured: never away (and no read)
+        if not steps.done("away") and self._hours.is_open(self._clock.now()):
+            return False  # open (or no hours configured): nothing to tell, nothing to read
         record = self._store.get(session.operator_chat_id, session.user_id)
         if not steps.done("away") and not away_due(record, self._hours, self._clock.now()):
             return False
