@@ -87,7 +87,7 @@ class TopicdeskStack(cdk.Stack):
             webhook=self.ingress.webhook,
         )
         if self.widget is not None:
-            self.widget.add_alarms(self.monitoring.topic, config.metrics_namespace)
+            self.widget.add_alarms(self.monitoring)
         self.webhook_registration: WebhookRegistration | None = None
         if config.register_webhook:
             self.webhook_registration = WebhookRegistration(

@@ -13,16 +13,15 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
 from infra.config import StageConfig
 from infra.functions import TopicdeskFunction, removal_policy
+from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.storage import Storage
 from infra.widget_config import projects_json
@@ -163,18 +162,12 @@ class Widget(Construct):
             "frame it handles (with the connection id), and the stage's metrics are alarmed.",
         )
 
-    def add_alarms(self, topic: sns.ITopic, metric_namespace: str) -> list[cloudwatch.Alarm]:
-        """Refusal bursts (a probe, a misconfigured page) and failures, to the stage's topic."""
-        service = {"service": self.function.service_name}
+    def add_alarms(self, monitoring: Monitoring) -> None:
+        """Refusal bursts (a probe, a misconfigured page) and failures, to the stage's topic
+        (its errors and throttles come with the stage's functions)."""
 
         def app(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=metric_namespace,
-                metric_name=name,
-                dimensions_map=service,
-                statistic=cloudwatch.Stats.SUM,
-                period=FIVE_MINUTES,
-            )
+            return monitoring.app_metric(self.function, name, statistic=cloudwatch.Stats.SUM)
 
         api_errors = cloudwatch.Metric(
             namespace="AWS/ApiGateway",
@@ -183,64 +176,52 @@ class Widget(Construct):
             statistic=cloudwatch.Stats.SUM,
             period=FIVE_MINUTES,
         )
-        specs: list[tuple[str, str, cloudwatch.IMetric, float, str]] = [
-            (
-                "WidgetConnectRefused",
-                "widget-connect-refused",
-                app("WidgetConnectRefused"),
-                REFUSED_CONNECT_BURST,
+        monitoring._alarm(
+            "WidgetConnectRefused",
+            "widget-connect-refused",
+            app("WidgetConnectRefused"),
+            threshold=REFUSED_CONNECT_BURST,
+            description=(
                 f"More than {REFUSED_CONNECT_BURST} widget connections were refused in 5 minutes "
                 "(unknown key or an origin not allowed): a probe, or a project's page moved to "
-                "an origin cdk.json does not list",
+                "an origin cdk.json does not list"
             ),
-            (
-                "WidgetFramesRefused",
-                "widget-frames-refused",
-                app("WidgetFramesRefused"),
-                REFUSED_FRAME_BURST,
+        )
+        monitoring._alarm(
+            "WidgetFramesRefused",
+            "widget-frames-refused",
+            app("WidgetFramesRefused"),
+            threshold=REFUSED_FRAME_BURST,
+            description=(
                 f"More than {REFUSED_FRAME_BURST} widget frames were refused in 5 minutes "
-                "(bad frames, forged tokens, sends over the pace): the function's log says which",
+                "(bad frames, forged tokens, sends over the pace): the function's log says which"
             ),
-            (
-                "WidgetFloodClosed",
-                "widget-flood-closed",
-                app("WidgetFloodClosed"),
-                FLOOD_CLOSED_BURST,
+        )
+        monitoring._alarm(
+            "WidgetFloodClosed",
+            "widget-flood-closed",
+            app("WidgetFloodClosed"),
+            threshold=FLOOD_CLOSED_BURST,
+            description=(
                 f"More than {FLOOD_CLOSED_BURST} widget connections were closed for flooding in "
-                "5 minutes: a script hammering the chat (each reconnect is paced again)",
+                "5 minutes: a script hammering the chat (each reconnect is paced again)"
             ),
-            (
-                "WidgetUnavailable",
-                "widget-unavailable",
-                app("WidgetUnavailable"),
-                0,
+        )
+        monitoring._alarm(
+            "WidgetUnavailable",
+            "widget-unavailable",
+            app("WidgetUnavailable"),
+            description=(
                 "The widget function could not reach DynamoDB or SQS: visitors were told to "
-                "resend later",
+                "resend later"
             ),
-            (
-                "WidgetIntegrationErrors",
-                "widget-integration-errors",
-                api_errors,
-                0,
+        )
+        monitoring._alarm(
+            "WidgetIntegrationErrors",
+            "widget-integration-errors",
+            api_errors,
+            description=(
                 "API Gateway could not invoke the widget function (or it failed): visitors' "
-                "frames went unanswered",
+                "frames went unanswered"
             ),
-        ]
-        alarms = []
-        action = cloudwatch_actions.SnsAction(topic)
-        for construct_id, suffix, metric, threshold, description in specs:
-            alarm = cloudwatch.Alarm(
-                self,
-                construct_id,
-                alarm_name=self._config.name(suffix),
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(action)
-            alarms.append(alarm)
-        return alarms
+        )

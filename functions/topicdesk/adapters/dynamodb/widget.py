@@ -83,10 +83,7 @@ class DynamoWidgetConversations:
             )
 
     def connection(self, connection_id: str) -> WidgetConnection | None:
-        with common.storage_errors():
-            item = self._table.get_item(
-                Key=_connection_key(connection_id), ConsistentRead=True
-            ).get("Item")
+        item = self._read(_connection_key(connection_id))
         if item is None:
             return None
         return WidgetConnection(
@@ -155,10 +152,7 @@ class DynamoWidgetConversations:
         )
 
     def session(self, session_id: str, now: float) -> WidgetSession | None:
-        with common.storage_errors():
-            item = self._table.get_item(
-                Key={"pk": _session_pk(session_id), "sk": _META}, ConsistentRead=True
-            ).get("Item")
+        item = self._read({"pk": _session_pk(session_id), "sk": _META})
         if item is None or _expires(item) < now:
             return None
         return WidgetSession(
@@ -247,6 +241,13 @@ class DynamoWidgetConversations:
         return len(keys)
 
     # ------------------------------------------------------------------ helpers
+
+    def _read(self, key: dict[str, str]) -> dict[str, Any] | None:
+        with common.storage_errors():
+            item: dict[str, Any] | None = self._table.get_item(Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+        return item
 
     def _mark_delivered(self, key: dict[str, str]) -> None:
         self._table.update_item(
