@@ -246,8 +246,7 @@ in 900 s on this 2-core machine at a load of 10-13 (the consumer's batches timin
 
 @scenario("1,000 new accounts within 10 scaled minutes")
 def new_accounts(h: Harness) -> Outcome:
-    cap_setting = getattr(Env, "LIMIT_NEW_TOPICS_PER_HOUR", None)
-    settings = {cap_setting: str(NEW_TOPICS_PER_HOUR)} if cap_setting else {}
+    settings = {Env.LIMIT_NEW_TOPICS_PER_HOUR: str(NEW_TOPICS_PER_HOUR)}
     violations_before = len(h.client.violations())
     calls_before = len(h.client.calls())
     people = h.new_people(NEW_ACCOUNTS, "New")
@@ -293,17 +292,14 @@ def new_accounts(h: Harness) -> Outcome:
         and str((c.get("result") or {}).get("text", "")).startswith(WAITING_NOTE)
     )
     problems = (group_most > limit) + violations
-    if cap_setting:
-        problems += (most_in_hour > NEW_TOPICS_PER_HOUR) + (notes_sent != (1 if waiting else 0))
-    else:
-        problems += 1  # the build has no new-topics cap: what this scenario is about
+    problems += (most_in_hour > NEW_TOPICS_PER_HOUR) + (notes_sent != (1 if waiting else 0))
     if waiting:
         # The line outlasts the run (one place every two minutes): clear the queue so the
         # suite can stop. Counted above, before this.
         client("sqs", h.aws).purge_queue(QueueUrl=h.stage.outputs[Output.UPDATES_QUEUE_URL])
     notes = (
         f"wrote in {wrote_in:.0f}s; cap "
-        + (f"{NEW_TOPICS_PER_HOUR}/h" if cap_setting else "MISSING (no LIMIT_NEW_TOPICS_PER_HOUR)")
+        + f"{NEW_TOPICS_PER_HOUR}/h"
         + f"; topics {len(created)} (most in an hour {most_in_hour}); served {len(served)}, "
         f"waiting {len(waiting)} (told {len(waiting & told)}, held in the queue {held}); "
         f"operators' notes {notes_sent}; group max {group_most}/60s of {limit}; "

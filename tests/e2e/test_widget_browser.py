@@ -29,6 +29,7 @@ from urllib.parse import urljoin
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from topicdesk.contract import Env
 
 from devkit.telegram_emulator import EmulatorClient
 
@@ -96,7 +97,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     environment = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("TELEGRAM_API_URL", "TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID")
+        if name not in (Env.TELEGRAM_API_URL, "TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID")
     }
     environment["TOPICDESK_LOCAL_DIR"] = str(state_dir)
     with terminal.open("w") as sink:
