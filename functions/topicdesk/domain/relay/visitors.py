@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import dataclass
 
 from topicdesk.domain import texts
 from topicdesk.domain.inbox.state import Event
@@ -99,34 +100,28 @@ def operator_message_id(message: ChatMessage) -> str:
     return f"op-{abs(message.chat_id)}-{message.message_id}"
 
 
+@dataclass(frozen=True, eq=False)  # a service: equal only to itself
 class VisitorRelay:
-    def __init__(
-        self,
-        ctx: RelayContext,
-        topics: Topics,
-        conversations: WidgetConversations,
-        push: ConnectionPush,
-    ) -> None:
-        self._ctx = ctx
-        self._topics = topics
-        self._conversations = conversations
-        self._push = push
+    ctx: RelayContext
+    topics: Topics
+    conversations: WidgetConversations
+    push: ConnectionPush
 
     # ------------------------------------------------------------------ visitor -> topic
 
     async def message(self, record: WidgetRecord, steps: Steps) -> None:
         """A visitor's message: their topic (created with the card on the first one), then
         the text in it."""
-        ctx = self._ctx
+        ctx = self.ctx
         person = visitor_person(record)
         # Before the topic exists, so an answer in it can always find its way back.
         steps.once_sync(
             "visitor",
-            lambda: self._conversations.remember_visitor(
+            lambda: self.conversations.remember_visitor(
                 person.user_id, record.session_id, ctx.clock.now()
             ),
         )
-        session = await self._topics.ensure(person, steps, card=visitor_card(record, person))
+        session = await self.topics.ensure(person, steps, card=visitor_card(record, person))
         if session.banned:
             steps.once_sync("dropped", lambda: ctx.sessions.increment(person.user_id, "dropped"))
             ctx.metrics.count("BannedDropped")
@@ -138,7 +133,7 @@ class VisitorRelay:
                 current.operator_chat_id, record.text, thread_id=current.thread_id
             )
 
-        await self._topics.send_into(session, send, steps, "text")
+        await self.topics.send_into(session, send, steps, "text")
         count = lambda: ctx.sessions.increment(person.user_id, "messages_in")  # noqa: E731
         await ctx.after_send(lambda: steps.once_sync("counted", count))
         ctx.metrics.count("WidgetMessagesToOperators")
@@ -155,11 +150,11 @@ class VisitorRelay:
             changes["person"] = person
         if session.status is SessionStatus.CLOSED or steps.done("reopened"):
             changes["status"] = SessionStatus.OPEN
-            await steps.once("reopened", lambda: self._topics.reopen(session))
+            await steps.once("reopened", lambda: self.topics.reopen(session))
             text = texts.REOPENED_BY_PERSON.format(name=person.full_name)
-            await self._topics.note(session, text, steps=steps, step="reopened-note")
+            await self.topics.note(session, text, steps=steps, step="reopened-note")
         if changes:
-            self._ctx.sessions.update(person.user_id, **changes)
+            self.ctx.sessions.update(person.user_id, **changes)
             session = session.with_changes(**changes)
         return session
 
@@ -168,7 +163,7 @@ class VisitorRelay:
     async def answer(self, session: Session, message: ChatMessage, steps: Steps) -> bool:
         """An operator's message in a visitor's topic: pushed (True: the caller reacts, the
         receipt), or kept for later, or not sendable (a note under it says which)."""
-        ctx = self._ctx
+        ctx = self.ctx
         name = session.person.full_name
         if message.kind != "text" or not message.text:
             ctx.metrics.count("WidgetNotText")
@@ -196,14 +191,14 @@ class VisitorRelay:
     async def tell(self, session: Session, text: str) -> bool:
         """A notice to the visitor (the conversation was closed or reopened): pushed or kept
         like an answer; False only when the session is gone."""
-        notice_id = f"note-{int(self._ctx.clock.now() * 1000)}"
-        notice = WidgetMessage(notice_id, "operator", text, int(self._ctx.clock.now() * 1000))
+        notice_id = f"note-{int(self.ctx.clock.now() * 1000)}"
+        notice = WidgetMessage(notice_id, "operator", text, int(self.ctx.clock.now() * 1000))
         return await self._deliver(session, notice) != "gone"
 
     async def _deliver(self, session: Session, message: WidgetMessage) -> str:
         """``pushed`` to at least one open connection, ``kept`` for the visitor's return, or
         ``gone`` (the session expired or was erased)."""
-        conversations, now = self._conversations, self._ctx.clock.now()
+        conversations, now = self.conversations, self.ctx.clock.now()
         session_id = conversations.visitor_session(session.user_id)
         if session_id is None or conversations.session(session_id, now) is None:
             return "gone"
@@ -219,15 +214,15 @@ class VisitorRelay:
     async def _push_all(self, session_id: str, message: WidgetMessage) -> bool:
         frame = {"type": "message", **message.to_frame()}
         pushed = False
-        for connection_id in self._conversations.connections(session_id, self._ctx.clock.now()):
-            if await self._push.post(connection_id, frame):
+        for connection_id in self.conversations.connections(session_id, self.ctx.clock.now()):
+            if await self.push.post(connection_id, frame):
                 pushed = True
             else:
-                self._conversations.drop_connection(connection_id)
-                self._ctx.metrics.count("WidgetConnectionsGone")
+                self.conversations.drop_connection(connection_id)
+                self.ctx.metrics.count("WidgetConnectionsGone")
         return pushed
 
     async def _note(self, session: Session, message: ChatMessage, text: str, steps: Steps) -> None:
-        await self._topics.note(
+        await self.topics.note(
             session, text, steps=steps, step="undelivered-note", reply_to=message.message_id
         )
