@@ -166,7 +166,10 @@ def test_with_the_question_no_topic_until_the_right_answer_then_everything_in_or
 
 
 def test_the_waiting_line_and_the_questions_on_dynamodb(pipeline: Pipeline) -> None:
-    line = DynamoWaitingLine(pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.LIMITS_TABLE]))
+    line = DynamoWaitingLine(
+        pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.LIMITS_TABLE]),
+        pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE]),
+    )
     chat = pipeline.operator_chat_id
     assert line.join(chat, until=1_000.0, now=100.0) is True  # a burst begins
     assert line.note_to_edit(chat, now=200.0, every=60.0) is None  # no note yet

@@ -30,6 +30,7 @@ class MemoryLine:
     def __init__(self) -> None:
         self.until: dict[int, float] = {}
         self.notes: dict[int, tuple[int, float]] = {}
+        self.places: dict[tuple[int, int], float] = {}
 
     def join(self, chat_id: int, until: float, now: float) -> bool:
         began = self.until.get(chat_id, 0.0) < now
@@ -48,6 +49,13 @@ class MemoryLine:
         self.notes[chat_id] = (note[0], now)
         return note[0]
 
+    def place_of(self, chat_id: int, user_id: int) -> float | None:
+        return self.places.get((chat_id, user_id))
+
+    def keep_place(self, chat_id: int, user_id: int, due: float) -> float | None:
+        held = self.places.setdefault((chat_id, user_id), due)
+        return None if held == due else held
+
 
 class World:
     def __init__(self, per_hour: int) -> None:
@@ -60,19 +68,24 @@ class World:
         self.relay, self.sessions, self.telegram = world.relay, world.sessions, world.telegram
         self.metrics, self.clock = world.metrics, world.clock
 
-    def write(self, person: Person, message_id: int, text: str = "hello") -> bool:
+    def write(
+        self, person: Person, message_id: int, text: str = "hello", *, crash: bool = False
+    ) -> bool:
         """One record of ``person``'s message, as the consumer runs it: True when it went
-        through, False when it was held (its steps kept for the retry, as the worker does)."""
+        through, False when it was held (its steps kept for the retry, as the worker does;
+        ``crash``: the instance was killed, a timeout, before any of them was written)."""
         message = ChatMessage(
             chat_id=person.user_id, message_id=message_id, sender=person, kind="text", text=text
         )
-        steps = Steps.load(self.log, f"update#{person.user_id}:{message_id}")
+        key = f"update#{person.user_id}:{message_id}"
+        steps = Steps() if crash else Steps.load(self.log, key)  # killed: none of it written
         try:
             run(self.relay.private_messages([message], steps))
         except RateLimited as held:
             assert held.key == f"newtopics#{GROUP}"
             assert not held.booked  # back no sooner than its place: nothing is booked for it
-            run(steps.flush())
+            if not crash:
+                run(steps.flush())
             return False
         return True
 
@@ -141,6 +154,34 @@ def test_past_the_cap_new_people_wait_in_order_with_one_note() -> None:
                 order.append(p.user_id)
     assert order == [p.user_id for p in people[2:]]
     assert world.topics() == 6
+
+
+def test_a_person_takes_one_place_however_often_their_records_come_back() -> None:
+    world = World(per_hour=2)  # one at once, then one each 30 minutes
+    key = f"newtopics#{GROUP}"
+    interval = cap_rule(GROUP, 2).interval
+    assert world.write(person(0), 1)
+    start = world.store.tat[key]
+    # Their first record delivered 5 times, each attempt killed after its place was taken
+    # and before the deferral wrote its steps; their second message comes before the first
+    # got its topic (a follower, or the group's next record after a timeout).
+    for _ in range(5):
+        assert not world.write(person(1), 1, crash=True)
+    assert not world.write(person(1), 2)
+    assert not world.write(person(2), 1, crash=True)
+    world.clock.current += NOTE_EDIT_EVERY_SECONDS
+    assert not world.write(person(2), 1)
+    assert world.store.tat[key] == pytest.approx(start + 2 * interval, abs=0.01)  # one place each
+    # The note counts people: two wait, however many records of theirs came by.
+    assert "2 in line" in world.telegram.called("edit_text")[-1]["text"]
+    # At their place they go, in the order they came, and never queue again.
+    world.clock.current += interval
+    assert world.write(person(1), 1) and not world.write(person(2), 1)
+    world.clock.current += interval
+    assert world.write(person(2), 1)
+    assert world.write(person(1), 3) and world.write(person(2), 2)
+    assert world.store.tat[key] == pytest.approx(start + 2 * interval, abs=0.01)
+    assert world.topics() == 3
 
 
 def test_the_note_is_refreshed_at_most_once_a_minute_and_a_new_burst_gets_a_new_note() -> None:

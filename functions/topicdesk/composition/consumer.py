@@ -138,7 +138,7 @@ def consumer_runtime(
             erase.commands(table, limits_table, gateway, sessions), resolve_role=roles.role_of
         ),
         new_topic_budget=store,
-        waiting_line=DynamoWaitingLine(limits_table),
+        waiting_line=DynamoWaitingLine(limits_table, table),
         buttons=gateway,
         challenges=DynamoChallengeStore(table) if settings.new_person_challenge else None,
         inbox=inbox if settings.inbox else None,

@@ -69,6 +69,15 @@ class WaitingLine(Protocol):
         caller then edits it: claimed); None otherwise."""
         ...
 
+    def place_of(self, chat_id: int, user_id: int) -> float | None:
+        """When the person's place in ``chat_id``'s line is due, if they took one."""
+        ...
+
+    def keep_place(self, chat_id: int, user_id: int, due: float) -> float | None:
+        """Write the person's place down unless they hold one already (None: written; else
+        the one another of their records wrote first, kept)."""
+        ...
+
 
 class NewTopicCap:
     def __init__(
@@ -92,17 +101,10 @@ class NewTopicCap:
         now = ctx.clock.now()
         place = steps.result("line-place")
         if place is None:
-            rule = cap_rule(chat_id, self._per_hour)
-            try:
-                wait = self._store.reserve(rule, now, LINE_HORIZON_SECONDS).wait
-            except RateLimited:
-                ctx.metrics.count("NewTopicCapOverflow")
+            place = self._take_place(chat_id, user_id, now)
+            if place is None:
                 return
-            # Below a millisecond is the numbers' rounding, not a wait.
-            waiting = math.ceil(wait / rule.interval) if wait >= 0.001 else 0
-            place = [chat_id, now + wait, waiting]
-            # The place is theirs: kept with the next step's write, or the deferral's.
-            await steps.mark("line-place", place, durable=False)
+            await steps.mark("line-place", place, durable=False)  # saves a read on retry
         slot, waiting = float(place[1]), int(place[2])
         if waiting == 0:
             return
@@ -113,6 +115,34 @@ class NewTopicCap:
             await steps.mark("line-told", True, durable=False)
         if slot > ctx.clock.now():
             raise RateLimited(slot - ctx.clock.now(), key=f"{KEY_PREFIX}#{chat_id}")
+
+    def _take_place(self, chat_id: int, user_id: int, now: float) -> list[float] | None:
+        """The person's one place in line: ``[chat, due, people ahead]``; None when the line
+        is too long to hold them (nothing taken).
+
+        Kept in the person's own partition, not in the record's steps: every record of theirs
+        (a retry after a crash or a timeout that lost the steps, their second message, a
+        follower) finds it there, so one person holds one place however often they come
+        back. Written right after the reservation: only a crash between the two calls (one
+        round trip) can leave a place taken for nobody."""
+        ctx = self._ctx
+        rule = cap_rule(chat_id, self._per_hour)
+        due = self._line.place_of(chat_id, user_id)
+        if due is None:
+            try:
+                reservation = self._store.reserve(rule, now, LINE_HORIZON_SECONDS)
+            except RateLimited:
+                ctx.metrics.count("NewTopicCapOverflow")
+                return None
+            due = now + reservation.wait
+            held = self._line.keep_place(chat_id, user_id, due)
+            if held is not None:  # another of their records was first: theirs stands
+                self._store.release(reservation)
+                due = held
+        wait = due - now
+        # Below a millisecond is the numbers' rounding, not a wait.
+        waiting = math.ceil(wait / rule.interval) if wait >= 0.001 else 0
+        return [chat_id, due, waiting]
 
     async def _tell_operators(self, chat_id: int, slot: float, waiting: int, steps: Steps) -> None:
         """One note per burst; later people in line refresh its count now and then."""
