@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -31,6 +32,15 @@ def removal_policy(config: StageConfig) -> cdk.RemovalPolicy:
     return cdk.RemovalPolicy.RETAIN if config.protect_data else cdk.RemovalPolicy.DESTROY
 
 
+@dataclass(frozen=True)
+class FunctionProps:
+    """What every function of the stage is built from besides its own settings: the stage's
+    config and the one code bundle (``infra.bundling.lambda_code``)."""
+
+    config: StageConfig
+    code: lambda_.Code
+
+
 class TopicdeskFunction(Construct):
     """A function whose role holds only what is granted to it.
 
@@ -43,9 +53,8 @@ class TopicdeskFunction(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        props: FunctionProps,
         *,
-        config: StageConfig,
-        code: lambda_.Code,
         function: str,
         description: str,
         memory_size: int,
@@ -54,6 +63,7 @@ class TopicdeskFunction(Construct):
         reserved_concurrent_executions: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = props.config
         self.service_name = config.service_name(function)
         self.function_name = config.name(function)
         self.log_group = logs.LogGroup(
@@ -77,7 +87,7 @@ class TopicdeskFunction(Construct):
             description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            code=code,
+            code=props.code,
             handler=f"{HANDLER_PACKAGE}.{function.replace('-', '_')}.handler",
             memory_size=memory_size,
             timeout=timeout,

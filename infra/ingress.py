@@ -8,8 +8,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
-from infra.config import StageConfig
-from infra.functions import TopicdeskFunction
+from infra.functions import FunctionProps, TopicdeskFunction
 from infra.secrets import Secrets
 
 
@@ -18,18 +17,17 @@ class Ingress(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        props: FunctionProps,
         *,
-        config: StageConfig,
-        code: lambda_.Code,
         updates_queue: sqs.IQueue,
         secrets: Secrets,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = props.config
         self.webhook = TopicdeskFunction(
             self,
             "Webhook",
-            config=config,
-            code=code,
+            props,
             function="webhook",
             description="Checks Telegram's POST and enqueues the update",
             memory_size=256,

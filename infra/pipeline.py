@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -19,7 +18,7 @@ from infra.definitions import (
     UPDATES_QUEUE,
     QueueSpec,
 )
-from infra.functions import TopicdeskFunction, removal_policy
+from infra.functions import FunctionProps, TopicdeskFunction, removal_policy
 from infra.schedules import inbox_clock_env
 from infra.secrets import Secrets
 from infra.storage import Storage
@@ -71,13 +70,13 @@ class Pipeline(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        props: FunctionProps,
         *,
-        config: StageConfig,
-        code: lambda_.Code,
         storage: Storage,
         secrets: Secrets,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = props.config
         self.parking_queue = _fifo_queue(self, config, PARKING_QUEUE)
         # What the DLQ processor cannot handle (archive down, a bug) is not dropped when the
         # DLQ's retention ends: it is parked, alarmed, and on-call replays it.
@@ -116,8 +115,7 @@ class Pipeline(Construct):
         self.consumer = TopicdeskFunction(
             self,
             "Consumer",
-            config=config,
-            code=code,
+            props,
             function="consumer",
             description="Relays queued Telegram updates between people and operators",
             memory_size=512,
@@ -174,8 +172,7 @@ class Pipeline(Construct):
         self.dlq_processor = TopicdeskFunction(
             self,
             "DlqProcessor",
-            config=config,
-            code=code,
+            props,
             function="dlq-processor",
             description="Archives dead updates, tells the person and the ops topic",
             memory_size=256,

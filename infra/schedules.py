@@ -14,13 +14,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
 from infra.config import StageConfig
-from infra.functions import TopicdeskFunction
+from infra.functions import FunctionProps, TopicdeskFunction
 from infra.storage import Storage
 
 SWEEP_EVERY = cdk.Duration.minutes(1)
@@ -42,22 +41,21 @@ class InboxSchedules(Construct):
         self,
         scope: Construct,
         construct_id: str,
-        config: StageConfig,
+        props: FunctionProps,
         *,
         storage: Storage,
         updates_queue: sqs.IQueue,
-        code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = props.config
         self.function = TopicdeskFunction(
             self,
             "Function",
+            props,
             function="inbox-schedule",
             description="Queues the inbox's nudges every minute and its weekly stats digest",
             timeout=cdk.Duration.seconds(SCHEDULE_TIMEOUT_SECONDS),
             memory_size=256,
-            code=code,
-            config=config,
             environment={
                 Env.DATA_TABLE: storage.data_table.table_name,
                 Env.UPDATES_QUEUE_URL: updates_queue.queue_url,

@@ -9,7 +9,7 @@ from topicdesk.contract import Output
 
 from infra.bundling import lambda_code
 from infra.config import StageConfig
-from infra.functions import TopicdeskFunction
+from infra.functions import FunctionProps, TopicdeskFunction
 from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
@@ -29,17 +29,16 @@ class TopicdeskStack(cdk.Stack):
             synthesizer=_synthesizer(config),
         )
         self.config = config
-        code = lambda_code()
+        props = FunctionProps(config, lambda_code())
         self.storage = Storage(self, "Storage", config=config)
         self.secrets = Secrets(self, "Secrets", config=config)
         self.pipeline = Pipeline(
-            self, "Pipeline", config=config, code=code, storage=self.storage, secrets=self.secrets
+            self, "Pipeline", props, storage=self.storage, secrets=self.secrets
         )
         self.ingress = Ingress(
             self,
             "Ingress",
-            config=config,
-            code=code,
+            props,
             updates_queue=self.pipeline.updates_queue,
             secrets=self.secrets,
         )
@@ -48,8 +47,7 @@ class TopicdeskStack(cdk.Stack):
             self.inbox_schedules = InboxSchedules(
                 self,
                 "InboxSchedules",
-                config=config,
-                code=code,
+                props,
                 storage=self.storage,
                 updates_queue=self.pipeline.updates_queue,
             )
@@ -58,8 +56,7 @@ class TopicdeskStack(cdk.Stack):
             self.widget = Widget(
                 self,
                 "Widget",
-                config=config,
-                code=code,
+                props,
                 storage=self.storage,
                 updates_queue=self.pipeline.updates_queue,
                 consumer=self.pipeline.consumer,
@@ -93,8 +90,7 @@ class TopicdeskStack(cdk.Stack):
             self.webhook_registration = WebhookRegistration(
                 self,
                 "WebhookRegistration",
-                config=config,
-                code=code,
+                props,
                 secrets=self.secrets,
                 webhook_url=self.ingress.url.url,
             )

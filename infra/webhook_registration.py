@@ -9,13 +9,11 @@ and a revision the operator bumps after filling in the bot token.
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 from topicdesk.contract import ALLOWED_UPDATES, Env
 from topicdesk.handlers.webhook_registration import Property
 
-from infra.config import StageConfig
-from infra.functions import TopicdeskFunction
+from infra.functions import FunctionProps, TopicdeskFunction
 from infra.secrets import Secrets
 
 
@@ -24,18 +22,17 @@ class WebhookRegistration(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        props: FunctionProps,
         *,
-        config: StageConfig,
-        code: lambda_.Code,
         secrets: Secrets,
         webhook_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = props.config
         self.handler = TopicdeskFunction(
             self,
             "Handler",
-            config=config,
-            code=code,
+            props,
             function="webhook-registration",
             description="Custom resource: setWebhook on deploy, deleteWebhook on delete",
             memory_size=128,

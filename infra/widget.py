@@ -13,14 +13,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
-from infra.config import StageConfig
-from infra.functions import TopicdeskFunction, removal_policy
+from infra.functions import FunctionProps, TopicdeskFunction, removal_policy
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.storage import Storage
@@ -43,15 +41,14 @@ class Widget(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        props: FunctionProps,
         *,
-        config: StageConfig,
-        code: lambda_.Code,
         storage: Storage,
         updates_queue: sqs.IQueue,
         consumer: TopicdeskFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._config = config
+        config = self._config = props.config
         self.token_secret_name = config.secret_name("widget-token-key")
         self.token_secret = secretsmanager.Secret(
             self,
@@ -88,8 +85,7 @@ class Widget(Construct):
         self.function = TopicdeskFunction(
             self,
             "Edge",
-            config=config,
-            code=code,
+            props,
             function="widget",
             description="The widget's WebSocket routes: checks, paces and enqueues",
             memory_size=256,
