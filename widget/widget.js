@@ -440,6 +440,9 @@
       ready = false;
       inflight = null;
       hello();
+    } else if (code === "banned") {
+      // The operators blocked this visitor: say so plainly; resending would not help.
+      if (id) drop(id, "this chat no longer accepts your messages");
     } else if (hopeless && !ready) {
       // The hello itself was refused: the same hello would fail the same way, so no tight
       // loop; the close schedules a slow retry and shows "unavailable".

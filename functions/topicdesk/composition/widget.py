@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 
 from topicdesk.adapters.aws import SqsUpdateQueue, read_secret
+from topicdesk.adapters.dynamodb.sessions import DynamoSessionRepository
 from topicdesk.adapters.dynamodb.widget import DynamoWidgetConversations
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
 from topicdesk.adapters.rate_limiter import DynamoTatStore
@@ -19,6 +20,7 @@ from topicdesk.settings import WidgetEdgeSettings
 def widget_edge_runtime(metrics: PowertoolsMetrics) -> WidgetEdgeRuntime:
     settings = WidgetEdgeSettings.from_env()
     dynamodb = boto3.resource("dynamodb")
+    data = dynamodb.Table(settings.data_table)
 
     def signer() -> TokenSigner:
         # read_secret caches the value for a few minutes: a rotated key arrives by itself.
@@ -26,13 +28,14 @@ def widget_edge_runtime(metrics: PowertoolsMetrics) -> WidgetEdgeRuntime:
 
     edge = WidgetEdge(
         projects=settings.projects,
-        store=DynamoWidgetConversations(dynamodb.Table(settings.data_table)),
+        store=DynamoWidgetConversations(data),
         queue=SqsUpdateQueue(boto3.client("sqs"), settings.updates_queue_url),
         limits=DynamoTatStore(dynamodb.Table(settings.limits_table)),
         signer=signer,
         metrics=metrics,
         clock=SystemClock(),
         pace=settings.pace,
+        sessions=DynamoSessionRepository(data),  # the same table: no new grant
     )
     control = ManagementApiControl(
         boto3.client("apigatewaymanagementapi", endpoint_url=settings.connections_url)

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import Rule, reserve_all
-from topicdesk.domain.ports import Clock, Metrics, TatStore
+from topicdesk.domain.ports import Clock, Metrics, SessionRepository, TatStore
+from topicdesk.domain.relay.visitors import visitor_user_id
 from topicdesk.domain.widget import (
     CLIENT_ID_PATTERN,
     PageInfo,
@@ -161,6 +162,9 @@ class WidgetEdge:
     clock: Clock
     pace: EdgePace = EdgePace()
     session_ids: Callable[[], str] = new_session_id
+    sessions: SessionRepository | None = None
+    """The relay's sessions: a visitor banned with /ban is refused here (one GetItem), not
+    shown "sent" and then dropped by the consumer."""
 
     def connect(self, connection_id: str, key: str | None, origin: str | None) -> bool:
         """``$connect``: True to accept (the connection is remembered with its project)."""
@@ -235,6 +239,11 @@ class WidgetEdge:
         if connection.session_id is None:
             raise _refuse("not_ready", "say hello first", id=client_id)
         session_id, now = connection.session_id, self.clock.now()
+        # Before the pace: a banned visitor's sends spend none of the project's budget.
+        relayed = self.sessions.get(visitor_user_id(session_id)) if self.sessions else None
+        if relayed is not None and relayed.banned:
+            refused = error_frame("banned", "this chat does not accept your messages", id=client_id)
+            raise Refusal(Reply(refused), "WidgetBannedRefused")
         self._pace(connection, client_id, now)
         message = WidgetMessage(client_id, "visitor", text, ts=int(now * 1000))
         if self.store.accept_visitor(session_id, message, now):
