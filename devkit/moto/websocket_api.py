@@ -21,18 +21,25 @@ def _backend(account_id: str, region: str) -> Any:
     return apigatewayv2_backends[account_id][region]
 
 
+def _arguments(p: dict[str, Any], names: str, **defaults: Any) -> dict[str, Any]:
+    """moto's keyword arguments, each from the CloudFormation property of the same name in
+    PascalCase (``api_id`` from ``ApiId``): None, or its default, where the template has none."""
+    return {
+        name: p.get("".join(part.title() for part in name.split("_")), defaults.get(name))
+        for name in (*names.split(), *defaults)
+    }
+
+
 def _api(name: str, p: dict[str, Any], account_id: str, region: str) -> Created:
     api = _backend(account_id, region).create_api(
-        api_key_selection_expression=p.get("ApiKeySelectionExpression"),
-        cors_configuration=p.get("CorsConfiguration"),
-        description=p.get("Description"),
-        disable_schema_validation=p.get("DisableSchemaValidation"),
-        disable_execute_api_endpoint=p.get("DisableExecuteApiEndpoint"),
-        name=p.get("Name", name),
-        protocol_type=p["ProtocolType"],
-        route_selection_expression=p.get("RouteSelectionExpression"),
-        tags=p.get("Tags", {}),
-        version=p.get("Version"),
+        **_arguments(
+            p,
+            "api_key_selection_expression cors_configuration description"
+            " disable_schema_validation disable_execute_api_endpoint protocol_type"
+            " route_selection_expression version",
+            name=name,
+            tags={},
+        )
     )
     return api.api_id, {"ApiId": api.api_id, "ApiEndpoint": api.api_endpoint}
 
@@ -62,53 +69,38 @@ def _stage(name: str, p: dict[str, Any], account_id: str, region: str) -> Create
 
 def _integration(name: str, p: dict[str, Any], account_id: str, region: str) -> Created:
     integration = _backend(account_id, region).create_integration(
-        api_id=p["ApiId"],
-        connection_id=p.get("ConnectionId"),
-        connection_type=p.get("ConnectionType"),
-        content_handling_strategy=p.get("ContentHandlingStrategy"),
-        credentials_arn=p.get("CredentialsArn"),
-        description=p.get("Description"),
-        integration_method=p.get("IntegrationMethod"),
-        integration_subtype=p.get("IntegrationSubtype"),
-        integration_type=p["IntegrationType"],
-        integration_uri=p.get("IntegrationUri"),
-        passthrough_behavior=p.get("PassthroughBehavior"),
-        payload_format_version=p.get("PayloadFormatVersion"),
-        request_parameters=p.get("RequestParameters"),
-        request_templates=p.get("RequestTemplates"),
-        response_parameters=p.get("ResponseParameters"),
-        template_selection_expression=p.get("TemplateSelectionExpression"),
-        timeout_in_millis=p.get("TimeoutInMillis"),
-        tls_config=p.get("TlsConfig"),
+        **_arguments(
+            p,
+            "api_id connection_id connection_type content_handling_strategy credentials_arn"
+            " description integration_method integration_subtype integration_type"
+            " integration_uri passthrough_behavior payload_format_version request_parameters"
+            " request_templates response_parameters template_selection_expression"
+            " timeout_in_millis tls_config",
+        )
     )
     return integration.id, {}
 
 
 def _route(name: str, p: dict[str, Any], account_id: str, region: str) -> Created:
     route = _backend(account_id, region).create_route(
-        api_id=p["ApiId"],
-        api_key_required=bool(p.get("ApiKeyRequired", False)),
-        authorization_scopes=p.get("AuthorizationScopes", []),
-        authorization_type=p.get("AuthorizationType", "NONE"),
-        authorizer_id=p.get("AuthorizerId"),
-        model_selection_expression=p.get("ModelSelectionExpression"),
-        operation_name=p.get("OperationName"),
-        request_models=p.get("RequestModels"),
-        request_parameters=p.get("RequestParameters"),
-        route_key=p["RouteKey"],
-        route_response_selection_expression=p.get("RouteResponseSelectionExpression"),
-        target=p.get("Target"),
+        **_arguments(
+            p,
+            "api_id authorizer_id model_selection_expression operation_name request_models"
+            " request_parameters route_key route_response_selection_expression target",
+            api_key_required=False,
+            authorization_scopes=[],
+            authorization_type="NONE",
+        )
     )
     return route.route_id, {}
 
 
 def _route_response(name: str, p: dict[str, Any], account_id: str, region: str) -> Created:
     response = _backend(account_id, region).create_route_response(
-        api_id=p["ApiId"],
-        route_id=p["RouteId"],
-        route_response_key=p["RouteResponseKey"],
-        model_selection_expression=p.get("ModelSelectionExpression"),
-        response_models=p.get("ResponseModels"),
+        **_arguments(
+            p,
+            "api_id route_id route_response_key model_selection_expression response_models",
+        )
     )
     return response.id, {}
 
