@@ -10,7 +10,7 @@ from typing import Any
 from topicdesk.adapters.dynamodb.erasure import DynamoPersonData
 from topicdesk.adapters.rate_limiter import DynamoTatStore
 from topicdesk.adapters.waiting_line import DynamoWaitingLine
-from topicdesk.contract import Env
+from topicdesk.contract import DATA_TABLE, LIMITS_TABLE, Env
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.relay import RelaySettings
@@ -20,6 +20,12 @@ from topicdesk.domain.steps import Steps
 from tests.support.aws_world import aws_world
 from tests.support.fakes import InMemoryStepLog
 from tests.support.relay_world import GROUP, relay_world
+
+
+def place_key(user_id: int) -> dict[str, str]:
+    """Where a person's place in the group's line is kept: their own partition."""
+    assert DATA_TABLE.sort_key is not None
+    return {DATA_TABLE.partition_key: f"PERSON#{user_id}", DATA_TABLE.sort_key: f"LINE#{GROUP}"}
 
 
 def test_a_person_takes_one_place_in_line_however_often_their_records_come_back() -> None:
@@ -49,7 +55,8 @@ def test_a_person_takes_one_place_in_line_however_often_their_records_come_back(
             return True
 
         def tat() -> float:
-            item: dict[str, Any] = limits.get_item(Key={"pk": f"newtopics#{GROUP}"})["Item"]
+            key = {LIMITS_TABLE.partition_key: f"newtopics#{GROUP}"}
+            item: dict[str, Any] = limits.get_item(Key=key)["Item"]
             return float(item["tat"])
 
         interval = cap_rule(GROUP, 2).interval
@@ -61,10 +68,8 @@ def test_a_person_takes_one_place_in_line_however_often_their_records_come_back(
         assert not write(3, 1, crash=True)
         assert not write(3, 1)
         assert abs(tat() - (start + 2 * interval)) < 0.01  # one place per person
-        place = data.get_item(Key={"pk": "PERSON#2", "sk": f"LINE#{GROUP}"})["Item"]
-        assert float(place["due_at"]) < float(
-            data.get_item(Key={"pk": "PERSON#3", "sk": f"LINE#{GROUP}"})["Item"]["due_at"]
-        )
+        places = [data.get_item(Key=place_key(user))["Item"]["due_at"] for user in (2, 3)]
+        assert places[0] < places[1]  # in the order they came
 
         world.clock.current += interval  # person 2's place: their topic, and no new place
         assert write(2, 1, crash=True) and write(2, 3)
@@ -79,4 +84,4 @@ def test_a_person_takes_one_place_in_line_however_often_their_records_come_back(
 
         # Erasing the person takes their place along (their partition).
         DynamoPersonData(data, limits).erase_belongings(3)
-        assert "Item" not in data.get_item(Key={"pk": "PERSON#3", "sk": f"LINE#{GROUP}"})
+        assert "Item" not in data.get_item(Key=place_key(3))
