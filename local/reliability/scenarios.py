@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from topicdesk.contract import Output
 
-from local.reliability import abuse
+from local.reliability import abuse, widget
 from local.reliability.aws_faults import THROTTLED
 from local.reliability.busy_inbox import busy_inbox
 from local.reliability.harness import Harness, Outcome, Person, Row, scenario
@@ -243,6 +243,7 @@ SCENARIOS: dict[str, Scenario] = {
     "consumer-crash": consumer_crash,
     "poison-and-replay": poison_and_replay,
     **abuse.SCENARIOS,
+    **widget.SCENARIOS,
     "backlog": backlog,
     "busy-inbox": busy_inbox,
     **abuse.LAST,
