@@ -19,6 +19,22 @@ BOT_TOKEN_PLACEHOLDER = "REPLACE-ME: put-secret-value with the token"  # noqa: S
 WEBHOOK_SECRET_LENGTH = 64
 
 
+def generated_secret(
+    scope: Construct, construct_id: str, config: StageConfig, name: str, what: str, length: int
+) -> secretsmanager.Secret:
+    """A secret Secrets Manager generates: ``length`` letters and digits."""
+    return secretsmanager.Secret(
+        scope,
+        construct_id,
+        secret_name=name,
+        description=f"Topicdesk {config.stage}: {what}",
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            password_length=length, exclude_punctuation=True, include_space=False
+        ),
+        removal_policy=removal_policy(config),
+    )
+
+
 class Secrets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
@@ -33,19 +49,13 @@ class Secrets(Construct):
             secret_string_value=cdk.SecretValue.unsafe_plain_text(BOT_TOKEN_PLACEHOLDER),
             removal_policy=removal_policy(config),
         )
-        self.webhook_secret = secretsmanager.Secret(
+        self.webhook_secret = generated_secret(
             self,
             "WebhookSecret",
-            secret_name=self.webhook_secret_name,
-            description=(
-                f"Topicdesk {config.stage}: X-Telegram-Bot-Api-Secret-Token for the webhook"
-            ),
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=WEBHOOK_SECRET_LENGTH,
-                exclude_punctuation=True,
-                include_space=False,
-            ),
-            removal_policy=removal_policy(config),
+            config,
+            self.webhook_secret_name,
+            "X-Telegram-Bot-Api-Secret-Token for the webhook",
+            WEBHOOK_SECRET_LENGTH,
         )
         acknowledge(
             self.bot_token,

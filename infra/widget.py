@@ -13,14 +13,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
-from infra.functions import FunctionProps, TopicdeskFunction, removal_policy
+from infra.functions import FunctionProps, TopicdeskFunction
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
+from infra.secrets import generated_secret
 from infra.storage import Storage
 from infra.widget_config import projects_json
 
@@ -34,6 +34,7 @@ REFUSED_CONNECT_BURST = 100
 REFUSED_FRAME_BURST = 300
 FLOOD_CLOSED_BURST = 20
 FIVE_MINUTES = cdk.Duration.minutes(5)
+TOKEN_KEY_LENGTH = 64
 
 
 class Widget(Construct):
@@ -50,15 +51,13 @@ class Widget(Construct):
         super().__init__(scope, construct_id)
         config = self._config = props.config
         self.token_secret_name = config.secret_name("widget-token-key")
-        self.token_secret = secretsmanager.Secret(
+        self.token_secret = generated_secret(
             self,
             "TokenKey",
-            secret_name=self.token_secret_name,
-            description=f"Topicdesk {config.stage}: key(s) signing widget session tokens",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=64, exclude_punctuation=True, include_space=False
-            ),
-            removal_policy=removal_policy(config),
+            config,
+            self.token_secret_name,
+            "key(s) signing widget session tokens",
+            TOKEN_KEY_LENGTH,
         )
         acknowledge(
             self.token_secret,
