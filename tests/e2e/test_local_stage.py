@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from topicdesk.contract import Env
 
 from devkit.processes import run_python
 from devkit.telegram_emulator import DEFAULT_TOKEN, EmulatorClient
+from tests.support.local_stage import stage_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 300.0
@@ -64,12 +64,7 @@ def listening(url: str) -> bool:
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     state_dir = tmp_path_factory.mktemp("local-stage")
     output = state_dir / "terminal.txt"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in (Env.TELEGRAM_API_URL, "TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID")
-    }
-    env["TOPICDESK_LOCAL_DIR"] = str(state_dir)
+    env = stage_environment(state_dir)
     with output.open("w") as sink:
         process = subprocess.Popen(
             [

@@ -29,9 +29,9 @@ from urllib.parse import urljoin
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
-from topicdesk.contract import Env
 
 from devkit.telegram_emulator import EmulatorClient
+from tests.support.local_stage import stage_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -94,12 +94,7 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stage]:
     state_dir = tmp_path_factory.mktemp("widget-stage")
     stage_file = state_dir / "stage.json"
     terminal = state_dir / "terminal.txt"
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in (Env.TELEGRAM_API_URL, "TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID")
-    }
-    environment["TOPICDESK_LOCAL_DIR"] = str(state_dir)
+    environment = stage_environment(state_dir)
     with terminal.open("w") as sink:
         process = subprocess.Popen(
             # Any free port for the demo page: the stage adds its origin to the allowed ones.
