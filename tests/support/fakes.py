@@ -6,7 +6,7 @@ import inspect
 import typing
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.errors import RateLimited
@@ -20,6 +20,9 @@ from topicdesk.domain.widget import (
     WidgetMessage,
     WidgetSession,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class FakeClock:
@@ -297,27 +300,39 @@ class InMemoryJournal:
         self.attempts[update_id] = (started, ended + 1)
 
 
-class InMemoryArchive:
-    def __init__(self) -> None:
-        self.items: dict[str, DeadLetter] = {}
+T = TypeVar("T", bound="DataclassInstance")
 
-    def archive(self, dead: DeadLetter) -> bool:
-        if dead.archive_id in self.items:
+
+class InMemoryItems(Generic[T]):
+    """Items by id with the DynamoDB adapters' conditions: a create that keeps the first
+    item, and an update that only applies when the item exists and is in the right state."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, T] = {}
+
+    def _create(self, item_id: str, item: T) -> bool:
+        if item_id in self.items:
             return False
-        self.items[dead.archive_id] = dead
+        self.items[item_id] = item
         return True
 
-    def get(self, archive_id: str) -> DeadLetter | None:
-        return self.items.get(archive_id)
+    def get(self, item_id: str) -> T | None:
+        return self.items.get(item_id)
+
+    def _update(self, item_id: str, condition: Callable[[T], bool], **fields: Any) -> bool:
+        item = self.items.get(item_id)
+        if item is None or not condition(item):
+            return False
+        self.items[item_id] = replace(item, **fields)
+        return True
+
+
+class InMemoryArchive(InMemoryItems[DeadLetter]):
+    def archive(self, dead: DeadLetter) -> bool:
+        return self._create(dead.archive_id, dead)
 
     def mark_notified(self, archive_id: str) -> bool:
-        item = self.items.get(archive_id)
-        if item is None or item.notified:
-            return False
-        from dataclasses import replace
-
-        self.items[archive_id] = replace(item, notified=True)
-        return True
+        return self._update(archive_id, lambda item: not item.notified, notified=True)
 
     def list(self) -> list[DeadLetter]:
         return list(self.items.values())

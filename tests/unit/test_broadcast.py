@@ -25,33 +25,23 @@ AGENT = Person(user_id=902, first_name="Petr")  # a member, not an admin
 PEOPLE = (501, 502, 503)
 
 
-class InMemoryBroadcasts:
+class InMemoryBroadcasts(fakes.InMemoryItems[Broadcast]):
     """The broadcast repository with the DynamoDB adapter's conditions."""
 
     def __init__(self) -> None:
-        self.items: dict[str, Broadcast] = {}
+        super().__init__()
         self.creates = 0
 
     def create(self, broadcast: Broadcast) -> bool:
         self.creates += 1
-        if broadcast.broadcast_id in self.items:
-            return False
-        self.items[broadcast.broadcast_id] = broadcast
-        return True
-
-    def get(self, broadcast_id: str) -> Broadcast | None:
-        return self.items.get(broadcast_id)
+        return self._create(broadcast.broadcast_id, broadcast)
 
     def active(self, chat_id: int) -> list[Broadcast]:
         live = (PENDING, RUNNING)
         return [b for b in self.items.values() if b.chat_id == chat_id and b.status in live]
 
     def _move(self, broadcast_id: str, allowed: tuple[str, ...], **fields: Any) -> bool:
-        item = self.items.get(broadcast_id)
-        if item is None or item.status not in allowed:
-            return False
-        self.items[broadcast_id] = replace(item, **fields)
-        return True
+        return self._update(broadcast_id, lambda item: item.status in allowed, **fields)
 
     def start(self, broadcast_id: str, total: int, **confirmation: Any) -> bool:
         """``confirmation``: ``confirmed_by`` and ``frozen_message_id``."""
