@@ -4,7 +4,9 @@ A thousand fresh accounts writing at once would otherwise open a thousand topics
 the group's 20 messages a minute on contact cards for hours. Past the cap a new person waits
 in line: their first record takes the next free place on the group's ``newtopics#<chat>``
 key of the shared limiter (GCRA, so the places are handed out in the order people came) and
-is deferred until then; their later records wait behind it in their FIFO message group. So
+is deferred until then; their later records wait behind it in their FIFO message group. One
+place per person: it is written down in their own partition, and every record of theirs
+(retried, or the next one) takes that one instead of another (``_take_place``). So
 nothing they write is lost or reordered: it is held until their topic exists.
 
 The operators see one note per burst in the group's ops topic (General before one exists),
