@@ -128,8 +128,8 @@ def test_the_demo_ran_through_the_real_pipeline(stage: Stage) -> None:
     ben_texts = texts(stage, group, ben_topic)
     assert ben_texts[2:] == [
         "Hello, how do I reset my password?",
-        "Use the 'Forgot password' link.",
         "🚫 Ben blocked the bot. Answers will not reach them until they unblock it.",
+        "Use the 'Forgot password' link.",
         "⚠️ Not delivered: Ben has blocked the bot.",
     ]
     # The live transcript in the terminal tells the same story.
