@@ -370,6 +370,8 @@ def parse(argv: list[str] | None) -> Options:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench import widget_bench  # it builds on this module's helpers
+
     options = parse(argv)
     os.environ.update(BASE_ENV)
     began = time.perf_counter()
@@ -389,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             ) as world,
         ):
             os.environ.update(world.env)
+            os.environ.update(widget_bench.widget_environment(world, group_id))
             from aws_lambda_powertools.utilities import parameters
             from topicdesk.handlers import webhook
 
@@ -427,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                     webhook.handler(event, context)
             note(f"topicdesk consumer: {options.consumer_updates} updates...")
             consumed = run_consumer(world, meter, emulator, options.consumer_updates)
+            note("widget path: edge, consumer, answers pushed...")
+            widget_run = widget_bench.run(world, meter, emulator, group_id)
             item_bytes = max(max_item_bytes(world.dynamodb, t) for t in world.tables)
         internal = emulator.client.stats()["internal_errors"]
 
@@ -435,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad or consumed.failed or internal:
         note(f"unexpected: statuses {bad}, consumer failures {consumed.failed}")
     print(report(options, imports, ours, consumed, naive, naive_telegram, item_bytes), flush=True)
+    print(widget_bench.report(widget_run), flush=True)
     return 1 if bad or consumed.failed or internal else 0
 
 
