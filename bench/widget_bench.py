@@ -174,7 +174,9 @@ def run(
         for event in wb.webhook_events(updates):
             webhook.handler(event, FakeLambdaContext("webhook"))
     webhook_usage = meter.usage.minus(before)
-    consumer_out = wb.run_consumer(world, meter, emulator, len(topics))
+    # Every update Telegram sent since: the answers and the service messages of the topics the
+    # bot made (forum_topic_created), which the webhook queues as it would on AWS.
+    consumer_out = wb.run_consumer(world, meter, emulator, len(updates))
     with wb.quiet():
         for event in disconnect_events(visitors):
             side.call(event)
