@@ -1,13 +1,17 @@
 """The scripted demo of `make local`: two people write, an operator answers, one person blocks
-the bot, a topic is deleted and recreated. The terminal shows it as a live transcript, read
-from the emulator's chats as the real pipeline (webhook -> SQS -> consumer) produces it."""
+the bot, a topic is deleted and recreated, and a web visitor talks through the widget. The
+terminal shows it as a live transcript, read from the emulator's chats as the real pipeline
+(webhook -> SQS -> consumer) produces it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import aiohttp
 
 from devkit.telegram_emulator import EmulatorClient
 
@@ -15,6 +19,9 @@ if TYPE_CHECKING:
     from local.stage import RunningStage
 
 STEP_TIMEOUT_SECONDS = 60.0
+VISITOR_EMAIL = "visitor@example.com"
+VISITOR_TEXT = "Hi! Is there a free trial?"
+VISITOR_ANSWER = "Yes: 14 days, no card needed."
 
 
 class DemoFailed(RuntimeError):
@@ -175,6 +182,7 @@ def run_demo(stage: RunningStage, stop: threading.Event) -> dict[str, Any]:
         transcript,
         stop,
     )
+    visitor_topic = _visitor_talks(stage, client, operator, transcript, stop)
     transcript.refresh()
     print("\n✔ Demo finished: the pipeline is yours to play with.", flush=True)
     return {
@@ -184,4 +192,77 @@ def run_demo(stage: RunningStage, stop: threading.Event) -> dict[str, Any]:
         "group": group,
         "old_topic": anna_topic,
         "new_topic": topic_of("Anna"),
+        "visitor_topic": visitor_topic,
     }
+
+
+def _visitor_talks(
+    stage: RunningStage,
+    client: EmulatorClient,
+    operator: int,
+    transcript: Transcript,
+    stop: threading.Event,
+) -> int | None:
+    """A web visitor (a WebSocket client, as the widget is) writes with an e-mail, an operator
+    answers in the visitor's topic and the answer is pushed back over the open socket."""
+    widget = stage.widget
+    if widget is None:
+        return None  # a stage without widget projects has no visitors
+    # The reliability suite's visitor behaves as widget.js does; the demo reuses it.
+    from local.reliability.harness import ScenarioTimeout
+    from local.reliability.widget import Visitor
+
+    group = stage.operator_chat_ids[0]
+    url = f"{widget.api.url}?key={widget.projects[0]['widgetKey']}"
+
+    def visitor_topic() -> int | None:
+        found = [t for t, n in transcript.topic_names().items() if n == VISITOR_EMAIL]
+        return found[-1] if found else None
+
+    def topic_holds(*fragments: str) -> bool:
+        thread = visitor_topic()
+        if thread is None:
+            return False
+        said = [m.get("text") or "" for m in client.transcript(group, thread)]
+        return all(any(fragment in text for text in said) for fragment in fragments)
+
+    async def talk() -> int:
+        async with aiohttp.ClientSession() as http:
+            visitor = Visitor("visitor", http, url, widget.site.origin)
+            print("\n▶ Demo: a web visitor says hello through the widget", flush=True)
+            await visitor.connect()
+            print(f"\n▶ Demo: the visitor asks, leaving {VISITOR_EMAIL}", flush=True)
+            frame = {"action": "send", "id": "c1", "text": VISITOR_TEXT, "email": VISITOR_EMAIL}
+            reply = await visitor._ask(frame)
+            if reply.get("type") != "ack":
+                raise DemoFailed(f"demo: the visitor's message was answered {reply}")
+            print(f"  🌐 [visitor → widget] {VISITOR_TEXT}", flush=True)
+            await asyncio.to_thread(
+                _wait_for,
+                "the visitor's topic and card",
+                lambda: topic_holds(VISITOR_TEXT, f"{VISITOR_EMAIL}"),
+                transcript,
+                stop,
+            )
+            thread = visitor_topic()
+            assert thread is not None
+            print("\n▶ Demo: an operator answers the visitor in their topic", flush=True)
+            await asyncio.to_thread(
+                client.send_as_operator, group, thread, operator, VISITOR_ANSWER
+            )
+            await asyncio.to_thread(
+                _wait_for,
+                "the answer reaching the visitor",
+                lambda: VISITOR_ANSWER in visitor.answers.values(),
+                transcript,
+                stop,
+            )
+            if VISITOR_ANSWER in visitor.answers.values():
+                print(f"  🌐 [widget → visitor] {VISITOR_ANSWER}", flush=True)
+            await visitor.leave()
+            return thread
+
+    try:
+        return asyncio.run(talk())
+    except ScenarioTimeout as error:
+        raise DemoFailed(f"demo: the visitor's widget: {error}") from None

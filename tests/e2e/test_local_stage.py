@@ -117,7 +117,7 @@ def test_the_demo_ran_through_the_real_pipeline(stage: Stage) -> None:
     group = stage.description["operator_chat_ids"][0]
     live = [t for t in topics(stage) if not t.get("deleted")]
     names = sorted(t["name"] for t in live)
-    assert names == ["Anna Schmidt (@anna_s)", "Ben (@ben_k)"]
+    assert names == ["Anna Schmidt (@anna_s)", "Ben (@ben_k)", "visitor@example.com"]
     deleted = [t for t in topics(stage) if t.get("deleted")]
     assert [t["name"] for t in deleted] == ["Anna Schmidt (@anna_s)"]
     anna_topic = next(t for t in live if t["name"].startswith("Anna"))["message_thread_id"]
@@ -132,8 +132,14 @@ def test_the_demo_ran_through_the_real_pipeline(stage: Stage) -> None:
         "Use the 'Forgot password' link.",
         "⚠️ Not delivered: Ben has blocked the bot.",
     ]
+    # The web visitor's topic, named by their e-mail: the card, the question, the answer.
+    visitor_topic = next(t for t in live if t["name"] == "visitor@example.com")
+    visitor_texts = texts(stage, group, visitor_topic["message_thread_id"])
+    assert any("visitor@example.com" in text for text in visitor_texts[:-2])  # the card
+    assert visitor_texts[-2:] == ["Hi! Is there a free trial?", "Yes: 14 days, no card needed."]
     # The live transcript in the terminal tells the same story.
     assert "[bot → Anna] Sorry, Anna! It ships tomorrow." in terminal
+    assert "[widget → visitor] Yes: 14 days, no card needed." in terminal
     assert stage.client.violations() == []
 
 
@@ -194,7 +200,7 @@ def test_a_poison_update_is_archived_then_replayed_by_the_cli(stage: Stage) -> N
 
 def test_no_secret_in_any_function_log(stage: Stage) -> None:
     logs = list((stage.state_dir / "logs").glob("*.log"))
-    assert len(logs) == 3  # webhook, consumer, DLQ processor all ran
+    assert len(logs) == 4  # webhook, consumer, DLQ processor and the widget's edge all ran
     secrets = [stage.description["webhook_secret"], DEFAULT_TOKEN]
     for log in logs:
         text = log.read_text()
