@@ -228,14 +228,11 @@ def _visitor_talks(
 
     async def talk() -> int:
         async with aiohttp.ClientSession() as http:
-            visitor = Visitor("visitor", http, url, widget.site.origin)
+            visitor = Visitor("visitor", http, url, widget.site.origin, page_path="/pricing")
             print("\n▶ Demo: a web visitor says hello through the widget", flush=True)
             await visitor.connect()
             print(f"\n▶ Demo: the visitor asks, leaving {VISITOR_EMAIL}", flush=True)
-            frame = {"action": "send", "id": "c1", "text": VISITOR_TEXT, "email": VISITOR_EMAIL}
-            reply = await visitor._ask(frame)
-            if reply.get("type") != "ack":
-                raise DemoFailed(f"demo: the visitor's message was answered {reply}")
+            await visitor.send(VISITOR_TEXT, email=VISITOR_EMAIL)  # until acknowledged
             print(f"  🌐 [visitor → widget] {VISITOR_TEXT}", flush=True)
             await asyncio.to_thread(
                 _wait_for,

@@ -45,6 +45,8 @@ class Visitor:
     url: str
     origin: str
     token: str | None = None
+    page_path: str = "/reliability"
+    """Where on the site the visitor is (their contact card shows it)."""
     sent: list[str] = field(default_factory=list)
     """Marks the visitor wrote, in order (expected in their topic)."""
     answers: dict[str, str] = field(default_factory=dict)
@@ -75,7 +77,7 @@ class Visitor:
         )
         self._replies = asyncio.Queue()
         self._reader = asyncio.create_task(self._read(self._socket, self._replies))
-        page = {"url": f"{self.origin}/reliability", "language": "en", "userAgent": "reliability"}
+        page = {"url": f"{self.origin}{self.page_path}", "language": "en", "userAgent": self.name}
         welcome = await self._ask({"action": "hello", "session": self.token, "page": page})
         if welcome.get("type") != "welcome":
             raise ScenarioTimeout(f"{self.name}: hello answered {welcome}")
@@ -128,7 +130,7 @@ class Visitor:
         second = await asyncio.wait_for(self._replies.get(), FRAME_TIMEOUT) or {}
         return sum(reply.get("type") == "ack" for reply in (first, second))
 
-    async def send(self, mark: str, client_id: str | None = None) -> None:
+    async def send(self, mark: str, client_id: str | None = None, email: str | None = None) -> None:
         """Until acknowledged, as the widget does; ``client_id`` given: a resend."""
         if client_id is None:
             client_id = f"c{len(self.sent) + 1}"
@@ -137,7 +139,8 @@ class Visitor:
             if self._socket is None or self._socket.closed:
                 self.reconnects += 1
                 await self.connect()
-            reply = await self._ask({"action": "send", "id": client_id, "text": mark})
+            frame = {"action": "send", "id": client_id, "text": mark}
+            reply = await self._ask({**frame, "email": email} if email else frame)
             if reply.get("type") == "ack" and reply.get("id") == client_id:
                 return
             code = reply.get("code")
