@@ -86,3 +86,19 @@ class UpdateCost:
 
     def usd_per_million(self) -> float:
         return sum(self.breakdown_per_million().values())
+
+
+FLOOR_TARGET_RATIO = 2.5
+"""Issue 16: a million updates may cost at most this many times the architecture's floor."""
+
+
+def floor_cost(sqs_requests: float, invocations_per_update: tuple[float, ...]) -> UpdateCost:
+    """The architecture's floor for the same traffic: the SQS FIFO requests and the Lambda
+    requests it cannot do without (as counted in the run), with no state (no DynamoDB) and no
+    billed duration at all. Nothing real reaches it; it is the yardstick the target is set in."""
+    return UpdateCost(
+        functions=tuple(LambdaUse(n, 0.0, 128) for n in invocations_per_update),
+        sqs_requests=sqs_requests,
+        dynamodb_read_units=0.0,
+        dynamodb_write_units=0.0,
+    )

@@ -29,6 +29,8 @@ from typing import Any
 from bench.cost import sqs_billed_requests
 
 _WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
+WRITE_OPERATIONS = frozenset({*_WRITES, "BatchWriteItem", "TransactWriteItems"})
+"""Every DynamoDB operation that writes (what "limiter writes per Telegram call" counts)."""
 _READS = {"GetItem", "Query", "Scan"}
 
 

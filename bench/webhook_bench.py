@@ -33,8 +33,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.cost import ASSUMED_RTT_MS, PRICES_AS_OF, PRICES_REGION, LambdaUse, UpdateCost
-from bench.meter import AwsMeter, Usage, max_item_bytes
+from bench.cost import (
+    ASSUMED_RTT_MS,
+    FLOOR_TARGET_RATIO,
+    PRICES_AS_OF,
+    PRICES_REGION,
+    LambdaUse,
+    UpdateCost,
+    floor_cost,
+)
+from bench.meter import WRITE_OPERATIONS, AwsMeter, Usage, max_item_bytes
 from bench.world import BASE_ENV, ROOT, WEBHOOK_SECRET, Emulator, emulator_process, moto_world
 from devkit.moto.sqs import empty_queue
 from devkit.processes import run_python
@@ -433,13 +441,17 @@ def main(argv: list[str] | None = None) -> int:
             note("widget path: edge, consumer, answers pushed...")
             widget_run = widget_bench.run(world, meter, emulator, group_id)
             item_bytes = max(max_item_bytes(world.dynamodb, t) for t in world.tables)
+            limits_table = world.tables[1]
         internal = emulator.client.stats()["internal_errors"]
 
     note(f"emulator internal errors: {internal}; took {time.perf_counter() - began:.0f} s")
     bad = {k: v for k, v in (ours.statuses + naive.statuses).items() if k != 200}
     if bad or consumed.failed or internal:
         note(f"unexpected: statuses {bad}, consumer failures {consumed.failed}")
-    print(report(options, imports, ours, consumed, naive, naive_telegram, item_bytes), flush=True)
+    print(
+        report(options, imports, ours, consumed, naive, naive_telegram, item_bytes, limits_table),
+        flush=True,
+    )
     print(widget_bench.report(widget_run), flush=True)
     return 1 if bad or consumed.failed or internal else 0
 
@@ -452,6 +464,7 @@ def report(
     naive: Latency,
     naive_telegram_per_update: float,
     item_bytes: int,
+    limits_table: str,
 ) -> str:
     ours_import, naive_import = imports[TOPICDESK_WEBHOOK], imports[NAIVE_WEBHOOK]
     n = len(ours.wall_ms)
@@ -489,6 +502,15 @@ def report(
         dynamodb_write_units=0.0,
     )
     cost, naive_usd = ours_cost.usd_per_million(), naive_cost.usd_per_million()
+    floor_usd = floor_cost(
+        ours_cost.sqs_requests, tuple(f.invocations_per_update for f in ours_cost.functions)
+    ).usd_per_million()
+    limiter_writes = sum(
+        count
+        for name, count in consumed.usage.dynamodb_by_table.items()
+        if name.split(" ")[0] in WRITE_OPERATIONS and name.endswith(f" {limits_table}")
+    )
+    limiter_writes_per_call = limiter_writes / max(telegram_per_update * updates, 1)
     breakdown = ", ".join(f"{k} {v:.2f}" for k, v in ours_cost.breakdown_per_million().items())
 
     def ms(value: float) -> str:
@@ -568,6 +590,18 @@ def report(
             f"{naive_usd:.2f}",
             ratio(cost, naive_usd),
         ),
+        (
+            "architecture floor, USD per million (SQS + Lambda requests only)",
+            f"{cost:.2f}",
+            f"{floor_usd:.2f}",
+            f"{ratio(cost, floor_usd)} (target <= {FLOOR_TARGET_RATIO})",
+        ),
+        (
+            "limiter writes per Telegram call (consumer)",
+            f"{limiter_writes_per_call:.2f}",
+            "-",
+            "(target <= 1.5)",
+        ),
     ]
     lines = [
         "",
@@ -592,6 +626,9 @@ def report(
                 f"webhook_p99_own_ratio={ratio(percentile(ours.own_ms, 0.99), naive.p99)}",
                 f"consumer_cpu_ratio={ratio(ours_cpu, naive_cpu)}",
                 f"cost_per_million_usd={cost:.2f}",
+                f"floor_per_million_usd={floor_usd:.2f}",
+                f"cost_floor_ratio={ratio(cost, floor_usd)}",
+                f"limiter_writes_per_call={limiter_writes_per_call:.2f}",
             ]
         ),
     ]

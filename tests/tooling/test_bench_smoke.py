@@ -125,3 +125,11 @@ def test_report_helpers() -> None:
     lines = webhook_bench.table([("a", "1", "2", "0.50")]).splitlines()
     assert len(lines) == 3 and all(len(line) == len(lines[0]) for line in lines)
     assert lines[1].endswith(":|") and "| a " in lines[2]
+
+
+def test_floor_is_the_queue_and_lambda_requests_alone() -> None:
+    # One SendMessage per update plus a receive and a delete per batch of ten; one webhook
+    # invocation per update and one consumer invocation per ten: 0.60 + 0.22 USD per million.
+    floor = cost.floor_cost(1.2, (1.0, 0.1))
+    assert floor.usd_per_million() == pytest.approx(1.2 * 0.50 + 1.1 * 0.20)
+    assert floor.breakdown_per_million()["dynamodb"] == 0.0
