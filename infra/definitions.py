@@ -1,6 +1,7 @@
-"""The stack's tables and queues as plain data, without CDK.
+"""The stack's tables, queues and functions as plain data, without CDK.
 
-infra/storage.py and infra/pipeline.py synthesise them from these definitions; tests and
+infra/storage.py, infra/pipeline.py and the function constructs synthesise them from these
+definitions; tests and
 benchmarks that need the stack's tables and queues on moto create them with
 `create_tables` / `create_queues`, from the same definitions (never by hand). Key layouts
 and TTL attributes come from the product's contract (``topicdesk.contract``).
@@ -69,6 +70,56 @@ UPDATES_QUEUE = QueueSpec(
     "updates",
     visibility_seconds=CONSUMER_TIMEOUT_SECONDS * VISIBILITY_FACTOR,
     retention_seconds=4 * DAY_SECONDS,
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function's fixed facts; its environment and grants are its construct's."""
+
+    construct_id: str
+    function: str
+    """`topicdesk-<stage>-<function>`, handler `topicdesk.handlers.<function, _ for ->`."""
+    description: str
+    memory_size: int
+    timeout_seconds: int
+
+
+WEBHOOK = FunctionSpec(
+    "Webhook", "webhook", "Checks Telegram's POST and enqueues the update", 256, 10
+)
+CONSUMER = FunctionSpec(
+    "Consumer",
+    "consumer",
+    "Relays queued Telegram updates between people and operators",
+    512,
+    CONSUMER_TIMEOUT_SECONDS,
+)
+DLQ_PROCESSOR = FunctionSpec(
+    "DlqProcessor",
+    "dlq-processor",
+    "Archives dead updates, tells the person and the ops topic",
+    256,
+    DLQ_PROCESSOR_TIMEOUT_SECONDS,
+)
+INBOX_SCHEDULE = FunctionSpec(
+    "Function",
+    "inbox-schedule",
+    "Queues the inbox's nudges every minute and its weekly stats digest",
+    256,
+    50,  # under the sweep's period (a minute): one sweep never overlaps the next
+)
+WIDGET = FunctionSpec(
+    "Edge", "widget", "The widget's WebSocket routes: checks, paces and enqueues", 256, 10
+)
+WEBHOOK_REGISTRATION = FunctionSpec(
+    "Handler",
+    "webhook-registration",
+    "Custom resource: setWebhook on deploy, deleteWebhook on delete",
+    128,
+    # Telegram calls with retries, then the answer to CloudFormation (the handler keeps 25 s
+    # of this for the answer).
+    90,
 )
 
 

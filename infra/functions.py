@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -14,7 +15,12 @@ from topicdesk.contract import Env
 
 from infra.bundling import ARCHITECTURE, RUNTIME
 from infra.config import LOG_RETENTION_DAYS, StageConfig
+from infra.definitions import FunctionSpec
 from infra.nag import acknowledge
+
+if TYPE_CHECKING:  # both use removal_policy below
+    from infra.secrets import Secrets
+    from infra.storage import Storage
 
 HANDLER_PACKAGE = "topicdesk.handlers"
 
@@ -28,6 +34,11 @@ _RETENTION = dict(
 )
 
 
+def env_list(values: Iterable[int]) -> str:
+    """A list of ids as the functions' settings read it (``1,2,3``)."""
+    return ",".join(str(value) for value in values)
+
+
 def removal_policy(config: StageConfig) -> cdk.RemovalPolicy:
     return cdk.RemovalPolicy.RETAIN if config.protect_data else cdk.RemovalPolicy.DESTROY
 
@@ -35,10 +46,13 @@ def removal_policy(config: StageConfig) -> cdk.RemovalPolicy:
 @dataclass(frozen=True)
 class FunctionProps:
     """What every function of the stage is built from besides its own settings: the stage's
-    config and the one code bundle (``infra.bundling.lambda_code``)."""
+    config, the one code bundle (``infra.bundling.lambda_code``), and the tables and secrets
+    the functions are granted."""
 
     config: StageConfig
     code: lambda_.Code
+    storage: Storage
+    secrets: Secrets
 
 
 class TopicdeskFunction(Construct):
@@ -52,18 +66,15 @@ class TopicdeskFunction(Construct):
     def __init__(
         self,
         scope: Construct,
-        construct_id: str,
         props: FunctionProps,
-        *,
-        function: str,
-        description: str,
-        memory_size: int,
-        timeout: cdk.Duration,
+        spec: FunctionSpec,
         environment: Mapping[str, str],
+        *,
         reserved_concurrent_executions: int | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
+        super().__init__(scope, spec.construct_id)
         config = props.config
+        function, description = spec.function, spec.description
         self.service_name = config.service_name(function)
         self.function_name = config.name(function)
         self.log_group = logs.LogGroup(
@@ -89,8 +100,8 @@ class TopicdeskFunction(Construct):
             architecture=ARCHITECTURE,
             code=props.code,
             handler=f"{HANDLER_PACKAGE}.{function.replace('-', '_')}.handler",
-            memory_size=memory_size,
-            timeout=timeout,
+            memory_size=spec.memory_size,
+            timeout=cdk.Duration.seconds(spec.timeout_seconds),
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,

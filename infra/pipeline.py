@@ -10,18 +10,16 @@ from topicdesk.contract import Env
 
 from infra.config import StageConfig
 from infra.definitions import (
-    CONSUMER_TIMEOUT_SECONDS,
+    CONSUMER,
     DEAD_LETTER_QUEUE,
     DLQ_MAX_RECEIVES,
-    DLQ_PROCESSOR_TIMEOUT_SECONDS,
+    DLQ_PROCESSOR,
     PARKING_QUEUE,
     UPDATES_QUEUE,
     QueueSpec,
 )
-from infra.functions import FunctionProps, TopicdeskFunction, removal_policy
+from infra.functions import FunctionProps, TopicdeskFunction, env_list, removal_policy
 from infra.schedules import inbox_clock_env
-from infra.secrets import Secrets
-from infra.storage import Storage
 
 BATCH_SIZE = 10
 
@@ -37,6 +35,10 @@ BATCH_SIZE = 10
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _fifo_queue(
@@ -66,17 +68,9 @@ def _fifo_queue(
 
 
 class Pipeline(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        props: FunctionProps,
-        *,
-        storage: Storage,
-        secrets: Secrets,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: FunctionProps) -> None:
         super().__init__(scope, construct_id)
-        config = props.config
+        config, storage, secrets = props.config, props.storage, props.secrets
         self.parking_queue = _fifo_queue(self, config, PARKING_QUEUE)
         # What the DLQ processor cannot handle (archive down, a bug) is not dropped when the
         # DLQ's retention ends: it is parked, alarmed, and on-call replays it.
@@ -100,7 +94,7 @@ class Pipeline(Construct):
         telegram_env = {
             Env.BOT_TOKEN_SECRET_NAME: secrets.bot_token_name,
             Env.TELEGRAM_API_URL: config.telegram_api_url,
-            Env.OPERATOR_CHAT_IDS: ",".join(str(chat) for chat in config.operator_chat_ids),
+            Env.OPERATOR_CHAT_IDS: env_list(config.operator_chat_ids),
         }
         limits = config.limits
         # Every function that writes to Telegram spends the one shared flood limiter.
@@ -110,46 +104,38 @@ class Pipeline(Construct):
             Env.LIMIT_CHAT_PER_SECOND: _number(limits.chat_per_second),
             Env.LIMIT_GROUP_PER_MINUTE: str(limits.group_per_minute),
             Env.LIMIT_MAX_WAIT_SECONDS: _number(limits.max_wait_seconds),
-            Env.LIMIT_COUNT_EACH_MESSAGE: "true" if limits.count_each_message else "false",
+            Env.LIMIT_COUNT_EACH_MESSAGE: _flag(limits.count_each_message),
         }
-        self.consumer = TopicdeskFunction(
-            self,
-            "Consumer",
-            props,
-            function="consumer",
-            description="Relays queued Telegram updates between people and operators",
-            memory_size=512,
-            timeout=cdk.Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
-            environment={
-                **telegram_env,
-                # Broadcast jobs go onto the updates queue (one per person, in their group).
-                Env.UPDATES_QUEUE_URL: self.updates_queue.queue_url,
-                # The consumer dead-letters an update itself after MAX_ATTEMPTS failures.
-                Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
-                Env.MAX_ATTEMPTS: str(limits.max_attempts),
-                Env.RETRY_BASE_SECONDS: str(limits.retry_base_seconds),
-                Env.DATA_TABLE: storage.data_table.table_name,
-                Env.IDEMPOTENCY_TABLE: storage.idempotency_table.table_name,
-                Env.GREETING: config.greeting,
-                # Admin-only commands: the groups' Telegram administrators and these people.
-                Env.ADMIN_USER_IDS: ",".join(str(user) for user in config.admin_user_ids),
-                # Sessions expire (DynamoDB TTL) after this many days without activity.
-                Env.SESSION_RETENTION_DAYS: str(config.session_retention_days),
-                # Off: a broadcast's requester cannot confirm it when the group has 2+ admins.
-                Env.BROADCAST_SELF_CONFIRM: "true" if config.broadcast_self_confirm else "false",
-                **limiter_env,
-                Env.LIMIT_PERSON_BURST: str(limits.person_burst),
-                Env.LIMIT_PERSON_INTERVAL_SECONDS: str(limits.person_interval_seconds),
-                Env.FLOOD_POLICY: limits.flood_policy,
-                # The new-people guard: the cap, and the question before a topic (or none).
-                Env.LIMIT_NEW_TOPICS_PER_HOUR: str(limits.new_topics_per_hour),
-                Env.NEW_PERSON_CHALLENGE: "true" if config.new_person_challenge else "false",
-                # Each conversation's state and owner, and the Queue topic's overview (issue 15).
-                Env.INBOX: "true" if config.inbox else "false",
-                # Business hours (the away message, the nudges' clock), the SLA (issue 15).
-                **inbox_clock_env(config),
-            },
-        )
+        consumer_env = {
+            **telegram_env,
+            # Broadcast jobs go onto the updates queue (one per person, in their group).
+            Env.UPDATES_QUEUE_URL: self.updates_queue.queue_url,
+            # The consumer dead-letters an update itself after MAX_ATTEMPTS failures.
+            Env.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue.queue_url,
+            Env.MAX_ATTEMPTS: str(limits.max_attempts),
+            Env.RETRY_BASE_SECONDS: str(limits.retry_base_seconds),
+            Env.DATA_TABLE: storage.data_table.table_name,
+            Env.IDEMPOTENCY_TABLE: storage.idempotency_table.table_name,
+            Env.GREETING: config.greeting,
+            # Admin-only commands: the groups' Telegram administrators and these people.
+            Env.ADMIN_USER_IDS: env_list(config.admin_user_ids),
+            # Sessions expire (DynamoDB TTL) after this many days without activity.
+            Env.SESSION_RETENTION_DAYS: str(config.session_retention_days),
+            # Off: a broadcast's requester cannot confirm it when the group has 2+ admins.
+            Env.BROADCAST_SELF_CONFIRM: _flag(config.broadcast_self_confirm),
+            **limiter_env,
+            Env.LIMIT_PERSON_BURST: str(limits.person_burst),
+            Env.LIMIT_PERSON_INTERVAL_SECONDS: str(limits.person_interval_seconds),
+            Env.FLOOD_POLICY: limits.flood_policy,
+            # The new-people guard: the cap, and the question before a topic (or none).
+            Env.LIMIT_NEW_TOPICS_PER_HOUR: str(limits.new_topics_per_hour),
+            Env.NEW_PERSON_CHALLENGE: _flag(config.new_person_challenge),
+            # Each conversation's state and owner, and the Queue topic's overview (issue 15).
+            Env.INBOX: _flag(config.inbox),
+            # Business hours (the away message, the nudges' clock), the SLA (issue 15).
+            **inbox_clock_env(config),
+        }
+        self.consumer = TopicdeskFunction(self, props, CONSUMER, consumer_env)
         # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
         self.updates_queue.grant_consume_messages(self.consumer.function)
         # SendMessage: /broadcast queues one job per person in that person's message group.
@@ -169,24 +155,16 @@ class Pipeline(Construct):
             )
         )
 
-        self.dlq_processor = TopicdeskFunction(
-            self,
-            "DlqProcessor",
-            props,
-            function="dlq-processor",
-            description="Archives dead updates, tells the person and the ops topic",
-            memory_size=256,
-            timeout=cdk.Duration.seconds(DLQ_PROCESSOR_TIMEOUT_SECONDS),
-            environment={
-                **telegram_env,
-                # Informational only (where a replay would go); replay is the ops CLI's job
-                # and this function has no permission to send to the updates queue.
-                Env.UPDATES_QUEUE_URL: self.updates_queue.queue_url,
-                Env.DATA_TABLE: storage.data_table.table_name,
-                # Its notices and alerts are paced like every other send (and honour 429s).
-                **limiter_env,
-            },
-        )
+        dlq_processor_env = {
+            **telegram_env,
+            # Informational only (where a replay would go); replay is the ops CLI's job
+            # and this function has no permission to send to the updates queue.
+            Env.UPDATES_QUEUE_URL: self.updates_queue.queue_url,
+            Env.DATA_TABLE: storage.data_table.table_name,
+            # Its notices and alerts are paced like every other send (and honour 429s).
+            **limiter_env,
+        }
+        self.dlq_processor = TopicdeskFunction(self, props, DLQ_PROCESSOR, dlq_processor_env)
         self.dead_letter_queue.grant_consume_messages(self.dlq_processor.function)
         storage.data_table.grant_read_write_data(self.dlq_processor.function)
         storage.limits_table.grant_read_write_data(self.dlq_processor.function)

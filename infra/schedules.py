@@ -19,12 +19,10 @@ from constructs import Construct
 from topicdesk.contract import Env
 
 from infra.config import StageConfig
-from infra.functions import FunctionProps, TopicdeskFunction
-from infra.storage import Storage
+from infra.definitions import INBOX_SCHEDULE
+from infra.functions import FunctionProps, TopicdeskFunction, env_list
 
 SWEEP_EVERY = cdk.Duration.minutes(1)
-SCHEDULE_TIMEOUT_SECONDS = 50
-"""Under the sweep's period: one sweep never overlaps the next."""
 
 
 def inbox_clock_env(config: StageConfig) -> dict[str, str]:
@@ -43,27 +41,19 @@ class InboxSchedules(Construct):
         construct_id: str,
         props: FunctionProps,
         *,
-        storage: Storage,
         updates_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        config = props.config
+        config, storage = props.config, props.storage
+        environment = {
+            Env.DATA_TABLE: storage.data_table.table_name,
+            Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
+            Env.OPERATOR_CHAT_IDS: env_list(config.operator_chat_ids),
+            **inbox_clock_env(config),
+        }
+        # One sweep at a time is all it ever needs; a second one would queue nothing new.
         self.function = TopicdeskFunction(
-            self,
-            "Function",
-            props,
-            function="inbox-schedule",
-            description="Queues the inbox's nudges every minute and its weekly stats digest",
-            timeout=cdk.Duration.seconds(SCHEDULE_TIMEOUT_SECONDS),
-            memory_size=256,
-            environment={
-                Env.DATA_TABLE: storage.data_table.table_name,
-                Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
-                Env.OPERATOR_CHAT_IDS: ",".join(str(chat) for chat in config.operator_chat_ids),
-                **inbox_clock_env(config),
-            },
-            # One sweep at a time is all it ever needs; a second one would queue nothing new.
-            reserved_concurrent_executions=1,
+            self, props, INBOX_SCHEDULE, environment, reserved_concurrent_executions=1
         )
         # Query the groups' inbox partitions (no writes: the consumer notes what it posts).
         storage.data_table.grant_read_data(self.function.function)

@@ -29,37 +29,21 @@ class TopicdeskStack(cdk.Stack):
             synthesizer=_synthesizer(config),
         )
         self.config = config
-        props = FunctionProps(config, lambda_code())
         self.storage = Storage(self, "Storage", config=config)
         self.secrets = Secrets(self, "Secrets", config=config)
-        self.pipeline = Pipeline(
-            self, "Pipeline", props, storage=self.storage, secrets=self.secrets
-        )
-        self.ingress = Ingress(
-            self,
-            "Ingress",
-            props,
-            updates_queue=self.pipeline.updates_queue,
-            secrets=self.secrets,
-        )
+        props = FunctionProps(config, lambda_code(), self.storage, self.secrets)
+        self.pipeline = Pipeline(self, "Pipeline", props)
+        updates_queue = self.pipeline.updates_queue
+        self.ingress = Ingress(self, "Ingress", props, updates_queue=updates_queue)
         self.inbox_schedules: InboxSchedules | None = None
         if config.inbox:  # nudges and the weekly stats digest (issue 15)
             self.inbox_schedules = InboxSchedules(
-                self,
-                "InboxSchedules",
-                props,
-                storage=self.storage,
-                updates_queue=self.pipeline.updates_queue,
+                self, "InboxSchedules", props, updates_queue=updates_queue
             )
         self.widget: Widget | None = None
         if config.projects:  # a stage without projects has no WebSocket API
             self.widget = Widget(
-                self,
-                "Widget",
-                props,
-                storage=self.storage,
-                updates_queue=self.pipeline.updates_queue,
-                consumer=self.pipeline.consumer,
+                self, "Widget", props, updates_queue=updates_queue, consumer=self.pipeline.consumer
             )
         self.functions: tuple[TopicdeskFunction, ...] = (
             self.ingress.webhook,
@@ -88,11 +72,7 @@ class TopicdeskStack(cdk.Stack):
         self.webhook_registration: WebhookRegistration | None = None
         if config.register_webhook:
             self.webhook_registration = WebhookRegistration(
-                self,
-                "WebhookRegistration",
-                props,
-                secrets=self.secrets,
-                webhook_url=self.ingress.url.url,
+                self, "WebhookRegistration", props, webhook_url=self.ingress.url.url
             )
         self._outputs()
         cdk.Tags.of(self).add("project", "topicdesk")

@@ -13,38 +13,22 @@ from constructs import Construct
 from topicdesk.contract import ALLOWED_UPDATES, Env
 from topicdesk.handlers.webhook_registration import Property
 
+from infra.definitions import WEBHOOK_REGISTRATION
 from infra.functions import FunctionProps, TopicdeskFunction
-from infra.secrets import Secrets
 
 
 class WebhookRegistration(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        props: FunctionProps,
-        *,
-        secrets: Secrets,
-        webhook_url: str,
+        self, scope: Construct, construct_id: str, props: FunctionProps, *, webhook_url: str
     ) -> None:
         super().__init__(scope, construct_id)
-        config = props.config
-        self.handler = TopicdeskFunction(
-            self,
-            "Handler",
-            props,
-            function="webhook-registration",
-            description="Custom resource: setWebhook on deploy, deleteWebhook on delete",
-            memory_size=128,
-            # Telegram calls with retries, then the answer to CloudFormation (the handler
-            # keeps 25 s of this for the answer).
-            timeout=cdk.Duration.seconds(90),
-            environment={
-                Env.BOT_TOKEN_SECRET_NAME: secrets.bot_token_name,
-                Env.WEBHOOK_SECRET_NAME: secrets.webhook_secret_name,
-                Env.TELEGRAM_API_URL: config.telegram_api_url,
-            },
-        )
+        config, secrets = props.config, props.secrets
+        environment = {
+            Env.BOT_TOKEN_SECRET_NAME: secrets.bot_token_name,
+            Env.WEBHOOK_SECRET_NAME: secrets.webhook_secret_name,
+            Env.TELEGRAM_API_URL: config.telegram_api_url,
+        }
+        self.handler = TopicdeskFunction(self, props, WEBHOOK_REGISTRATION, environment)
         secrets.bot_token.grant_read(self.handler.function)
         secrets.webhook_secret.grant_read(self.handler.function)
         self.resource = cdk.CustomResource(

@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
+from infra.definitions import WIDGET
 from infra.functions import FunctionProps, TopicdeskFunction
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
@@ -44,12 +45,12 @@ class Widget(Construct):
         construct_id: str,
         props: FunctionProps,
         *,
-        storage: Storage,
         updates_queue: sqs.IQueue,
         consumer: TopicdeskFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         config = self._config = props.config
+        storage = props.storage
         self.token_secret_name = config.secret_name("widget-token-key")
         self.token_secret = generated_secret(
             self,
@@ -81,16 +82,8 @@ class Widget(Construct):
             auto_deploy=True,
             throttle=apigw.ThrottleSettings(rate_limit=THROTTLE_RATE, burst_limit=THROTTLE_BURST),
         )
-        self.function = TopicdeskFunction(
-            self,
-            "Edge",
-            props,
-            function="widget",
-            description="The widget's WebSocket routes: checks, paces and enqueues",
-            memory_size=256,
-            timeout=cdk.Duration.seconds(10),
-            environment=self._environment(storage, updates_queue),
-        )
+        environment = self._environment(storage, updates_queue)
+        self.function = TopicdeskFunction(self, props, WIDGET, environment)
         integration = integrations.WebSocketLambdaIntegration("Edge", self.function.function)
         for route in ("$connect", "$disconnect"):
             self.api.add_route(route, integration=integration)
