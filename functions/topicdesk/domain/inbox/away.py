@@ -6,11 +6,14 @@ conversation's state followed it. Once per conversation: the record notes the co
 (its ``opened_at``) the message was sent in (``away_for``); a person who writes again the
 same night is not told twice, one who writes after /close (a new conversation) is. The send
 is a step (a retried record does not send it twice) and goes through the relay's gateway, so
-the shared limiter paces it like every send.
+the shared limiter paces it like every send. A web widget visitor has no Telegram chat: the
+visitor relay hands its own way to them (pushed to their open connections, or kept for their
+return, as an answer is).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from topicdesk.domain.errors import RecipientBlocked
@@ -56,8 +59,15 @@ class Away:
         self._clock = clock
         self._text = text or DEFAULT_AWAY_MESSAGE
 
-    async def person_wrote(self, session: Session, steps: Steps) -> bool:
-        """Tell the person we are away if it is due; True when it was sent (now or before)."""
+    async def person_wrote(
+        self,
+        session: Session,
+        steps: Steps,
+        tell: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> bool:
+        """Tell the person we are away if it is due; True when it was sent (now or before).
+        ``tell``: how to reach them when it is not their Telegram chat (a widget visitor);
+        it answers False when they cannot be reached (nothing to retry)."""
         if not steps.done("away") and self._hours.is_open(self._clock.now()):
             return False  # open (or no hours configured): nothing to tell, nothing to read
         record = self._store.get(session.operator_chat_id, session.user_id)
@@ -65,7 +75,10 @@ class Away:
             return False
         if record is None or record.opened_at is None:
             return False
-        await steps.once("away", lambda: self._send(session.user_id))
+        if tell is not None:
+            await steps.once("away", lambda: tell(self._text))
+        else:
+            await steps.once("away", lambda: self._send(session.user_id))
         self._mark(session, record.opened_at)
         return True
 

@@ -139,6 +139,12 @@ class VisitorRelay:
         ctx.metrics.count("WidgetMessagesToOperators")
         if ctx.inbox is not None:  # the same state as a Telegram person's (issue 15)
             ctx.inbox.record(session, Event.PERSON_WROTE, steps)
+            if ctx.inbox.away is not None:  # outside business hours: told once, on the page
+                # Its id is the record's: a retried record shows it once on the page.
+                away_id = f"away-{record.client_message_id}"
+                await ctx.inbox.away.person_wrote(
+                    session, steps, lambda text: self.tell(session, text, notice_id=away_id)
+                )
 
     async def _on_contact(self, session: Session, person: Person, steps: Steps) -> Session:
         """The visitor wrote: an e-mail given later renames them on /info; a closed
@@ -188,11 +194,11 @@ class VisitorRelay:
         ctx.metrics.count("WidgetAnswersPushed")
         return True
 
-    async def tell(self, session: Session, text: str) -> bool:
-        """A notice to the visitor (the conversation was closed or reopened): pushed or kept
-        like an answer; False only when the session is gone."""
-        notice_id = f"note-{int(self.ctx.clock.now() * 1000)}"
-        notice = WidgetMessage(notice_id, "operator", text, int(self.ctx.clock.now() * 1000))
+    async def tell(self, session: Session, text: str, *, notice_id: str = "") -> bool:
+        """A notice to the visitor (the conversation was closed or reopened, we are away):
+        pushed or kept like an answer; False only when the session is gone."""
+        now_ms = int(self.ctx.clock.now() * 1000)
+        notice = WidgetMessage(notice_id or f"note-{now_ms}", "operator", text, now_ms)
         return await self._deliver(session, notice) != "gone"
 
     async def _deliver(self, session: Session, message: WidgetMessage) -> str:
