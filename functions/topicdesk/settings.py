@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,24 +11,13 @@ from topicdesk.domain.inbox.hours import ALWAYS, BusinessHours, HoursError, hour
 from topicdesk.domain.limiter import LimitSettings
 from topicdesk.domain.widget_edge import EdgePace, WidgetProject
 
-
-class SettingsError(ValueError):
-    """A required environment variable is missing or malformed."""
-
-
-def parse_chat_ids(raw: str) -> tuple[int, ...]:
-    ids: list[int] = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            ids.append(int(part))
-        except ValueError:
-            raise SettingsError(f"{Env.OPERATOR_CHAT_IDS}: {part!r} is not a chat id") from None
-    if not ids:
-        raise SettingsError(f"{Env.OPERATOR_CHAT_IDS} names no chat")
-    return tuple(ids)
+# The shared readers and the webhook's settings live in settings_base (which imports no domain
+# module: the webhook's cold start); re-exported so every function finds its settings here.
+from topicdesk.settings_base import SettingsError as SettingsError
+from topicdesk.settings_base import WebhookSettings as WebhookSettings
+from topicdesk.settings_base import environ as _environ
+from topicdesk.settings_base import parse_chat_ids as parse_chat_ids
+from topicdesk.settings_base import required as _required
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -120,13 +108,6 @@ def _ids(env: Mapping[str, str], name: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"environment variable {name} is not set")
-    return value
-
-
 def _api_url(env: Mapping[str, str]) -> str:
     return (env.get(Env.TELEGRAM_API_URL, "").strip() or DEFAULT_TELEGRAM_API_URL).rstrip("/")
 
@@ -141,27 +122,6 @@ def _https_url(env: Mapping[str, str], name: str, *, required: bool) -> str | No
     if not raw.startswith(("https://", "http://")):
         raise SettingsError(f"{name}: {raw!r} is not an http(s) URL")
     return raw
-
-
-def _environ(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
-
-
-@dataclass(frozen=True)
-class WebhookSettings:
-    updates_queue_url: str
-    webhook_secret_name: str
-    operator_chat_ids: tuple[int, ...]
-    """With people's private chats, the only chats whose updates are queued."""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> WebhookSettings:
-        env = _environ(env)
-        return cls(
-            updates_queue_url=_required(env, Env.UPDATES_QUEUE_URL),
-            webhook_secret_name=_required(env, Env.WEBHOOK_SECRET_NAME),
-            operator_chat_ids=parse_chat_ids(_required(env, Env.OPERATOR_CHAT_IDS)),
-        )
 
 
 @dataclass(frozen=True)
