@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
@@ -53,6 +54,21 @@ class FunctionProps:
     code: lambda_.Code
     storage: Storage
     secrets: Secrets
+
+
+@dataclass(frozen=True)
+class PipelineProps(FunctionProps):
+    """What the parts around the pipeline are built from: they feed its updates queue, and the
+    widget pushes operators' answers through its consumer."""
+
+    updates_queue: sqs.IQueue
+    consumer: TopicdeskFunction
+
+    @classmethod
+    def of(
+        cls, props: FunctionProps, updates_queue: sqs.IQueue, consumer: TopicdeskFunction
+    ) -> PipelineProps:
+        return cls(props.config, props.code, props.storage, props.secrets, updates_queue, consumer)
 
 
 class TopicdeskFunction(Construct):

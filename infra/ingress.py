@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
 from infra.definitions import WEBHOOK
-from infra.functions import FunctionProps, TopicdeskFunction, env_list
+from infra.functions import PipelineProps, TopicdeskFunction, env_list
 
 
 class Ingress(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        props: FunctionProps,
-        *,
-        updates_queue: sqs.IQueue,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: PipelineProps) -> None:
         super().__init__(scope, construct_id)
-        config, secrets = props.config, props.secrets
+        config, secrets, updates_queue = props.config, props.secrets, props.updates_queue
         environment = {
             Env.UPDATES_QUEUE_URL: updates_queue.queue_url,
             Env.WEBHOOK_SECRET_NAME: secrets.webhook_secret_name,

@@ -67,6 +67,20 @@ def _fifo_queue(
     )
 
 
+def _consume(function: TopicdeskFunction, queue: sqs.Queue, max_concurrency: int) -> None:
+    """``function`` takes ``queue``'s records in batches and reports the failed ones.
+    The grant: ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url."""
+    queue.grant_consume_messages(function.function)
+    function.function.add_event_source(
+        event_sources.SqsEventSource(
+            queue,
+            batch_size=BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=max_concurrency,
+        )
+    )
+
+
 class Pipeline(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: FunctionProps) -> None:
         super().__init__(scope, construct_id)
@@ -136,8 +150,7 @@ class Pipeline(Construct):
             **inbox_clock_env(config),
         }
         self.consumer = TopicdeskFunction(self, props, CONSUMER, consumer_env)
-        # ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes/Url.
-        self.updates_queue.grant_consume_messages(self.consumer.function)
+        _consume(self.consumer, self.updates_queue, config.consumer_max_concurrency)
         # SendMessage: /broadcast queues one job per person in that person's message group.
         self.updates_queue.grant_send_messages(self.consumer.function)
         # SendMessage (+ GetQueueAttributes/Url) on the DLQ: the consumer-managed failure budget.
@@ -146,14 +159,6 @@ class Pipeline(Construct):
         storage.limits_table.grant_read_write_data(self.consumer.function)
         storage.idempotency_table.grant_read_write_data(self.consumer.function)
         secrets.bot_token.grant_read(self.consumer.function)
-        self.consumer.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.updates_queue,
-                batch_size=BATCH_SIZE,
-                report_batch_item_failures=True,
-                max_concurrency=config.consumer_max_concurrency,
-            )
-        )
 
         dlq_processor_env = {
             **telegram_env,
@@ -165,16 +170,8 @@ class Pipeline(Construct):
             **limiter_env,
         }
         self.dlq_processor = TopicdeskFunction(self, props, DLQ_PROCESSOR, dlq_processor_env)
-        self.dead_letter_queue.grant_consume_messages(self.dlq_processor.function)
+        # The minimum concurrency: dead letters are rare and each one messages Telegram.
+        _consume(self.dlq_processor, self.dead_letter_queue, 2)
         storage.data_table.grant_read_write_data(self.dlq_processor.function)
         storage.limits_table.grant_read_write_data(self.dlq_processor.function)
         secrets.bot_token.grant_read(self.dlq_processor.function)
-        self.dlq_processor.function.add_event_source(
-            event_sources.SqsEventSource(
-                self.dead_letter_queue,
-                batch_size=BATCH_SIZE,
-                report_batch_item_failures=True,
-                # The minimum: dead letters are rare and each one messages Telegram.
-                max_concurrency=2,
-            )
-        )

@@ -14,13 +14,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from topicdesk.contract import Env
 
 from infra.config import StageConfig
 from infra.definitions import INBOX_SCHEDULE
-from infra.functions import FunctionProps, TopicdeskFunction, env_list
+from infra.functions import PipelineProps, TopicdeskFunction, env_list
 
 SWEEP_EVERY = cdk.Duration.minutes(1)
 
@@ -35,16 +34,9 @@ def inbox_clock_env(config: StageConfig) -> dict[str, str]:
 
 
 class InboxSchedules(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        props: FunctionProps,
-        *,
-        updates_queue: sqs.IQueue,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: PipelineProps) -> None:
         super().__init__(scope, construct_id)
-        config, storage = props.config, props.storage
+        config, storage, updates_queue = props.config, props.storage, props.updates_queue
         environment = {
             Env.DATA_TABLE: storage.data_table.table_name,
             Env.UPDATES_QUEUE_URL: updates_queue.queue_url,

@@ -9,7 +9,7 @@ from topicdesk.contract import Output
 
 from infra.bundling import lambda_code
 from infra.config import StageConfig
-from infra.functions import FunctionProps, TopicdeskFunction
+from infra.functions import FunctionProps, PipelineProps, TopicdeskFunction
 from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
@@ -33,18 +33,14 @@ class TopicdeskStack(cdk.Stack):
         self.secrets = Secrets(self, "Secrets", config=config)
         props = FunctionProps(config, lambda_code(), self.storage, self.secrets)
         self.pipeline = Pipeline(self, "Pipeline", props)
-        updates_queue = self.pipeline.updates_queue
-        self.ingress = Ingress(self, "Ingress", props, updates_queue=updates_queue)
+        around = PipelineProps.of(props, self.pipeline.updates_queue, self.pipeline.consumer)
+        self.ingress = Ingress(self, "Ingress", around)
         self.inbox_schedules: InboxSchedules | None = None
         if config.inbox:  # nudges and the weekly stats digest (issue 15)
-            self.inbox_schedules = InboxSchedules(
-                self, "InboxSchedules", props, updates_queue=updates_queue
-            )
+            self.inbox_schedules = InboxSchedules(self, "InboxSchedules", around)
         self.widget: Widget | None = None
         if config.projects:  # a stage without projects has no WebSocket API
-            self.widget = Widget(
-                self, "Widget", props, updates_queue=updates_queue, consumer=self.pipeline.consumer
-            )
+            self.widget = Widget(self, "Widget", around)
         self.functions: tuple[TopicdeskFunction, ...] = (
             self.ingress.webhook,
             self.pipeline.consumer,

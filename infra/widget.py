@@ -18,7 +18,7 @@ from constructs import Construct
 from topicdesk.contract import Env
 
 from infra.definitions import WIDGET
-from infra.functions import FunctionProps, TopicdeskFunction
+from infra.functions import PipelineProps, TopicdeskFunction
 from infra.monitoring import Monitoring
 from infra.nag import acknowledge
 from infra.secrets import generated_secret
@@ -39,18 +39,10 @@ TOKEN_KEY_LENGTH = 64
 
 
 class Widget(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        props: FunctionProps,
-        *,
-        updates_queue: sqs.IQueue,
-        consumer: TopicdeskFunction,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: PipelineProps) -> None:
         super().__init__(scope, construct_id)
         config = self._config = props.config
-        storage = props.storage
+        storage, updates_queue, consumer = props.storage, props.updates_queue, props.consumer
         self.token_secret_name = config.secret_name("widget-token-key")
         self.token_secret = generated_secret(
             self,
