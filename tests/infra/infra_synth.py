@@ -11,8 +11,8 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from infra.config import StageConfig, load_stage_config
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod", "local")
 
 Resource = dict[str, Any]

@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,8 +25,8 @@ from devkit.lambda_runtime.websocket import (
 )
 from devkit.moto import REGION, MotoServer, client, start_server
 from infra.definitions import create_queues, create_tables
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://shop.example"
 KEY = "shop-widget-key-0001"
 FUNCTION = "topicdesk-test-widget"

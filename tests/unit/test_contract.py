@@ -40,7 +40,8 @@ from topicdesk.contract import (
     Output,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 CONTRACT = "functions/topicdesk/contract.py"
 
 ENV_NAMES = frozenset(value for name, value in vars(Env).items() if name.isupper())

@@ -10,6 +10,10 @@ from topicdesk.domain.broadcast import Actor, Broadcast
 from topicdesk.domain.broadcast.model import CANCELLED, DONE, PENDING, PROGRESS_STEPS, RUNNING
 from topicdesk.domain.ports import Confirmation
 
+_COUNTERS = ("total", "delivered", "blocked", "failed", "progress_posted")
+"""A broadcast's counters: 0 when it is asked for; ``start``, ``count`` and
+``advance_progress`` move them."""
+
 
 class DynamoRoster:
     """Everyone with a session, spread over a few partitions so a broadcast can list them
@@ -53,11 +57,7 @@ class DynamoBroadcastRepository:
             "chat_id": broadcast.chat_id,
             "status": broadcast.status,
             "requested_at": common.decimal(broadcast.requested_at),
-            "total": 0,
-            "delivered": 0,
-            "blocked": 0,
-            "failed": 0,
-            "progress_posted": 0,
+            **dict.fromkeys(_COUNTERS, 0),
             "expires_at": int(broadcast.requested_at) + self.TTL_SECONDS,
             **_actor_fields("requested_by", broadcast.requested_by),
         }
@@ -83,11 +83,7 @@ class DynamoBroadcastRepository:
             text=common.as_str(item.get("text")),
             status=str(item.get("status", PENDING)),
             requested_at=common.as_float(item.get("requested_at")),
-            total=common.as_int(item.get("total")),
-            delivered=common.as_int(item.get("delivered")),
-            blocked=common.as_int(item.get("blocked")),
-            failed=common.as_int(item.get("failed")),
-            progress_posted=common.as_int(item.get("progress_posted")),
+            **{name: common.as_int(item.get(name)) for name in _COUNTERS},
             requested_by=_actor(item, "requested_by"),
             confirmed_by=_actor(item, "confirmed_by"),
             cancelled_by=_actor(item, "cancelled_by"),
