@@ -1,27 +1,62 @@
-"""SQS and Secrets Manager at the edge: boto3 errors become domain errors here."""
+"""SQS and Secrets Manager at the edge: boto3 errors become domain errors here.
+
+The webhook imports this module for its queue and its secret, and its cold start is measured
+(issue 16): nothing here imports boto3 at module level. Powertools parameters (which imports
+boto3, and boto3 s3transfer: about 130 ms) is imported by ``read_secret`` when called, by the
+functions that import boto3 anyway; ``CachedSecret`` reads with a plain botocore client.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import BotoCoreError, ClientError
 
 from topicdesk.adapters import redaction
-from topicdesk.domain.broadcast import BroadcastJob
 from topicdesk.domain.errors import StorageUnavailable
+
+if TYPE_CHECKING:  # the broadcast domain (~40 ms to import) is the consumer's, not the webhook's
+    from topicdesk.domain.broadcast import BroadcastJob
 
 SECRET_CACHE_SECONDS = 300
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's ceiling for ChangeMessageVisibility
 
 
+class CachedSecret:
+    """A plain-string secret read with a botocore Secrets Manager client and kept for
+    ``SECRET_CACHE_SECONDS``: what ``read_secret`` does, without Powertools parameters (and
+    boto3) in the caller's cold start. A failed read is not kept: the next call tries again."""
+
+    def __init__(
+        self, client: Any, name: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._client, self._name, self._clock = client, name, clock
+        self._value: str | None = None
+        self._read_at = 0.0
+
+    def __call__(self) -> str:
+        now = self._clock()
+        if self._value is None or now - self._read_at >= SECRET_CACHE_SECONDS:
+            try:
+                value = self._client.get_secret_value(SecretId=self._name).get("SecretString")
+            except (ClientError, BotoCoreError) as error:
+                raise StorageUnavailable(f"secret {self._name} could not be read") from error
+            if not isinstance(value, str):
+                raise StorageUnavailable(f"secret {self._name} is not a string")
+            self._value, self._read_at = redaction.register(value.strip()), now
+        return self._value
+
+
 def read_secret(name: str, *, fresh: bool = False) -> str:
     """A plain-string secret through Powertools parameters (cached per container; ``fresh``:
     read it again now, e.g. after Telegram refused a rotated token)."""
+    from aws_lambda_powertools.utilities import parameters  # see the module's docstring
+
     try:
         value = parameters.get_secret(name, max_age=SECRET_CACHE_SECONDS, force_fetch=fresh)
     except parameters.exceptions.GetParameterError as error:

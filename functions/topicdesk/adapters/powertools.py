@@ -42,21 +42,32 @@ class SystemClock:
 def lambda_entry(
     build: Callable[[PowertoolsMetrics], R],
     invoke: Callable[[R, Any, LambdaContext], dict[str, Any]],
+    *,
+    traced: bool = True,
 ) -> tuple[functools._lru_cache_wrapper[R], Handler]:
     """A Lambda function's ``(runtime, handler)``: ``build`` makes its runtime once per container
     (``runtime.cache_clear()`` makes the next invocation a cold start again); the handler runs
     ``invoke`` on it inside Powertools' metrics (flushed after each invocation), logger (the
-    Lambda context injected, state cleared) and tracer (X-Ray; responses are not captured)."""
-    logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED_MODULES), Metrics()
+    Lambda context injected, state cleared) and, when ``traced``, tracer (X-Ray subsegments for
+    the handler and every botocore call; responses are not captured).
+
+    ``traced=False`` is for a function whose cold start matters more than its subsegments (the
+    webhook): Powertools' Tracer imports the X-Ray SDK when it is made, even with tracing off
+    (about half the webhook's import). Lambda's active tracing still records each invocation
+    (its init, invocation and overhead) without the SDK, and botocore itself forwards the trace
+    id (``_X_AMZN_TRACE_ID``, as the ``X-Amzn-Trace-Id`` header), so SQS carries the trace on to
+    the consumer."""
+    logger, metrics = Logger(), Metrics()
 
     @functools.cache
     def runtime() -> R:
         return build(PowertoolsMetrics(metrics))
 
-    @metrics.log_metrics
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
     def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return invoke(runtime(), event, context)
 
-    return runtime, handler
+    if traced:
+        handler = Tracer(patch_modules=TRACED_MODULES).capture_lambda_handler(
+            handler, capture_response=False
+        )
+    return runtime, metrics.log_metrics(logger.inject_lambda_context(handler, clear_state=True))

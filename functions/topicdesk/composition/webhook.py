@@ -1,22 +1,24 @@
-"""The webhook's wiring: SQS and the webhook secret. Imports no Telegram library."""
+"""The webhook's wiring: SQS and the webhook secret. Imports no Telegram library, and neither
+boto3 nor Powertools parameters: botocore's own session makes the two clients. boto3 adds
+nothing a client needs (its resources and s3transfer, which ``boto3.compat`` imports: about
+110 ms and 10 MiB of a cold start), and Powertools parameters imports boto3."""
 
 from __future__ import annotations
 
-from functools import partial
+import botocore.session
 
-import boto3
-
-from topicdesk.adapters.aws import SqsUpdateQueue, read_secret
+from topicdesk.adapters.aws import CachedSecret, SqsUpdateQueue
 from topicdesk.adapters.powertools import PowertoolsMetrics
 from topicdesk.runtime.webhook import WebhookService
-from topicdesk.settings import WebhookSettings
+from topicdesk.settings_base import WebhookSettings
 
 
 def webhook_service(metrics: PowertoolsMetrics) -> WebhookService:
     settings = WebhookSettings.from_env()
+    session = botocore.session.get_session()  # region and credentials from the environment
     return WebhookService(
-        queue=SqsUpdateQueue(boto3.client("sqs"), settings.updates_queue_url),
-        secret=partial(read_secret, settings.webhook_secret_name),
+        queue=SqsUpdateQueue(session.create_client("sqs"), settings.updates_queue_url),
+        secret=CachedSecret(session.create_client("secretsmanager"), settings.webhook_secret_name),
         metrics=metrics,
         operator_chat_ids=frozenset(settings.operator_chat_ids),
     )

@@ -8,12 +8,11 @@ that Telegram delivers it again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 
 from topicdesk.domain.errors import StorageUnavailable
 from topicdesk.domain.routing import is_served
@@ -30,6 +29,30 @@ class WebhookMetrics(Protocol):
     def count(self, name: str, value: float = 1) -> None: ...
 
     def dimension(self, name: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class FunctionUrlRequest:
+    """The five fields of a Function URL event (payload 2.0) the webhook reads. Not Powertools'
+    ``LambdaFunctionUrlEvent``: importing it imports all of Powertools' event data classes
+    (about 60 ms of the webhook's cold start) for these five."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: str | None
+    is_base64: bool
+    source_ip: str
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> FunctionUrlRequest:
+        http = event["requestContext"]["http"]
+        return cls(
+            method=http["method"],
+            headers=event.get("headers") or {},
+            body=event.get("body"),
+            is_base64=bool(event.get("isBase64Encoded")),
+            source_ip=http["sourceIp"],
+        )
 
 
 def _answer(status: int, payload: dict[str, Any]) -> dict[str, Any]:
@@ -50,21 +73,23 @@ class WebhookService:
     """The operators' groups: with private chats, the only chats served (empty: every chat,
     for tests that do not care)."""
 
-    def handle(self, event: LambdaFunctionUrlEvent) -> dict[str, Any]:
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """One Function URL event (as Lambda passes it) -> the HTTP answer."""
+        request = FunctionUrlRequest.from_event(event)
         try:
             expected = self.secret()
         except StorageUnavailable:
             logger.exception("webhook secret unavailable")
             return _answer(500, {"ok": False, "error": "temporarily unavailable"})
         decision = decide(
-            method=event.request_context.http.method,
-            headers=dict(event.headers or {}),
-            body=event.body,
-            is_base64=bool(event.is_base64_encoded),
+            method=request.method,
+            headers=request.headers,
+            body=request.body,
+            is_base64=request.is_base64,
             expected_secret=expected,
         )
         if isinstance(decision, Refused):
-            return self._refuse(event, decision)
+            return self._refuse(request, decision)
         if self.operator_chat_ids and not is_served(decision.update, self.operator_chat_ids):
             # Answered 200 (Telegram must not retry it), never queued: a stranger's group or
             # channel cannot make the bot work, or spend the flood budget, for it.
@@ -73,7 +98,7 @@ class WebhookService:
             return _answer(200, {"ok": True})
         return self._enqueue(decision)
 
-    def _refuse(self, event: LambdaFunctionUrlEvent, refused: Refused) -> dict[str, Any]:
+    def _refuse(self, request: FunctionUrlRequest, refused: Refused) -> dict[str, Any]:
         # No "reason" dimension: the alarm on bursts of refusals watches exactly {service}
         # (a metric with another dimension is another metric); the reason is in the log line.
         self.metrics.count("UpdatesRejected")
@@ -84,7 +109,7 @@ class WebhookService:
             extra={
                 "status": refused.status,
                 "reason": refused.reason,
-                "source_ip": event.request_context.http.source_ip,
+                "source_ip": request.source_ip,
             },
         )
         return _answer(refused.status, {"ok": False, "error": refused.message})
