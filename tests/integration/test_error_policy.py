@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
+from topicdesk.adapters.dynamodb.sessions import session_key
 from topicdesk.contract import DATA_TABLE, LIMITS_TABLE, Env
+from topicdesk.domain.routing import group_key
 from topicdesk.runtime import retries
 
 from tests.support.pipeline import Pipeline, cold_start_consumer
@@ -100,6 +102,41 @@ def test_duplicate_after_the_sqs_dedup_window_is_processed_zero_more_times(
     thread = pipeline.topic_of("Anna")
     assert pipeline.topic_texts(thread).count("only once please") == 1
     assert len(pipeline.client.calls("createForumTopic")) == 1
+
+
+def queue_again_later(pipeline: Pipeline, update: dict[str, Any]) -> None:
+    """The same update queued again hours later: SQS's 5-minute dedup no longer applies."""
+    pipeline.aws.sqs.send_message(
+        QueueUrl=pipeline.aws.updates_url,
+        MessageBody=json.dumps(update),
+        MessageGroupId=group_key(update),
+        MessageDeduplicationId=f"{update['update_id']}-late",
+    )
+
+
+def test_updates_delivered_again_past_the_dedup_window_are_dropped_whole(
+    pipeline: Pipeline,
+) -> None:
+    """Each update's step record, marked finished with its last write, is its idempotency
+    record: a copy queued hours later sends nothing and counts nothing again."""
+    anna = person(pipeline, "Anna")
+    pipeline.client.send_as_user(anna, "where is my order?")
+    [question] = pipeline.deliver()
+    pipeline.process()
+    thread = pipeline.topic_of("Anna")
+    pipeline.client.send_as_operator(
+        pipeline.operator_chat_id, thread, pipeline.operator_id, "on its way"
+    )
+    [answer] = pipeline.deliver()
+    pipeline.process()
+    queue_again_later(pipeline, question)
+    queue_again_later(pipeline, answer)
+    assert sum(o.succeeded for o in pipeline.process()) == 2
+    assert pipeline.topic_texts(thread).count("where is my order?") == 1
+    assert pipeline.private_texts(anna).count("on its way") == 1
+    table = pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE])
+    session = table.get_item(Key=session_key(anna))["Item"]
+    assert (session["messages_in"], session["messages_out"]) == (1, 1)
 
 
 def test_a_failing_record_mid_batch_holds_back_only_its_chat(pipeline: Pipeline) -> None:

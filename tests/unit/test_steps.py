@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from topicdesk.domain.errors import (
 )
 from topicdesk.domain.model import ChatMessage
 from topicdesk.domain.relay import Relay
-from topicdesk.domain.steps import Steps
+from topicdesk.domain.steps import FINISHED, Steps
 
 from tests.support.fakes import (
     FakeClock,
@@ -56,13 +57,23 @@ class CrashingLog(InMemoryStepLog):
 
 
 def attempts(
-    log: InMemoryStepLog, work: Callable[[Steps], Awaitable[None]], *, tries: int = 5
+    log: InMemoryStepLog,
+    work: Callable[[Steps], Awaitable[None]],
+    *,
+    tries: int = 5,
+    deferred: bool = False,
 ) -> int:
-    """Run ``work`` until it succeeds, as the consumer would; returns the attempts it took."""
+    """Run ``work`` until it succeeds, as the consumer would; returns the attempts it took.
+    ``deferred``: as the consumer runs a Telegram update (``runtime.work``): records written
+    before the next step or with the finished marker, a finished unit not run again."""
     for attempt in range(1, tries + 1):
-        steps = Steps.load(log, KEY, sleep=_no_sleep)
+        steps = Steps.load(log, KEY, sleep=_no_sleep, deferred=deferred)
+        if steps.finished:
+            return attempt
         try:
             asyncio.run(work(steps))
+            if deferred:
+                asyncio.run(steps.finish())
         except Crash:
             continue  # died: nothing flushed
         except Exception:
@@ -89,17 +100,19 @@ def answer(thread: int, message_id: int, text: str = "hello Anna") -> ChatMessag
 FIRST_MESSAGE_CALLS = ("create_topic", "send_text", "copy_message")
 
 
+@pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
 @pytest.mark.parametrize("failing", FIRST_MESSAGE_CALLS)
 @pytest.mark.parametrize("error", [RateLimited(3.0), TransientFailure("502")], ids=["429", "5xx"])
 def test_a_refusal_before_any_step_resumes_and_does_every_step_once(
-    failing: str, error: Exception
+    failing: str, error: Exception, deferred: bool
 ) -> None:
     """A 429 or a 5xx before a step is also one *after* the steps before it."""
     telegram = FakeTelegram()
     relay, _ = make_relay(telegram)
     telegram.fail(failing, error)
     log = InMemoryStepLog()
-    assert attempts(log, lambda steps: relay.private_messages([hello()], steps)) == 2
+    work = partial(relay.private_messages, [hello()])
+    assert attempts(log, work, deferred=deferred) == 2
     assert [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS] == [1, 1, 1]
 
 
@@ -115,18 +128,66 @@ def test_a_timeout_after_telegram_acted_repeats_only_that_step(failing: str) -> 
     assert done == {method: 2 if method == failing else 1 for method in FIRST_MESSAGE_CALLS}
 
 
+@pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
 @pytest.mark.parametrize("crash_on", [1, 2, 3])
-def test_a_crash_after_a_recorded_step_never_redoes_it(crash_on: int) -> None:
+def test_a_crash_after_a_recorded_step_never_redoes_it(crash_on: int, deferred: bool) -> None:
     """Write ``crash_on`` of the step record dies with the process: the step it was to
-    record is done again (in doubt), every step recorded before it is not."""
+    record is done again (in doubt), every step recorded before it is not. Deferred, a
+    step's write comes only when the next step is about to act (the third with the finished
+    marker), after the session already keeps the topic and the card: only the copy, kept in
+    its own step alone, is in doubt."""
     telegram = FakeTelegram()
     relay, _ = make_relay(telegram)
     log = CrashingLog(crash_on)
-    attempts(log, lambda steps: relay.private_messages([hello()], steps))
+    attempts(log, partial(relay.private_messages, [hello()]), deferred=deferred)
     done = [len(telegram.acted(method)) for method in FIRST_MESSAGE_CALLS]
     expected = [1, 1, 1]
-    expected[crash_on - 1] = 2
+    if not deferred or crash_on == 3:
+        expected[crash_on - 1] = 2
     assert done == expected
+
+
+def test_a_deferred_record_costs_one_write_per_visible_step_and_marks_the_update_done() -> None:
+    """An update's record (``runtime.work``): the first message writes once per visible step
+    (topic, card, copy: the last write also says finished), a later message writes once; a
+    copy of a finished update, delivered again past SQS's dedup window, does nothing at all
+    (not even the bookkeeping: the person's message count stays)."""
+    telegram = FakeTelegram()
+    relay, sessions = make_relay(telegram)
+    first, later = InMemoryStepLog(), InMemoryStepLog()
+    assert attempts(first, partial(relay.private_messages, [hello()]), deferred=True) == 1
+    assert first.writes == 3 and first.records[KEY][FINISHED] is True
+    second = partial(relay.private_messages, [hello(message_id=2)])
+    assert attempts(later, second, deferred=True) == 1
+    assert later.writes == 1 and "copy#2" in later.records[KEY]
+    counted = sessions.items[ANNA.user_id]["messages_in"]
+    acted = len(telegram.acted("copy_message"))
+    for log in (first, later):
+        steps = Steps.load(log, KEY, deferred=True)
+        assert steps.finished  # the consumer drops this copy before running anything
+    assert attempts(later, second, deferred=True) == 1
+    assert later.writes == 1 and len(telegram.acted("copy_message")) == acted == 2
+    assert sessions.items[ANNA.user_id]["messages_in"] == counted == 2
+
+
+def test_a_deferred_step_is_recorded_before_the_next_step_acts() -> None:
+    """Deferred, a step's record may wait, but never past the start of the next one."""
+    log = InMemoryStepLog()
+    steps = Steps(log, KEY, deferred=True)
+    seen: list[dict[str, Any]] = []
+
+    async def act(name: str) -> str:
+        seen.append(log.load(KEY))
+        return name
+
+    async def run() -> None:
+        await steps.once("one", partial(act, "one"))
+        await steps.once("two", partial(act, "two"))
+
+    asyncio.run(run())
+    assert seen == [{}, {"one": "one"}] and log.writes == 1
+    asyncio.run(steps.finish())
+    assert log.load(KEY) == {"one": "one", "two": "two", FINISHED: True} and log.writes == 2
 
 
 def test_a_step_record_that_cannot_be_written_does_not_fail_the_record() -> None:

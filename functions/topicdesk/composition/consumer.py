@@ -9,7 +9,6 @@ from collections.abc import Callable
 from functools import partial
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from telegram import Bot
 
 from topicdesk.adapters.aws import SqsDeadLetterQueue, SqsJobQueue, SqsVisibility, read_secret
@@ -165,7 +164,6 @@ def consumer_runtime(
         app=app,
         broadcasts=broadcasts,
         step_log=DynamoStepLog(table),
-        persistence=DynamoDBPersistenceLayer(table_name=settings.idempotency_table),
         inbox=InboxWork(loop, refresh, inbox_jobs),
         visitors=visitor_work(settings, loop=loop, relay=relay, step_log=DynamoStepLog(table)),
     )

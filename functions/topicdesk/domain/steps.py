@@ -19,6 +19,14 @@ Steps that are not visible outside (the per-person flood allowance) are recorded
 ``durable=False``: kept in memory and written together with the next visible step, or when
 the record fails, so they cost no write of their own on the common path.
 
+A Telegram update's record is ``deferred``: a visible step's record is written before the
+next visible step starts, or by ``finish`` together with the ``FINISHED`` marker, or when the
+attempt fails, so an update costs one write per visible step and nothing more (the marker
+rides on the last step's write). Between the last step and ``finish`` only bookkeeping runs
+(the message map, counters: no visible effect), so the in-doubt window of that step grows by
+a few writes, and a later copy of the update (past SQS's 5-minute dedup) finds the marker and
+is dropped whole: the step record is the update's idempotency record (docs/architecture.md).
+
 Results must be plain values (None, bool, int, str, or lists of them): they are stored.
 """
 
@@ -34,6 +42,8 @@ from topicdesk.domain.ports import StepLog
 
 T = TypeVar("T")
 RECORD_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
+FINISHED = "~finished"
+"""The marker ``finish`` writes: every step of the unit is done (no step is named so)."""
 logger = logging.getLogger(__name__)
 
 
@@ -47,8 +57,12 @@ class Steps:
         done: Mapping[str, Any] | None = None,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        deferred: bool = False,
     ) -> None:
         self._log = log
+        self._deferred = deferred
+        self._pending = False
+        """A visible step is recorded only in memory (deferred records)."""
         self._key = key
         self._done: dict[str, Any] = dict(done or {})
         self._unsaved: dict[str, Any] = {}
@@ -76,6 +90,7 @@ class Steps:
         """Run ``action`` unless step ``name`` is done; either way, its result."""
         if name in self._done:
             return self._done[name]  # type: ignore[no-any-return]
+        await self.settle()
         value = await action()
         await self.mark(name, value, durable=durable)
         return value
@@ -93,8 +108,27 @@ class Steps:
         """Record step ``name`` as done with ``value``."""
         self._done[name] = value
         self._unsaved[name] = value
-        if durable:
+        if durable and self._deferred:
+            self._pending = True
+        elif durable:
             await self._save()
+
+    async def settle(self) -> None:
+        """Before a visible action outside ``once``: the step before it is recorded first."""
+        if self._pending:
+            await self._save()
+
+    @property
+    def finished(self) -> bool:
+        """``finish`` ran for this unit in an earlier attempt: there is nothing left to do."""
+        return FINISHED in self._done
+
+    async def finish(self) -> None:
+        """The unit is done: write the marker with whatever is recorded only in memory (one
+        write: the last visible step's, on the common path)."""
+        self._done[FINISHED] = True
+        self._unsaved[FINISHED] = True
+        await self._save()
 
     async def flush(self) -> None:
         """Write what is recorded only in memory (the record is about to fail)."""
@@ -102,6 +136,7 @@ class Steps:
             await self._save()
 
     async def _save(self) -> None:
+        self._pending = False
         if self._log is None or self._key is None:
             self._unsaved.clear()
             return

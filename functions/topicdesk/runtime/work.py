@@ -1,21 +1,17 @@
 """One unit of the consumer's work, with its step record: a Telegram update through PTB's
-Application (idempotent per ``update_id`` past SQS's 5-minute dedup window), or one of our own
-queue jobs (a broadcast's share for one person)."""
+Application (idempotent per ``update_id`` past SQS's 5-minute dedup window: its step record,
+kept 15 days, is marked finished with its last write), or one of our own queue jobs (a
+broadcast's share for one person)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Coroutine, Sequence
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
@@ -27,9 +23,6 @@ from topicdesk.runtime.ptb import RelayApplication
 from topicdesk.runtime.visitors import VisitorWork
 
 logger = Logger(child=True)
-
-IDEMPOTENCY_SECONDS = 48 * 3600
-"""Longer than Telegram's 24 h of webhook retries."""
 
 
 class MalformedUpdate(TopicdeskError):
@@ -51,40 +44,29 @@ class Worker:
     app: RelayApplication
     broadcasts: BroadcastService
     step_log: StepLog
-    persistence: InitVar[BasePersistenceLayer]
+    """Also each update's idempotency record: its steps and, once handled, ``FINISHED``
+    (kept 15 days, past Telegram's 24 h of webhook retries). SQS FIFO runs one record of a
+    conversation at a time, and every copy of an update lands in the same group, so no two
+    attempts at one update ever overlap: no in-progress lock is needed."""
     inbox: InboxWork | None = None
     """The inbox's refresh jobs (``topicdesk.runtime.inbox``)."""
     visitors: VisitorWork | None = None
     """Web widget visitors' records (None: the stage has no widget)."""
-    _followers: Sequence[dict[str, Any]] = field(default=(), init=False)
-
-    def __post_init__(self, persistence: BasePersistenceLayer) -> None:
-        self._idempotency = IdempotencyConfig(
-            event_key_jmespath="update_id",
-            expires_after_seconds=IDEMPOTENCY_SECONDS,
-            raise_on_no_idempotency_key=True,
-        )
-        self._process_once = idempotent_function(
-            data_keyword_argument="update",
-            config=self._idempotency,
-            persistence_store=persistence,
-        )(self._process)
 
     def begin_batch(self, context: LambdaContext) -> None:
-        self._idempotency.register_lambda_context(context)
         if self.visitors is not None:
             self.visitors.begin_batch(context)
 
     def update(self, update: dict[str, Any], followers: Sequence[dict[str, Any]]) -> None:
-        """Run ``update``; ``followers``: the records that ride along with it (one call)."""
-        self._followers = followers
-        self._process_once(update=update)
-
-    def _process(self, update: dict[str, Any]) -> dict[str, bool]:
-        logger.set_correlation_id(str(update.get("update_id")))
-        steps = Steps.load(self.step_log, f"update#{update['update_id']}")
-        self._run(steps, self.app.process(update, steps, self._followers))
-        return {"ok": True}
+        """Run ``update`` unless an earlier copy of it finished; ``followers``: the records
+        that ride along with it (one call)."""
+        logger.set_correlation_id(str(update["update_id"]))
+        steps = Steps.load(self.step_log, f"update#{update['update_id']}", deferred=True)
+        if steps.finished:
+            logger.info("update already handled: this copy is dropped")
+            return
+        self._run(steps, self.app.process(update, steps, followers))
+        self.loop.run_until_complete(steps.finish())
 
     def job(self, body: str) -> None:
         """Not a Telegram update: a web widget visitor's message, one of our own queue jobs

@@ -199,6 +199,7 @@ class Topics:
             return steps.result(step), session
         if steps.done("recreated") and not steps.done("recreated-card"):
             session = await self.recreate(session, steps)  # finish what a retry began
+        await steps.settle()
         try:
             value = await send(session)
         except TopicMissing:
