@@ -131,3 +131,23 @@ def test_unreadable_secret_answers_500(world: AwsWorld) -> None:
     parameters.clear_caches()
     assert post(message_update(1, 1))["statusCode"] == 500
     assert world.queue_count(world.updates_url) == 0
+
+
+def test_the_trace_id_reaches_sqs_without_the_xray_sdk(
+    world: AwsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook makes no Powertools Tracer (its cold start): Lambda's active tracing sets
+    ``_X_AMZN_TRACE_ID`` and botocore itself sends it with SendMessage, so SQS hands the trace
+    on to the consumer (``AWSTraceHeader``)."""
+    trace_id = "Root=1-6750a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1"
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "topicdesk-test-webhook")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", trace_id)
+    sent: list[str | None] = []
+
+    def record(request: Any, **kwargs: Any) -> None:
+        sent.append(request.headers.get("X-Amzn-Trace-Id"))
+
+    client = webhook.service().queue._client  # type: ignore[attr-defined]
+    client.meta.events.register_first("before-send.sqs.SendMessage", record)
+    assert post(message_update(7, 42))["statusCode"] == 200
+    assert [value.decode() if isinstance(value, bytes) else value for value in sent] == [trace_id]

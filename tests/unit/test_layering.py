@@ -41,3 +41,29 @@ def test_webhook_handler_never_loads_python_telegram_bot() -> None:
         "-c", code, cwd=FUNCTIONS, env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_webhooks_cold_import_loads_only_what_it_uses() -> None:
+    """Issue 16: no boto3 (s3transfer), no X-Ray SDK, no Powertools data classes or parameters,
+    no settings or domain modules of other functions (broadcast, limiter, inbox, widget)."""
+    unwanted = (
+        "boto3",
+        "s3transfer",
+        "aws_xray_sdk",
+        "aws_lambda_powertools.utilities.data_classes",
+        "aws_lambda_powertools.utilities.parameters",
+        "topicdesk.settings",
+        "topicdesk.domain.broadcast",
+        "topicdesk.domain.limiter",
+        "topicdesk.domain.inbox",
+        "topicdesk.domain.widget_edge",
+    )
+    code = (
+        "import sys; import topicdesk.handlers.webhook; "
+        f"print(sorted(m for m in sys.modules for u in {unwanted!r} "
+        "if m == u or m.startswith(u + '.')))"
+    )
+    result = run_python(
+        "-c", code, cwd=FUNCTIONS, env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}, check=True
+    )
+    assert result.stdout.strip() == "[]"
