@@ -67,12 +67,12 @@ def test_message_links_expire_with_a_short_retention_and_point_from_the_person(
     links.link(MessageRef(501, 10), MessageRef(-1001, 900))
     items = data.scan()["Items"]
     assert {(i[PK], i[SK]) for i in items} == {
-        ("MSG#501#10", "MAP"),
         ("MSG#-1001#900", "MAP"),
-        ("PERSON#501", "MSG#501#10"),  # the pointer erasing the person queries
+        ("PERSON#501", "MSG#501#10"),  # the private side, where erasing the person queries
     }
     assert len({int(i[TTL]) for i in items}) == 1
     assert links.peer(MessageRef(-1001, 900)) == MessageRef(501, 10)
+    assert links.peer(MessageRef(501, 10)) == MessageRef(-1001, 900)
     links.link(MessageRef(-1001, 5), MessageRef(-1001, 6))  # operators' own: no person
     assert not [i for i in data.scan()["Items"] if i[PK] == "PERSON#-1001"]
 

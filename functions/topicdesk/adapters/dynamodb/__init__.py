@@ -9,8 +9,8 @@ or a query on one partition, nothing scans.
 | ops topic        | ``OPS#<chat>``             | ``OPS``            | sessions |
 | shard census     | ``SHARD#<chat>``           | ``COUNT``          | sessions |
 | roster           | ``PEOPLE#<user mod 10>``   | ``<user>``         | sessions, broadcasts |
-| message map      | ``MSG#<chat>#<message>``   | ``MAP``            | messages |
-| its pointer      | ``PERSON#<user>``          | ``MSG#<chat>#<message>`` | messages |
+| message map, group side | ``MSG#<chat>#<message>`` | ``MAP``      | messages |
+| message map, private side | ``PERSON#<user>``  | ``MSG#<chat>#<message>`` | messages |
 | failure journal  | ``FAIL#<update>``          | ``FAIL``           | records |
 | step record      | ``STEPS#<unit>``           | ``STEPS``          | records |
 | dead letter      | ``DEAD``                   | ``<archive id>``   | dead_letters |

@@ -1,9 +1,12 @@
 """The message map: which message in a private chat is which in the topic (both ways, TTL).
 
-Each link also leaves a pointer in the person's partition (``PERSON#<user>``, sk
-``MSG#<chat>#<message>``, the private chat's side: private chat ids are the people's user ids,
-positive; groups' are negative), so that erasing a person finds every map item of theirs with
-one query (``topicdesk.adapters.dynamodb.erasure``). It expires with the items it points at.
+The group's side of a link is its own item (``MSG#<chat>#<message>``, sk ``MAP``); the
+private chat's side lives in the person's partition (``PERSON#<user>``, sk
+``MSG#<chat>#<message>``: private chat ids are the people's user ids, positive; groups' are
+negative), so that erasing a person finds every link of theirs with one query
+(``topicdesk.adapters.dynamodb.erasure``) and a link costs two item writes, not three.
+Links written before this layout also kept a ``MAP`` item for the private side; erasing
+still deletes it, and they expire within the TTL.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ def map_key(ref: MessageRef) -> dict[str, str]:
     return {"pk": f"{MAP_PREFIX}{ref.chat_id}#{ref.message_id}", "sk": MAP_SK}
 
 
+def link_key(ref: MessageRef) -> dict[str, str]:
+    """Where ``ref``'s side of a link is kept: a private chat's in the person's partition."""
+    if ref.chat_id > 0:
+        return {"pk": person_partition(ref.chat_id), "sk": map_key(ref)["pk"]}
+    return map_key(ref)
+
+
 class DynamoMessageMap:
     def __init__(self, table: Any, ttl_seconds: int = MESSAGE_MAP_TTL_SECONDS) -> None:
         """``ttl_seconds``: never longer than a session lives (the stage's retention)."""
@@ -39,28 +49,16 @@ class DynamoMessageMap:
             for source, target in pairs:
                 batch.put_item(
                     Item={
-                        **map_key(source),
+                        **link_key(source),
                         "peer_chat_id": target.chat_id,
                         "peer_message_id": target.message_id,
-                        _TTL: expires,
-                    }
-                )
-            private = next((ref for ref in (first, second) if ref.chat_id > 0), None)
-            if private is not None:
-                peer = second if private == first else first
-                batch.put_item(
-                    Item={
-                        "pk": person_partition(private.chat_id),
-                        "sk": map_key(private)["pk"],
-                        "peer_chat_id": peer.chat_id,
-                        "peer_message_id": peer.message_id,
                         _TTL: expires,
                     }
                 )
 
     def peer(self, ref: MessageRef) -> MessageRef | None:
         with storage_errors():
-            item = self._table.get_item(Key=map_key(ref), ConsistentRead=True).get("Item")
+            item = self._table.get_item(Key=link_key(ref), ConsistentRead=True).get("Item")
         if item is None or as_int(item.get(_TTL)) < int(time.time()):
             return None  # TTL deletion lags; an expired link is treated as gone
         return MessageRef(as_int(item["peer_chat_id"]), as_int(item["peer_message_id"]))
