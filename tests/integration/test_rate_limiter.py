@@ -285,19 +285,36 @@ def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> No
 
 def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(table: Any) -> None:
     times = ManualTime()
+    other = DynamoTatStore(table)
 
-    async def oversleep(seconds: float) -> None:  # a starved process wakes 50 ms late
-        times.slept.append(seconds)
+    async def oversleep(seconds: float) -> None:  # a starved process wakes 50 ms late, and
+        times.slept.append(seconds)  # meanwhile another instance queued behind its bot slot
         times.now += seconds + 0.05
+        other.reserve(Rule("bot", 1 / 28), times.now - 0.05, 3.5)
 
     throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=oversleep)
     bot_interval = 1 / 28
     asyncio.run(throttle.before_send(61))  # slot 0 of the bot, no sleep
     asyncio.run(throttle.before_send(62))  # bot slot 1: wakes 50 ms late, more than half of
-    bot = float(limits_item(table, "bot")["tat"])  # an interval: re-queues
-    assert bot > 1000 + 2 * bot_interval + 0.04
+    bot = float(limits_item(table, "bot")["tat"])  # an interval, someone behind: re-queues
+    assert bot > 1000 + 3 * bot_interval + 0.04
     chat = float(limits_item(table, "chat#62")["tat"])
     assert chat == pytest.approx(1000 + 1 / 0.95, abs=1e-3)  # 50 ms means nothing to 1/s
+
+
+def test_a_late_sender_with_nobody_behind_it_goes_without_a_new_slot(table: Any) -> None:
+    """Its lateness lands on no one's slot: one read, no second write."""
+    times = ManualTime()
+
+    async def oversleep(seconds: float) -> None:
+        times.slept.append(seconds)
+        times.now += seconds + 0.05
+
+    throttle = SharedThrottle(DynamoTatStore(table), SETTINGS, clock=times.clock, sleep=oversleep)
+    asyncio.run(throttle.before_send(61))
+    asyncio.run(throttle.before_send(62))  # bot slot 1, woke 50 ms late
+    assert times.now == pytest.approx(1000 + 1 / 28 + 0.05, abs=1e-3)  # went when it woke
+    assert float(limits_item(table, "bot")["tat"]) == pytest.approx(1000 + 2 / 28, abs=1e-3)
 
 
 def deferred_with_a_booking(

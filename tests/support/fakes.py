@@ -354,7 +354,7 @@ class MemoryStore:
         if wait > max_wait:
             raise RateLimited(wait, key=rule.key)
         self.tat[rule.key] = new_tat
-        return Reservation(rule.key, wait, rule.cost)
+        return Reservation(rule.key, wait, rule.cost, new_tat)
 
     def release(self, reservation: Reservation) -> None:
         self.tat[reservation.key] -= reservation.interval
@@ -367,6 +367,9 @@ class MemoryStore:
     def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
         held = [(self.holds.get(key, 0.0), key) for key in keys]
         return max(held) if held else (0.0, "")
+
+    def tats(self, keys: Sequence[str]) -> dict[str, float]:
+        return {key: self.tat[key] for key in keys if key in self.tat}
 
 
 class MemoryBookings:

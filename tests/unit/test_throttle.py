@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from topicdesk.domain.errors import RateLimited
-from topicdesk.domain.limiter import LimitSettings
+from topicdesk.domain.limiter import LimitSettings, Reservation, Rule
 from topicdesk.domain.throttle import SharedThrottle
 
 from tests.support.clocks import ManualTime
@@ -96,3 +96,70 @@ def test_patience_never_defers_for_the_bots_own_slot() -> None:
     limiter.begin_record("job", 1, None, patience=0.5)
     asyncio.run(limiter.before_send(501))  # a person's chat: idle
     assert clock.now == pytest.approx(1002.0, abs=0.05) and bookings.items == {}
+
+
+class CountingStore(MemoryStore):
+    """Counts the reservations per key (each is one conditional write on DynamoDB)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def reserve(self, rule: Rule, now: float, max_wait: float) -> Reservation:
+        self.writes.append(rule.key)
+        return super().reserve(rule, now, max_wait)
+
+
+def test_a_send_waiting_for_its_group_takes_the_bots_slot_once_when_it_goes() -> None:
+    """The bot's slot is reserved when the group's is near, not seconds before it passes."""
+    clock, store = ManualTime(), CountingStore()
+    limiter = SharedThrottle(
+        store, SETTINGS, clock=clock.clock, sleep=clock.sleep, latency_guard=0.03
+    )
+    asyncio.run(limiter.before_send(-1))
+    asyncio.run(limiter.before_send(-1))  # the group's next slot is 3.16 s away
+    assert store.writes == ["group#-1", "bot", "group#-1", "bot"]
+    assert clock.now == pytest.approx(1000.03 + GROUP_SLOT)
+    assert store.tat["bot"] == pytest.approx(clock.now + 1 / 28)  # its slot: the send's
+
+
+def test_a_late_send_with_someone_queued_behind_it_takes_a_new_slot() -> None:
+    clock, store = ManualTime(), CountingStore()
+
+    async def oversleep(seconds: float) -> None:
+        late = 0.0 if clock.slept else 0.03  # the first sleep wakes 30 ms late (more than
+        clock.slept.append(seconds)  # half the bot's interval)
+        clock.now += seconds + late
+        if late:
+            store.tat["bot"] += 1 / 28  # another instance queued behind meanwhile
+
+    limiter = SharedThrottle(store, SETTINGS, clock=clock.clock, sleep=oversleep)
+    store.tat["bot"] = clock.now + 0.1  # the bot's next slot is 0.1 s away
+    asyncio.run(limiter.before_send(501))
+    assert store.writes == ["chat#501", "bot", "bot"]
+    assert clock.now == pytest.approx(1000.1 + 2 / 28)  # behind the other instance's slot
+
+
+def test_a_late_send_with_nobody_behind_it_goes_at_once() -> None:
+    clock, store = ManualTime(), CountingStore()
+
+    async def oversleep(seconds: float) -> None:
+        clock.now += seconds + 0.03
+
+    limiter = SharedThrottle(store, SETTINGS, clock=clock.clock, sleep=oversleep)
+    store.tat["bot"] = clock.now + 0.1
+    asyncio.run(limiter.before_send(501))
+    assert store.writes == ["chat#501", "bot"]
+    assert clock.now == pytest.approx(1000.13)
+
+
+def test_a_bot_too_busy_after_the_groups_wait_gives_the_groups_slot_back_and_books() -> None:
+    clock = ManualTime()
+    limiter, store, bookings = throttle(clock)
+    asyncio.run(limiter.before_send(-1))
+    store.tat["bot"] = clock.now + 60  # a long bot hold arrives during the group's wait
+    limiter.begin_record("r1", 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(limiter.before_send(-1))
+    assert deferred.value.key == "bot" and bookings.items["r1"].key == "bot"
+    assert store.released == ["group#-1"]

@@ -63,7 +63,9 @@ class DynamoTatStore:
         # The furthest TAT still worth waiting for (a call of several messages goes when the
         # last of them is due: ``rule.lead`` later).
         latest = max(now, now + rule.tolerance + max_wait - rule.lead)
-        idle = Reservation(rule.key, max(0.0, rule.lead - rule.tolerance), rule.cost)
+        idle = Reservation(
+            rule.key, max(0.0, rule.lead - rule.tolerance), rule.cost, now + rule.cost
+        )
         # A call too big to go within max_wait even on an idle key reserves nothing here and
         # says how long (booking it passes a long max_wait: the booking horizon).
         too_big = idle.wait > max_wait
@@ -91,7 +93,7 @@ class DynamoTatStore:
             new_tat = float(answer["Attributes"]["tat"])
             self._seen[rule.key] = new_tat
             wait = max(0.0, new_tat - rule.interval - rule.tolerance - now)
-            return Reservation(rule.key, wait, rule.cost)
+            return Reservation(rule.key, wait, rule.cost, new_tat)
         # Heavy contention on one key: come back shortly rather than spin.
         raise RateLimited(rule.interval, key=rule.key)
 
@@ -133,8 +135,19 @@ class DynamoTatStore:
     def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
         """The latest ``hold_until`` among ``keys`` and its key (0 when none is held): one
         consistent BatchGetItem."""
+        holds = self._read(keys, "hold_until")
+        if not holds:
+            return 0.0, keys[0]
+        holder = max(holds, key=lambda key: holds[key])
+        return holds[holder], holder
+
+    def tats(self, keys: Sequence[str]) -> dict[str, float]:
+        """The keys' TATs now: one consistent BatchGetItem (reads, not writes)."""
+        return self._read(keys, "tat")
+
+    def _read(self, keys: Sequence[str], attribute: str) -> dict[str, float]:
         wanted = [{"pk": key} for key in dict.fromkeys(keys)]
-        latest, holder = 0.0, keys[0]
+        found: dict[str, float] = {}
         for _ in range(ATTEMPTS):
             if not wanted:
                 break
@@ -144,17 +157,18 @@ class DynamoTatStore:
                         self._table.name: {
                             "Keys": wanted,
                             "ConsistentRead": True,
-                            "ProjectionExpression": "pk, hold_until",
+                            "ProjectionExpression": "pk, #a",
+                            "ExpressionAttributeNames": {"#a": attribute},
                         }
                     }
                 )
             for item in answer.get("Responses", {}).get(self._table.name, []):
-                if "hold_until" in item and float(item["hold_until"]) > latest:
-                    latest, holder = float(item["hold_until"]), str(item["pk"])
+                if attribute in item:
+                    found[str(item["pk"])] = float(item[attribute])
             wanted = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
         if wanted:
-            raise StorageUnavailable("DynamoDB left the hold check unprocessed")
-        return latest, holder
+            raise StorageUnavailable("DynamoDB left a limiter read unprocessed")
+        return found
 
     def backlog(self, key: str, now: float) -> float:
         """Seconds until the key's next free slot (0 when idle): a group's headroom."""

@@ -116,6 +116,9 @@ class Reservation:
     """Seconds from now until the reserved slot."""
     interval: float
     """How far the reservation moved the key's TAT (given back by ``release``)."""
+    tat: float | None = None
+    """The key's TAT this reservation left (None: not known). Still the key's TAT later means
+    nobody has reserved behind it: a late send on it lands on no one's slot."""
 
 
 def keys_to_hold(rules: Sequence[Rule], retry_after: float) -> list[str]:

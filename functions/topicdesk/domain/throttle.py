@@ -18,6 +18,7 @@ from topicdesk.domain.errors import RateLimited, StorageUnavailable
 from topicdesk.domain.limiter import (
     BOT_KEY,
     LimitSettings,
+    Reservation,
     Rule,
     Spend,
     keys_to_hold,
@@ -94,9 +95,7 @@ class SharedThrottle:
     async def before_send(self, chat_id: int, count: int = 1, kind: Spend = "message") -> None:
         spent = rules_for(chat_id, count, self._settings, kind)
         now = self._clock() + self._latency_guard
-        max_wait = self._settings.max_wait
-        if self._deadline is not None:
-            max_wait = max(0.0, min(max_wait, self._deadline - now))
+        max_wait = self._max_wait(now)
         # Patience bounds the wait for a chat's or a group's slot only: records behind this one
         # may not need that key. The bot's slot is everyone's: waiting for it holds up nobody
         # who would not wait for it too (a broadcast's jobs deferred instead crawled).
@@ -106,11 +105,16 @@ class SharedThrottle:
             if self._patience is not None and rule.key != BOT_KEY
         }
         booked, rules = self._booked_slot(spent, now)
+        # The chat's or group's slot first; the bot's when that slot is near. Reserved together,
+        # a bot slot seconds before the group's would pass unused and be taken again (a second
+        # write), and it would sit in everyone's way meanwhile.
+        first = [rule for rule in rules if rule.key != BOT_KEY]
+        last = [rule for rule in rules if rule.key == BOT_KEY]
         try:
-            reserved = reserve_all(self._store, rules, now, max_wait, patient)
-            slots = {r.key: now + r.wait for r in reserved}
+            reserved = reserve_all(self._store, first, now, max_wait, patient)
         except RateLimited as limited:
             raise self._book(rules, limited, now) from None
+        slots = {r.key: now + r.wait for r in reserved}
         if booked is not None:  # the booked key's slot, for the lateness check below
             slots.update({rule.key: booked for rule in spent if rule.key not in slots})
         slot = max([*slots.values(), booked or now])
@@ -119,28 +123,58 @@ class SharedThrottle:
             # holds it back. Looked for just before the slot, not between it and the send.
             await self._sleep_until(slot - HOLD_CHECK_LEAD_SECONDS)
             held, key = self._store.held_until([rule.key for rule in spent])
-            if held > self._clock():
+            if held > self._clock():  # the reserved slots stay gaps (the hold moved the TATs)
                 raise RateLimited(held - self._clock(), key=key)
+        if last:
+            await self._sleep_until(slot - self._latency_guard)
+            now = self._clock() + self._latency_guard
+            try:  # a 429 after the hold check moved the bot's TAT: this slot is behind it
+                reserved += reserve_all(self._store, last, now, self._max_wait(now))
+            except RateLimited as limited:
+                self._give_back(reserved)
+                raise self._book(last, limited, now) from None
+            slots.update({r.key: now + r.wait for r in reserved[-len(last) :]})
+            slot = max(slot, *slots.values())
         await self._sleep_until(slot)
-        await self._not_late(spent, slots, max_wait)
+        ours = {r.key: r.tat for r in reserved}
+        await self._not_late(spent, slots, ours, max_wait)
+
+    def _max_wait(self, now: float) -> float:
+        if self._deadline is None:
+            return self._settings.max_wait
+        return max(0.0, min(self._settings.max_wait, self._deadline - now))
+
+    def _give_back(self, reserved: Sequence[Reservation]) -> None:
+        for reservation in reserved:
+            self._store.release(reservation)
 
     async def _not_late(
-        self, rules: Sequence[Rule], slots: dict[str, float], max_wait: float
+        self,
+        rules: Sequence[Rule],
+        slots: dict[str, float],
+        ours: dict[str, float | None],
+        max_wait: float,
     ) -> None:
         """A key's slot that passed before the send: the sender woke late, a read was slow, or
-        another key made it wait longer (a group's slot seconds after the bot's). Sent now,
-        the message would land on the next sender's slot (Telegram counts arrivals in a
-        window). On every key that cannot absorb the lateness (``Rule.late_tolerance``: the
+        another key made it wait longer. Sent now, the message would land on the next
+        sender's slot (Telegram counts arrivals in a window) - if there is one: a key whose
+        TAT is still the one our reservation left has nobody behind us (one read, no write).
+        On every other key that cannot absorb the lateness (``Rule.late_tolerance``: the
         bot's), take the next free slot; the missed one stays a gap."""
         for _ in range(ATTEMPTS):
             clock = self._clock()
-            tight = [rule for rule in rules if clock - slots[rule.key] > rule.late_tolerance]
-            if not tight:
+            late = [rule for rule in rules if clock - slots[rule.key] > rule.late_tolerance]
+            known = [rule.key for rule in late if ours.get(rule.key) is not None]
+            if known:
+                stored = self._store.tats(known)
+                late = [r for r in late if not _same(stored.get(r.key), ours.get(r.key))]
+            if not late:
                 return
             now = clock + self._latency_guard
-            for reservation in reserve_all(self._store, tight, now, max_wait):
+            for reservation in reserve_all(self._store, late, now, max_wait):
                 slots[reservation.key] = now + reservation.wait
-            await self._sleep_until(max(slots[rule.key] for rule in tight))
+                ours[reservation.key] = reservation.tat
+            await self._sleep_until(max(slots[rule.key] for rule in late))
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self._clock()
@@ -181,3 +215,8 @@ class SharedThrottle:
         until = self._clock() + retry_after
         for key in keys_to_hold(rules_for(chat_id, 1, self._settings, kind), retry_after):
             self._store.push_back(key, until)
+
+
+def _same(stored: float | None, ours: float | None) -> bool:
+    """The key's TAT is the one our reservation left (to the store's rounding)."""
+    return stored is not None and ours is not None and abs(stored - ours) < 1e-5
