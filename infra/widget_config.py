@@ -49,11 +49,10 @@ def parse_projects(
     """Raises ValueError with one line naming the stage, the project and the problem."""
     if value is None or value == []:
         return ()
-    if isinstance(value, str):  # `-c projects='[...]'` arrives as a string
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise ValueError(f"{where}: 'projects' must be a JSON list") from None
+    try:  # `-c projects='[...]'` arrives as a string
+        value = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        raise ValueError(f"{where}: 'projects' must be a JSON list") from None
     if not isinstance(value, list):
         raise ValueError(f"{where}: 'projects' must be a list of objects")
     projects = tuple(

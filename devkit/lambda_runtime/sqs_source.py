@@ -31,32 +31,21 @@ class BatchOutcome:
     failed_ids: list[str] = field(default_factory=list)
 
 
+@dataclass(kw_only=True, eq=False)  # a poller: compared by identity
 class SqsEventSource:
-    def __init__(
-        self,
-        *,
-        sqs: Any,
-        queue_url: str,
-        queue_arn: str,
-        handler: Handler,
-        function_name: str,
-        batch_size: int = 10,
-        timeout_seconds: float = 30.0,
-        region: str = "us-east-1",
-    ) -> None:
-        self._sqs = sqs
-        self.queue_url = queue_url
-        self.queue_arn = queue_arn
-        self._handler = handler
-        self._function_name = function_name
-        self._batch_size = batch_size
-        self._timeout = timeout_seconds
-        self._region = region
+    sqs: Any
+    queue_url: str
+    queue_arn: str
+    handler: Handler
+    function_name: str
+    batch_size: int = 10
+    timeout_seconds: float = 30.0
+    region: str = "us-east-1"
 
     def poll_once(self, wait_seconds: int = 0) -> BatchOutcome:
-        answer = self._sqs.receive_message(
+        answer = self.sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self._batch_size,
+            MaxNumberOfMessages=self.batch_size,
             AttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
             MessageAttributeNames=["All"],
@@ -66,12 +55,12 @@ class SqsEventSource:
         outcome = BatchOutcome(received=len(messages))
         if not messages:
             return outcome
-        records = [sqs_record(m, queue_arn=self.queue_arn, region=self._region) for m in messages]
-        context = FakeLambdaContext(self._function_name, self._timeout, region=self._region)
+        records = [sqs_record(m, queue_arn=self.queue_arn, region=self.region) for m in messages]
+        context = FakeLambdaContext(self.function_name, self.timeout_seconds, region=self.region)
         try:
-            response = self._handler({"Records": records}, context)
+            response = self.handler({"Records": records}, context)
         except Exception as error:  # Lambda: the whole batch returns to the queue
-            logger.exception("%s raised; the batch returns to the queue", self._function_name)
+            logger.exception("%s raised; the batch returns to the queue", self.function_name)
             outcome.function_error = f"{type(error).__name__}: {error}"
             outcome.failed = len(messages)
             outcome.failed_ids = [m["MessageId"] for m in messages]
@@ -85,7 +74,7 @@ class SqsEventSource:
             return outcome
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
-            self._sqs.delete_message_batch(
+            self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}

@@ -18,7 +18,6 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
-from aws_cdk.assertions import Template
 
 from infra.stack import TopicdeskStack, add_checks
 from tests.infra.infra_synth import STAGES, Synth, cdk_context, stage_config
@@ -37,9 +36,7 @@ def _synthesize(outdir: Path) -> tuple[dict[str, Synth], Path]:
         artifact = assembly.get_stack_by_name(stack.stack_name)
         body: dict[str, Any] = artifact.template
         synths[stage] = Synth(
-            stage=stage,
             config=stack.config,
-            template=Template.from_json(body),
             body=body,
             path=Path(artifact.template_full_path),
         )

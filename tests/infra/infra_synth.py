@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,18 @@ def stage_config(stage: str, **overrides: Any) -> StageConfig:
 class Synth:
     """One stage's synthesised template, with lookups the tests share."""
 
-    stage: str
     config: StageConfig
-    template: Template
     body: dict[str, Any]
     path: Path
+
+    @cached_property
+    def template(self) -> Template:
+        """The body, for CDK's assertions."""
+        return Template.from_json(self.body)
+
+    @property
+    def stage(self) -> str:
+        return self.config.stage
 
     def resources(self, type_: str) -> dict[str, Resource]:
         return {

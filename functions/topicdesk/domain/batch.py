@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.routing import is_topic_group, parse_update
@@ -30,8 +29,7 @@ class AlbumIncomplete(RateLimited):
         super().__init__(wait, key=self.KEY)
 
 
-@dataclass(frozen=True)
-class RecordView:
+class RecordView(NamedTuple):
     """What the planner needs of an SQS record."""
 
     message_id: str
