@@ -66,11 +66,13 @@ class InMemoryBroadcasts(fakes.InMemoryItems[Broadcast]):
 
 @dataclass
 class World:
-    service: BroadcastService
-    repository: InMemoryBroadcasts
-    telegram: FakeTelegram
-    metrics: FakeMetrics
-    clock: fakes.FakeClock
+    """The service on in-memory fakes; ``world()`` builds it."""
+
+    service: BroadcastService = field(init=False)
+    repository: InMemoryBroadcasts = field(default_factory=InMemoryBroadcasts)
+    telegram: FakeTelegram = field(default_factory=FakeTelegram)
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    clock: fakes.FakeClock = field(default_factory=fakes.FakeClock)
     queued: list[BroadcastJob] = field(default_factory=list)
     next_id: int = 100
 
@@ -114,29 +116,23 @@ def world(*, admins: frozenset[int] | None = None, self_confirm: bool = False) -
             "operator_chat_id": GROUP,
             "thread_id": user,
         }
-    repository, telegram, metrics, clock = (
-        InMemoryBroadcasts(),
-        FakeTelegram(),
-        FakeMetrics(),
-        fakes.FakeClock(),
-    )
-    queued: list[BroadcastJob] = []
+    w = World()
 
     async def admins_of(chat_id: int) -> frozenset[int]:
         return frozenset({OLGA.user_id, IVAN.user_id}) if admins is None else admins
 
-    service = BroadcastService(
-        broadcasts=repository,
+    w.service = BroadcastService(
+        broadcasts=w.repository,
         roster=type("Roster", (), {"people": lambda self: list(PEOPLE)})(),
-        jobs=type("Jobs", (), {"enqueue_jobs": lambda self, jobs: queued.extend(jobs)})(),
+        jobs=type("Jobs", (), {"enqueue_jobs": lambda self, jobs: w.queued.extend(jobs)})(),
         sessions=sessions,
-        telegram=telegram,
-        clock=clock,
-        metrics=metrics,
+        telegram=w.telegram,
+        clock=w.clock,
+        metrics=w.metrics,
         admins=admins_of,
         self_confirm=self_confirm,
     )
-    return World(service, repository, telegram, metrics, clock, queued)
+    return w
 
 
 def ask(w: World, text: str = "/broadcast Maintenance at 22:00", **kwargs: Any) -> int:
