@@ -109,12 +109,15 @@ class WebSocketApiServer:
     @property
     def url(self) -> str:
         """What a browser connects to (wss://<api>.execute-api.<region>.amazonaws.com/<stage>)."""
-        return f"ws://{self.domain}/{self.spec.stage}"
+        return self._stage_url("ws")
 
     @property
     def connections_url(self) -> str:
         """The management API's endpoint (the stage's callback URL)."""
-        return f"http://{self.domain}/{self.spec.stage}"
+        return self._stage_url("http")
+
+    def _stage_url(self, scheme: str) -> str:
+        return f"{scheme}://{self.domain}/{self.spec.stage}"
 
     # ------------------------------------------------------------------ life cycle
 
