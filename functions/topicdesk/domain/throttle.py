@@ -118,6 +118,7 @@ class SharedThrottle:
         if booked is not None:  # the booked key's slot, for the lateness check below
             slots.update({rule.key: booked for rule in spent if rule.key not in slots})
         slot = max([*slots.values(), booked or now])
+        go = max([*(self._earliest(r, now) for r in reserved), booked or 0.0])
         if slot - now > 0.001 or booked is not None:  # below 1 ms is the numbers' rounding
             # The slot was reserved a while ago (or will be reached later): a 429 since then
             # holds it back. Looked for just before the slot, not between it and the send.
@@ -126,18 +127,30 @@ class SharedThrottle:
             if held > self._clock():  # the reserved slots stay gaps (the hold moved the TATs)
                 raise RateLimited(held - self._clock(), key=key)
         if last:
-            await self._sleep_until(slot - self._latency_guard)
+            await self._sleep_until(go - self._latency_guard)
             now = self._clock() + self._latency_guard
             try:  # a 429 after the hold check moved the bot's TAT: this slot is behind it
-                reserved += reserve_all(self._store, last, now, self._max_wait(now))
+                taken = reserve_all(self._store, last, now, self._max_wait(now))
             except RateLimited as limited:
                 self._give_back(reserved)
                 raise self._book(last, limited, now) from None
-            slots.update({r.key: now + r.wait for r in reserved[-len(last) :]})
-            slot = max(slot, *slots.values())
-        await self._sleep_until(slot)
+            reserved += taken
+            slots.update({r.key: now + r.wait for r in taken})
+            go = max(go, *(self._earliest(r, now) for r in taken))
+        await self._sleep_until(go)
         ours = {r.key: r.tat for r in reserved}
         await self._not_late(spent, slots, ours, max_wait)
+
+    def _earliest(self, reservation: Reservation, now: float) -> float:
+        """When the send may go on this key. An idle key's slot is put the latency guard
+        after the request, so that the next sender's slot is at least an interval after the
+        moment the write lands; the send itself may go as soon as it lands, if the last
+        send's slot ended before (its TAT, ``previous``): it is then an interval or more
+        from both neighbours. A busy key's slot is another send's end: not before it."""
+        slot = now + reservation.wait
+        if reservation.previous is None:
+            return slot
+        return slot - min(self._latency_guard, max(0.0, now - reservation.previous))
 
     def _max_wait(self, now: float) -> float:
         if self._deadline is None:
