@@ -142,14 +142,21 @@ def _json_value(value: object) -> object:
     return value
 
 
-def sends_from(calls: Iterable[Mapping[str, object]]) -> list[Send]:
-    """The sending calls of an emulator call log (``EmulatorClient.calls()``); parameters
-    arrive as the client sent them (form fields are JSON-encoded strings)."""
+COUNTED = _SENDING | {"createForumTopic"}
+"""What the emulator's strict count (its default, and Topicdesk's) spends a group's 20/min
+on: every message of a sending call, and every topic creation."""
+
+
+def sends_from(
+    calls: Iterable[Mapping[str, object]], methods: frozenset[str] = _SENDING
+) -> list[Send]:
+    """The sending calls (or ``methods``) of an emulator call log (``EmulatorClient.calls()``);
+    parameters arrive as the client sent them (form fields are JSON-encoded strings)."""
     found: list[Send] = []
     for call in calls:
         method = str(call.get("method", ""))
         params = call.get("params")
-        if method not in _SENDING or not isinstance(params, Mapping):
+        if method not in methods or not isinstance(params, Mapping):
             continue
         chat = _json_value(params.get("chat_id"))
         if isinstance(chat, bool) or not isinstance(chat, int):
@@ -212,7 +219,8 @@ class Row:
     limit: float
     """The binding limit at this scale, per second."""
     message_rate: float | None
-    """Messages per second carried by those sends (differs from ``rate`` with copyMessages)."""
+    """Units per second the limit counts in those calls: each message carried (differs from
+    ``rate`` with copyMessages) and, into a group, each topic creation (strict counting)."""
     rejected_429: int
     violations: int
     delivery: Delivery
@@ -257,7 +265,7 @@ def _per(row: Row, value: float | None) -> str:
 
 HEADER = (
     "| scenario | K | limiter | scale | delivered | elapsed s | send rate | limit | fraction "
-    "| msg rate | msg fraction | 429s | violations | lost | duplicated | reordered |"
+    "| counted rate | counted fraction | 429s | violations | lost | duplicated | reordered |"
 )
 RULE = "|" + "---|" * (HEADER.count("|") - 1)
 
@@ -296,11 +304,12 @@ def scopes(counts: Mapping[str, int]) -> str:
 
 
 def summary(rows: Sequence[Row]) -> str:
-    """The last line: Topicdesk's worst fraction over the scenarios at the largest K, and the
-    429 totals of every run of each limiter."""
+    """The last line: Topicdesk's worst counted fraction (what the limit counts: messages,
+    and topics into a group) over the scenarios at the largest K, and the 429 totals of every
+    run of each limiter."""
     ours = [row for row in rows if row.limiter == "topicdesk"]
     top_k = max((row.k for row in ours), default=0)
-    fractions = [row.fraction for row in ours if row.k == top_k]
+    fractions = [row.message_fraction for row in ours if row.k == top_k]
     worst = min((f if f is not None else 0.0 for f in fractions), default=0.0)
     ours_429 = sum(row.rejected_429 for row in ours)
     theirs_429 = sum(row.rejected_429 for row in rows if row.limiter != "topicdesk")

@@ -70,9 +70,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--chatty-scale",
         type=float,
-        default=0.5,
-        help="(c) limits factor, likewise (below 1: moto's bookkeeping of a batch of 10 on two"
-        " cores takes longer than the group's 3.2 s interval at 1x)",
+        default=5.0,
+        help="(c) limits factor, likewise (strict counting: a copyMessages of 10 spends 10"
+        " units, so a batch of 10 has 10 intervals for moto's bookkeeping, 6.3 s at 5x)",
     )
     parser.add_argument(
         "--slack",
@@ -121,6 +121,18 @@ def _emulators(scale: float, count: int, label: str) -> Iterator[list[Emulator]]
 
 def _deadline(args: argparse.Namespace, seconds_at_limit: float) -> float:
     return float(args.slack) * seconds_at_limit + 30.0
+
+
+def crowd_seconds(people: int, scale: float) -> float:
+    """(b) at exactly the group's limit: topic creation + contact card + the message, three
+    units of the group's 20/min per person."""
+    return 3 * people / (20.0 * scale) * 60
+
+
+def chatty_seconds(messages: int, scale: float) -> float:
+    """(c) at exactly the group's limit: topic creation + contact card + every message, one
+    unit each (strict counting: a copyMessages of 10 spends 10 units, not one)."""
+    return (messages + 2) / (20.0 * scale) * 60
 
 
 def _broadcasts(args: argparse.Namespace, aws: Aws) -> list[Row]:
@@ -191,10 +203,8 @@ def _conversations(args: argparse.Namespace) -> list[Row]:
 def _conversations_at(args: argparse.Namespace, pairs: list[tuple[str, int]]) -> list[Row]:
     crowd_on, chatty_on = "b" in args.scenarios, "c" in args.scenarios
     b_scale, c_scale = args.crowd_scale, args.chatty_scale
-    # (b): topic creation + contact card + the message: three group calls per person.
-    b_deadline = _deadline(args, 3 * args.people / (20.0 * b_scale) * 60)
-    # (c): topic creation + contact card + one copyMessages per receive of 10.
-    c_deadline = _deadline(args, (args.messages / 10 + 2) / (20.0 * c_scale) * 60)
+    b_deadline = _deadline(args, crowd_seconds(args.people, b_scale))
+    c_deadline = _deadline(args, chatty_seconds(args.messages, c_scale))
     b_count = len(pairs) if crowd_on else 0
     c_count = len(pairs) if chatty_on else 0
     with (

@@ -12,6 +12,7 @@ from topicdesk.contract import Env
 
 from bench.limits import consumer, run, world
 from bench.limits.checks import (
+    COUNTED,
     Delivery,
     Row,
     bot_limit,
@@ -123,6 +124,12 @@ def test_the_call_log_gives_the_sends_with_what_they_carry() -> None:
     assert rejected(CALLS) == 1
     # Every successful call about the group, topic creation included.
     assert calls_into(CALLS, -100) == [3.0, 5.0]
+    # What the strict count spends of the group's 20/min: each message, and each topic.
+    counted = [s for s in sends_from(CALLS, COUNTED) if s.chat_id == -100 and s.ok]
+    assert [(s.method, s.messages) for s in counted] == [
+        ("copyMessages", 3),
+        ("createForumTopic", 1),
+    ]
 
 
 # ----------------------------------------------------------------------------- table
@@ -173,6 +180,13 @@ def test_the_table_is_markdown_with_one_line_per_run() -> None:
 
 
 # ----------------------------------------------------------------------------- CLI, wiring
+
+
+def test_the_deadlines_count_every_unit_of_the_groups_limit() -> None:
+    """(c)'s 100 messages are 102 units (with the topic and the card): 10 min at 10/min, not
+    the 72 s that counting one copyMessages per 10 as one unit would allow."""
+    assert run.chatty_seconds(100, 0.5) == pytest.approx(102 / 10 * 60)
+    assert run.crowd_seconds(60, 5.0) == pytest.approx(180 / 100 * 60)
 
 
 def test_the_cli_defaults_and_refusals() -> None:
