@@ -25,8 +25,6 @@ __all__ = ["COMMANDS", "Command", "Invocation", "Registry", "Role"]
 
 COMMANDS: tuple[Command, ...] = (CLOSE, REOPEN, BAN, UNBAN, INFO, CLAIM, ASSIGN, UNASSIGN)
 
-_RANK = {Role.AGENT: 0, Role.ADMIN: 1}
-
 
 Resolver = Callable[[ChatMessage], Awaitable[Role | None]]
 
@@ -52,7 +50,7 @@ class Registry:
         actual = await self.resolve_role(message)
         if actual is None:
             return texts.COMMAND_REFUSED_ANONYMOUS.format(command=name)
-        if _RANK[actual] < _RANK[role]:
+        if not actual.covers(role):
             return texts.COMMAND_REFUSED.format(command=name)
         return None
 

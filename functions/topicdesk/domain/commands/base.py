@@ -26,6 +26,12 @@ class Role(StrEnum):
     AGENT = "agent"
     ADMIN = "admin"
 
+    def covers(self, needed: Role) -> bool:
+        """Whether this role may run what needs ``needed``: the roles are listed from the
+        least, and each covers itself and those before it (an admin runs an agent's commands)."""
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
 
 @dataclass(frozen=True)
 class Invocation:
