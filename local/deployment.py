@@ -5,6 +5,7 @@ source mapping."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +19,28 @@ from devkit.moto import REGION, client
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge rule as deployed: its schedule and the event it hands its function.
+    Nothing plays EventBridge locally; a harness invokes the function as the rule would."""
+
+    function: str
+    expression: str
+    event: Any
+
+
+@dataclass(frozen=True)
 class Deployment:
     functions: dict[str, FunctionSpec]
     mappings: list[MappingSpec]
     url_function: str | None
+    schedules: tuple[ScheduleSpec, ...] = ()
 
 
-def _code_locations(endpoint: str, stack_name: str) -> dict[str, tuple[str, str]]:
-    """function name -> (bucket, key) of its code, from the deployed template."""
+def _stack(endpoint: str, stack_name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The deployed template, and each resource's physical id by its logical id."""
     cloudformation = client("cloudformation", endpoint)
     template = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
     if isinstance(template, str):
-        import json
-
         template = json.loads(template)
     resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
     physical = {
@@ -38,6 +48,29 @@ def _code_locations(endpoint: str, stack_name: str) -> dict[str, tuple[str, str]
         for r in resources
         if r.get("PhysicalResourceId")
     }
+    return template, physical
+
+
+def _schedules(template: dict[str, Any], physical: dict[str, str]) -> tuple[ScheduleSpec, ...]:
+    """The stack's scheduled rules whose targets are its functions (``Input``: the event)."""
+    out = []
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Events::Rule" or "ScheduleExpression" not in props:
+            continue
+        for target in props.get("Targets", []):
+            arn = target.get("Arn")
+            logical = arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else None
+            if logical in physical and isinstance(target.get("Input"), str):
+                event = json.loads(target["Input"])
+                out.append(ScheduleSpec(physical[logical], props["ScheduleExpression"], event))
+    return tuple(out)
+
+
+def _code_locations(
+    template: dict[str, Any], physical: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """function name -> (bucket, key) of its code, from the deployed template."""
     locations: dict[str, tuple[str, str]] = {}
     for logical, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Lambda::Function" or logical not in physical:
@@ -71,14 +104,18 @@ def read_deployment(
 ) -> Deployment:
     lambdas = client("lambda", endpoint)
     sqs = client("sqs", endpoint)
+    template, physical = _stack(endpoint, stack_name)
+    schedules = _schedules(template, physical)
     names = [
         outputs[Output.WEBHOOK_FUNCTION_NAME],
         outputs[Output.CONSUMER_FUNCTION_NAME],
         outputs[Output.DLQ_PROCESSOR_FUNCTION_NAME],
         # The widget's WebSocket routes (a stage with widget projects).
         *([outputs[Output.WIDGET_FUNCTION_NAME]] if Output.WIDGET_FUNCTION_NAME in outputs else []),
+        # What EventBridge rules invoke (the inbox's sweep, on a stage with the inbox).
+        *dict.fromkeys(schedule.function for schedule in schedules),
     ]
-    locations = _code_locations(endpoint, stack_name)
+    locations = _code_locations(template, physical)
     functions: dict[str, FunctionSpec] = {}
     mappings: list[MappingSpec] = []
     for name in names:
@@ -125,4 +162,6 @@ def read_deployment(
                     enabled=mapping.get("State", "Enabled") != "Disabled",
                 )
             )
-    return Deployment(functions, mappings, url_function=outputs[Output.WEBHOOK_FUNCTION_NAME])
+    return Deployment(
+        functions, mappings, url_function=outputs[Output.WEBHOOK_FUNCTION_NAME], schedules=schedules
+    )

@@ -106,9 +106,11 @@ def start_stage(
     *,
     on_moto: Callable[[str], dict[str, str]] | None = None,
     emulator_limits: Limits | None = None,
+    context: dict[str, str] | None = None,
 ) -> RunningStage:
     """Start moto, deploy, start the runtime and link Telegram. ``on_moto`` (for harnesses)
-    gets moto's endpoint and returns extra function environment (e.g. fault proxies)."""
+    gets moto's endpoint and returns extra function environment (e.g. fault proxies);
+    ``context``: stage settings changed for this deploy (``cdk deploy -c key=value``)."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     say("▶ starting moto (emulated AWS) on 127.0.0.1 …")
@@ -117,7 +119,10 @@ def start_stage(
         say(f"  moto on {moto.endpoint} (pid {moto.pid})")
         say("▶ cdk deploy -c stage=local (to moto) …")
         outputs = deploy_local_stage(
-            moto.endpoint, output_dir=STATE_DIR / "cdk.out", log_path=STATE_DIR / "cdk-deploy.log"
+            moto.endpoint,
+            output_dir=STATE_DIR / "cdk.out",
+            log_path=STATE_DIR / "cdk-deploy.log",
+            context=context,
         )
         say(f"  deployed in {time.monotonic() - started:.0f} s")
         widget = LocalWidget.start(

@@ -31,6 +31,8 @@ from local.reliability.scenarios import SCENARIOS
 from local.stage import STATE_DIR, start_stage
 
 SCALE = 50
+CONTEXT = {"inbox": "true"}
+"""The local stage as cdk.json has it, but with the inbox's schedules deployed."""
 COLUMNS = (
     "updates in",
     "delivered",
@@ -52,6 +54,9 @@ def _environment(proxies: FaultProxies) -> list[str]:
         # The new-people cap (60 an hour as shipped) scaled like the rest: the suite's ~300
         # new people fit in its burst. new-accounts puts it back at 60 to test it.
         f"{Env.LIMIT_NEW_TOPICS_PER_HOUR}={60 * SCALE}",
+        # Deployed with the inbox (its sweep's function and rule: CONTEXT), off in the
+        # consumer but for the inbox scenario, which turns it on: the others run as before.
+        f"{Env.INBOX}=false",
         "RETRY_BASE_SECONDS=1",
         "MAX_ATTEMPTS=3",
         f"AWS_ENDPOINT_URL_DYNAMODB={proxies.proxies['dynamodb'].url}",
@@ -134,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     stage_args = argparse.Namespace(port=0, env=_environment(proxies), no_demo=True)
     started = time.monotonic()
-    stage = start_stage(stage_args, on_moto=upstream, emulator_limits=Limits(scale=SCALE))
+    stage = start_stage(
+        stage_args, on_moto=upstream, emulator_limits=Limits(scale=SCALE), context=CONTEXT
+    )
     rows: list[Row] = []
     failures: list[str] = []
     try:

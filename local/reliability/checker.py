@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -284,3 +284,84 @@ def ahead_of_pace(stamps: Sequence[tuple[float, int]], burst: int, interval: flo
         sent += count
         ahead = max(ahead, sent - (burst + (at - first) / interval))
     return max(0.0, ahead)
+
+
+@dataclass(frozen=True)
+class NudgeCheck:
+    """The unanswered nudges of one or more topics against their waits (see ``check_nudges``)."""
+
+    waits: int = 0
+    due: int = 0
+    """Waits that lasted past the SLA and its grace: each must have exactly one nudge."""
+    nudged: int = 0
+    missing: int = 0
+    extra: int = 0
+    """Second (third...) nudges within one wait."""
+    early: int = 0
+    """Nudges before their wait had lasted the SLA."""
+    after_answer: int = 0
+    """Nudges while nobody waited (after an answer, before the person wrote again)."""
+    latest: float = 0.0
+    """The longest a nudge came after its wait had lasted the SLA."""
+
+    def __add__(self, other: NudgeCheck) -> NudgeCheck:
+        sums = {name: getattr(self, name) + getattr(other, name) for name in _NUDGE_SUMS}
+        return NudgeCheck(**sums, latest=max(self.latest, other.latest))
+
+    @property
+    def problems(self) -> int:
+        return self.missing + self.extra + self.early + self.after_answer
+
+
+_NUDGE_SUMS = ("waits", "due", "nudged", "missing", "extra", "early", "after_answer")
+PERSON, ANSWER, NUDGE = "person", "answer", "nudge"
+
+
+def check_nudges(
+    events: Iterable[tuple[float, str]],
+    *,
+    sla: float,
+    grace: float,
+    end: float,
+    business: Callable[[float, float], float] | None = None,
+) -> NudgeCheck:
+    """One topic's timeline: ``(at, kind)`` with kind ``person`` (a message of the person's
+    shown in the topic), ``answer`` (an operator answered) or ``nudge`` (the bot's nudge).
+
+    A wait begins with the person's first message after an answer and ends with the next
+    answer (or ``end``). Its length is counted by ``business(start, stop)`` (business time;
+    default: all of it). A wait that lasted ``sla + grace`` must have exactly one nudge; one
+    shorter than ``sla`` none; in between (a nudge still on its way) at most one. No nudge may
+    come before its wait lasted the SLA, nor while nobody waits."""
+    length = business or (lambda start, stop: stop - start)
+    result = NudgeCheck()
+    since: float | None = None
+    nudges = 0
+
+    def close(stop: float) -> NudgeCheck:
+        assert since is not None
+        lasted = length(since, stop)
+        due = lasted >= sla + grace
+        return NudgeCheck(
+            waits=1,
+            due=int(due),
+            missing=int(due and nudges == 0),
+            extra=max(0, nudges - 1),
+        )
+
+    for at, kind in sorted(events, key=lambda event: event[0]):
+        if kind == PERSON and since is None:
+            since, nudges = at, 0
+        elif kind == ANSWER and since is not None:
+            result += close(at)
+            since = None
+        elif kind == NUDGE:
+            if since is None:
+                result += NudgeCheck(nudged=1, after_answer=1)
+                continue
+            nudges += 1
+            waited = length(since, at)
+            result += NudgeCheck(nudged=1, early=int(waited < sla), latest=max(0.0, waited - sla))
+    if since is not None:
+        result += close(end)
+    return result

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from topicdesk.contract import DATA_TABLE, Output
+from topicdesk.domain.inbox.display import PREFIX
 
 from devkit.moto import client
 from devkit.telegram_emulator import EmulatorClient
@@ -33,6 +34,18 @@ from local.reliability.checker import (
 from local.stage import ROOT, STATE_DIR, RunningStage
 
 QUIET_SECONDS = 2.0
+_LABELS = tuple(f"{prefix} " for prefix in PREFIX.values())
+
+
+def topic_is(topic: dict[str, Any], name: str) -> bool:
+    """The topic is the person's named ``name``: its name begins with theirs (after the
+    inbox's state label, ``🔴 Ann (@ann)``, on a stage with the inbox)."""
+    shown = str(topic["name"])
+    for label in _LABELS:
+        if shown.startswith(label):
+            shown = shown[len(label) :]
+            break
+    return shown.startswith(f"{name} ")
 
 
 class ScenarioTimeout(RuntimeError):
@@ -113,7 +126,7 @@ class Harness:
 
     def topic_of(self, person: Person) -> int:
         for topic in reversed(self.client.topics(self.group)):
-            if topic["name"].startswith(f"{person.name} ") and not topic.get("deleted"):
+            if topic_is(topic, person.name) and not topic.get("deleted"):
                 return int(topic["message_thread_id"])
         raise ScenarioTimeout(f"no topic for {person.name}")
 
@@ -137,7 +150,11 @@ class Harness:
         """Change a function's environment as ``update-function-configuration`` does: every
         environment is stopped once it is idle, and the next invocation starts a new one with
         the new settings. Returns the previous values (for restoring)."""
-        pool = self.stage.runtime.pools[self.stage.outputs[function_output]]
+        return self.reconfigure_function(self.stage.outputs[function_output], environment)
+
+    def reconfigure_function(self, function: str, environment: dict[str, str]) -> dict[str, str]:
+        """``reconfigure`` for a function by its name."""
+        pool = self.stage.runtime.pools[function]
         before = {name: pool.spec.environment.get(name, "") for name in environment}
         pool.spec.environment.update(environment)
         idle = [pool._idle.get(timeout=120) for _ in pool._all]
@@ -294,7 +311,7 @@ class Harness:
             topic = [
                 m
                 for topic in topics
-                if topic["name"].startswith(f"{person.name} ")
+                if topic_is(topic, person.name)
                 # A deleted topic's messages were delivered before an operator deleted them.
                 for m in self.client.transcript(
                     self.group, int(topic["message_thread_id"]), include_deleted=True

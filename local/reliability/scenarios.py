@@ -12,6 +12,7 @@ from local.reliability import abuse, widget
 from local.reliability.aws_faults import THROTTLED
 from local.reliability.busy_inbox import busy_inbox
 from local.reliability.harness import Harness, Outcome, Person, Row, scenario
+from local.reliability.inbox import inbox_nudges
 
 Scenario = Callable[[Harness], Row]
 
@@ -246,5 +247,6 @@ SCENARIOS: dict[str, Scenario] = {
     **widget.SCENARIOS,
     "backlog": backlog,
     "busy-inbox": busy_inbox,
+    "inbox-nudges": inbox_nudges,
     **abuse.LAST,
 }

@@ -230,3 +230,35 @@ def test_a_nudge_waits_while_relayed_messages_want_the_groups_slot() -> None:
     busy[0] = 0.0  # the relayed messages went out: the nudge takes the next free slot
     assert asyncio.run(nudges.run(job, Steps.load(world.log, "busy")))
     assert len(world.nudges) == 1
+
+
+@dataclass
+class Tats:
+    """The shared limiter's TATs (``DynamoTatStore.backlog``'s answer: seconds to the key's
+    next free slot)."""
+
+    tat: dict[str, float] = field(default_factory=dict)
+
+    def backlog(self, key: str, now: float) -> float:
+        return max(0.0, self.tat.get(key, 0.0) - now)
+
+
+def test_the_groups_backlog_is_what_waits_behind_the_send_in_flight(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from topicdesk.composition import inbox as wiring
+    from topicdesk.domain.limiter import LimitSettings
+
+    monkeypatch.setattr(wiring, "time", SimpleNamespace(time=lambda: 1000.0))
+    settings = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=20)
+    tats = Tats()
+    backlog = wiring.slot_backlog(tats, settings)  # type: ignore[arg-type]  # a duck TAT store
+    assert backlog(CHAT) == 0.0  # idle
+    # One send reserved the next slot (3 s apart at 20 a minute): nobody waits behind it.
+    tats.tat[f"group#{CHAT}"] = 1002.5
+    assert backlog(CHAT) == 0.0
+    # Three more queued behind it: 9 s of relayed sends wait.
+    tats.tat[f"group#{CHAT}"] = 1012.0
+    assert backlog(CHAT) == 9.0
