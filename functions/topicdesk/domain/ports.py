@@ -30,8 +30,11 @@ class SessionRepository(Protocol):
         """Give up ``owner``'s claim (topic creation failed) so a retry need not wait."""
         ...
 
-    def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
-        """Store the topic created under ``owner``'s claim, and index the topic."""
+    def attach_topic(
+        self, user_id: int, operator_chat_id: int, thread_id: int, owner: str
+    ) -> Session | None:
+        """Store the topic created under ``owner``'s claim, and index the topic; the session
+        as now stored (None: ask ``get``)."""
         ...
 
     def replace_topic(self, user_id: int, old_thread_id: int, new_thread_id: int) -> None:

@@ -61,8 +61,8 @@ class Steps:
     ) -> None:
         self._log = log
         self._deferred = deferred
-        self._pending = False
-        """A visible step is recorded only in memory (deferred records)."""
+        self._pending: set[str] = set()
+        """Visible steps recorded only in memory (deferred records)."""
         self._key = key
         self._done: dict[str, Any] = dict(done or {})
         self._unsaved: dict[str, Any] = {}
@@ -109,9 +109,15 @@ class Steps:
         self._done[name] = value
         self._unsaved[name] = value
         if durable and self._deferred:
-            self._pending = True
+            self._pending.add(name)
         elif durable:
             await self._save()
+
+    def kept(self, name: str) -> None:
+        """Step ``name``'s effect is now kept durably elsewhere too (the session says the
+        topic exists, the card is posted): a retry cannot redo it, so a deferred record need
+        not be written for it before the next step (it goes with the next write anyway)."""
+        self._pending.discard(name)
 
     async def settle(self) -> None:
         """Before a visible action outside ``once``: the step before it is recorded first."""
@@ -136,7 +142,7 @@ class Steps:
             await self._save()
 
     async def _save(self) -> None:
-        self._pending = False
+        self._pending.clear()
         if self._log is None or self._key is None:
             self._unsaved.clear()
             return

@@ -157,11 +157,13 @@ class DynamoSessionRepository:
             )
         )
 
-    def attach_topic(self, user_id: int, operator_chat_id: int, thread_id: int, owner: str) -> None:
+    def attach_topic(
+        self, user_id: int, operator_chat_id: int, thread_id: int, owner: str
+    ) -> Session:
         expires = self._expiry()
         linked = expires + BELONGINGS_SLACK_SECONDS
         with common.storage_errors():
-            self._table.update_item(
+            answer = self._table.update_item(
                 Key=self._key(user_id),
                 UpdateExpression=(
                     "SET thread_id = :thread, operator_chat_id = :chat, #ttl = :expires, "
@@ -176,6 +178,7 @@ class DynamoSessionRepository:
                     ":expires": expires,
                     ":linked": linked,
                 },
+                ReturnValues="ALL_NEW",  # the caller needs the session: no read after
             )
             self._index_topic(operator_chat_id, thread_id, user_id, linked)
             self._table.put_item(Item={**roster_key(user_id), "user_id": user_id, _TTL: linked})
@@ -184,6 +187,7 @@ class DynamoSessionRepository:
                 UpdateExpression="ADD people :one",
                 ExpressionAttributeValues={":one": 1},
             )
+        return _session_from_item(answer["Attributes"])
 
     def _index_topic(self, chat_id: int, thread_id: int, user_id: int, expires: int) -> None:
         self._table.put_item(

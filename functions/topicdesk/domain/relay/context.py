@@ -78,14 +78,15 @@ class RelayContext:
         peer = self.messages.peer(MessageRef(chat_id, message_id))
         return peer.message_id if peer else None
 
-    async def after_send(self, write: Callable[[], object], *, required: bool = False) -> None:
+    async def after_send(self, write: Callable[[], object], *, required: bool = False) -> bool:
         """Bookkeeping after a message went out. The send cannot be undone, so failing the
         record now would only send it again on retry: retry the write briefly instead, then
-        (unless ``required``) go on without it (a reply or edit may lose its threading)."""
+        (unless ``required``) go on without it (a reply or edit may lose its threading).
+        True when it was written."""
         for delay in BOOKKEEPING_RETRY_DELAYS:
             try:
                 write()
-                return
+                return True
             except StorageUnavailable as error:
                 last = error
                 await asyncio.sleep(delay)
@@ -93,6 +94,7 @@ class RelayContext:
             raise last
         self.metrics.count("BookkeepingSkipped")
         logger.warning("bookkeeping after a send skipped: %s", last)
+        return False
 
     async def link_all(
         self, sources: Sequence[ChatMessage], chat_id: int, ids: Sequence[int]

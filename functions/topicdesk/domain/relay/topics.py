@@ -123,13 +123,17 @@ class Topics:
         except Exception:
             ctx.sessions.release_claim(person.user_id, owner)
             raise
+        attached: list[Session | None] = []
         # The topic exists now; losing track of it would create a second one on retry.
         await ctx.after_send(
-            lambda: ctx.sessions.attach_topic(person.user_id, chat_id, thread_id, owner),
+            lambda: attached.append(
+                ctx.sessions.attach_topic(person.user_id, chat_id, thread_id, owner)
+            ),
             required=True,
         )
+        steps.kept("topic")  # the session names it now: a retry finds it there
         ctx.metrics.count("TopicsCreated")
-        current = ctx.sessions.get(person.user_id)
+        current = attached[-1] or ctx.sessions.get(person.user_id)
         assert current is not None and current.has_topic
         return current
 
@@ -149,7 +153,8 @@ class Topics:
             )
 
         await steps.once("card", post)
-        await ctx.after_send(lambda: ctx.sessions.update(session.user_id, card_posted=True))
+        if await ctx.after_send(lambda: ctx.sessions.update(session.user_id, card_posted=True)):
+            steps.kept("card")  # a retry finds it posted in the session
 
     async def recreate(self, session: Session, steps: Steps) -> Session:
         assert session.thread_id is not None
