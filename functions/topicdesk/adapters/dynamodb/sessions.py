@@ -180,8 +180,10 @@ class DynamoSessionRepository:
                 },
                 ReturnValues="ALL_NEW",  # the caller needs the session: no read after
             )
-            self._index_topic(operator_chat_id, thread_id, user_id, linked)
-            self._table.put_item(Item={**roster_key(user_id), "user_id": user_id, _TTL: linked})
+            belongings = {"user_id": user_id, _TTL: linked}
+            with self._table.batch_writer() as batch:  # the topic index and roster: one call
+                batch.put_item(Item={**topic_key(operator_chat_id, thread_id), **belongings})
+                batch.put_item(Item={**roster_key(user_id), **belongings})
             self._table.update_item(
                 Key=shard_key(operator_chat_id),
                 UpdateExpression="ADD people :one",

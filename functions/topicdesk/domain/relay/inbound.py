@@ -41,12 +41,12 @@ class PersonToTopic:
         message = run[0]
         if message.sender is None:
             return
-        if not steps.recorded and ctx.already_relayed(message):
-            return  # relayed with an earlier record's copyMessages
-        if message.command == "start":
+        if message.command == "start":  # never copied, so never relayed before: no lookup
             if await self._paced(message.chat_id, steps) and self._greeting_due(message.chat_id):
                 await steps.once("greet", lambda: self._greet(message))
             return
+        if not steps.recorded and ctx.already_relayed(message):
+            return  # relayed with an earlier record's copyMessages
         person = message.sender
         if self.challenge is not None and not self.challenge.passed_or_known(person.user_id):
             await self.challenge.hold(person, message.message_id, steps)
