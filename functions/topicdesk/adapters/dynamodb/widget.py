@@ -94,11 +94,9 @@ class DynamoWidgetConversations:
         )
 
     def drop_connection(self, connection_id: str) -> None:
+        connection = self.connection(connection_id)
+        session_id = connection.session_id if connection is not None else None
         with common.storage_errors():
-            item = self._table.get_item(
-                Key=_connection_key(connection_id), ConsistentRead=True
-            ).get("Item")
-            session_id = common.as_str((item or {}).get("session_id"))
             if session_id is not None:
                 self._table.delete_item(
                     Key={"pk": _session_pk(session_id), "sk": f"{_CONNECTIONS}{connection_id}"}

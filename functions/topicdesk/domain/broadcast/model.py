@@ -66,10 +66,11 @@ class Broadcast:
     delivered: int = 0
     blocked: int = 0
     failed: int = 0
-    progress_posted: int = 0
     requested_by: Actor | None = None
     confirmed_by: Actor | None = None
     cancelled_by: Actor | None = None
+    progress_posted: int = 0
+    """How many of the ``PROGRESS_STEPS`` progress notes are claimed (the last: the report)."""
     frozen_message_id: int | None = None
     """The bot's own copy of the source in the operators' group, made at /confirm: what every
     person gets."""
