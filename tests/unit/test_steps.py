@@ -172,6 +172,21 @@ def test_a_deferred_record_costs_one_write_per_visible_step_and_marks_the_update
     assert sessions.items[ANNA.user_id]["messages_in"] == counted == 2
 
 
+def test_a_follower_copied_with_its_head_writes_no_record() -> None:
+    """A follower rode along in its head's copyMessages: its own record finds it relayed
+    and does nothing, and writes nothing either (a later copy finds it relayed the same
+    way); the head's record is written once."""
+    telegram = FakeTelegram()
+    relay, _ = make_relay(telegram)
+    asyncio.run(relay.private_messages([hello()]))  # the topic exists
+    head, follower = InMemoryStepLog(), InMemoryStepLog()
+    run = [hello(message_id=2), hello(message_id=3)]
+    assert attempts(head, partial(relay.private_messages, run), deferred=True) == 1
+    assert attempts(follower, partial(relay.private_messages, run[1:]), deferred=True) == 1
+    assert (head.writes, follower.writes) == (1, 0)
+    assert [len(c["message_ids"]) for c in telegram.acted("copy_messages")] == [2]
+
+
 def test_a_deferred_step_is_recorded_before_the_next_step_acts() -> None:
     """Deferred, a step's record may wait, but never past the start of the next one."""
     log = InMemoryStepLog()

@@ -63,6 +63,7 @@ class Steps:
         self._deferred = deferred
         self._pending: set[str] = set()
         """Visible steps recorded only in memory (deferred records)."""
+        self._done_elsewhere = False
         self._key = key
         self._done: dict[str, Any] = dict(done or {})
         self._unsaved: dict[str, Any] = {}
@@ -113,6 +114,11 @@ class Steps:
         elif durable:
             await self._save()
 
+    def done_elsewhere(self) -> None:
+        """An earlier unit did this one's work (a follower copied with its run's head): a
+        later copy of it finds that out the same way, so ``finish`` need not write a marker."""
+        self._done_elsewhere = True
+
     def kept(self, name: str) -> None:
         """Step ``name``'s effect is now kept durably elsewhere too (the session says the
         topic exists, the card is posted): a retry cannot redo it, so a deferred record need
@@ -132,6 +138,8 @@ class Steps:
     async def finish(self) -> None:
         """The unit is done: write the marker with whatever is recorded only in memory (one
         write: the last visible step's, on the common path)."""
+        if self._done_elsewhere and not self._unsaved:
+            return
         self._done[FINISHED] = True
         self._unsaved[FINISHED] = True
         await self._save()

@@ -46,7 +46,8 @@ class PersonToTopic:
                 await steps.once("greet", lambda: self._greet(message))
             return
         if not steps.recorded and ctx.already_relayed(message):
-            return  # relayed with an earlier record's copyMessages
+            steps.done_elsewhere()  # relayed with an earlier record's copyMessages
+            return
         person = message.sender
         if self.challenge is not None and not self.challenge.passed_or_known(person.user_id):
             await self.challenge.hold(person, message.message_id, steps)

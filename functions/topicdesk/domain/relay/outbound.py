@@ -51,6 +51,7 @@ class TopicToPerson:
         if session is None or message.is_service:
             return
         if not steps.recorded and ctx.already_relayed(message):
+            steps.done_elsewhere()  # delivered with an earlier record's album
             return
         if ctx.inbox is not None:
             ctx.inbox.operator_wrote(message.chat_id, message.sender)
@@ -173,6 +174,7 @@ class TopicToPerson:
     async def _ops_command(self, message: ChatMessage, steps: Steps) -> None:
         ctx = self.ctx
         if not steps.recorded and ctx.already_relayed(message):
+            steps.done_elsewhere()  # handled before: its link says so to any later copy too
             return
         name = message.command or ""
         if name in BROADCAST_COMMANDS:
