@@ -24,8 +24,9 @@ class MappingSpec:
     function: str
     queue_url: str
     queue_arn: str
-    batch_size: int = 10
-    max_concurrency: int = 2
+    batch_size: int
+    max_concurrency: int
+    """How many pollers (each with its own instance of the function) share the queue."""
     enabled: bool = True
 
 
