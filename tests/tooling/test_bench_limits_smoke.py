@@ -211,6 +211,7 @@ def test_the_consumers_get_the_scaled_limits_and_the_limiter_switch() -> None:
     assert env[Env.LIMIT_GROUP_PER_MINUTE] == "95"
     assert env[Env.LIMIT_CHAT_PER_SECOND] == "4.75"
     assert int(env[Env.LIMIT_PERSON_BURST]) >= 100_000  # the product's pace rule, out of the way
+    assert int(env[Env.LIMIT_NEW_TOPICS_PER_HOUR]) >= 100_000  # a crowd is not held in line
     assert env["BENCH_LIMITER"] == "baseline"
     assert env["BENCH_SCALE"] == "5"
     assert env["AWS_ENDPOINT_URL"] == aws.endpoint
