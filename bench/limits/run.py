@@ -123,6 +123,13 @@ def _deadline(args: argparse.Namespace, seconds_at_limit: float) -> float:
     return float(args.slack) * seconds_at_limit + 30.0
 
 
+def broadcast_seconds(chats: int, scale: float) -> float:
+    """(a) at exactly the limits: every chat at the bot's 30/s, and the broadcast's ten notes
+    into the group (progress every 10 %, the final report) at its 20/min: with few chats the
+    notes queued on the group's key outlast the deliveries."""
+    return chats / (30.0 * scale) + 10 * 60 / (20.0 * scale)
+
+
 def crowd_seconds(people: int, scale: float) -> float:
     """(b) at exactly the group's limit: topic creation + contact card + the message, three
     units of the group's 20/min per person."""
@@ -142,7 +149,7 @@ def _broadcasts(args: argparse.Namespace, aws: Aws) -> list[Row]:
         started = time.monotonic()
         world = BroadcastWorld.seed(aws, emulator, args.chats)
         note(f"(a) {args.chats} people seeded in {time.monotonic() - started:.1f} s")
-        deadline = _deadline(args, args.chats / (30.0 * scale))
+        deadline = _deadline(args, broadcast_seconds(args.chats, scale))
         for k in args.k:
             for limiter in args.limiters:
                 lane = Lane(LIMITERS[limiter], k, emulator, aws, LOGS)

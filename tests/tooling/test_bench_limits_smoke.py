@@ -187,6 +187,8 @@ def test_the_deadlines_count_every_unit_of_the_groups_limit() -> None:
     the 72 s that counting one copyMessages per 10 as one unit would allow."""
     assert run.chatty_seconds(100, 0.5) == pytest.approx(102 / 10 * 60)
     assert run.crowd_seconds(60, 5.0) == pytest.approx(180 / 100 * 60)
+    # 450 chats at 15/s, and ten notes into the group at 10/min.
+    assert run.broadcast_seconds(450, 0.5) == pytest.approx(30 + 60)
 
 
 def test_the_cli_defaults_and_refusals() -> None:
