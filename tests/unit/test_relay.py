@@ -17,7 +17,7 @@ from topicdesk.domain.errors import (
     TopicMissing,
     TransientFailure,
 )
-from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
+from topicdesk.domain.model import ChatMessage, MessageRef, Person, Session, SessionStatus
 from topicdesk.domain.relay import RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
 from topicdesk.domain.steps import Steps
@@ -125,6 +125,40 @@ def test_later_messages_reuse_the_topic() -> None:
     assert len(world.telegram.called("create_topic")) == 1
     assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2]
     assert world.sessions.get(501).messages_in == 2  # type: ignore[union-attr]
+
+
+class CountingSessions(InMemorySessions):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, user_id: int) -> Session | None:
+        self.reads += 1
+        return super().get(user_id)
+
+
+class CountingMap(InMemoryMessageMap):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def peer(self, ref: MessageRef) -> MessageRef | None:
+        self.lookups += 1
+        return super().peer(ref)
+
+
+def test_a_message_reads_the_session_once_and_a_first_one_skips_the_map() -> None:
+    """Each read is a DynamoDB call (issue 16): a person's message reads their session once
+    (for the relayed check, the new-people question and the topic), and a person without a
+    topic cannot have been relayed, so their first message asks the message map nothing."""
+    sessions, messages = CountingSessions(), CountingMap()
+    world = relay_world(sessions=sessions, messages=messages)
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    assert messages.lookups == 0
+    sessions.reads = 0
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    assert (sessions.reads, messages.lookups) == (1, 1)
+    assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2]
 
 
 def test_a_redelivered_message_is_not_copied_twice() -> None:

@@ -100,9 +100,9 @@ class Challenge:
     """The person's pace: the held messages are copied at it, like any of theirs."""
     rng: random.Random = field(default_factory=random.Random)
 
-    def passed_or_known(self, user_id: int) -> bool:
-        """True when the person needs no question: they have a topic, or answered right."""
-        session = self.ctx.sessions.get(user_id)
+    def passed_or_known(self, user_id: int, session: Session | None) -> bool:
+        """True when the person needs no question: they have a topic (``session``, as just
+        read), or answered right."""
         if session is not None and session.has_topic:
             return True
         state = self.store.get(user_id)

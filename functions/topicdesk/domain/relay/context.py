@@ -68,9 +68,11 @@ class RelayContext:
     def is_operator_chat(self, chat_id: int) -> bool:
         return chat_id in self.settings.operator_chat_ids
 
-    def already_relayed(self, message: ChatMessage) -> bool:
+    def already_relayed(self, message: ChatMessage, *, look_up: bool = True) -> bool:
+        """``look_up``: ask the message map unless this container remembers it (False: the
+        message cannot have been relayed, e.g. its sender has no topic)."""
         ref = MessageRef(message.chat_id, message.message_id)
-        return ref in self.relayed or self.messages.peer(ref) is not None
+        return ref in self.relayed or (look_up and self.messages.peer(ref) is not None)
 
     def peer_id(self, chat_id: int, message_id: int | None) -> int | None:
         if message_id is None:

@@ -45,14 +45,16 @@ class PersonToTopic:
             if await self._paced(message.chat_id, steps) and self._greeting_due(message.chat_id):
                 await steps.once("greet", lambda: self._greet(message))
             return
-        if not steps.recorded and ctx.already_relayed(message):
+        person = message.sender
+        known = ctx.sessions.get(person.user_id)  # read once for all three below
+        has_topic = known is not None and known.has_topic  # else it was never relayed
+        if not steps.recorded and ctx.already_relayed(message, look_up=has_topic):
             steps.done_elsewhere()  # relayed with an earlier record's copyMessages
             return
-        person = message.sender
-        if self.challenge is not None and not self.challenge.passed_or_known(person.user_id):
+        if self.challenge is not None and not self.challenge.passed_or_known(person.user_id, known):
             await self.challenge.hold(person, message.message_id, steps)
             return  # held until the right answer (its followers hold themselves)
-        session = await self.topics.ensure(person, steps)
+        session = await self.topics.ensure(person, steps, current=known)
         if session.banned:
             steps.once_sync("dropped", lambda: ctx.sessions.increment(person.user_id, "dropped"))
             ctx.metrics.count("BannedDropped")

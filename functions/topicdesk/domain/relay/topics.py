@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
 from typing import Protocol, TypeVar
 
 from topicdesk.domain import texts
@@ -62,6 +63,15 @@ class ShardPicker:
         )
 
 
+class Unread(Enum):
+    """No session was read yet (``Topics.ensure`` reads it)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
 class Topics:
     def __init__(
         self, ctx: RelayContext, shards: ShardPicker, cap: NewTopicCap | None = None
@@ -85,10 +95,17 @@ class Topics:
         user_id = self._ctx.sessions.user_for_topic(message.chat_id, message.thread_id)
         return self._ctx.sessions.get(user_id) if user_id is not None else None
 
-    async def ensure(self, person: Person, steps: Steps, card: str | None = None) -> Session:
+    async def ensure(
+        self,
+        person: Person,
+        steps: Steps,
+        card: str | None = None,
+        *,
+        current: Session | Unread | None = UNREAD,
+    ) -> Session:
         """The person's session with a topic and a contact card (``card``, else the person's
-        own), created race-free."""
-        session = self._ctx.sessions.get(person.user_id)
+        own), created race-free; ``current``: the session as just read by the caller."""
+        session = self._ctx.sessions.get(person.user_id) if current is UNREAD else current
         if session is None or not session.has_topic:
             session = await self._create(person, session, steps)
         if not session.card_posted:
