@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,7 +18,7 @@ from topicdesk.domain.errors import (
     TopicMissing,
     TransientFailure,
 )
-from topicdesk.domain.model import ChatMessage, MessageRef, Person, Session, SessionStatus
+from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
 from topicdesk.domain.relay import RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
 from topicdesk.domain.steps import Steps
@@ -127,37 +128,31 @@ def test_later_messages_reuse_the_topic() -> None:
     assert world.sessions.get(501).messages_in == 2  # type: ignore[union-attr]
 
 
-class CountingSessions(InMemorySessions):
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads = 0
+def counting(fake: object, method: str, calls: Counter[str]) -> None:
+    """Count the calls of ``fake``'s ``method`` in ``calls``."""
+    original = getattr(fake, method)
 
-    def get(self, user_id: int) -> Session | None:
-        self.reads += 1
-        return super().get(user_id)
+    def counted(*args: Any) -> Any:
+        calls[method] += 1
+        return original(*args)
 
-
-class CountingMap(InMemoryMessageMap):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lookups = 0
-
-    def peer(self, ref: MessageRef) -> MessageRef | None:
-        self.lookups += 1
-        return super().peer(ref)
+    setattr(fake, method, counted)
 
 
 def test_a_message_reads_the_session_once_and_a_first_one_skips_the_map() -> None:
     """Each read is a DynamoDB call (issue 16): a person's message reads their session once
     (for the relayed check, the new-people question and the topic), and a person without a
     topic cannot have been relayed, so their first message asks the message map nothing."""
-    sessions, messages = CountingSessions(), CountingMap()
+    calls: Counter[str] = Counter()
+    sessions, messages = InMemorySessions(), InMemoryMessageMap()
+    counting(sessions, "get", calls)
+    counting(messages, "peer", calls)
     world = relay_world(sessions=sessions, messages=messages)
     run(world.relay.private_messages([private(ANNA, 1)]))
-    assert messages.lookups == 0
-    sessions.reads = 0
+    assert calls["peer"] == 0
+    calls.clear()
     run(world.relay.private_messages([private(ANNA, 2)]))
-    assert (sessions.reads, messages.lookups) == (1, 1)
+    assert (calls["get"], calls["peer"]) == (1, 1)
     assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2]
 
 
