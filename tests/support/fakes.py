@@ -356,7 +356,7 @@ class MemoryStore:
         stored = self.tat.get(rule.key)
         self.tat[rule.key] = new_tat
         previous = stored or 0.0
-        return Reservation(rule.key, wait, rule.cost, new_tat, previous if previous < now else None)
+        return Reservation(rule.key, wait, rule.cost, previous if previous < now else None)
 
     def release(self, reservation: Reservation) -> None:
         self.tat[reservation.key] -= reservation.interval
@@ -369,9 +369,6 @@ class MemoryStore:
     def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
         held = [(self.holds.get(key, 0.0), key) for key in keys]
         return max(held) if held else (0.0, "")
-
-    def tats(self, keys: Sequence[str]) -> dict[str, float]:
-        return {key: self.tat[key] for key in keys if key in self.tat}
 
 
 class MemoryBookings:

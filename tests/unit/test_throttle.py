@@ -140,17 +140,20 @@ def test_a_late_send_with_someone_queued_behind_it_takes_a_new_slot() -> None:
     assert clock.now == pytest.approx(1000.1 + 2 / 28)  # behind the other instance's slot
 
 
-def test_a_late_send_with_nobody_behind_it_goes_at_once() -> None:
+def test_a_late_send_on_a_key_idle_since_takes_a_new_slot_and_goes_at_once() -> None:
+    """Not the slot it missed: a sender finding the key idle would go right after its TAT."""
     clock, store = ManualTime(), CountingStore()
 
     async def oversleep(seconds: float) -> None:
-        clock.now += seconds + 0.03
+        clock.slept.append(seconds)
+        clock.now += seconds + 0.05  # past the bot's TAT: idle again
 
     limiter = SharedThrottle(store, SETTINGS, clock=clock.clock, sleep=oversleep)
     store.tat["bot"] = clock.now + 0.1
     asyncio.run(limiter.before_send(501))
-    assert store.writes == ["chat#501", "bot"]
-    assert clock.now == pytest.approx(1000.13)
+    assert store.writes == ["chat#501", "bot", "bot"]
+    assert clock.now == pytest.approx(1000.15) and len(clock.slept) == 1  # no second sleep
+    assert store.tat["bot"] == pytest.approx(clock.now + 1 / 28)
 
 
 def test_a_bot_too_busy_after_the_groups_wait_gives_the_groups_slot_back_and_books() -> None:

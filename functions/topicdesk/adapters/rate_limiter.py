@@ -70,7 +70,7 @@ class DynamoTatStore:
         if not too_big and self._seen.get(rule.key, 0.0) < now:
             started = self._start_idle(rule, now)
             if started is not None:
-                return Reservation(rule.key, idle_wait, rule.cost, now + rule.cost, started)
+                return Reservation(rule.key, idle_wait, rule.cost, started)
         for _ in range(ATTEMPTS):
             try:
                 with storage_errors():
@@ -89,12 +89,12 @@ class DynamoTatStore:
                     raise RateLimited(idle_wait, key=rule.key) from None
                 started = self._start_idle(rule, now)
                 if started is not None:
-                    return Reservation(rule.key, idle_wait, rule.cost, now + rule.cost, started)
+                    return Reservation(rule.key, idle_wait, rule.cost, started)
                 continue  # someone moved it between our two updates: look again
             new_tat = float(answer["Attributes"]["tat"])
             self._seen[rule.key] = new_tat
             wait = max(0.0, new_tat - rule.interval - rule.tolerance - now)
-            return Reservation(rule.key, wait, rule.cost, new_tat)
+            return Reservation(rule.key, wait, rule.cost)
         # Heavy contention on one key: come back shortly rather than spin.
         raise RateLimited(rule.interval, key=rule.key)
 
@@ -149,10 +149,6 @@ class DynamoTatStore:
             return 0.0, keys[0]
         holder = max(holds, key=lambda key: holds[key])
         return holds[holder], holder
-
-    def tats(self, keys: Sequence[str]) -> dict[str, float]:
-        """The keys' TATs now: one consistent BatchGetItem (reads, not writes)."""
-        return self._read(keys, "tat")
 
     def _read(self, keys: Sequence[str], attribute: str) -> dict[str, float]:
         wanted = [{"pk": key} for key in dict.fromkeys(keys)]

@@ -116,9 +116,6 @@ class Reservation:
     """Seconds from now until the reserved slot."""
     interval: float
     """How far the reservation moved the key's TAT (given back by ``release``)."""
-    tat: float | None = None
-    """The key's TAT this reservation left (None: not known). Still the key's TAT later means
-    nobody has reserved behind it: a late send on it lands on no one's slot."""
     previous: float | None = None
     """On a key found idle: its TAT before (0 when it had none), the end of the last send's
     slot. None on a busy key."""

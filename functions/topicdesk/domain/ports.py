@@ -265,10 +265,6 @@ class TatStore(Protocol):
         """The latest 429 hold among ``keys`` and its key (0 when none is held)."""
         ...
 
-    def tats(self, keys: Sequence[str]) -> dict[str, float]:
-        """The keys' current TATs (a consistent read; keys without one are left out)."""
-        ...
-
 
 @dataclass(frozen=True)
 class Booking:

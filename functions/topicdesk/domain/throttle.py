@@ -138,8 +138,7 @@ class SharedThrottle:
             slots.update({r.key: now + r.wait for r in taken})
             go = max(go, *(self._earliest(r, now) for r in taken))
         await self._sleep_until(go)
-        ours = {r.key: r.tat for r in reserved}
-        await self._not_late(spent, slots, ours, max_wait)
+        await self._not_late(spent, slots, max_wait)
 
     def _earliest(self, reservation: Reservation, now: float) -> float:
         """When the send may go on this key. An idle key's slot is put the latency guard
@@ -162,32 +161,24 @@ class SharedThrottle:
             self._store.release(reservation)
 
     async def _not_late(
-        self,
-        rules: Sequence[Rule],
-        slots: dict[str, float],
-        ours: dict[str, float | None],
-        max_wait: float,
+        self, rules: Sequence[Rule], slots: dict[str, float], max_wait: float
     ) -> None:
         """A key's slot that passed before the send: the sender woke late, a read was slow, or
         another key made it wait longer. Sent now, the message would land on the next
-        sender's slot (Telegram counts arrivals in a window) - if there is one: a key whose
-        TAT is still the one our reservation left has nobody behind us (one read, no write).
-        On every other key that cannot absorb the lateness (``Rule.late_tolerance``: the
-        bot's), take the next free slot; the missed one stays a gap."""
+        sender's slot (Telegram counts arrivals in a window), and a sender that finds the key
+        idle meanwhile goes right after the TAT this send left, not after the send itself. On
+        every key that cannot absorb the lateness (``Rule.late_tolerance``: the bot's), take
+        the next free slot (one write: on an idle key it goes at once); the missed one stays a
+        gap."""
         for _ in range(ATTEMPTS):
             clock = self._clock()
             late = [rule for rule in rules if clock - slots[rule.key] > rule.late_tolerance]
-            known = [rule.key for rule in late if ours.get(rule.key) is not None]
-            if known:
-                stored = self._store.tats(known)
-                late = [r for r in late if not _same(stored.get(r.key), ours.get(r.key))]
             if not late:
                 return
             now = clock + self._latency_guard
-            for reservation in reserve_all(self._store, late, now, max_wait):
-                slots[reservation.key] = now + reservation.wait
-                ours[reservation.key] = reservation.tat
-            await self._sleep_until(max(slots[rule.key] for rule in late))
+            taken = reserve_all(self._store, late, now, max_wait)
+            slots.update({r.key: now + r.wait for r in taken})
+            await self._sleep_until(max(self._earliest(r, now) for r in taken))
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self._clock()
@@ -228,8 +219,3 @@ class SharedThrottle:
         until = self._clock() + retry_after
         for key in keys_to_hold(rules_for(chat_id, 1, self._settings, kind), retry_after):
             self._store.push_back(key, until)
-
-
-def _same(stored: float | None, ours: float | None) -> bool:
-    """The key's TAT is the one our reservation left (to the store's rounding)."""
-    return stored is not None and ours is not None and abs(stored - ours) < 1e-5
