@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -286,34 +286,39 @@ def ahead_of_pace(stamps: Sequence[tuple[float, int]], burst: int, interval: flo
     return max(0.0, ahead)
 
 
+NUDGE_PROBLEMS = ("missing", "extra", "early", "after_answer")
+
+
 @dataclass(frozen=True)
 class NudgeCheck:
-    """The unanswered nudges of one or more topics against their waits (see ``check_nudges``)."""
+    """The unanswered nudges of one or more topics against their waits (``check_nudges``).
 
-    waits: int = 0
-    due: int = 0
-    """Waits that lasted past the SLA and its grace: each must have exactly one nudge."""
-    nudged: int = 0
-    missing: int = 0
-    extra: int = 0
-    """Second (third...) nudges within one wait."""
-    early: int = 0
-    """Nudges before their wait had lasted the SLA."""
-    after_answer: int = 0
-    """Nudges while nobody waited (after an answer, before the person wrote again)."""
+    ``counts``: ``waits``; ``due`` (waits that lasted past the SLA and its grace: exactly one
+    nudge each); ``nudged``; and what is wrong: ``missing`` (a due wait without a nudge),
+    ``extra`` (a second nudge within one wait), ``early`` (a nudge before its wait lasted the
+    SLA), ``after_answer`` (a nudge while nobody waited: after an answer, before the person
+    wrote again). ``latest``: the longest a nudge came after its wait had lasted the SLA."""
+
+    counts: Counter[str] = field(default_factory=Counter)
     latest: float = 0.0
-    """The longest a nudge came after its wait had lasted the SLA."""
+
+    @classmethod
+    def of(cls, latest: float = 0.0, **counts: int) -> NudgeCheck:
+        return cls(Counter(counts), latest)
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts[name]
 
     def __add__(self, other: NudgeCheck) -> NudgeCheck:
-        sums = {name: getattr(self, name) + getattr(other, name) for name in _NUDGE_SUMS}
-        return NudgeCheck(**sums, latest=max(self.latest, other.latest))
+        counts = Counter(self.counts)
+        counts.update(other.counts)
+        return NudgeCheck(counts, max(self.latest, other.latest))
 
     @property
     def problems(self) -> int:
-        return self.missing + self.extra + self.early + self.after_answer
+        return sum(self.counts[name] for name in NUDGE_PROBLEMS)
 
 
-_NUDGE_SUMS = ("waits", "due", "nudged", "missing", "extra", "early", "after_answer")
 PERSON, ANSWER, NUDGE = "person", "answer", "nudge"
 
 
@@ -342,11 +347,8 @@ def check_nudges(
         assert since is not None
         lasted = length(since, stop)
         due = lasted >= sla + grace
-        return NudgeCheck(
-            waits=1,
-            due=int(due),
-            missing=int(due and nudges == 0),
-            extra=max(0, nudges - 1),
+        return NudgeCheck.of(
+            waits=1, due=int(due), missing=int(due and nudges == 0), extra=max(0, nudges - 1)
         )
 
     for at, kind in sorted(events, key=lambda event: event[0]):
@@ -357,11 +359,11 @@ def check_nudges(
             since = None
         elif kind == NUDGE:
             if since is None:
-                result += NudgeCheck(nudged=1, after_answer=1)
+                result += NudgeCheck.of(nudged=1, after_answer=1)
                 continue
             nudges += 1
             waited = length(since, at)
-            result += NudgeCheck(nudged=1, early=int(waited < sla), latest=max(0.0, waited - sla))
+            result += NudgeCheck.of(max(0.0, waited - sla), nudged=1, early=int(waited < sla))
     if since is not None:
         result += close(end)
     return result

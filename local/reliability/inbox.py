@@ -38,6 +38,7 @@ import re
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -220,30 +221,16 @@ class Schedule(threading.Thread):
             self.runs += 1
 
 
-@dataclass
-class Away:
-    """The away messages: exactly one per conversation owed it, none to the others."""
-
-    owed: int = 0
-    told: int = 0
-    either: int = 0
-    missing: int = 0
-    extra: int = 0
-    wrong: int = 0
-
-    def count(self, c: Conversation, due: bool | None, seen: int) -> None:
-        if due is None:
-            self.either += 1
-            self.extra += max(0, seen - 1)
-        elif due:
-            self.owed += 1
-            self.told += min(seen, 1)
-            self.missing += int(seen == 0)
-            self.extra += max(0, seen - 1)
-        elif seen:
-            self.wrong += 1
-        if (due and seen != 1) or (due is False and seen) or seen > 1:
-            print(f"  {c.person.name}: {seen} away message(s), owed: {due}", file=sys.stderr)
+def count_away(counts: Counter[str], c: Conversation, due: bool | None, seen: int) -> None:
+    """Tally one conversation's away messages (``seen``) against what it was owed (``due``:
+    see ``Closed.away_due``): exactly one if owed, none if not, at most one either way."""
+    counts["either" if due is None else "owed" if due else "not owed"] += 1
+    counts["told"] += int(bool(due) and seen > 0)
+    counts["missing"] += int(bool(due) and seen == 0)
+    counts["extra"] += max(0, seen - 1)
+    counts["wrong"] += int(due is False and seen > 0)
+    if (due and seen != 1) or (due is False and seen) or seen > 1:
+        print(f"  {c.person.name}: {seen} away message(s), owed: {due}", file=sys.stderr)
 
 
 @scenario("inbox nudges: 100 conversations, 30 simulated min")
@@ -401,7 +388,7 @@ def _outcome(
 ) -> Outcome:
     start, end = span
     total = NudgeCheck()
-    away = Away()
+    away: Counter[str] = Counter()
     for c in plan:
         events: list[tuple[float, str]] = [(at, ANSWER) for at in c.answers]
         shown_at = [s[0] for s in (seen.shown(c.person, i) for i in c.ids) if s is not None]
@@ -415,7 +402,7 @@ def _outcome(
             business=closed.business,
         )
         told = count_notices(h.client.transcript(c.person.user_id), AWAY)
-        away.count(c, closed.away_due(shown_at), told)
+        count_away(away, c, closed.away_due(shown_at), told)
         if check.problems or check.latest > wall(GRACE_MINUTES) or not c.done:
             # The evidence, in simulated minutes from the start (stderr keeps the row clean).
             timeline = [(round((at - start) * TIME_SCALE / 60, 1), k) for at, k in sorted(events)]
@@ -436,12 +423,14 @@ def _outcome(
     notes = [
         f"{(end - start) * TIME_SCALE / 60:.0f} simulated min ({end - start:.0f} s)",
         f"sweeps={schedule.runs} queued={schedule.queued} errors={len(schedule.errors)}",
-        f"waits={total.waits} due={total.due} nudges={total.nudged} missing={total.missing}"
-        f" extra={total.extra} early={total.early} after-answer={total.after_answer}"
+        f"waits={total['waits']} due={total['due']} nudges={total['nudged']}"
+        f" missing={total['missing']} extra={total['extra']} early={total['early']}"
+        f" after-answer={total['after_answer']}"
         f" latest={total.latest * TIME_SCALE / 60:.1f} min past the SLA",
         f"closed from simulated min {(closed.start - start) * TIME_SCALE / 60:.0f}"
         f" to {(closed.end - start) * TIME_SCALE / 60:.0f}: away messages"
-        f" {away.told}/{away.owed} owed (+{away.either} either way), {away.wrong} wrong",
+        f" {away['told']}/{away['owed']} owed (+{away['either']} either way),"
+        f" {away['wrong']} to someone not owed one",
         f"group peak={peak}/{TELEGRAM_GROUP_PER_MINUTE * TIME_SCALE} a minute,"
         f" group 429s={group_429} violations={len(violations)}",
     ]
@@ -452,11 +441,11 @@ def _outcome(
     return Outcome(
         [c.person for c in plan],
         "; ".join(notes),
-        lost=total.missing + away.missing,
-        duplicated=total.extra + away.extra,
-        problems=away.wrong
-        + total.early
-        + total.after_answer
+        lost=total["missing"] + away["missing"],
+        duplicated=total["extra"] + away["extra"],
+        problems=away["wrong"]
+        + total["early"]
+        + total["after_answer"]
         + group_429
         + len(violations)
         + unfinished

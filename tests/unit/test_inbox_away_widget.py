@@ -6,29 +6,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from topicdesk.domain.inbox import Inbox
 from topicdesk.domain.inbox.away import Away
-from topicdesk.domain.inbox.hours import parse_hours
 from topicdesk.domain.relay.visitors import visitor_user_id
 from topicdesk.domain.steps import Steps
-from topicdesk.domain.widget import PageInfo, WidgetRecord
 
 from tests.support.fakes import FakeClock, InMemoryStepLog, InMemoryWidgetConversations
 from tests.support.inbox_fakes import InboxFakeTelegram, InMemoryInbox, InMemoryJobs
 from tests.support.relay_world import GROUP, OLGA, RelayWorld, relay_world, said_in_group
+from tests.unit.test_inbox_nudges import NEW_YORK, OFFICE
 from tests.unit.test_widget_relay import FakePush
+from tests.unit.test_widget_relay import World as WidgetWorld
 
-BERLIN = ZoneInfo("Europe/Berlin")
-OFFICE = parse_hours(
-    {
-        "timeZone": "Europe/Berlin",
-        "weekly": {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
-    }
-)
-TUESDAY_2200 = datetime(2026, 12, 1, 22, 0, tzinfo=BERLIN).timestamp()
-WEDNESDAY_1000 = datetime(2026, 12, 2, 10, 0, tzinfo=BERLIN).timestamp()
+TUESDAY_2200 = datetime(2026, 12, 1, 22, 0, tzinfo=NEW_YORK).timestamp()
+WEDNESDAY_1000 = datetime(2026, 12, 2, 10, 0, tzinfo=NEW_YORK).timestamp()
 AWAY = "We're away; back at 9:00."
 SESSION = "sess-away-0001"
 VISITOR = visitor_user_id(SESSION)
@@ -51,24 +43,19 @@ class World:
             widget=self.widget,
             push=self.push,
         )
-        self.widget.start_session(SESSION, "shop", at)
+        w = self.world
+        self.visitor = WidgetWorld(
+            w.relay, w.sessions, w.telegram, self.widget, self.push, w.metrics, self.clock
+        )
 
     def says(self, text: str, client_id: str) -> None:
+        """The visitor's record (a retried one: the same ``client_id``, the same steps)."""
         self.clock.current += 1
-        record = WidgetRecord(
-            project="shop",
-            session_id=SESSION,
-            client_message_id=client_id,
-            text=text,
-            ts=int(self.clock.now() * 1000),
-            page=PageInfo(url="https://shop.example/", language="de-DE", user_agent=""),
-        )
         steps = Steps.load(self.log, client_id)
-        asyncio.run(self.world.relay.visitor_message(record, steps))
+        self.visitor.visitor_says(text, client_id, session=SESSION, steps=steps)
 
     def connect(self, connection_id: str) -> None:
-        self.widget.open_connection(connection_id, "shop", self.clock.now())
-        self.widget.bind(connection_id, SESSION, self.clock.now())
+        self.visitor.connect(connection_id, session=SESSION)
 
     def pushed(self) -> list[str]:
         return [frame["text"] for _, frame in self.push.frames]
