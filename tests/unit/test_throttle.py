@@ -184,3 +184,19 @@ def test_an_idle_key_goes_when_the_write_lands_and_the_next_sender_is_an_interva
     assert clock.now == 1000.0 and clock.slept == []
     asyncio.run(second.before_send(502))  # another instance, the same bot key
     assert clock.now == pytest.approx(1000.03 + 1 / 28)
+
+
+def test_a_429_while_a_send_waits_in_the_bots_queue_holds_it() -> None:
+    """The chat's slot is free at once; the bot's is a second away: the hold is looked for
+    before the bot's slot too, not only before the chat's."""
+    clock, store = ManualTime(), MemoryStore()
+
+    async def sleep(seconds: float) -> None:
+        clock.now += seconds
+        store.push_back("bot", clock.now + 3.0)  # another instance met a short 429
+
+    limiter = SharedThrottle(store, SETTINGS, clock=clock.clock, sleep=sleep)
+    store.tat["bot"] = clock.now + 1.0
+    with pytest.raises(RateLimited) as held:
+        asyncio.run(limiter.before_send(501))
+    assert held.value.key == "bot" and held.value.retry_after == pytest.approx(3.0)

@@ -120,12 +120,7 @@ class SharedThrottle:
         slot = max([*slots.values(), booked or now])
         go = max([*(self._earliest(r, now) for r in reserved), booked or 0.0])
         if slot - now > 0.001 or booked is not None:  # below 1 ms is the numbers' rounding
-            # The slot was reserved a while ago (or will be reached later): a 429 since then
-            # holds it back. Looked for just before the slot, not between it and the send.
-            await self._sleep_until(slot - HOLD_CHECK_LEAD_SECONDS)
-            held, key = self._store.held_until([rule.key for rule in spent])
-            if held > self._clock():  # the reserved slots stay gaps (the hold moved the TATs)
-                raise RateLimited(held - self._clock(), key=key)
+            await self._hold_check(spent, slot)
         if last:
             await self._sleep_until(go - self._latency_guard)
             now = self._clock() + self._latency_guard
@@ -137,8 +132,18 @@ class SharedThrottle:
             reserved += taken
             slots.update({r.key: now + r.wait for r in taken})
             go = max(go, *(self._earliest(r, now) for r in taken))
+            if go - now > 0.001:  # a queue on the bot's key: a 429 may come while it waits
+                await self._hold_check(spent, go)
         await self._sleep_until(go)
         await self._not_late(spent, slots, max_wait)
+
+    async def _hold_check(self, spent: Sequence[Rule], slot: float) -> None:
+        """The slot was reserved a while ago (or will be reached later): a 429 since then
+        holds it back. Looked for just before the slot, not between it and the send."""
+        await self._sleep_until(slot - HOLD_CHECK_LEAD_SECONDS)
+        held, key = self._store.held_until([rule.key for rule in spent])
+        if held > self._clock():  # the reserved slots stay gaps (the hold moved the TATs)
+            raise RateLimited(held - self._clock(), key=key)
 
     def _earliest(self, reservation: Reservation, now: float) -> float:
         """When the send may go on this key. An idle key's slot is put the latency guard
