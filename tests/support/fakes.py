@@ -353,10 +353,8 @@ class MemoryStore:
         new_tat, wait = next_tat(self.tat.get(rule.key), now, rule)
         if wait > max_wait:
             raise RateLimited(wait, key=rule.key)
-        stored = self.tat.get(rule.key)
         self.tat[rule.key] = new_tat
-        previous = stored or 0.0
-        return Reservation(rule.key, wait, rule.cost, previous if previous < now else None)
+        return Reservation(rule.key, wait, rule.cost)
 
     def release(self, reservation: Reservation) -> None:
         self.tat[reservation.key] -= reservation.interval

@@ -7,6 +7,7 @@ import math
 import pytest
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import (
+    WAKE_UP_SECONDS,
     LimitSettings,
     Reservation,
     Rule,
@@ -74,3 +75,11 @@ def test_only_the_bot_and_groups_are_hurt_by_a_late_send() -> None:
     assert bot.late_tolerance == pytest.approx(0.5 / 28)
     assert group.late_tolerance == pytest.approx(60 / 19)
     assert chat.late_tolerance == math.inf
+
+
+def test_lateness_below_a_wake_up_is_never_policed() -> None:
+    """At 1000/s half an interval (0.5 ms) is below any sleep's precision: every sleeping
+    send would be late and take a new slot, late again."""
+    assert Rule("bot", 1 / 1000, late_slack=0.5).late_tolerance == WAKE_UP_SECONDS
+    assert Rule("bot", 1 / 28, late_slack=0.5).late_tolerance == pytest.approx(1 / 56)
+    assert Rule("chat#1", 1.0).late_tolerance == float("inf")

@@ -67,10 +67,9 @@ class DynamoTatStore:
         # A call too big to go within max_wait even on an idle key reserves nothing here and
         # says how long (booking it passes a long max_wait: the booking horizon).
         too_big = idle_wait > max_wait
-        if not too_big and self._seen.get(rule.key, 0.0) < now:
-            started = self._start_idle(rule, now)
-            if started is not None:
-                return Reservation(rule.key, idle_wait, rule.cost, started)
+        idle = Reservation(rule.key, idle_wait, rule.cost)
+        if not too_big and self._seen.get(rule.key, 0.0) < now and self._start_idle(rule, now):
+            return idle
         for _ in range(ATTEMPTS):
             try:
                 with storage_errors():
@@ -87,9 +86,8 @@ class DynamoTatStore:
                     raise RateLimited(wait, key=rule.key) from None
                 if too_big:
                     raise RateLimited(idle_wait, key=rule.key) from None
-                started = self._start_idle(rule, now)
-                if started is not None:
-                    return Reservation(rule.key, idle_wait, rule.cost, started)
+                if self._start_idle(rule, now):
+                    return idle
                 continue  # someone moved it between our two updates: look again
             new_tat = float(answer["Attributes"]["tat"])
             self._seen[rule.key] = new_tat
@@ -114,32 +112,24 @@ class DynamoTatStore:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
-    def _start_idle(self, rule: Rule, now: float) -> float | None:
-        """Start an idle key at ``now``: its TAT before (0 when none), or None when it was
-        not idle (someone is sending)."""
-        try:
-            with storage_errors():
-                answer = self._table.update_item(
-                    Key={"pk": rule.key},
-                    UpdateExpression="SET tat = :tat, expires_at = :expires",
-                    ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                    ExpressionAttributeValues={
-                        ":tat": _number(now + rule.cost),
-                        ":now": _number(now),
-                        ":expires": int(now + rule.cost) + EXPIRY_SECONDS,
-                    },
-                    ReturnValues="ALL_OLD",  # the last send's slot end: how early this may go
-                )
-        except StorageUnavailable as error:
-            cause = error.__cause__
-            if not (isinstance(cause, ClientError) and conditional_failed(cause)):
-                raise
-            # Not idle: the TAT is at least now (someone is sending).
-            self._seen[rule.key] = max(now, self._seen.get(rule.key, 0.0)) + rule.cost
-            return None
-        self._seen[rule.key] = now + rule.cost
-        old = (answer.get("Attributes") or {}).get("tat")
-        return float(old) if old is not None else 0.0
+    def _start_idle(self, rule: Rule, now: float) -> bool:
+        started = conditionally(
+            lambda: self._table.update_item(
+                Key={"pk": rule.key},
+                UpdateExpression="SET tat = :tat, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+                ExpressionAttributeValues={
+                    ":tat": _number(now + rule.cost),
+                    ":now": _number(now),
+                    ":expires": int(now + rule.cost) + EXPIRY_SECONDS,
+                },
+            )
+        )
+        # Started: we know the TAT. Not: it is at least now (someone is sending).
+        self._seen[rule.key] = (
+            now + rule.cost if started else max(now, self._seen.get(rule.key, 0.0)) + rule.cost
+        )
+        return started
 
     def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
         """The latest ``hold_until`` among ``keys`` and its key (0 when none is held): one

@@ -118,11 +118,10 @@ class SharedThrottle:
         if booked is not None:  # the booked key's slot, for the lateness check below
             slots.update({rule.key: booked for rule in spent if rule.key not in slots})
         slot = max([*slots.values(), booked or now])
-        go = max([*(self._earliest(r, now) for r in reserved), booked or 0.0])
         if slot - now > 0.001 or booked is not None:  # below 1 ms is the numbers' rounding
             await self._hold_check(spent, slot)
         if last:
-            await self._sleep_until(go - self._latency_guard)
+            await self._sleep_until(slot - self._latency_guard)
             now = self._clock() + self._latency_guard
             try:  # a 429 after the hold check moved the bot's TAT: this slot is behind it
                 taken = reserve_all(self._store, last, now, self._max_wait(now))
@@ -131,10 +130,11 @@ class SharedThrottle:
                 raise self._book(last, limited, now) from None
             reserved += taken
             slots.update({r.key: now + r.wait for r in taken})
-            go = max(go, *(self._earliest(r, now) for r in taken))
-            if go - now > 0.001:  # a queue on the bot's key: a 429 may come while it waits
-                await self._hold_check(spent, go)
-        await self._sleep_until(go)
+            bot_slot = max(now + r.wait for r in taken)
+            if bot_slot - now > 0.001:  # a queue on the bot's key: a 429 may come meanwhile
+                await self._hold_check(spent, bot_slot)
+            slot = max(slot, bot_slot)
+        await self._sleep_until(slot)
         await self._not_late(spent, slots, max_wait)
 
     async def _hold_check(self, spent: Sequence[Rule], slot: float) -> None:
@@ -144,17 +144,6 @@ class SharedThrottle:
         held, key = self._store.held_until([rule.key for rule in spent])
         if held > self._clock():  # the reserved slots stay gaps (the hold moved the TATs)
             raise RateLimited(held - self._clock(), key=key)
-
-    def _earliest(self, reservation: Reservation, now: float) -> float:
-        """When the send may go on this key. An idle key's slot is put the latency guard
-        after the request, so that the next sender's slot is at least an interval after the
-        moment the write lands; the send itself may go as soon as it lands, if the last
-        send's slot ended before (its TAT, ``previous``): it is then an interval or more
-        from both neighbours. A busy key's slot is another send's end: not before it."""
-        slot = now + reservation.wait
-        if reservation.previous is None:
-            return slot
-        return slot - min(self._latency_guard, max(0.0, now - reservation.previous))
 
     def _max_wait(self, now: float) -> float:
         if self._deadline is None:
@@ -173,8 +162,7 @@ class SharedThrottle:
         sender's slot (Telegram counts arrivals in a window), and a sender that finds the key
         idle meanwhile goes right after the TAT this send left, not after the send itself. On
         every key that cannot absorb the lateness (``Rule.late_tolerance``: the bot's), take
-        the next free slot (one write: on an idle key it goes at once); the missed one stays a
-        gap."""
+        the next free slot; the missed one stays a gap."""
         for _ in range(ATTEMPTS):
             clock = self._clock()
             late = [rule for rule in rules if clock - slots[rule.key] > rule.late_tolerance]
@@ -183,7 +171,7 @@ class SharedThrottle:
             now = clock + self._latency_guard
             taken = reserve_all(self._store, late, now, max_wait)
             slots.update({r.key: now + r.wait for r in taken})
-            await self._sleep_until(max(self._earliest(r, now) for r in taken))
+            await self._sleep_until(max(slots[rule.key] for rule in late))
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self._clock()
