@@ -151,14 +151,9 @@ class DynamoWidgetConversations:
 
     def session(self, session_id: str, now: float) -> WidgetSession | None:
         item = self._read({"pk": _session_pk(session_id), "sk": _META})
-        if item is None or _expires(item) < now:
+        if item is None or _expires(item) < now:  # TTL deletes lag: expired is gone already
             return None
-        return WidgetSession(
-            session_id=session_id,
-            project=str(item.get("project", "")),
-            created_at=common.as_float(item.get("created_at")),
-            last_message_at=common.as_float(item.get("last_message_at")),
-        )
+        return _session_from_item(session_id, item)
 
     # ------------------------------------------------------------------ messages
 
@@ -305,6 +300,15 @@ class DynamoWidgetConversations:
                 ConditionExpression="attribute_not_exists(sk)",
             )
         )
+
+
+def _session_from_item(session_id: str, item: dict[str, Any]) -> WidgetSession:
+    return WidgetSession(
+        session_id=session_id,
+        project=str(item.get("project", "")),
+        created_at=common.as_float(item.get("created_at")),
+        last_message_at=common.as_float(item.get("last_message_at")),
+    )
 
 
 def _seq(item: dict[str, Any]) -> int:
