@@ -8,8 +8,10 @@ time, until the pipe closes. Logs go to the function's log file, as CloudWatch w
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import sys
+import time
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -72,10 +74,34 @@ def serve(
             memory_limit_in_mb=memory_mb,
             region=environment.get("AWS_REGION", "us-east-1"),
         )
+        started = time.perf_counter()
         try:
             result = handler(event, context)
         except Exception as error:
             traceback.print_exc(file=log)
+            _report(log, context, started, memory_mb)
             connection.send({"ok": False, "error": f"{type(error).__name__}: {error}"})
             continue
+        _report(log, context, started, memory_mb)
         connection.send({"ok": True, "result": result})
+
+
+def _peak_memory_mb() -> int:
+    """This process's peak resident set (what Lambda reports as "Max Memory Used")."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return math.ceil(int(line.split()[1]) / 1024)
+    return 0
+
+
+def _report(log: Any, context: FakeLambdaContext, started: float, memory_mb: int) -> None:
+    """Lambda's REPORT line after every invocation, in its format, so that what CloudWatch
+    Logs Insights queries read (duration, max memory used) can be read here too."""
+    duration_ms = (time.perf_counter() - started) * 1000
+    print(
+        f"REPORT RequestId: {context.aws_request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\t"
+        f"Max Memory Used: {_peak_memory_mb()} MB",
+        file=log,
+    )

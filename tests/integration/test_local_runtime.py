@@ -51,6 +51,32 @@ def test_a_function_runs_in_its_own_environment_and_errors_are_function_errors()
         boom.stop()
 
 
+def test_every_invocation_logs_lambdas_report_line(tmp_path: Path) -> None:
+    log = tmp_path / "function.log"
+    pool = FunctionPool(
+        FunctionSpec(
+            name="environment",
+            handler="sample_handlers.environment",
+            environment={"SAMPLE_STAGE": "unit"},
+            code_dir=CODE,
+            memory_mb=256,
+            log_path=log,
+        ),
+        1,
+    )
+    try:
+        pool.invoke({})
+        pool.invoke({})
+    finally:
+        pool.stop()
+    reports = [line for line in log.read_text().splitlines() if line.startswith("REPORT ")]
+    assert len(reports) == 2
+    fields = dict(part.split(": ", 1) for part in reports[0].split("\t"))
+    assert fields["Memory Size"] == "256 MB"
+    used = int(fields["Max Memory Used"].removesuffix(" MB"))
+    assert 5 < used < 256  # an interpreter with the handler imported, within the function's size
+
+
 def test_a_timeout_stops_the_instance_and_the_next_call_is_a_cold_start() -> None:
     pool = FunctionPool(spec("slow", timeout=0.5), 1)
     try:
