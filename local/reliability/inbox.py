@@ -119,8 +119,8 @@ class Closed:
     def hours(self) -> str:
         """The stage's ``businessHours``: open every day but this stretch."""
         offset = time.time() - time.monotonic()
-        closing, opening = (
-            datetime.fromtimestamp(at + offset, UTC).strftime("%H:%M")
+        closing, opening = (  # whole minutes: the two clocks' offset moves by microseconds
+            datetime.fromtimestamp(round((at + offset) / 60) * 60, UTC).strftime("%H:%M")
             for at in (self.start, self.end)
         )
         day = [f"00:00-{closing}", f"{opening}-24:00"]

@@ -142,6 +142,9 @@ def test_the_closed_stretch_as_business_hours_and_business_time() -> None:
     assert round(epoch) % 60 == 0  # business hours have minutes
     assert not hours.is_open(epoch + CLOSED_SECONDS / 2)
     assert hours.is_open(epoch - 30) and hours.is_open(epoch + CLOSED_SECONDS + 30)
+    # A hair before or after the minute (the two clocks' offset moves) is still that minute.
+    for hair in (-0.001, 0.001):
+        assert Closed(closed.start + hair, closed.end + hair).hours() == closed.hours()
     # Business time leaves the stretch out, as the product's clock does.
     assert closed.business(closed.start - 10, closed.end + 5) == 15
     assert closed.business(closed.start + 5, closed.end - 5) == 0
