@@ -67,6 +67,7 @@ class InMemorySessions:
             messages_out=item.get("messages_out", 0),
             dropped=item.get("dropped", 0),
             slowdown_told_at=item.get("slowdown_told_at", 0.0),
+            relayed_up_to=item.get("relayed_up_to"),
         )
 
     def claim_topic_creation(
@@ -114,9 +115,13 @@ class InMemorySessions:
     def update(self, user_id: int, **fields: object) -> None:
         self.items[user_id].update(fields)
 
-    def increment(self, user_id: int, counter: str, by: int = 1) -> None:
+    def increment(
+        self, user_id: int, counter: str, by: int = 1, *, relayed_up_to: int | None = None
+    ) -> None:
         item = self.items[user_id]
         item[counter] = item.get(counter, 0) + by
+        if relayed_up_to is not None:
+            item["relayed_up_to"] = relayed_up_to
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
         return self.topics.get((operator_chat_id, thread_id))

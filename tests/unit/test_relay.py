@@ -23,7 +23,7 @@ from topicdesk.domain.relay import RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
 from topicdesk.domain.steps import Steps
 
-from tests.support.fakes import InMemoryMessageMap, InMemorySessions
+from tests.support.fakes import InMemoryMessageMap, InMemorySessions, InMemoryStepLog
 from tests.support.relay_world import GROUP, RelayWorld, relay_world
 
 OTHER_GROUP = -1002
@@ -139,10 +139,11 @@ def counting(fake: object, method: str, calls: Counter[str]) -> None:
     setattr(fake, method, counted)
 
 
-def test_a_message_reads_the_session_once_and_a_first_one_skips_the_map() -> None:
+def test_a_message_reads_the_session_once_and_never_the_map() -> None:
     """Each read is a DynamoDB call (issue 16): a person's message reads their session once
-    (for the relayed check, the new-people question and the topic), and a person without a
-    topic cannot have been relayed, so their first message asks the message map nothing."""
+    (for the relayed check, the new-people question and the topic). A person without a
+    topic cannot have been relayed; with one, the session's ``relayed_up_to`` (written with
+    the count) says whether it was: the message map is not asked either way."""
     calls: Counter[str] = Counter()
     sessions, messages = InMemorySessions(), InMemoryMessageMap()
     counting(sessions, "get", calls)
@@ -152,8 +153,43 @@ def test_a_message_reads_the_session_once_and_a_first_one_skips_the_map() -> Non
     assert calls["peer"] == 0
     calls.clear()
     run(world.relay.private_messages([private(ANNA, 2)]))
-    assert (calls["get"], calls["peer"]) == (1, 1)
+    assert (calls["get"], calls["peer"]) == (1, 0)
     assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2]
+    assert world.sessions.get(501).relayed_up_to == 2  # type: ignore[union-attr]
+
+
+def test_a_session_counted_before_the_relayed_mark_asks_the_map_until_counted() -> None:
+    """Sessions written before ``relayed_up_to`` existed: the message map answers, and the
+    count's write sets the mark for the next message."""
+    calls: Counter[str] = Counter()
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    del world.sessions.items[501]["relayed_up_to"]  # as an older deployment left it
+    counting(world.messages, "peer", calls)
+    # Another container (no memory of message 1), on the same stores:
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.private_messages([private(ANNA, 1)]))  # a later copy of message 1
+    assert calls["peer"] == 1
+    run(other.relay.private_messages([private(ANNA, 2)]))  # asks too, then sets the mark
+    run(other.relay.private_messages([private(ANNA, 3)]))
+    assert calls["peer"] == 2
+    assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2, 3]
+
+
+def test_a_copy_counted_but_never_linked_is_not_copied_again_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The count is written before the links: a container that never saw the run (no memory
+    of it), with the links lost to throttling, still finds the follower relayed."""
+    monkeypatch.setattr(relay_module, "BOOKKEEPING_RETRY_DELAYS", (0, 0, 0, 0))
+    world = make_world(messages=FlakyMap(99))
+    run(world.relay.private_messages([private(ANNA, 1), private(ANNA, 2)]))
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.private_messages([private(ANNA, 2)]))  # the follower's own record
+    run(other.relay.private_messages([private(ANNA, 1)]))  # a later copy of the head
+    assert [c["message_ids"] for c in world.telegram.called("copy_messages")] == [[1, 2]]
+    assert world.telegram.called("copy_message") == []
+    assert world.sessions.get(501).messages_in == 2  # type: ignore[union-attr]
 
 
 def test_a_redelivered_message_is_not_copied_twice() -> None:
@@ -224,6 +260,24 @@ def test_operator_answer_reaches_the_person_with_a_receipt() -> None:
     }
     assert world.telegram.called("react") == [{"chat_id": GROUP, "message_id": 70, "emoji": "👍"}]
     assert world.sessions.get(501).messages_out == 1  # type: ignore[union-attr]
+
+
+def test_an_answer_writes_its_step_record_once_and_a_later_copy_finds_the_link() -> None:
+    """The answer's link says "delivered" (its record was empty): the receipt does not write
+    the step record first; only ``finish`` writes it. A copy of the update that finds
+    nothing recorded (the process died before ``finish``) finds the link and stops."""
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    log = InMemoryStepLog()
+    steps = Steps(log, "update#9", deferred=True)
+    run(world.relay.group_messages([in_topic(11, 70)], steps))
+    assert log.writes == 0  # deliver, counted and receipt wait for finish
+    run(steps.finish())
+    assert log.writes == 1
+    assert set(log.records["update#9"]) >= {"deliver", "counted", "receipt"}
+    run(world.relay.group_messages([in_topic(11, 70)], Steps(log, "update#10", deferred=True)))
+    assert len(world.telegram.called("copy_message")) == 2  # the person's 1, the answer once
+    assert len(world.telegram.called("react")) == 1
 
 
 def test_operator_reply_threads_to_the_persons_message() -> None:

@@ -61,6 +61,10 @@ class Session:
     dropped: int = 0
     slowdown_told_at: float = 0.0
     """When the person was last asked to slow down (told once per flood episode)."""
+    relayed_up_to: int | None = None
+    """The newest of the person's private messages relayed (private message ids only grow,
+    and a chat's records run in order): anything at or below it was handled. None: counted
+    before this mark existed (ask the message map)."""
 
     @property
     def user_id(self) -> int:

@@ -45,7 +45,12 @@ class SessionRepository(Protocol):
         """Set flags: status, banned, blocked, card_posted, person."""
         ...
 
-    def increment(self, user_id: int, counter: str, by: int = 1) -> None: ...
+    def increment(
+        self, user_id: int, counter: str, by: int = 1, *, relayed_up_to: int | None = None
+    ) -> None:
+        """Count messages (activity: the session lives on); ``relayed_up_to``: in the same
+        write, the person's newest message relayed (``Session.relayed_up_to``)."""
+        ...
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None: ...
 

@@ -81,6 +81,7 @@ def _session_from_item(item: dict[str, Any]) -> Session:
         messages_out=common.as_int(item.get("messages_out")),
         dropped=common.as_int(item.get("dropped")),
         slowdown_told_at=common.as_float(item.get("slowdown_told_at")),
+        relayed_up_to=common.as_optional_int(item.get("relayed_up_to")),
     )
 
 
@@ -267,16 +268,24 @@ class DynamoSessionRepository:
                 ExpressionAttributeValues=values,
             )
 
-    def increment(self, user_id: int, counter: str, by: int = 1) -> None:
-        """Count a message; activity: the session's expiry moves forward too."""
+    def increment(
+        self, user_id: int, counter: str, by: int = 1, *, relayed_up_to: int | None = None
+    ) -> None:
+        """Count a message; activity: the session's expiry moves forward too (and, riding on
+        the same write, the newest message relayed)."""
         expires = self._expiry()
+        values: dict[str, Any] = {":by": by, ":expires": expires}
+        relayed = ""
+        if relayed_up_to is not None:
+            values[":relayed"] = relayed_up_to
+            relayed = ", relayed_up_to = :relayed"
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),
-                UpdateExpression="SET #ttl = :expires ADD #c :by",
+                UpdateExpression=f"SET #ttl = :expires{relayed} ADD #c :by",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#c": counter, "#ttl": _TTL},
-                ExpressionAttributeValues={":by": by, ":expires": expires},
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         self._keep_belongings(answer.get("Attributes", {}), expires)

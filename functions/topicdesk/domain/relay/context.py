@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from topicdesk.contract import DEFAULT_GREETING
 from topicdesk.domain.errors import StorageUnavailable
-from topicdesk.domain.model import ChatMessage, MessageRef
+from topicdesk.domain.model import ChatMessage, MessageRef, Session
 from topicdesk.domain.ports import Clock, MessageMap, Metrics, SessionRepository, TelegramGateway
 
 if TYPE_CHECKING:
@@ -68,11 +68,23 @@ class RelayContext:
     def is_operator_chat(self, chat_id: int) -> bool:
         return chat_id in self.settings.operator_chat_ids
 
-    def already_relayed(self, message: ChatMessage, *, look_up: bool = True) -> bool:
-        """``look_up``: ask the message map unless this container remembers it (False: the
-        message cannot have been relayed, e.g. its sender has no topic)."""
+    def already_relayed(self, message: ChatMessage) -> bool:
+        """Ask the message map unless this container remembers the message."""
         ref = MessageRef(message.chat_id, message.message_id)
-        return ref in self.relayed or (look_up and self.messages.peer(ref) is not None)
+        return ref in self.relayed or self.messages.peer(ref) is not None
+
+    def relayed_from_person(self, message: ChatMessage, session: Session | None) -> bool:
+        """Whether a person's private message was relayed (or otherwise handled) before,
+        from their session as read for this record: the count's write marks the newest one
+        (``Session.relayed_up_to``), so no message-map read. Without a topic it cannot have
+        been; a session counted before that mark existed asks the message map."""
+        if MessageRef(message.chat_id, message.message_id) in self.relayed:
+            return True
+        if session is None or not session.has_topic:
+            return False
+        if session.relayed_up_to is None:
+            return self.already_relayed(message)
+        return message.message_id <= session.relayed_up_to
 
     def peer_id(self, chat_id: int, message_id: int | None) -> int | None:
         if message_id is None:
@@ -100,17 +112,20 @@ class RelayContext:
 
     async def link_all(
         self, sources: Sequence[ChatMessage], chat_id: int, ids: Sequence[int]
-    ) -> None:
-        """Map each message to its copy in ``chat_id`` (bookkeeping after the send)."""
+    ) -> bool:
+        """Map each message to its copy in ``chat_id`` (bookkeeping after the send); True
+        when every link was written."""
+        written = True
         for message, copy_id in zip(sources, ids, strict=False):
             self.remember(message)
-            await self.after_send(
+            written &= await self.after_send(
                 partial(
                     self.messages.link,
                     MessageRef(message.chat_id, message.message_id),
                     MessageRef(chat_id, copy_id),
                 )
             )
+        return written
 
 
 def same_album(first: ChatMessage, second: ChatMessage) -> bool:

@@ -19,6 +19,8 @@ from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
 GREETING_EVERY_SECONDS = 24 * 3600.0
+Copies = tuple[list[ChatMessage], int, list[int]]
+"""Copies to link: the person's messages, the operators' chat, their copies' ids."""
 
 
 @dataclass(eq=False)
@@ -47,8 +49,7 @@ class PersonToTopic:
             return
         person = message.sender
         known = ctx.sessions.get(person.user_id)  # read once for all three below
-        has_topic = known is not None and known.has_topic  # else it was never relayed
-        if not steps.recorded and ctx.already_relayed(message, look_up=has_topic):
+        if not steps.recorded and ctx.relayed_from_person(message, known):
             steps.done_elsewhere()  # relayed with an earlier record's copyMessages
             return
         if self.challenge is not None and not self.challenge.passed_or_known(person.user_id, known):
@@ -59,16 +60,26 @@ class PersonToTopic:
             steps.once_sync("dropped", lambda: ctx.sessions.increment(person.user_id, "dropped"))
             ctx.metrics.count("BannedDropped")
             return
-        batch = await self._admit(session, self._copy_batch(run), steps)
+        batch = await self._admit(session, self._copy_batch(run, known), steps)
         if not batch:
             return
         session = await self._refresh_on_contact(session, person, steps)
         if len(batch) == 1:
-            await self._copy_one(session, batch[0], steps)
+            copies = await self._copy_one(session, batch[0], steps)
         else:
-            await self._copy_many(session, batch, steps)
-        count_in = partial(ctx.sessions.increment, person.user_id, "messages_in", len(batch))
+            copies = await self._copy_many(session, batch, steps)
+        # Counted before the links are written: the count's write also marks the batch
+        # relayed (``relayed_from_person``), so from the first write after the send on, a
+        # later copy of any of them stops before copying again.
+        count_in = partial(
+            ctx.sessions.increment,
+            person.user_id,
+            "messages_in",
+            len(batch),
+            relayed_up_to=max(m.message_id for m in batch),
+        )
         await ctx.after_send(lambda: steps.once_sync("counted", count_in))
+        await ctx.link_all(*copies)
         ctx.metrics.count("MessagesToOperators", len(batch))
         if ctx.inbox is not None:
             ctx.inbox.record(session, Event.PERSON_WROTE, steps)
@@ -166,8 +177,9 @@ class PersonToTopic:
         # After the notice went out (a 429 on it must not leave the person untold).
         await ctx.after_send(lambda: ctx.sessions.update(session.user_id, slowdown_told_at=now))
 
-    def _copy_batch(self, run: Sequence[ChatMessage]) -> list[ChatMessage]:
-        """The leading messages of ``run`` that can go in one copyMessages call."""
+    def _copy_batch(self, run: Sequence[ChatMessage], known: Session | None) -> list[ChatMessage]:
+        """The leading messages of ``run`` that can go in one copyMessages call (``known``:
+        the session as read for this record)."""
         first = run[0]
         if first.reply_to_message_id is not None:
             return [first]  # copyMessages cannot carry a reply target
@@ -182,7 +194,7 @@ class PersonToTopic:
                 or follower.message_id <= batch[-1].message_id
             ):
                 break
-            if not self.ctx.already_relayed(follower):
+            if not self.ctx.relayed_from_person(follower, known):
                 batch.append(follower)
         return batch
 
@@ -215,7 +227,8 @@ class PersonToTopic:
             session = session.with_changes(**changes)
         return session
 
-    async def _copy_one(self, session: Session, message: ChatMessage, steps: Steps) -> None:
+    async def _copy_one(self, session: Session, message: ChatMessage, steps: Steps) -> Copies:
+        """Copy one message; what to link (nothing when it could not be copied)."""
         ctx = self.ctx
         reply_to = ctx.peer_id(message.chat_id, message.reply_to_message_id)
 
@@ -242,12 +255,12 @@ class PersonToTopic:
                 steps=steps,
                 step=f"{step}:not-copyable",
             )
-            return
-        await ctx.link_all([message], session.operator_chat_id, [copied])
+            return [], session.operator_chat_id, []
+        return [message], session.operator_chat_id, [copied]
 
     async def _copy_many(
         self, session: Session, batch: Sequence[ChatMessage], steps: Steps
-    ) -> None:
+    ) -> Copies:
         ctx = self.ctx
         ids = [message.message_id for message in batch]
 
@@ -261,15 +274,19 @@ class PersonToTopic:
             copied, session = await self.topics.send_into(session, send, steps, "copies")
         except NotCopyable:
             # One of them cannot be copied: go one by one so only that one is skipped.
+            sources: list[ChatMessage] = []
+            copies: list[int] = []
             for message in batch:
-                await self._copy_one(session, message, steps)
-            return
+                one, _, copy_ids = await self._copy_one(session, message, steps)
+                sources += one
+                copies += copy_ids
+            return sources, session.operator_chat_id, copies
         if len(copied) != len(batch):
             # Telegram skips what it cannot copy without saying which; without a sure
             # pairing we record nothing rather than thread replies to the wrong message.
             ctx.metrics.count("CopyMessagesPartial")
-            return
-        await ctx.link_all(batch, session.operator_chat_id, copied)
+            return [], session.operator_chat_id, []
+        return list(batch), session.operator_chat_id, copied
 
     async def membership(self, person: Person, blocked: bool, steps: Steps) -> None:
         """``my_chat_member`` in a private chat: the person blocked or restored the bot."""

@@ -50,7 +50,8 @@ class TopicToPerson:
             return
         if session is None or message.is_service:
             return
-        if not steps.recorded and ctx.already_relayed(message):
+        fresh = not steps.recorded  # nothing of this update was written before
+        if fresh and ctx.already_relayed(message):
             steps.done_elsewhere()  # delivered with an earlier record's album
             return
         if ctx.inbox is not None:
@@ -74,7 +75,11 @@ class TopicToPerson:
         if isinstance(outcome, str):
             await self._undelivered(session, message, outcome, steps)
             return
-        await ctx.link_all(album, session.user_id, outcome)
+        if await ctx.link_all(album, session.user_id, outcome) and fresh:
+            # The link says "delivered" to a later copy of this update as surely as the
+            # step record would (its record is still empty, so it looks the link up): the
+            # receipt's step need not write "deliver" first.
+            steps.kept("deliver")
         await ctx.after_send(
             lambda: steps.once_sync(
                 "counted", lambda: ctx.sessions.increment(session.user_id, "messages_out")
