@@ -68,6 +68,7 @@ class InMemorySessions:
             dropped=item.get("dropped", 0),
             slowdown_told_at=item.get("slowdown_told_at", 0.0),
             relayed_up_to=item.get("relayed_up_to"),
+            answered_up_to=item.get("answered_up_to"),
         )
 
     def claim_topic_creation(
@@ -116,12 +117,20 @@ class InMemorySessions:
         self.items[user_id].update(fields)
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, relayed_up_to: int | None = None
+        self,
+        user_id: int,
+        counter: str,
+        by: int = 1,
+        *,
+        relayed_up_to: int | None = None,
+        answered_up_to: int | None = None,
     ) -> None:
         item = self.items[user_id]
         item[counter] = item.get(counter, 0) + by
         if relayed_up_to is not None:
             item["relayed_up_to"] = relayed_up_to
+        if answered_up_to is not None:
+            item["answered_up_to"] = answered_up_to
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
         return self.topics.get((operator_chat_id, thread_id))

@@ -263,9 +263,11 @@ def test_operator_answer_reaches_the_person_with_a_receipt() -> None:
 
 
 def test_an_answer_writes_its_step_record_once_and_a_later_copy_finds_the_link() -> None:
-    """The answer's link says "delivered" (its record was empty): the receipt does not write
-    the step record first; only ``finish`` writes it. A copy of the update that finds
-    nothing recorded (the process died before ``finish``) finds the link and stops."""
+    """The answer's count marks it delivered in the session (its record was empty): the
+    receipt does not write the step record first; only ``finish`` writes it. A copy of the
+    update that finds nothing recorded (the process died before ``finish``), in another
+    container, finds the mark and stops without reading the message map."""
+    calls: Counter[str] = Counter()
     world = make_world()
     run(world.relay.private_messages([private(ANNA, 1)]))
     log = InMemoryStepLog()
@@ -275,9 +277,26 @@ def test_an_answer_writes_its_step_record_once_and_a_later_copy_finds_the_link()
     run(steps.finish())
     assert log.writes == 1
     assert set(log.records["update#9"]) >= {"deliver", "counted", "receipt"}
-    run(world.relay.group_messages([in_topic(11, 70)], Steps(log, "update#10", deferred=True)))
+    counting(world.messages, "peer", calls)
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.group_messages([in_topic(11, 70)], Steps(log, "update#10", deferred=True)))
     assert len(world.telegram.called("copy_message")) == 2  # the person's 1, the answer once
     assert len(world.telegram.called("react")) == 1
+    assert calls["peer"] == 0
+    assert world.sessions.get(501).answered_up_to == 70  # type: ignore[union-attr]
+
+
+def test_a_command_past_the_answers_mark_is_not_run_twice() -> None:
+    """A command is marked by its answer's link, not by the count: a later copy of it (in
+    another container) asks the message map and does nothing."""
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 70)]))
+    run(world.relay.group_messages([in_topic(11, 71, text="/info")]))
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    notes = len(world.telegram.called("send_text"))
+    run(other.relay.group_messages([in_topic(11, 71, text="/info")]))
+    assert len(world.telegram.called("send_text")) == notes
 
 
 def test_operator_reply_threads_to_the_persons_message() -> None:

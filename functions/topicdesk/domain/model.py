@@ -65,6 +65,9 @@ class Session:
     """The newest of the person's private messages relayed (private message ids only grow,
     and a chat's records run in order): anything at or below it was handled. None: counted
     before this mark existed (ask the message map)."""
+    answered_up_to: int | None = None
+    """The same for the operators' answers delivered from the person's topic (a topic's
+    records run in order; group message ids only grow)."""
 
     @property
     def user_id(self) -> int:

@@ -82,6 +82,7 @@ def _session_from_item(item: dict[str, Any]) -> Session:
         dropped=common.as_int(item.get("dropped")),
         slowdown_told_at=common.as_float(item.get("slowdown_told_at")),
         relayed_up_to=common.as_optional_int(item.get("relayed_up_to")),
+        answered_up_to=common.as_optional_int(item.get("answered_up_to")),
     )
 
 
@@ -269,20 +270,28 @@ class DynamoSessionRepository:
             )
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, relayed_up_to: int | None = None
+        self,
+        user_id: int,
+        counter: str,
+        by: int = 1,
+        *,
+        relayed_up_to: int | None = None,
+        answered_up_to: int | None = None,
     ) -> None:
         """Count a message; activity: the session's expiry moves forward too (and, riding on
-        the same write, the newest message relayed)."""
+        the same write, the newest message handled)."""
         expires = self._expiry()
         values: dict[str, Any] = {":by": by, ":expires": expires}
-        relayed = ""
-        if relayed_up_to is not None:
-            values[":relayed"] = relayed_up_to
-            relayed = ", relayed_up_to = :relayed"
+        marks = {"relayed_up_to": relayed_up_to, "answered_up_to": answered_up_to}
+        also = ""
+        for name, mark in marks.items():
+            if mark is not None:
+                values[f":{name}"] = mark
+                also += f", {name} = :{name}"
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),
-                UpdateExpression=f"SET #ttl = :expires{relayed} ADD #c :by",
+                UpdateExpression=f"SET #ttl = :expires{also} ADD #c :by",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#c": counter, "#ttl": _TTL},
                 ExpressionAttributeValues=values,

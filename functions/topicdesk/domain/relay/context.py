@@ -86,6 +86,16 @@ class RelayContext:
             return self.already_relayed(message)
         return message.message_id <= session.relayed_up_to
 
+    def answered_from_topic(self, message: ChatMessage, session: Session) -> bool:
+        """The same for a message in ``session``'s topic (``Session.answered_up_to``). A
+        command past the mark asks the message map: its answer, not a count, marks it."""
+        if MessageRef(message.chat_id, message.message_id) in self.relayed:
+            return True
+        mark = session.answered_up_to
+        if mark is not None and (message.message_id <= mark or message.command is None):
+            return message.message_id <= mark
+        return self.already_relayed(message)
+
     def peer_id(self, chat_id: int, message_id: int | None) -> int | None:
         if message_id is None:
             return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from topicdesk.domain import texts
 from topicdesk.domain.broadcast import BroadcastService
@@ -51,7 +52,7 @@ class TopicToPerson:
         if session is None or message.is_service:
             return
         fresh = not steps.recorded  # nothing of this update was written before
-        if fresh and ctx.already_relayed(message):
+        if fresh and ctx.answered_from_topic(message, session):
             steps.done_elsewhere()  # delivered with an earlier record's album
             return
         if ctx.inbox is not None:
@@ -70,21 +71,23 @@ class TopicToPerson:
             if self.visitors is not None and await self.visitors.answer(session, message, steps):
                 await steps.once("receipt", lambda: self._receipt(message))
             return
-        album = self._album(run)
+        album = self._album(run, session)
         outcome = await steps.once("deliver", lambda: self._deliver(session, album))
         if isinstance(outcome, str):
             await self._undelivered(session, message, outcome, steps)
             return
-        if await ctx.link_all(album, session.user_id, outcome) and fresh:
-            # The link says "delivered" to a later copy of this update as surely as the
-            # step record would (its record is still empty, so it looks the link up): the
+        count_out = partial(
+            ctx.sessions.increment,
+            session.user_id,
+            "messages_out",
+            answered_up_to=max(part.message_id for part in album),
+        )
+        if await ctx.after_send(lambda: steps.once_sync("counted", count_out)) and fresh:
+            # The count's mark says "delivered" to a later copy of this update as surely as
+            # the step record would (its record is still empty, so it reads the mark): the
             # receipt's step need not write "deliver" first.
             steps.kept("deliver")
-        await ctx.after_send(
-            lambda: steps.once_sync(
-                "counted", lambda: ctx.sessions.increment(session.user_id, "messages_out")
-            )
-        )
+        await ctx.link_all(album, session.user_id, outcome)
         if session.blocked:
             await ctx.after_send(lambda: ctx.sessions.update(session.user_id, blocked=False))
         ctx.metrics.count("MessagesToPeople", len(album))
@@ -127,7 +130,7 @@ class TopicToPerson:
             session, text, steps=steps, step="undelivered-note", reply_to=message.message_id
         )
 
-    def _album(self, run: Sequence[ChatMessage]) -> list[ChatMessage]:
+    def _album(self, run: Sequence[ChatMessage], session: Session) -> list[ChatMessage]:
         """The answer and the rest of its album in this batch (copied as one album)."""
         first = run[0]
         if first.media_group_id is None:
@@ -141,7 +144,7 @@ class TopicToPerson:
                 or len(album) == COPY_MESSAGES_LIMIT
             ):
                 break
-            if not self.ctx.already_relayed(part):
+            if not self.ctx.answered_from_topic(part, session):
                 album.append(part)
         return album
 
