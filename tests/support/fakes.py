@@ -101,6 +101,7 @@ class InMemorySessions:
         item = self.items[user_id]
         assert item.get("claim_owner") == owner, "claim lost"
         item.update(thread_id=thread_id, operator_chat_id=operator_chat_id)
+        item.setdefault("answered_up_to", 0)  # nothing answered yet (see the Dynamo one)
         item.pop("claim_owner")
         item.pop("claim_until")
         self.topics[(operator_chat_id, thread_id)] = user_id

@@ -286,6 +286,16 @@ def test_an_answer_writes_its_step_record_once_and_a_later_copy_finds_the_link()
     assert world.sessions.get(501).answered_up_to == 70  # type: ignore[union-attr]
 
 
+def test_a_first_answer_in_a_new_topic_reads_no_message_map() -> None:
+    calls: Counter[str] = Counter()
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    counting(world.messages, "peer", calls)
+    run(world.relay.group_messages([in_topic(11, 70)]))
+    assert calls["peer"] == 0
+    assert len(world.telegram.called("copy_message")) == 2
+
+
 def test_a_command_past_the_answers_mark_is_not_run_twice() -> None:
     """A command is marked by its answer's link, not by the count: a later copy of it (in
     another container) asks the message map and does nothing."""

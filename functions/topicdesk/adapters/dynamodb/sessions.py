@@ -167,9 +167,13 @@ class DynamoSessionRepository:
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),
+                # answered_up_to: a topic made from now on has had no answer (a session
+                # without the mark is older than it: its first answer asks the message map).
                 UpdateExpression=(
                     "SET thread_id = :thread, operator_chat_id = :chat, #ttl = :expires, "
-                    "linked_until = :linked REMOVE claim_owner, claim_until"
+                    "linked_until = :linked, "
+                    "answered_up_to = if_not_exists(answered_up_to, :none) "
+                    "REMOVE claim_owner, claim_until"
                 ),
                 ConditionExpression="claim_owner = :owner",
                 ExpressionAttributeNames={"#ttl": _TTL},
@@ -179,6 +183,7 @@ class DynamoSessionRepository:
                     ":owner": owner,
                     ":expires": expires,
                     ":linked": linked,
+                    ":none": 0,
                 },
                 ReturnValues="ALL_NEW",  # the caller needs the session: no read after
             )

@@ -88,10 +88,11 @@ class RelayContext:
 
     def answered_from_topic(self, message: ChatMessage, session: Session) -> bool:
         """The same for a message in ``session``'s topic (``Session.answered_up_to``). A
-        command past the mark asks the message map: its answer, not a count, marks it."""
+        command past the mark, and any answer to a web widget visitor (``visitors``: not
+        counted here), ask the message map: their links, not a count, mark them."""
         if MessageRef(message.chat_id, message.message_id) in self.relayed:
             return True
-        mark = session.answered_up_to
+        mark = None if session.person.is_visitor else session.answered_up_to
         if mark is not None and (message.message_id <= mark or message.command is None):
             return message.message_id <= mark
         return self.already_relayed(message)
