@@ -64,6 +64,9 @@ class Steps:
         self._pending: set[str] = set()
         """Visible steps recorded only in memory (deferred records)."""
         self._done_elsewhere = False
+        self._finished_elsewhere = False
+        self._stored = bool(done)
+        """The record exists in the log (loaded, or written by this attempt)."""
         self._key = key
         self._done: dict[str, Any] = dict(done or {})
         self._unsaved: dict[str, Any] = {}
@@ -119,6 +122,14 @@ class Steps:
         later copy of it finds that out the same way, so ``finish`` need not write a marker."""
         self._done_elsewhere = True
 
+    def finished_elsewhere(self) -> None:
+        """From here on a later copy of this unit finds it handled in a mark kept elsewhere
+        (the session's newest message relayed or answered), as it would find ``FINISHED``,
+        provided it finds no step record (one makes it resume instead of asking): so while
+        the record was never written, ``finish`` writes nothing. What runs after this call
+        is bookkeeping, or a visible step whose failure writes the record before raising."""
+        self._finished_elsewhere = True
+
     def kept(self, name: str) -> None:
         """Step ``name``'s effect is now kept durably elsewhere too (the session says the
         topic exists, the card is posted): a retry cannot redo it, so a deferred record need
@@ -140,6 +151,8 @@ class Steps:
         write: the last visible step's, on the common path)."""
         if self._done_elsewhere and not self._unsaved:
             return
+        if self._finished_elsewhere and not self._stored:
+            return
         self._done[FINISHED] = True
         self._unsaved[FINISHED] = True
         await self._save()
@@ -158,6 +171,7 @@ class Steps:
         for delay in (*RECORD_RETRY_DELAYS, None):
             try:
                 self._log.save(self._key, dict(self._unsaved))
+                self._stored = True
             except StorageUnavailable as error:
                 last = error
                 if delay is not None:

@@ -78,7 +78,8 @@ class PersonToTopic:
             len(batch),
             relayed_up_to=max(m.message_id for m in batch),
         )
-        await ctx.after_send(lambda: steps.once_sync("counted", count_in))
+        if await ctx.after_send(lambda: steps.once_sync("counted", count_in)):
+            steps.finished_elsewhere()  # the mark ends a later copy: no record needed
         await ctx.link_all(*copies)
         ctx.metrics.count("MessagesToOperators", len(batch))
         if ctx.inbox is not None:

@@ -82,11 +82,13 @@ class TopicToPerson:
             "messages_out",
             answered_up_to=max(part.message_id for part in album),
         )
-        if await ctx.after_send(lambda: steps.once_sync("counted", count_out)) and fresh:
+        if await ctx.after_send(lambda: steps.once_sync("counted", count_out)):
             # The count's mark says "delivered" to a later copy of this update as surely as
-            # the step record would (its record is still empty, so it reads the mark): the
-            # receipt's step need not write "deliver" first.
-            steps.kept("deliver")
+            # the step record would, as long as that copy finds no record (then it reads the
+            # mark): no record at all is needed, and none before the receipt's step.
+            steps.finished_elsewhere()
+            if fresh:
+                steps.kept("deliver")
         await ctx.link_all(album, session.user_id, outcome)
         if session.blocked:
             await ctx.after_send(lambda: ctx.sessions.update(session.user_id, blocked=False))
