@@ -26,6 +26,9 @@ rides on the last step's write). Between the last step and ``finish`` only bookk
 (the message map, counters: no visible effect), so the in-doubt window of that step grows by
 a few writes, and a later copy of the update (past SQS's 5-minute dedup) finds the marker and
 is dropped whole: the step record is the update's idempotency record (docs/architecture.md).
+Where the work's own bookkeeping marks it done for any later copy (a relayed message's count
+sets the session's mark), ``finished_elsewhere`` spares even that write while the record was
+never written.
 
 Results must be plain values (None, bool, int, str, or lists of them): they are stored.
 """
