@@ -12,7 +12,9 @@ Plain values only: this module imports nothing (the webhook's cold start reads i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final, TypeVar
+
+_T = TypeVar("_T")
 
 __all__ = [
     "ALLOWED_UPDATES",
@@ -47,51 +49,61 @@ WIDGET_SESSION_SECONDS: Final = 30 * 24 * 3600
 """A widget session (and its token) lasts this long after its last message."""
 
 
+def _named_by_their_names(cls: type[_T]) -> type[_T]:
+    """Each name ``cls`` declares becomes its own value, so a name and its value cannot drift
+    apart (``Env.STAGE == "STAGE"``)."""
+    for name in cls.__annotations__:
+        setattr(cls, name, name)
+    return cls
+
+
+@_named_by_their_names
 class Env:
-    """Environment variable names of the functions (names only, never secret values)."""
+    """Environment variable names of the functions (names only, never secret values): each
+    constant's value is its own name, spelled once."""
 
     # ruff: noqa: S105 (below: the *names* of variables and outputs, not secrets)
 
-    STAGE: Final = "STAGE"
-    UPDATES_QUEUE_URL: Final = "UPDATES_QUEUE_URL"
-    DEAD_LETTER_QUEUE_URL: Final = "DEAD_LETTER_QUEUE_URL"
-    DATA_TABLE: Final = "DATA_TABLE"
-    LIMITS_TABLE: Final = "LIMITS_TABLE"
-    IDEMPOTENCY_TABLE: Final = "IDEMPOTENCY_TABLE"
-    BOT_TOKEN_SECRET_NAME: Final = "BOT_TOKEN_SECRET_NAME"
-    WEBHOOK_SECRET_NAME: Final = "WEBHOOK_SECRET_NAME"
-    TELEGRAM_API_URL: Final = "TELEGRAM_API_URL"
-    OPERATOR_CHAT_IDS: Final = "OPERATOR_CHAT_IDS"
-    ADMIN_USER_IDS: Final = "ADMIN_USER_IDS"
-    BROADCAST_SELF_CONFIRM: Final = "BROADCAST_SELF_CONFIRM"
-    GREETING: Final = "GREETING"
-    WIDGET_CONNECTIONS_URL: Final = "WIDGET_CONNECTIONS_URL"
+    STAGE: ClassVar[str]
+    UPDATES_QUEUE_URL: ClassVar[str]
+    DEAD_LETTER_QUEUE_URL: ClassVar[str]
+    DATA_TABLE: ClassVar[str]
+    LIMITS_TABLE: ClassVar[str]
+    IDEMPOTENCY_TABLE: ClassVar[str]
+    BOT_TOKEN_SECRET_NAME: ClassVar[str]
+    WEBHOOK_SECRET_NAME: ClassVar[str]
+    TELEGRAM_API_URL: ClassVar[str]
+    OPERATOR_CHAT_IDS: ClassVar[str]
+    ADMIN_USER_IDS: ClassVar[str]
+    BROADCAST_SELF_CONFIRM: ClassVar[str]
+    GREETING: ClassVar[str]
+    WIDGET_CONNECTIONS_URL: ClassVar[str]
     """The WebSocket API's management endpoint (``https://<api>.execute-api.<region>.
     amazonaws.com/<stage>``): where the consumer pushes operators' answers to visitors."""
-    WIDGET_PROJECTS: Final = "WIDGET_PROJECTS"
+    WIDGET_PROJECTS: ClassVar[str]
     """The stage's widget projects as JSON (cdk.json ``projects``): name, widgetKey,
     allowedOrigins, operatorChatIds."""
-    WIDGET_TOKEN_SECRET_NAME: Final = "WIDGET_TOKEN_SECRET_NAME"
-    MAX_ATTEMPTS: Final = "MAX_ATTEMPTS"
-    RETRY_BASE_SECONDS: Final = "RETRY_BASE_SECONDS"
-    LIMIT_BOT_PER_SECOND: Final = "LIMIT_BOT_PER_SECOND"
-    LIMIT_CHAT_PER_SECOND: Final = "LIMIT_CHAT_PER_SECOND"
-    LIMIT_GROUP_PER_MINUTE: Final = "LIMIT_GROUP_PER_MINUTE"
-    LIMIT_MAX_WAIT_SECONDS: Final = "LIMIT_MAX_WAIT_SECONDS"
-    LIMIT_COUNT_EACH_MESSAGE: Final = "LIMIT_COUNT_EACH_MESSAGE"
-    LIMIT_PERSON_BURST: Final = "LIMIT_PERSON_BURST"
-    LIMIT_PERSON_INTERVAL_SECONDS: Final = "LIMIT_PERSON_INTERVAL_SECONDS"
-    FLOOD_POLICY: Final = "FLOOD_POLICY"
-    LIMIT_NEW_TOPICS_PER_HOUR: Final = "LIMIT_NEW_TOPICS_PER_HOUR"
-    NEW_PERSON_CHALLENGE: Final = "NEW_PERSON_CHALLENGE"
-    INBOX: Final = "INBOX"
-    BUSINESS_HOURS: Final = "BUSINESS_HOURS"
+    WIDGET_TOKEN_SECRET_NAME: ClassVar[str]
+    MAX_ATTEMPTS: ClassVar[str]
+    RETRY_BASE_SECONDS: ClassVar[str]
+    LIMIT_BOT_PER_SECOND: ClassVar[str]
+    LIMIT_CHAT_PER_SECOND: ClassVar[str]
+    LIMIT_GROUP_PER_MINUTE: ClassVar[str]
+    LIMIT_MAX_WAIT_SECONDS: ClassVar[str]
+    LIMIT_COUNT_EACH_MESSAGE: ClassVar[str]
+    LIMIT_PERSON_BURST: ClassVar[str]
+    LIMIT_PERSON_INTERVAL_SECONDS: ClassVar[str]
+    FLOOD_POLICY: ClassVar[str]
+    LIMIT_NEW_TOPICS_PER_HOUR: ClassVar[str]
+    NEW_PERSON_CHALLENGE: ClassVar[str]
+    INBOX: ClassVar[str]
+    BUSINESS_HOURS: ClassVar[str]
     """The stage's business hours as JSON (cdk.json ``businessHours``: timeZone, weekly,
     holidays); empty: always open."""
-    SLA_MINUTES: Final = "SLA_MINUTES"
+    SLA_MINUTES: ClassVar[str]
     """Business minutes a person's message may wait before operators are nudged."""
-    AWAY_MESSAGE: Final = "AWAY_MESSAGE"
-    SESSION_RETENTION_DAYS: Final = "SESSION_RETENTION_DAYS"
+    AWAY_MESSAGE: ClassVar[str]
+    SESSION_RETENTION_DAYS: ClassVar[str]
 
 
 @dataclass(frozen=True)
@@ -116,32 +128,31 @@ IDEMPOTENCY_TABLE: Final = TableLayout(partition_key="id", ttl_attribute="expira
 
 
 class Output:
-    """Stack output names (stable: the local stage and the ops CLI read them)."""
+    """Stack output names (stable: the local stage and the ops CLI read them). The less obvious:
+    ``ParkingQueueUrl``, dead updates the DLQ processor failed on (alarmed; ``make ops
+    ARGS='dlq unpark'``); ``IdempotencyTableName``, Powertools idempotency for the widget
+    edge's and visitors' records (updates keep theirs in their step record);
+    ``AlarmTopicArn``, the SNS topic every alarm notifies (subscribe on-call to it);
+    ``WebhookRegistrationStatus``, what the deploy's ``setWebhook`` did (a bot token not
+    filled in yet says so here); ``WidgetUrl``, the WebSocket API's wss:// URL (the
+    widget's ``data-url``)."""
 
     WEBHOOK_URL: Final = "WebhookUrl"
-    """The Function URL Telegram posts to (registered by the stack's custom resource)."""
     UPDATES_QUEUE_URL: Final = "UpdatesQueueUrl"
     DEAD_LETTER_QUEUE_URL: Final = "DeadLetterQueueUrl"
     PARKING_QUEUE_URL: Final = "ParkingQueueUrl"
-    """Dead updates the DLQ processor failed on: alarmed; ``make ops ARGS='dlq unpark'``."""
     DATA_TABLE_NAME: Final = "DataTableName"
     LIMITS_TABLE_NAME: Final = "LimitsTableName"
     IDEMPOTENCY_TABLE_NAME: Final = "IdempotencyTableName"
-    """Powertools idempotency: the widget edge's and visitors' records (updates keep theirs in
-    their step record)."""
     BOT_TOKEN_SECRET_NAME: Final = "BotTokenSecretName"
     WEBHOOK_SECRET_NAME: Final = "WebhookSecretName"
     ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
-    """The SNS topic every alarm notifies (DLQ depth, parked updates, rejected requests, a
-    stuck queue): subscribe on-call to it."""
     DASHBOARD_NAME: Final = "DashboardName"
     WEBHOOK_FUNCTION_NAME: Final = "WebhookFunctionName"
     CONSUMER_FUNCTION_NAME: Final = "ConsumerFunctionName"
     DLQ_PROCESSOR_FUNCTION_NAME: Final = "DlqProcessorFunctionName"
     WEBHOOK_REGISTRATION_STATUS: Final = "WebhookRegistrationStatus"
-    """What the deploy's ``setWebhook`` did (a bot token not filled in yet says so here)."""
     WIDGET_URL: Final = "WidgetUrl"
-    """The WebSocket API's URL (wss://...): the widget's ``data-url``."""
     WIDGET_API_ID: Final = "WidgetApiId"
     WIDGET_FUNCTION_NAME: Final = "WidgetFunctionName"
     WIDGET_TOKEN_SECRET_NAME: Final = "WidgetTokenSecretName"
