@@ -27,11 +27,13 @@ from topicdesk.adapters.dynamodb import (
     DynamoDeadLetterArchive,
     DynamoFailureJournal,
     DynamoSessionRepository,
+    DynamoStepLog,
 )
 from topicdesk.contract import ALLOWED_UPDATES, Output
 from topicdesk.domain import texts
 from topicdesk.domain.model import DeadLetter
 from topicdesk.domain.routing import group_key, parse_update
+from topicdesk.domain.steps import REPLAYED, update_key
 
 from infra.config import ConfigError, load_stage_config
 from ops.resources import ROOT, OpsError, StageResources, resolve
@@ -162,7 +164,7 @@ def dlq_replay(
         items = [found]
     queue = SqsUpdateQueue(resources.client("sqs"), resources.output(Output.UPDATES_QUEUE_URL))
     table = resources.resource("dynamodb").Table(resources.output(Output.DATA_TABLE_NAME))
-    journal = DynamoFailureJournal(table)
+    journal, steps = DynamoFailureJournal(table), DynamoStepLog(table)
     replayed = skipped = 0
     stamp = int(time.time())
     for index, dead in enumerate(items, start=1):
@@ -171,6 +173,9 @@ def dlq_replay(
             out.write(f"skip {dead.archive_id}: the body is not an update (kept archived)\n")
             skipped += 1
             continue
+        # A record for the replay to find: it resumes from it instead of taking the
+        # session's mark (moved past this update by later messages) for "handled".
+        steps.save(update_key(int(update["update_id"])), {REPLAYED: True})
         queue.enqueue(
             dead.body,
             group_id=dead.group_id or group_key(update),

@@ -112,6 +112,24 @@ def test_dlq_list_replay_keeps_chat_order_and_the_pipeline_delivers(
     assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["one", "two"]
 
 
+def test_a_replayed_dead_letter_is_relayed_after_later_messages(
+    pipeline: Pipeline, stage: StageResources
+) -> None:
+    """A later message moved the session's mark (``relayed_up_to``) past the dead one: the
+    replay is still relayed (it finds the record the replay writes and resumes from it,
+    instead of taking the mark for "handled")."""
+    anna = int(pipeline.client.create_user("Anna", username="anna")["user_id"])
+    pipeline.client.send_as_user(anna, "one")
+    (lost,) = pipeline.fetch_updates()  # dead-lettered: never reached the webhook
+    pipeline.client.send_as_user(anna, "two")
+    pipeline.run()
+    letter = dead(lost["update_id"], anna, "one")
+    archive(pipeline).archive(DeadLetter(**{**letter.__dict__, "body": json.dumps(lost)}))
+    assert run("dlq", "replay", "--all")[0] == 0
+    pipeline.process()
+    assert pipeline.topic_texts(pipeline.topic_of("Anna"))[1:] == ["two", "one"]
+
+
 def test_replay_of_one_and_of_an_unknown_id(pipeline: Pipeline, stage: StageResources) -> None:
     archive(pipeline).archive(dead(7, 1, "x"))
     assert run("dlq", "replay", "7")[0] == 0

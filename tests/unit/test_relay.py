@@ -21,7 +21,7 @@ from topicdesk.domain.errors import (
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
 from topicdesk.domain.relay import RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
-from topicdesk.domain.steps import Steps
+from topicdesk.domain.steps import REPLAYED, Steps
 
 from tests.support.fakes import InMemoryMessageMap, InMemorySessions, InMemoryStepLog
 from tests.support.relay_world import GROUP, RelayWorld, relay_world
@@ -174,6 +174,19 @@ def test_a_session_counted_before_the_relayed_mark_asks_the_map_until_counted() 
     run(other.relay.private_messages([private(ANNA, 3)]))
     assert calls["peer"] == 2
     assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 2, 3]
+
+
+def test_a_replayed_dead_letter_below_the_mark_is_relayed_and_leaves_the_mark() -> None:
+    """Message 1 went to the DLQ and 2 was relayed after it: the replay (its record says
+    ``REPLAYED``) is copied, and the mark stays at 2, so a later copy of 2 still stops."""
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 2)]))
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.private_messages([private(ANNA, 1)], Steps(done={REPLAYED: True})))
+    assert world.sessions.get(501).relayed_up_to == 2  # type: ignore[union-attr]
+    third = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(third.relay.private_messages([private(ANNA, 2)]))
+    assert [c["message_id"] for c in world.telegram.called("copy_message")] == [2, 1]
 
 
 def test_a_copy_counted_but_never_linked_is_not_copied_again_elsewhere(

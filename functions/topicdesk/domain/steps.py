@@ -47,6 +47,17 @@ T = TypeVar("T")
 RECORD_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 FINISHED = "~finished"
 """The marker ``finish`` writes: every step of the unit is done (no step is named so)."""
+REPLAYED = "~replayed"
+"""Written by a dead letter's replay (``ops dlq replay``) before it queues the update again:
+the replay then finds a record and resumes from it, never stopping at a session's mark that
+later messages moved past the dead one (``finished_elsewhere``)."""
+
+
+def update_key(update_id: int) -> str:
+    """The step record's key of a Telegram update."""
+    return f"update#{update_id}"
+
+
 logger = logging.getLogger(__name__)
 
 
@@ -85,6 +96,11 @@ class Steps:
 
     def result(self, name: str, default: Any = None) -> Any:
         return self._done.get(name, default)
+
+    @property
+    def replay(self) -> bool:
+        """A dead letter's replay, before any step: only ``REPLAYED`` is recorded."""
+        return self._done.keys() == {REPLAYED}
 
     @property
     def recorded(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from topicdesk.domain.broadcast import BroadcastJob, BroadcastService
 from topicdesk.domain.errors import TopicdeskError
 from topicdesk.domain.ports import StepLog
-from topicdesk.domain.steps import Steps
+from topicdesk.domain.steps import Steps, update_key
 from topicdesk.runtime.inbox import InboxWork
 from topicdesk.runtime.ptb import RelayApplication
 from topicdesk.runtime.visitors import VisitorWork
@@ -61,7 +61,7 @@ class Worker:
         """Run ``update`` unless an earlier copy of it finished; ``followers``: the records
         that ride along with it (one call)."""
         logger.set_correlation_id(str(update["update_id"]))
-        steps = Steps.load(self.step_log, f"update#{update['update_id']}", deferred=True)
+        steps = Steps.load(self.step_log, update_key(update["update_id"]), deferred=True)
         if steps.finished:
             logger.info("update already handled: this copy is dropped")
             return

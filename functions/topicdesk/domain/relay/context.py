@@ -139,5 +139,12 @@ class RelayContext:
         return written
 
 
+def advanced(mark: int | None, handled: Sequence[ChatMessage]) -> int | None:
+    """The session's mark after ``handled`` (None: leave it): it only moves forward, so a
+    replayed dead letter, older than messages handled after it, does not move it back."""
+    newest = max(message.message_id for message in handled)
+    return newest if mark is None or newest > mark else None
+
+
 def same_album(first: ChatMessage, second: ChatMessage) -> bool:
     return first.media_group_id is not None and first.media_group_id == second.media_group_id

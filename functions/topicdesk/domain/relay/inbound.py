@@ -13,7 +13,12 @@ from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.ports import FloodGate
 from topicdesk.domain.relay.challenge import Challenge
-from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext, same_album
+from topicdesk.domain.relay.context import (
+    COPY_MESSAGES_LIMIT,
+    RelayContext,
+    advanced,
+    same_album,
+)
 from topicdesk.domain.relay.edits import mirror_edit
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
@@ -49,7 +54,9 @@ class PersonToTopic:
             return
         person = message.sender
         known = ctx.sessions.get(person.user_id)  # read once for all three below
-        if not steps.recorded and ctx.relayed_from_person(message, known):
+        if (not steps.recorded and ctx.relayed_from_person(message, known)) or (
+            steps.replay and ctx.already_relayed(message)  # the mark may be past it
+        ):
             steps.done_elsewhere()  # relayed with an earlier record's copyMessages
             return
         if self.challenge is not None and not self.challenge.passed_or_known(person.user_id, known):
@@ -76,7 +83,7 @@ class PersonToTopic:
             person.user_id,
             "messages_in",
             len(batch),
-            relayed_up_to=max(m.message_id for m in batch),
+            relayed_up_to=advanced(known.relayed_up_to if known else None, batch),
         )
         if await ctx.after_send(lambda: steps.once_sync("counted", count_in)):
             steps.finished_elsewhere()  # the mark ends a later copy: no record needed

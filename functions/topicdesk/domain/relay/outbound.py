@@ -20,7 +20,7 @@ from topicdesk.domain.errors import (
 )
 from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, MessageRef, Session
-from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
+from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext, advanced
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.relay.visitors import VisitorRelay
 from topicdesk.domain.steps import Steps
@@ -52,7 +52,9 @@ class TopicToPerson:
         if session is None or message.is_service:
             return
         fresh = not steps.recorded  # nothing of this update was written before
-        if fresh and ctx.answered_from_topic(message, session):
+        if (fresh and ctx.answered_from_topic(message, session)) or (
+            steps.replay and ctx.already_relayed(message)  # the mark may be past it
+        ):
             steps.done_elsewhere()  # delivered with an earlier record's album
             return
         if ctx.inbox is not None:
@@ -80,7 +82,7 @@ class TopicToPerson:
             ctx.sessions.increment,
             session.user_id,
             "messages_out",
-            answered_up_to=max(part.message_id for part in album),
+            answered_up_to=advanced(session.answered_up_to, album),
         )
         if await ctx.after_send(lambda: steps.once_sync("counted", count_out)):
             # The count's mark says "delivered" to a later copy of this update as surely as
