@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import Reservation, Rule, next_tat
-from topicdesk.domain.model import DeadLetter, MessageRef, Person, Session, SessionStatus
+from topicdesk.domain.model import (
+    COUNT_MARKS,
+    DeadLetter,
+    MessageRef,
+    Person,
+    Session,
+    SessionStatus,
+)
 from topicdesk.domain.ports import Booking, FailureRecord, TelegramGateway
 from topicdesk.domain.widget import (
     CONNECTION_SECONDS,
@@ -118,20 +125,12 @@ class InMemorySessions:
         self.items[user_id].update(fields)
 
     def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        relayed_up_to: int | None = None,
-        answered_up_to: int | None = None,
+        self, user_id: int, counter: str, by: int = 1, *, up_to: int | None = None
     ) -> None:
         item = self.items[user_id]
         item[counter] = item.get(counter, 0) + by
-        if relayed_up_to is not None:
-            item["relayed_up_to"] = relayed_up_to
-        if answered_up_to is not None:
-            item["answered_up_to"] = answered_up_to
+        if up_to is not None:
+            item[COUNT_MARKS[counter]] = up_to
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
         return self.topics.get((operator_chat_id, thread_id))

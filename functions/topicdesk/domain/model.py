@@ -44,6 +44,11 @@ class SessionStatus(StrEnum):
     CLOSED = "closed"
 
 
+COUNT_MARKS = {"messages_in": "relayed_up_to", "messages_out": "answered_up_to"}
+"""The mark a count of messages moves in the same write (``SessionRepository.increment``'s
+``up_to``): the newest message handled that way (``Session``'s fields of those names)."""
+
+
 @dataclass(frozen=True)
 class Session:
     """One person's conversation: which operators' group and topic it lives in."""

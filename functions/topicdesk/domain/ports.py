@@ -46,17 +46,10 @@ class SessionRepository(Protocol):
         ...
 
     def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        relayed_up_to: int | None = None,
-        answered_up_to: int | None = None,
+        self, user_id: int, counter: str, by: int = 1, *, up_to: int | None = None
     ) -> None:
-        """Count messages (activity: the session lives on); ``relayed_up_to`` and
-        ``answered_up_to``, in the same write: the newest message handled
-        (``Session.relayed_up_to``, ``Session.answered_up_to``)."""
+        """Count messages (activity: the session lives on); ``up_to``, in the same write:
+        the newest message the count covers, as the counter's mark (``COUNT_MARKS``)."""
         ...
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None: ...

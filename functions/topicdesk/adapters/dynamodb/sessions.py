@@ -16,7 +16,7 @@ from typing import Any
 
 from topicdesk.adapters.dynamodb import common
 from topicdesk.contract import DATA_TABLE
-from topicdesk.domain.model import Person, Session, SessionStatus
+from topicdesk.domain.model import COUNT_MARKS, Person, Session, SessionStatus
 
 _SESSION_SK = "SESSION"
 _TTL = DATA_TABLE.ttl_attribute
@@ -275,24 +275,16 @@ class DynamoSessionRepository:
             )
 
     def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        relayed_up_to: int | None = None,
-        answered_up_to: int | None = None,
+        self, user_id: int, counter: str, by: int = 1, *, up_to: int | None = None
     ) -> None:
         """Count a message; activity: the session's expiry moves forward too (and, riding on
-        the same write, the newest message handled)."""
+        the same write, the counter's mark: the newest message handled)."""
         expires = self._expiry()
         values: dict[str, Any] = {":by": by, ":expires": expires}
-        marks = {"relayed_up_to": relayed_up_to, "answered_up_to": answered_up_to}
         also = ""
-        for name, mark in marks.items():
-            if mark is not None:
-                values[f":{name}"] = mark
-                also += f", {name} = :{name}"
+        if up_to is not None:
+            values[":up_to"] = up_to
+            also = f", {COUNT_MARKS[counter]} = :up_to"
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),
