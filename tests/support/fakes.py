@@ -76,6 +76,8 @@ class InMemorySessions:
             slowdown_told_at=item.get("slowdown_told_at", 0.0),
             relayed_up_to=item.get("relayed_up_to"),
             answered_up_to=item.get("answered_up_to"),
+            relayed_run=item.get("relayed_run", ()),
+            answered_run=item.get("answered_run", ()),
         )
 
     def claim_topic_creation(
@@ -125,12 +127,13 @@ class InMemorySessions:
         self.items[user_id].update(fields)
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, up_to: int | None = None
+        self, user_id: int, counter: str, by: int = 1, *, run: Sequence[int] | None = None
     ) -> None:
         item = self.items[user_id]
         item[counter] = item.get(counter, 0) + by
-        if up_to is not None:
-            item[COUNT_MARKS[counter]] = up_to
+        if run:
+            mark, ids = COUNT_MARKS[counter]
+            item.update({mark: max(run), ids: tuple(run)})
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None:
         return self.topics.get((operator_chat_id, thread_id))

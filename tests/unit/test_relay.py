@@ -189,6 +189,31 @@ def test_a_replayed_dead_letter_below_the_mark_is_relayed_and_leaves_the_mark() 
     assert [c["message_id"] for c in world.telegram.called("copy_message")] == [2, 1]
 
 
+def test_an_older_message_delivered_after_a_newer_one_is_relayed_not_taken_for_a_copy() -> None:
+    """Telegram may deliver a webhook's updates out of order (the Bot API says so of
+    ``update_id``): message 1 arriving after 2 is below the mark but not in its run, so the
+    message map decides, and it was never relayed. The mark stays at 2."""
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.private_messages([private(ANNA, 3)]))  # 2 is late
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.private_messages([private(ANNA, 2)]))
+    run(other.relay.private_messages([private(ANNA, 1)]))  # a copy of 1: its link stops it
+    assert [c["message_id"] for c in world.telegram.called("copy_message")] == [1, 3, 2]
+    assert world.sessions.get(501).relayed_up_to == 3  # type: ignore[union-attr]
+
+
+def test_an_older_answer_delivered_after_a_newer_one_reaches_the_person() -> None:
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(world.relay.group_messages([in_topic(11, 72)]))  # 71 is late
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.group_messages([in_topic(11, 71)]))
+    run(other.relay.group_messages([in_topic(11, 72)]))  # a copy of 72: the mark stops it
+    answers = [c for c in world.telegram.called("copy_message") if c["chat_id"] == 501]
+    assert [c["message_id"] for c in answers] == [72, 71]
+
+
 def test_a_copy_counted_but_never_linked_is_not_copied_again_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -155,7 +155,8 @@ def test_a_deferred_record_of_a_relayed_message_is_never_written() -> None:
     past SQS's dedup window does nothing at all (not even the bookkeeping: the person's
     message count stays)."""
     telegram = FakeTelegram()
-    relay, sessions = make_relay(telegram)
+    world = relay_world(telegram=telegram)
+    relay, sessions = world.relay, world.sessions
     first, later = InMemoryStepLog(), InMemoryStepLog()
     assert attempts(first, partial(relay.private_messages, [hello()]), deferred=True) == 1
     second = partial(relay.private_messages, [hello(message_id=2)])
@@ -164,8 +165,9 @@ def test_a_deferred_record_of_a_relayed_message_is_never_written() -> None:
     counted = sessions.items[ANNA.user_id]["messages_in"]
     acted = len(telegram.acted("copy_message"))
     for log, again in ((first, [hello()]), (later, [hello(message_id=2)])):
-        # Another container (no memory of what it relayed), on the same session store.
-        other = relay_world(telegram=telegram, sessions=sessions).relay
+        # Another container (no memory of what it relayed), on the same stores: the copy of
+        # message 2 stops at the session's mark, the older 1 at its link in the message map.
+        other = relay_world(telegram=telegram, sessions=sessions, messages=world.messages).relay
         assert attempts(log, partial(other.private_messages, again), deferred=True) == 1
     assert (first.writes, later.writes) == (0, 0)
     assert len(telegram.acted("copy_message")) == acted == 2

@@ -44,9 +44,13 @@ class SessionStatus(StrEnum):
     CLOSED = "closed"
 
 
-COUNT_MARKS = {"messages_in": "relayed_up_to", "messages_out": "answered_up_to"}
-"""The mark a count of messages moves in the same write (``SessionRepository.increment``'s
-``up_to``): the newest message handled that way (``Session``'s fields of those names)."""
+COUNT_MARKS = {
+    "messages_in": ("relayed_up_to", "relayed_run"),
+    "messages_out": ("answered_up_to", "answered_run"),
+}
+"""What a count of messages moves in the same write (``SessionRepository.increment``'s
+``run``): the newest message handled that way and the ids of the run it ended (``Session``'s
+fields of those names)."""
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,17 @@ class Session:
     slowdown_told_at: float = 0.0
     """When the person was last asked to slow down (told once per flood episode)."""
     relayed_up_to: int | None = None
-    """The newest of the person's private messages relayed (private message ids only grow,
-    and a chat's records run in order): anything at or below it was handled. None: counted
-    before this mark existed (ask the message map)."""
+    """The newest of the person's private messages relayed: a message above it is new. None:
+    counted before this mark existed (ask the message map)."""
+    relayed_run: tuple[int, ...] = ()
+    """The ids of the run that set ``relayed_up_to`` (one ``copyMessages``): handled. A
+    message below the mark and not in it asks the message map: Telegram may deliver a
+    webhook's updates out of order (the Bot API says so of ``update_id``), so an older
+    message arriving after a newer one is not taken for a copy of it."""
     answered_up_to: int | None = None
-    """The same for the operators' answers delivered from the person's topic (a topic's
-    records run in order; group message ids only grow)."""
+    """The same for the operators' answers delivered from the person's topic (group message
+    ids only grow)."""
+    answered_run: tuple[int, ...] = ()
 
     @property
     def user_id(self) -> int:

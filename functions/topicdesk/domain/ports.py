@@ -46,10 +46,10 @@ class SessionRepository(Protocol):
         ...
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, up_to: int | None = None
+        self, user_id: int, counter: str, by: int = 1, *, run: Sequence[int] | None = None
     ) -> None:
-        """Count messages (activity: the session lives on); ``up_to``, in the same write:
-        the newest message the count covers, as the counter's mark (``COUNT_MARKS``)."""
+        """Count messages (activity: the session lives on); ``run``, in the same write: the
+        ids the count covers, newest last, as the counter's mark and run (``COUNT_MARKS``)."""
         ...
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None: ...

@@ -83,6 +83,8 @@ def _session_from_item(item: dict[str, Any]) -> Session:
         slowdown_told_at=common.as_float(item.get("slowdown_told_at")),
         relayed_up_to=common.as_optional_int(item.get("relayed_up_to")),
         answered_up_to=common.as_optional_int(item.get("answered_up_to")),
+        relayed_run=tuple(common.as_int(i) for i in item.get("relayed_run") or ()),
+        answered_run=tuple(common.as_int(i) for i in item.get("answered_run") or ()),
     )
 
 
@@ -275,16 +277,17 @@ class DynamoSessionRepository:
             )
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, up_to: int | None = None
+        self, user_id: int, counter: str, by: int = 1, *, run: Sequence[int] | None = None
     ) -> None:
         """Count a message; activity: the session's expiry moves forward too (and, riding on
         the same write, the counter's mark: the newest message handled)."""
         expires = self._expiry()
         values: dict[str, Any] = {":by": by, ":expires": expires}
         also = ""
-        if up_to is not None:
-            values[":up_to"] = up_to
-            also = f", {COUNT_MARKS[counter]} = :up_to"
+        if run:
+            mark, ids = COUNT_MARKS[counter]
+            values.update({":up_to": max(run), ":run": list(run)})
+            also = f", {mark} = :up_to, {ids} = :run"
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),

@@ -82,9 +82,8 @@ class RelayContext:
             return True
         if session is None or not session.has_topic:
             return False
-        if session.relayed_up_to is None:
-            return self.already_relayed(message)
-        return message.message_id <= session.relayed_up_to
+        known = handled_before(message.message_id, session.relayed_up_to, session.relayed_run)
+        return self.already_relayed(message) if known is None else known
 
     def answered_from_topic(self, message: ChatMessage, session: Session) -> bool:
         """The same for a message in ``session``'s topic (``Session.answered_up_to``). A
@@ -93,9 +92,10 @@ class RelayContext:
         if MessageRef(message.chat_id, message.message_id) in self.relayed:
             return True
         mark = None if session.person.is_visitor else session.answered_up_to
-        if mark is not None and (message.message_id <= mark or message.command is None):
-            return message.message_id <= mark
-        return self.already_relayed(message)
+        known = handled_before(message.message_id, mark, session.answered_run)
+        if known is None or (known is False and message.command is not None):
+            return self.already_relayed(message)
+        return known
 
     def peer_id(self, chat_id: int, message_id: int | None) -> int | None:
         if message_id is None:
@@ -139,11 +139,22 @@ class RelayContext:
         return written
 
 
-def advanced(mark: int | None, handled: Sequence[ChatMessage]) -> int | None:
-    """The session's mark after ``handled`` (None: leave it): it only moves forward, so a
-    replayed dead letter, older than messages handled after it, does not move it back."""
-    newest = max(message.message_id for message in handled)
-    return newest if mark is None or newest > mark else None
+def advanced(mark: int | None, handled: Sequence[ChatMessage]) -> list[int] | None:
+    """The run that moves the session's mark after ``handled`` (None: leave it): the mark
+    only moves forward, so an older message (a replayed dead letter, an update Telegram
+    delivered late) does not move it back."""
+    ids = sorted(message.message_id for message in handled)
+    return ids if mark is None or ids[-1] > mark else None
+
+
+def handled_before(message_id: int, mark: int | None, run: Sequence[int]) -> bool | None:
+    """Whether a message was handled, from its session's mark and run: True in the run, False
+    above the mark, None below it and not in the run (ask the message map)."""
+    if mark is None:
+        return None
+    if message_id in run or message_id == mark:
+        return True
+    return False if message_id > mark else None
 
 
 def same_album(first: ChatMessage, second: ChatMessage) -> bool:

@@ -83,7 +83,7 @@ class PersonToTopic:
             person.user_id,
             "messages_in",
             len(batch),
-            up_to=advanced(known.relayed_up_to if known else None, batch),
+            run=advanced(known.relayed_up_to if known else None, batch),
         )
         if await ctx.after_send(lambda: steps.once_sync("counted", count_in)):
             steps.finished_elsewhere()  # the mark ends a later copy: no record needed

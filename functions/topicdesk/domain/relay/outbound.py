@@ -82,7 +82,7 @@ class TopicToPerson:
             ctx.sessions.increment,
             session.user_id,
             "messages_out",
-            up_to=advanced(session.answered_up_to, album),
+            run=advanced(session.answered_up_to, album),
         )
         if await ctx.after_send(lambda: steps.once_sync("counted", count_out)):
             # The count's mark says "delivered" to a later copy of this update as surely as
