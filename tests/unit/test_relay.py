@@ -214,6 +214,36 @@ def test_an_older_answer_delivered_after_a_newer_one_reaches_the_person() -> Non
     assert [c["message_id"] for c in answers] == [72, 71]
 
 
+@pytest.mark.parametrize("side", ["person", "operator"])
+def test_an_older_message_whose_links_are_lost_is_stopped_by_its_record(
+    monkeypatch: pytest.MonkeyPatch, side: str
+) -> None:
+    """An older message (delivered after a newer one) does not move the mark, so its count's
+    write does not finish the update: with its links lost to throttling, only the record's
+    finished marker stops a later copy of the update (found in review)."""
+    monkeypatch.setattr(relay_module, "BOOKKEEPING_RETRY_DELAYS", (0, 0, 0, 0))
+    messages = FlakyMap(0)
+    world = make_world(messages=messages)
+    relay_of = {"person": world.relay.private_messages, "operator": world.relay.group_messages}
+    older, newer = (
+        (private(ANNA, 2), private(ANNA, 3))
+        if side == "person"
+        else (in_topic(11, 71), in_topic(11, 72))
+    )
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    run(relay_of[side]([newer]))
+    messages.failures = 99  # DynamoDB throttles every link of the older one
+    log = InMemoryStepLog()
+    steps = Steps(log, "update#7", deferred=True)
+    run(relay_of[side]([older], steps))
+    run(steps.finish())
+    # A later copy of the update (another container) loads the record and is dropped whole
+    # (``runtime.work``) before the relay runs.
+    assert Steps.load(log, "update#7", deferred=True).finished
+    copied = [c["message_id"] for c in world.telegram.called("copy_message")]
+    assert copied.count(older.message_id) == 1
+
+
 def test_a_copy_counted_but_never_linked_is_not_copied_again_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -157,7 +157,9 @@ def test_a_late_send_on_a_key_idle_since_takes_a_new_slot() -> None:
     assert store.tat["bot"] == pytest.approx(clock.now + 1 / 28)
 
 
-def test_a_bot_too_busy_after_the_groups_wait_gives_the_groups_slot_back_and_books() -> None:
+def test_a_bot_too_busy_after_the_groups_wait_books_and_leaves_the_groups_slot_a_gap() -> None:
+    """The group's slot was held while the send waited for it: others may have reserved
+    behind it since, so it is not given back (its TAT would step back under theirs)."""
     clock = ManualTime()
     limiter, store, bookings = throttle(clock)
     asyncio.run(limiter.before_send(-1))
@@ -166,7 +168,7 @@ def test_a_bot_too_busy_after_the_groups_wait_gives_the_groups_slot_back_and_boo
     with pytest.raises(RateLimited) as deferred:
         asyncio.run(limiter.before_send(-1))
     assert deferred.value.key == "bot" and bookings.items["r1"].key == "bot"
-    assert store.released == ["group#-1"]
+    assert store.released == []
 
 
 def test_a_429_while_a_send_waits_in_the_bots_queue_holds_it() -> None:

@@ -18,7 +18,6 @@ from topicdesk.domain.errors import RateLimited, StorageUnavailable
 from topicdesk.domain.limiter import (
     BOT_KEY,
     LimitSettings,
-    Reservation,
     Rule,
     Spend,
     keys_to_hold,
@@ -126,7 +125,9 @@ class SharedThrottle:
             try:  # a 429 after the hold check moved the bot's TAT: this slot is behind it
                 taken = reserve_all(self._store, last, now, self._max_wait(now))
             except RateLimited as limited:
-                self._give_back(reserved)
+                # The chat's or group's slot is not given back: it was held for a while, and
+                # others have reserved behind it since; released, its TAT would step back
+                # under theirs and hand their slot out again. It stays a gap.
                 raise self._book(last, limited, now) from None
             reserved += taken
             slots.update({r.key: now + r.wait for r in taken})
@@ -149,10 +150,6 @@ class SharedThrottle:
         if self._deadline is None:
             return self._settings.max_wait
         return max(0.0, min(self._settings.max_wait, self._deadline - now))
-
-    def _give_back(self, reserved: Sequence[Reservation]) -> None:
-        for reservation in reserved:
-            self._store.release(reservation)
 
     async def _not_late(
         self, rules: Sequence[Rule], slots: dict[str, float], max_wait: float

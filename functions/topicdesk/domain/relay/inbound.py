@@ -78,15 +78,15 @@ class PersonToTopic:
         # Counted before the links are written: the count's write also marks the batch
         # relayed (``relayed_from_person``), so from the first write after the send on, a
         # later copy of any of them stops before copying again.
+        marked = advanced(known.relayed_up_to if known else None, batch)
         count_in = partial(
-            ctx.sessions.increment,
-            person.user_id,
-            "messages_in",
-            len(batch),
-            run=advanced(known.relayed_up_to if known else None, batch),
+            ctx.sessions.increment, person.user_id, "messages_in", len(batch), run=marked
         )
-        if await ctx.after_send(lambda: steps.once_sync("counted", count_in)):
-            steps.finished_elsewhere()  # the mark ends a later copy: no record needed
+        if await ctx.after_send(lambda: steps.once_sync("counted", count_in)) and marked:
+            # The mark ends a later copy: no record needed. Not for an older message (no
+            # run: the mark did not move to cover it), which only its links and the record's
+            # finished marker can stop.
+            steps.finished_elsewhere()
         await ctx.link_all(*copies)
         ctx.metrics.count("MessagesToOperators", len(batch))
         if ctx.inbox is not None:

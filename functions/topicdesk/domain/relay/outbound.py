@@ -78,16 +78,13 @@ class TopicToPerson:
         if isinstance(outcome, str):
             await self._undelivered(session, message, outcome, steps)
             return
-        count_out = partial(
-            ctx.sessions.increment,
-            session.user_id,
-            "messages_out",
-            run=advanced(session.answered_up_to, album),
-        )
-        if await ctx.after_send(lambda: steps.once_sync("counted", count_out)):
+        marked = advanced(session.answered_up_to, album)
+        count_out = partial(ctx.sessions.increment, session.user_id, "messages_out", run=marked)
+        if await ctx.after_send(lambda: steps.once_sync("counted", count_out)) and marked:
             # The count's mark says "delivered" to a later copy of this update as surely as
             # the step record would, as long as that copy finds no record (then it reads the
-            # mark): no record at all is needed, and none before the receipt's step.
+            # mark): no record at all is needed, and none before the receipt's step. An
+            # older answer (no run: the mark stays) keeps its record.
             steps.finished_elsewhere()
             if fresh:
                 steps.kept("deliver")
