@@ -244,6 +244,31 @@ def test_an_older_message_whose_links_are_lost_is_stopped_by_its_record(
     assert copied.count(older.message_id) == 1
 
 
+def test_a_deferred_record_relayed_meanwhile_as_a_follower_is_not_copied_again() -> None:
+    """Message 2 was admitted and deferred on its own (its admission recorded); then it rode
+    along with message 1's copyMessages. When its own record comes back it finds itself
+    relayed: recorded steps before its own copy do not stop that check."""
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1), private(ANNA, 2)]))
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    run(other.relay.private_messages([private(ANNA, 2)], Steps(done={"admitted": [2]})))
+    assert [c["message_ids"] for c in world.telegram.called("copy_messages")] == [[1, 2]]
+    assert world.telegram.called("copy_message") == []
+
+
+def test_a_record_that_made_its_own_copy_resumes_after_it() -> None:
+    """A record whose own copy is recorded (an earlier attempt failed after it) resumes: the
+    copy is not made again, and its bookkeeping is done."""
+    world = make_world()
+    run(world.relay.private_messages([private(ANNA, 1)]))
+    copies = len(world.telegram.called("copy_message"))
+    other = relay_world(sessions=world.sessions, messages=world.messages, telegram=world.telegram)
+    done = {"admitted": [2], "copy#2": 999}
+    run(other.relay.private_messages([private(ANNA, 2)], Steps(done=done)))
+    assert len(world.telegram.called("copy_message")) == copies  # not sent again
+    assert world.sessions.get(501).relayed_up_to == 2  # type: ignore[union-attr]
+
+
 def test_a_copy_counted_but_never_linked_is_not_copied_again_elsewhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -54,7 +54,9 @@ class PersonToTopic:
             return
         person = message.sender
         known = ctx.sessions.get(person.user_id)  # read once for all three below
-        if (not steps.recorded and ctx.relayed_from_person(message, known)) or (
+        # Until this record has sent it, another record may have: as a follower of an
+        # earlier message, after this one was deferred with only its admission recorded.
+        if (not _sent(steps) and ctx.relayed_from_person(message, known)) or (
             steps.replay and ctx.already_relayed(message)  # the mark may be past it
         ):
             steps.done_elsewhere()  # relayed with an earlier record's copyMessages
@@ -317,3 +319,9 @@ class PersonToTopic:
         await self.topics.note(
             session, template.format(name=person.full_name), steps=steps, step="membership-note"
         )
+
+
+def _sent(steps: Steps) -> bool:
+    """Whether this record's own copy was made (its step recorded by an earlier attempt):
+    then it resumes after it instead of asking whether the message was relayed."""
+    return any(name == "copies" or name.startswith("copy#") for name in steps.recorded)
