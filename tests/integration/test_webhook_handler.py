@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
+from topicdesk.adapters.aws import SECRET_RECHECK_SECONDS, CachedSecret
 from topicdesk.handlers import webhook
 
 from devkit.lambda_runtime import FakeLambdaContext, function_url_event
@@ -131,6 +132,22 @@ def test_unreadable_secret_answers_500(world: AwsWorld) -> None:
     parameters.clear_caches()
     assert post(message_update(1, 1))["statusCode"] == 500
     assert world.queue_count(world.updates_url) == 0
+
+
+def test_a_rotated_secret_is_accepted_once_the_kept_one_is_old_enough(world: AwsWorld) -> None:
+    """After ``make ops ARGS='webhook set'`` rotates the secret, Telegram sends the new one at
+    once; a warm container refuses it only while its kept value is younger than
+    ``SECRET_RECHECK_SECONDS`` (not the whole cache time), and the old one is refused after."""
+    assert post(message_update(1, 1))["statusCode"] == 200
+    rotated = "rotated-" + WEBHOOK_SECRET
+    world.secrets.put_secret_value(SecretId="topicdesk-test-webhook-secret", SecretString=rotated)
+    new_header = {"X-Telegram-Bot-Api-Secret-Token": rotated}
+    assert post(message_update(2, 1), headers=new_header)["statusCode"] == 401  # kept: fresh
+    kept = webhook.service().secret
+    assert isinstance(kept, CachedSecret)
+    kept._read_at -= SECRET_RECHECK_SECONDS  # as if the value were read 30 s ago
+    assert post(message_update(3, 1), headers=new_header)["statusCode"] == 200
+    assert post(message_update(4, 1))["statusCode"] == 401
 
 
 def test_the_trace_id_reaches_sqs_without_the_xray_sdk(

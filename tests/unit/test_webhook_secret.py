@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from topicdesk.adapters import redaction
-from topicdesk.adapters.aws import SECRET_CACHE_SECONDS, CachedSecret
+from topicdesk.adapters.aws import SECRET_CACHE_SECONDS, SECRET_RECHECK_SECONDS, CachedSecret
 from topicdesk.domain.errors import StorageUnavailable
 
 SECRET = "webhook-secret-under-test_0123456789"
@@ -69,3 +69,25 @@ def test_a_failed_read_is_storage_unavailable_and_the_next_call_reads_again(
         secret()
     assert secret() == SECRET
     assert len(client.calls) == 2
+
+
+def test_a_refused_secret_rereads_a_value_old_enough_once_per_period() -> None:
+    """``recheck``: a rotation is picked up within ``SECRET_RECHECK_SECONDS``, and a flood of
+    wrong secrets costs at most one read per period; a failed read keeps the old value."""
+    rotated = "rotated-" + SECRET
+    client = SecretsManager(
+        {"SecretString": SECRET},
+        EndpointConnectionError(endpoint_url="https://secretsmanager"),
+        {"SecretString": rotated},
+    )
+    clock = Clock()
+    secret = CachedSecret(client, "topicdesk/test/webhook-secret", clock=clock)
+    assert secret() == SECRET
+    clock.now += SECRET_RECHECK_SECONDS - 1
+    assert secret.recheck() is False and len(client.calls) == 1  # too fresh: no read
+    clock.now += 1
+    assert secret.recheck() is False and secret() == SECRET  # the read failed: old kept
+    assert secret.recheck() is False and len(client.calls) == 2  # one try per period
+    clock.now += SECRET_RECHECK_SECONDS
+    assert secret.recheck() is True and secret() == rotated
+    assert len(client.calls) == 3

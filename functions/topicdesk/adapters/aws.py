@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # the broadcast domain (~40 ms to import) is the consumer's, 
     from topicdesk.domain.broadcast import BroadcastJob
 
 SECRET_CACHE_SECONDS = 300
+SECRET_RECHECK_SECONDS = 30
+"""A refused secret re-reads a cached value at least this old (``CachedSecret.recheck``): a
+rotation is picked up within this, not the whole cache time, and a flood of wrong secrets
+costs Secrets Manager at most one call per this many seconds per container."""
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's ceiling for ChangeMessageVisibility
 
 
@@ -50,6 +54,22 @@ class CachedSecret:
                 raise StorageUnavailable(f"secret {self._name} is not a string")
             self._value, self._read_at = redaction.register(value.strip()), now
         return self._value
+
+    def recheck(self) -> bool:
+        """Read the secret again if the kept value is ``SECRET_RECHECK_SECONDS`` old or more
+        (the caller just refused a request with it); True when the value changed. A failed
+        read keeps the old value."""
+        if self._value is None or self._clock() - self._read_at < SECRET_RECHECK_SECONDS:
+            return False
+        old, self._read_at = self._value, self._clock()  # one try per recheck period
+        try:
+            value = self._client.get_secret_value(SecretId=self._name).get("SecretString")
+        except (ClientError, BotoCoreError):
+            return False
+        if not isinstance(value, str):
+            return False
+        self._value = redaction.register(value.strip())
+        return self._value != old
 
 
 def read_secret(name: str, *, fresh: bool = False) -> str:

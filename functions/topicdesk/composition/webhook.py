@@ -16,9 +16,11 @@ from topicdesk.settings_base import WebhookSettings
 def webhook_service(metrics: PowertoolsMetrics) -> WebhookService:
     settings = WebhookSettings.from_env()
     session = botocore.session.get_session()  # region and credentials from the environment
+    secret = CachedSecret(session.create_client("secretsmanager"), settings.webhook_secret_name)
     return WebhookService(
         queue=SqsUpdateQueue(session.create_client("sqs"), settings.updates_queue_url),
-        secret=CachedSecret(session.create_client("secretsmanager"), settings.webhook_secret_name),
+        secret=secret,
         metrics=metrics,
         operator_chat_ids=frozenset(settings.operator_chat_ids),
+        recheck_secret=secret.recheck,
     )

@@ -67,11 +67,14 @@ def _answer(status: int, payload: dict[str, Any]) -> dict[str, Any]:
 class WebhookService:
     queue: UpdateQueue
     secret: Callable[[], str]
-    """Reads the webhook secret (cached by Powertools parameters)."""
+    """Reads the webhook secret (kept for a while: ``adapters.aws.CachedSecret``)."""
     metrics: WebhookMetrics
     operator_chat_ids: frozenset[int] = frozenset()
     """The operators' groups: with private chats, the only chats served (empty: every chat,
     for tests that do not care)."""
+    recheck_secret: Callable[[], bool] | None = None
+    """After a wrong secret: read it again if the kept one is old enough; True when it
+    changed (a rotation), and the request is checked once more with the new one."""
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """One Function URL event (as Lambda passes it) -> the HTTP answer."""
@@ -81,13 +84,14 @@ class WebhookService:
         except StorageUnavailable:
             logger.exception("webhook secret unavailable")
             return _answer(500, {"ok": False, "error": "temporarily unavailable"})
-        decision = decide(
-            method=request.method,
-            headers=request.headers,
-            body=request.body,
-            is_base64=request.is_base64,
-            expected_secret=expected,
-        )
+        decision = self._decide(request, expected)
+        if (
+            isinstance(decision, Refused)
+            and decision.reason == "secret"
+            and self.recheck_secret is not None
+            and self.recheck_secret()
+        ):
+            decision = self._decide(request, self.secret())
         if isinstance(decision, Refused):
             return self._refuse(request, decision)
         if self.operator_chat_ids and not is_served(decision.update, self.operator_chat_ids):
@@ -97,6 +101,16 @@ class WebhookService:
             logger.info("update from a chat not served", extra={"type": decision.update_type})
             return _answer(200, {"ok": True})
         return self._enqueue(decision)
+
+    @staticmethod
+    def _decide(request: FunctionUrlRequest, expected: str) -> Accepted | Refused:
+        return decide(
+            method=request.method,
+            headers=request.headers,
+            body=request.body,
+            is_base64=request.is_base64,
+            expected_secret=expected,
+        )
 
     def _refuse(self, request: FunctionUrlRequest, refused: Refused) -> dict[str, Any]:
         # No "reason" dimension: the alarm on bursts of refusals watches exactly {service}
