@@ -36,6 +36,21 @@ SECRETS_MANAGER_API_CALL_USD = 0.05 / 10_000
 ASSUMED_RTT_MS = {"sqs": 8.0, "dynamodb": 5.0, "secrets-manager": 10.0, "telegram": 80.0}
 
 
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives a function CPU in proportion to its memory: one full vCPU at 1,769 MB
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html)."""
+
+
+def billed_ms(own_wall_ms: float, cpu_ms: float, memory_mb: int, waits_ms: float = 0.0) -> float:
+    """One invocation's billed duration from what the bench measured here: its own wall time
+    (its CPU, on a full core of this machine, and the waits it really made), the CPU part
+    stretched to the function's share of a vCPU (below 1,769 MB the same work takes longer:
+    at 512 MB about 3.5 times), plus ``waits_ms``, the round trips loopback hides (modelled).
+    Assumes a core here does what a Lambda vCPU does; Python uses one core at most."""
+    share = min(1.0, memory_mb / LAMBDA_MB_PER_VCPU)
+    return own_wall_ms + cpu_ms * (1 / share - 1) + waits_ms
+
+
 def sqs_billed_requests(payload_bytes: int) -> int:
     """One request per started 64 KiB chunk of payload (an empty payload is one request)."""
     return max(1, math.ceil(payload_bytes / SQS_BILLING_CHUNK_BYTES))

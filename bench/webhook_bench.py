@@ -40,17 +40,21 @@ from bench.cost import (
     PRICES_REGION,
     LambdaUse,
     UpdateCost,
+    billed_ms,
     floor_cost,
 )
 from bench.meter import WRITE_OPERATIONS, AwsMeter, Usage, max_item_bytes
 from bench.world import BASE_ENV, ROOT, WEBHOOK_SECRET, Emulator, emulator_process, moto_world
 from devkit.moto.sqs import empty_queue
 from devkit.processes import run_python
+from infra.definitions import CONSUMER, WEBHOOK
 
 TOPICDESK_WEBHOOK = "topicdesk.handlers.webhook"
 NAIVE_WEBHOOK = "bench.naive_webhook"
-WEBHOOK_MEMORY_MB = 256  # infra/ingress.py
-CONSUMER_MEMORY_MB = 512  # infra/pipeline.py
+WEBHOOK_MEMORY_MB = WEBHOOK.memory_size
+CONSUMER_MEMORY_MB = CONSUMER.memory_size
+CONSUMER_MEMORY_CHOICES_MB = (256, 512, 1024)
+"""The consumer's memory sizes whose cost the report prints beside the deployed one."""
 
 # Memory is the growth of the child's own peak RSS (VmHWM, per process image). Not ru_maxrss:
 # Linux keeps it across exec, so a child starts at its parent's peak (about 40 MiB here) and
@@ -281,6 +285,31 @@ class ConsumerRun:
     telegram_calls: Counter[str] = field(default_factory=Counter)
 
 
+@contextlib.contextmanager
+def telegram_round_trips(emulator: Emulator) -> Iterator[None]:
+    """The Bot API answers after the assumed round trip (the emulator's latency fault) while
+    the consumers run: their billed time then holds their Telegram waits as they really
+    overlap (or not), instead of a round trip added per call afterwards."""
+    emulator.client.set_fault(latency=ASSUMED_RTT_MS["telegram"] / 1000, times=None)
+    try:
+        yield
+    finally:
+        emulator.client.clear_faults()
+
+
+def consumer_billed_ms(run: ConsumerRun, memory_mb: int = CONSUMER_MEMORY_MB) -> float:
+    """One consumer invocation's billed ms: its own wall time (Telegram's round trips
+    included, ``telegram_round_trips``), its CPU at the function's share of a vCPU, and the
+    AWS round trips moto does not take (boto3 blocks the event loop: they add up)."""
+    invocations = max(run.invocations, 1)
+    return billed_ms(
+        run.own_wall_seconds * 1000 / invocations,
+        run.cpu_seconds * 1000 / invocations,
+        memory_mb,
+        aws_rtt_ms(run.handler_usage, invocations),
+    )
+
+
 def run_consumer(world: Any, meter: AwsMeter, emulator: Emulator, limit: int) -> ConsumerRun:
     from topicdesk.handlers import consumer
 
@@ -441,10 +470,14 @@ def main(argv: list[str] | None = None) -> int:
             with quiet():  # the consumer's input, queued again by the webhook (not measured)
                 for event in events[: options.consumer_updates]:
                     webhook.handler(event, context)
-            note(f"topicdesk consumer: {options.consumer_updates} updates...")
-            consumed = run_consumer(world, meter, emulator, options.consumer_updates)
-            note("widget path: edge, consumer, answers pushed...")
-            widget_run = widget_bench.run(world, meter, emulator, group_id)
+            note(
+                f"topicdesk consumer: {options.consumer_updates} updates, each Bot API call "
+                f"answered after {ASSUMED_RTT_MS['telegram']:.0f} ms..."
+            )
+            with telegram_round_trips(emulator):
+                consumed = run_consumer(world, meter, emulator, options.consumer_updates)
+                note("widget path: edge, consumer, answers pushed...")
+                widget_run = widget_bench.run(world, meter, emulator, group_id)
             item_bytes = max(max_item_bytes(world.dynamodb, t) for t in world.tables)
             limits_table = world.tables[1]
         internal = emulator.client.stats()["internal_errors"]
@@ -479,27 +512,41 @@ def report(
     telegram_per_update = sum(consumed.telegram_calls.values()) / updates
 
     webhook_requests = n + 1
-    webhook_ms = ours.own_mean + aws_rtt_ms(ours.usage, webhook_requests)
-    consumer_ms = (
-        consumed.own_wall_seconds * 1000 / max(consumed.invocations, 1)
-        + aws_rtt_ms(consumed.handler_usage, max(consumed.invocations, 1))
-        + telegram_rtt_ms(telegram_per_update * updates / max(consumed.invocations, 1))
+    webhook_ms = billed_ms(
+        ours.own_mean,
+        ours.cpu_seconds * 1000 / n,
+        WEBHOOK_MEMORY_MB,
+        aws_rtt_ms(ours.usage, webhook_requests),
     )
-    ours_cost = UpdateCost(
-        functions=(
-            LambdaUse(1.0, webhook_ms, WEBHOOK_MEMORY_MB),
-            LambdaUse(consumed.invocations / updates, consumer_ms, CONSUMER_MEMORY_MB),
-        ),
-        sqs_requests=ours.usage.sqs_billed_requests / webhook_requests
-        + consumed.usage.sqs_billed_requests / updates,
-        dynamodb_read_units=consumed.usage.dynamodb_read_units / updates,
-        dynamodb_write_units=consumed.usage.dynamodb_write_units / updates,
-        secrets_manager_calls=(
-            ours.usage.count("secrets-manager") + consumed.usage.count("secrets-manager")
+    consumer_ms = consumer_billed_ms(consumed)
+
+    def cost_at(consumer_memory_mb: int) -> UpdateCost:
+        return UpdateCost(
+            functions=(
+                LambdaUse(1.0, webhook_ms, WEBHOOK_MEMORY_MB),
+                LambdaUse(
+                    consumed.invocations / updates,
+                    consumer_billed_ms(consumed, consumer_memory_mb),
+                    consumer_memory_mb,
+                ),
+            ),
+            sqs_requests=ours.usage.sqs_billed_requests / webhook_requests
+            + consumed.usage.sqs_billed_requests / updates,
+            dynamodb_read_units=consumed.usage.dynamodb_read_units / updates,
+            dynamodb_write_units=consumed.usage.dynamodb_write_units / updates,
+            secrets_manager_calls=(
+                ours.usage.count("secrets-manager") + consumed.usage.count("secrets-manager")
+            )
+            / updates,
         )
-        / updates,
+
+    ours_cost = cost_at(CONSUMER_MEMORY_MB)
+    naive_ms = billed_ms(
+        statistics.fmean(naive.wall_ms),
+        naive_cpu,
+        WEBHOOK_MEMORY_MB,
+        telegram_rtt_ms(naive_telegram_per_update),
     )
-    naive_ms = statistics.fmean(naive.wall_ms) + telegram_rtt_ms(naive_telegram_per_update)
     naive_cost = UpdateCost(
         functions=(LambdaUse(1.0, naive_ms, WEBHOOK_MEMORY_MB),),
         sqs_requests=0.0,
@@ -622,7 +669,14 @@ def report(
         f"{ {k: v for k, v in consumed.usage.calls.items() if k.startswith('sqs.')} }",
         f"largest DynamoDB item after the run: {item_bytes} bytes; cost breakdown per million "
         f"(USD): {breakdown}",
-        f"prices: {PRICES_AS_OF}; assumed round trips (ms): {ASSUMED_RTT_MS}",
+        "consumer memory (model, same run), USD per million updates: "
+        + ", ".join(
+            f"{mb} MB {cost_at(mb).usd_per_million():.2f}"
+            + (" (deployed)" if mb == CONSUMER_MEMORY_MB else "")
+            for mb in sorted({*CONSUMER_MEMORY_CHOICES_MB, CONSUMER_MEMORY_MB})
+        ),
+        f"prices: {PRICES_AS_OF}; assumed round trips (ms): {ASSUMED_RTT_MS}; the consumer's "
+        "Telegram round trips are the emulator's latency, its CPU billed at its share of a vCPU",
         "bench: "
         + " ".join(
             [

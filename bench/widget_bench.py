@@ -23,9 +23,10 @@ from typing import Any
 from topicdesk.contract import Env
 
 from bench import webhook_bench as wb
-from bench.cost import LambdaUse, UpdateCost
+from bench.cost import LambdaUse, UpdateCost, billed_ms
 from bench.meter import AwsMeter, Usage
 from bench.world import Emulator, MotoWorld
+from infra.definitions import WIDGET
 
 # API Gateway WebSocket APIs, us-east-1 list prices, first billion messages a month
 # (https://aws.amazon.com/api-gateway/pricing/, "WebSocket APIs"): $1.00 per million messages
@@ -38,7 +39,7 @@ and wait for an answer (a few minutes per message)."""
 ANSWERS_PER_MESSAGE = 1.0
 VISITORS = 50
 MESSAGES_PER_VISITOR = 4
-WIDGET_MEMORY_MB = 256  # infra/widget.py
+WIDGET_MEMORY_MB = WIDGET.memory_size
 KEY = "bench-widget-key-0001"
 ORIGIN = "https://shop.example"
 TOKEN_SECRET = "topicdesk-bench-widget-token"  # noqa: S105 (a secret's name)
@@ -203,30 +204,24 @@ def _operator(emulator: Emulator, group_id: int) -> int:
 def report(widget_run: WidgetRun) -> str:
     n = widget_run.messages
     edge_per_message = widget_run.edge_invocations / n
-    edge_ms = widget_run.edge_own_ms + wb.aws_rtt_ms(
-        widget_run.edge_usage, widget_run.edge_invocations
+    edge_ms = billed_ms(
+        widget_run.edge_own_ms,
+        widget_run.edge_cpu_ms,
+        WIDGET_MEMORY_MB,
+        wb.aws_rtt_ms(widget_run.edge_usage, widget_run.edge_invocations),
     )
     cin, cout = widget_run.consumer_in, widget_run.consumer_out
     answers = max(1, widget_run.answers)
     scale = ANSWERS_PER_MESSAGE / answers  # the answers' share, per visitor message
-
-    def consumer_ms(run: wb.ConsumerRun) -> float:
-        invocations = max(run.invocations, 1)
-        calls = sum(run.telegram_calls.values())
-        return float(
-            run.own_wall_seconds * 1000 / invocations
-            + wb.aws_rtt_ms(run.handler_usage, invocations)
-            + wb.telegram_rtt_ms(calls / invocations)
-        )
 
     usages = [(widget_run.edge_usage, 1 / n), (cin.usage, 1 / n), (cout.usage, scale)]
     usages.append((widget_run.webhook_usage, scale))
     cost = UpdateCost(
         functions=(
             LambdaUse(edge_per_message, edge_ms, WIDGET_MEMORY_MB),
-            LambdaUse(cin.invocations / n, consumer_ms(cin), wb.CONSUMER_MEMORY_MB),
+            LambdaUse(cin.invocations / n, wb.consumer_billed_ms(cin), wb.CONSUMER_MEMORY_MB),
             LambdaUse(ANSWERS_PER_MESSAGE, 0.0, wb.WEBHOOK_MEMORY_MB),  # the answer's webhook
-            LambdaUse(cout.invocations * scale, consumer_ms(cout), wb.CONSUMER_MEMORY_MB),
+            LambdaUse(cout.invocations * scale, wb.consumer_billed_ms(cout), wb.CONSUMER_MEMORY_MB),
         ),
         sqs_requests=sum(u.sqs_billed_requests * f for u, f in usages),
         dynamodb_read_units=sum(u.dynamodb_read_units * f for u, f in usages),
@@ -241,7 +236,7 @@ def report(widget_run: WidgetRun) -> str:
     total_usd = sum(breakdown.values())
     rows = [
         ("edge Lambda invocations per visitor message", f"{edge_per_message:.2f}"),
-        ("edge Lambda ms per invocation (own, + modelled AWS round trips)", f"{edge_ms:.2f}"),
+        ("edge Lambda billed ms per invocation (model)", f"{edge_ms:.2f}"),
         ("edge Lambda CPU per invocation, ms", f"{widget_run.edge_cpu_ms:.2f}"),
         (
             "edge DynamoDB RRU / WRU per message",
@@ -254,7 +249,7 @@ def report(widget_run: WidgetRun) -> str:
         ),
         (
             "consumer invocations / ms per message (visitor -> topic)",
-            f"{cin.invocations / n:.2f} / {consumer_ms(cin) * cin.invocations / n:.2f}",
+            f"{cin.invocations / n:.2f} / {wb.consumer_billed_ms(cin) * cin.invocations / n:.2f}",
         ),
         (
             "consumer RRU / WRU per message (visitor -> topic)",

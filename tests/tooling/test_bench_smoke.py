@@ -133,3 +133,11 @@ def test_floor_is_the_queue_and_lambda_requests_alone() -> None:
     floor = cost.floor_cost(1.2, (1.0, 0.1))
     assert floor.usd_per_million() == pytest.approx(1.2 * 0.50 + 1.1 * 0.20)
     assert floor.breakdown_per_million()["dynamodb"] == 0.0
+
+
+def test_billed_time_stretches_cpu_to_the_functions_share_of_a_vcpu() -> None:
+    # At 1,769 MB and above a function has a whole vCPU: what was measured is what is billed.
+    assert cost.billed_ms(100.0, 20.0, 1769, waits_ms=5.0) == pytest.approx(105.0)
+    assert cost.billed_ms(100.0, 20.0, 3538) == pytest.approx(100.0)
+    # At 512 MB the 20 ms of CPU take 20 * 1769 / 512 ms: the wait part is not stretched.
+    assert cost.billed_ms(100.0, 20.0, 512) == pytest.approx(80.0 + 20.0 * 1769 / 512)
