@@ -10,6 +10,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 from topicdesk.adapters.dynamodb.sessions import session_key
+from topicdesk.adapters.limits_items import location
 from topicdesk.contract import DATA_TABLE, LIMITS_TABLE, Env
 from topicdesk.domain.routing import group_key
 from topicdesk.runtime import retries
@@ -38,17 +39,28 @@ def assert_held_for(pipeline: Pipeline, queue_url: str, retry_after: float, fiel
     [message] = moto_messages(queue_url)
     hidden_for = message.visible_at / 1000 - time.time()
     assert retry_after - 2 < hidden_for <= retry_after + 0.5
-    key = limiter_key(f"group#{pipeline.operator_chat_id}")
-    held = limits_table(pipeline).get_item(Key=key)["Item"]
-    assert retry_after - 2 < float(held[field]) - time.time() <= retry_after + 0.5
+    item, tat, hold = location(f"group#{pipeline.operator_chat_id}")  # the bot's item
+    held = limits_table(pipeline).get_item(Key=limiter_key(item))["Item"]
+    value = float(held[tat if field == "tat" else hold])
+    assert retry_after - 2 < value - time.time() <= retry_after + 0.5
     return message
+
+
+def forget_the_group(pipeline: Pipeline) -> None:
+    """The shared limiter forgets the group's slots and holds (kept on the bot's item)."""
+    item, tat, hold = location(f"group#{pipeline.operator_chat_id}")
+    limits_table(pipeline).update_item(
+        Key=limiter_key(item),
+        UpdateExpression="REMOVE #t, #h",
+        ExpressionAttributeNames={"#t": tat, "#h": hold},
+    )
 
 
 def let_the_429_pass(pipeline: Pipeline, message: Any) -> None:
     """Time passes for the emulator's window, the record's invisibility and the limiter."""
     pipeline.client.set_limits(enabled=False)
     message.visible_at = 0
-    limits_table(pipeline).delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
+    forget_the_group(pipeline)
 
 
 def person(pipeline: Pipeline, name: str) -> int:
@@ -202,7 +214,7 @@ def test_a_429_on_the_dead_letter_alert_holds_the_group_and_the_alert_comes_late
     # Telegram turns stricter than our limiter believes (1 message a minute, already spent
     # by the person's topic): the ops topic for the alert is refused with 429.
     pipeline.client.set_limits(enabled=True, group_per_minute=1)
-    limits_table(pipeline).delete_item(Key=limiter_key(f"group#{pipeline.operator_chat_id}"))
+    forget_the_group(pipeline)
     first = pipeline.dead_letters.poll_once()
     assert first.failed == 1
     refused = [
@@ -339,11 +351,15 @@ def test_a_flooding_person_is_paced_in_order_without_loss(
     thread = pipeline.topic_of("Anna")
     assert pipeline.topic_texts(thread)[1:] == ["m0", "m1"]
     assert "steady pace" in pipeline.private_texts(anna)[-1]
+    # The pace is kept in the person's session, written with the count: no limiter item.
+    data = pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE])
+    tat = float(data.get_item(Key=session_key(anna))["Item"]["pace_tat"])
+    assert time.time() + 30 <= tat <= time.time() + 60  # m0 and m1: two units of 30 s
+    assert "Item" not in limits_table(pipeline).get_item(Key=limiter_key(f"person#{anna}"))
     # The held records come back when the person's pace allows (fast-forwarded here).
-    limits = limits_table(pipeline)
     for message in moto_messages(pipeline.aws.updates_url):
         message.visible_at = 0
-    limits.delete_item(Key=limiter_key(f"person#{anna}"))
+    data.update_item(Key=session_key(anna), UpdateExpression="REMOVE pace_tat")
     assert pipeline.updates.poll_once().succeeded == 2
     assert pipeline.topic_texts(thread)[1:] == ["m0", "m1", "m2", "m3"]
     assert sum("steady pace" in t for t in pipeline.private_texts(anna)) == 1

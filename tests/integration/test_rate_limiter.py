@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from topicdesk.adapters.limits_items import location
 from topicdesk.adapters.rate_limiter import DynamoBookings, DynamoTatStore
 from topicdesk.contract import LIMITS_TABLE
 from topicdesk.domain.errors import RateLimited
@@ -41,6 +42,23 @@ def limits_item(table: Any, name: str) -> dict[str, Any]:
     return dict(table.get_item(Key=limits_key(name))["Item"])
 
 
+def tat_of(table: Any, key: str, attribute: int = 1) -> float:
+    """A limiter key's TAT (``attribute=2``: its hold) wherever it is kept (an operators'
+    group's: on the bot's item)."""
+    spot = location(key)
+    return float(limits_item(table, spot[0])[spot[attribute]])
+
+
+def set_tat(table: Any, key: str, tat: float) -> None:
+    item, attribute, _ = location(key)
+    table.update_item(
+        Key=limits_key(item),
+        UpdateExpression="SET #t = :tat",
+        ExpressionAttributeNames={"#t": attribute},
+        ExpressionAttributeValues={":tat": Decimal(str(tat))},
+    )
+
+
 def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
     store = DynamoTatStore(table)
     rule = Rule("group#-1", 60 / 19)
@@ -50,10 +68,12 @@ def test_reserve_on_idle_then_busy_keys(table: Any) -> None:
     with pytest.raises(RateLimited) as refused:
         store.reserve(rule, 1000.0, 3.5)
     assert refused.value.retry_after == pytest.approx(2 * 60 / 19, abs=1e-3)
-    assert float(limits_item(table, "group#-1")["tat"]) == pytest.approx(
-        1000 + 2 * 60 / 19, abs=1e-3
-    )
-    assert int(limits_item(table, "group#-1")[LIMITS_TABLE.ttl_attribute]) > 1000
+    assert tat_of(table, "group#-1") == pytest.approx(1000 + 2 * 60 / 19, abs=1e-3)
+    # An operators' group's TAT is kept on the bot's item, which never expires (it keeps
+    # bookings hours ahead); a private chat's is its own item and expires after its TAT.
+    assert LIMITS_TABLE.ttl_attribute not in limits_item(table, "bot")
+    store.reserve(Rule("chat#5", 1 / 0.95), 1000.0, 3.5)
+    assert int(limits_item(table, "chat#5")[LIMITS_TABLE.ttl_attribute]) > 1000
 
 
 def test_two_instances_share_one_budget(table: Any) -> None:
@@ -80,7 +100,7 @@ def test_a_429_holds_the_key_for_every_instance(table: Any) -> None:
     assert refused.value.retry_after == pytest.approx(30, abs=1e-3)
     # A shorter 429 later does not shorten the hold.
     a.penalize(-100, retry_after=5)
-    held = float(limits_item(table, "group#-100")["tat"])
+    held = tat_of(table, "group#-100")
     assert held == pytest.approx(1030, abs=1e-3)
 
 
@@ -121,12 +141,12 @@ def test_a_deferred_record_books_its_slot_and_finds_it_when_it_returns(table: An
     assert behind.value.retry_after == pytest.approx(2 * interval, abs=1e-3)  # slot 3
     # The deferred record comes back at its slot and goes without waiting or re-queueing.
     times.now = 1000.0 + 2 * interval
-    tat_before = float(limits_item(table, "group#-9")["tat"])
+    tat_before = tat_of(table, "group#-9")
     times.slept.clear()
     a.begin_record("deferred", 2, None)
     asyncio.run(a.before_send(-9))
     assert times.slept == []
-    assert float(limits_item(table, "group#-9")["tat"]) == tat_before
+    assert tat_of(table, "group#-9") == tat_before
     assert "Item" not in table.get_item(Key=limits_key("book#deferred"))
 
 
@@ -279,7 +299,7 @@ def test_a_slot_never_starts_before_the_reservation_could_land(table: Any) -> No
     )
     asyncio.run(throttle.before_send(-50))
     assert times.now == pytest.approx(1000.03, abs=1e-3)
-    tat = float(limits_item(table, "group#-50")["tat"])
+    tat = tat_of(table, "group#-50")
     assert tat == pytest.approx(1000.03 + 60 / 19, abs=1e-3)
 
 
@@ -296,9 +316,9 @@ def test_a_sender_that_wakes_late_takes_the_next_bot_slot_instead_of_bunching(ta
     bot_interval = 1 / 28
     asyncio.run(throttle.before_send(61))  # slot 0 of the bot, no sleep
     asyncio.run(throttle.before_send(62))  # bot slot 1: wakes 50 ms late, more than half of
-    bot = float(limits_item(table, "bot")["tat"])  # an interval, someone behind: re-queues
+    bot = tat_of(table, "bot")  # an interval, someone behind: re-queues
     assert bot > 1000 + 3 * bot_interval + 0.04
-    chat = float(limits_item(table, "chat#62")["tat"])
+    chat = tat_of(table, "chat#62")
     assert chat == pytest.approx(1000 + 1 / 0.95, abs=1e-3)  # 50 ms means nothing to 1/s
 
 
@@ -316,7 +336,7 @@ def test_a_late_sender_takes_a_new_slot_even_with_nobody_behind_it(table: Any) -
     asyncio.run(throttle.before_send(61))
     asyncio.run(throttle.before_send(62))  # bot slot 1, woke 50 ms late: the key is idle
     assert times.now == pytest.approx(1000 + 1 / 28 + 0.05, abs=1e-3)  # went when it woke
-    bot = float(limits_item(table, "bot")["tat"])
+    bot = tat_of(table, "bot")
     assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # the TAT follows the send
 
 
@@ -332,7 +352,7 @@ def deferred_with_a_booking(
         clock=times.clock,
         sleep=times.sleep,
     )
-    table.put_item(Item={**limits_key(key), "tat": Decimal(busy_until)})
+    set_tat(table, key, busy_until)
     throttle.begin_record(record, 1, None)
     with pytest.raises(RateLimited) as deferred:
         asyncio.run(throttle.before_send(chat_id))
@@ -351,7 +371,7 @@ def test_a_broadcast_deferred_on_the_bots_key_finds_its_booked_bot_slot(table: A
     times.now = 1010.0
     asyncio.run(throttle.before_send(77))
     assert times.slept == []  # its slot, at once
-    assert float(limits_item(table, "bot")["tat"]) == pytest.approx(1010 + 1 / 28)
+    assert tat_of(table, "bot") == pytest.approx(1010 + 1 / 28)
 
 
 def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) -> None:
@@ -362,7 +382,7 @@ def test_a_booking_missed_by_more_than_half_an_interval_is_not_used(table: Any) 
     times.now = 1010.9  # back 0.9 s late (SQS hides in whole seconds)
     asyncio.run(throttle.before_send(78))
     # A fresh slot after the bot's current TAT, not the stale one (which would collide).
-    assert float(limits_item(table, "bot")["tat"]) == pytest.approx(1010.9 + 1 / 28, abs=1e-3)
+    assert tat_of(table, "bot") == pytest.approx(1010.9 + 1 / 28, abs=1e-3)
 
 
 def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(table: Any) -> None:
@@ -374,7 +394,7 @@ def test_a_groups_booking_is_used_even_when_the_record_returns_a_second_late(tab
     times.now = 1031.0
     asyncio.run(throttle.before_send(-80))
     assert times.slept == []
-    tat = float(limits_item(table, "group#-80")["tat"])
+    tat = tat_of(table, "group#-80")
     assert tat == pytest.approx(1030 + 60 / 19, abs=1e-3)  # nothing reserved a second time
 
 
@@ -386,7 +406,7 @@ def test_a_send_held_by_its_group_takes_the_bots_slot_when_it_goes(table: Any) -
     asyncio.run(throttle.before_send(-90))  # the group's next slot is 60/19 s away
     asyncio.run(throttle.before_send(-90))
     assert times.now == pytest.approx(1000 + 60 / 19, abs=1e-3)
-    bot = float(limits_item(table, "bot")["tat"])
+    bot = tat_of(table, "bot")
     assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # taken at the send, not before
 
 
@@ -396,9 +416,9 @@ def test_a_booked_bot_slot_passed_while_the_chat_waited_is_taken_again(table: An
         table, times, key="bot", busy_until=1010, chat_id=79, record="job-4"
     )
     # The chat is busy till 1011.
-    table.put_item(Item={**limits_key("chat#79"), "tat": Decimal("1011")})
+    set_tat(table, "chat#79", 1011)
     times.now = 1010.0
     asyncio.run(throttle.before_send(79))
     assert times.now >= 1011.0
-    bot = float(limits_item(table, "bot")["tat"])
+    bot = tat_of(table, "bot")
     assert bot == pytest.approx(times.now + 1 / 28, abs=1e-3)  # a fresh bot slot at the send

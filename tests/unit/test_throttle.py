@@ -6,11 +6,42 @@ import asyncio
 
 import pytest
 from topicdesk.domain.errors import RateLimited
-from topicdesk.domain.limiter import LimitSettings, Reservation, Rule
+from topicdesk.domain.limiter import (
+    NEAR_SECONDS,
+    LimitSettings,
+    Reservation,
+    Rule,
+    kept_with_bot,
+    next_tat,
+)
 from topicdesk.domain.throttle import SharedThrottle
 
 from tests.support.clocks import ManualTime
-from tests.support.fakes import MemoryBookings, MemoryStore
+from tests.support.fakes import MemoryBookings
+from tests.support.fakes import MemoryStore as TatMemory
+
+
+class MemoryStore(TatMemory):
+    """The TAT store as a send uses it (``SendStore``), in memory: an operators' group's
+    keys are kept with the bot's, as on DynamoDB."""
+
+    def reserve_near(
+        self, first: Rule, then: Rule, now: float, max_wait: float, then_wait: float
+    ) -> list[Reservation]:
+        """``SendStore.reserve_near``: both at once when the keys share the bot's item."""
+        new_first, wait = next_tat(self.tat.get(first.key), now, first)
+        if not kept_with_bot(first.key) or wait > min(NEAR_SECONDS, max_wait):
+            return [self.reserve(first, now, max_wait)]
+        start = now + wait  # the bot's slot is never before the group's
+        new_then, then_wait_from_start = next_tat(self.tat.get(then.key), start, then)
+        if wait + then_wait_from_start > then_wait:
+            raise RateLimited(wait + then_wait_from_start, key=then.key)
+        self.tat.update({first.key: new_first, then.key: new_then})
+        return [
+            Reservation(first.key, wait, first.cost),
+            Reservation(then.key, wait + then_wait_from_start, then.cost),
+        ]
+
 
 SETTINGS = LimitSettings(bot_per_second=28, chat_per_second=0.95, group_per_minute=19)
 GROUP_SLOT = 60 / 19
@@ -109,6 +140,16 @@ class CountingStore(MemoryStore):
         self.writes.append(rule.key)
         return super().reserve(rule, now, max_wait)
 
+    def reserve_near(
+        self, first: Rule, then: Rule, now: float, max_wait: float, then_wait: float
+    ) -> list[Reservation]:
+        """Both keys in one write is one entry (``group#-1+bot``); one key alone counts in
+        ``reserve``."""
+        taken = super().reserve_near(first, then, now, max_wait, then_wait)
+        if len(taken) == 2:
+            self.writes.append("+".join(r.key for r in taken))
+        return taken
+
 
 def test_a_send_waiting_for_its_group_takes_the_bots_slot_once_when_it_goes() -> None:
     """The bot's slot is reserved when the group's is near, not seconds before it passes."""
@@ -118,7 +159,7 @@ def test_a_send_waiting_for_its_group_takes_the_bots_slot_once_when_it_goes() ->
     )
     asyncio.run(limiter.before_send(-1))
     asyncio.run(limiter.before_send(-1))  # the group's next slot is 3.16 s away
-    assert store.writes == ["group#-1", "bot", "group#-1", "bot"]
+    assert store.writes == ["group#-1+bot", "group#-1", "bot"]
     assert clock.now == pytest.approx(1000.03 + GROUP_SLOT)
     assert store.tat["bot"] == pytest.approx(clock.now + 1 / 28)  # its slot: the send's
 
@@ -185,3 +226,34 @@ def test_a_429_while_a_send_waits_in_the_bots_queue_holds_it() -> None:
     with pytest.raises(RateLimited) as held:
         asyncio.run(limiter.before_send(501))
     assert held.value.key == "bot" and held.value.retry_after == pytest.approx(3.0)
+
+
+def test_a_group_send_is_one_write_when_the_groups_slot_is_idle_or_near() -> None:
+    """The group's slot and the bot's in one write (kept on one item); the bot's slot is
+    never before the group's. A private chat's key is its own item: two writes."""
+    clock, store = ManualTime(), CountingStore()
+    limiter = SharedThrottle(
+        store, SETTINGS, clock=clock.clock, sleep=clock.sleep, latency_guard=0.03
+    )
+    asyncio.run(limiter.before_send(-1))  # idle
+    assert store.writes == ["group#-1+bot"] and clock.now == pytest.approx(1000.03)
+    store.tat["group#-1"] = clock.now + 0.05  # another instance's send: the slot 20 ms after
+    store.tat["bot"] = clock.now  # the guard's 30 ms, the bot idle by then
+    asyncio.run(limiter.before_send(-1))
+    assert store.writes == ["group#-1+bot"] * 2
+    assert clock.now == pytest.approx(1000.08)  # the group's slot, the bot's from it on
+    assert store.tat["bot"] == pytest.approx(clock.now + 1 / 28)
+    asyncio.run(limiter.before_send(501))
+    assert store.writes[2:] == ["chat#501", "bot"]
+
+
+def test_a_group_send_refused_by_the_bot_books_the_bot_and_reserves_nothing() -> None:
+    """With one write there is no group slot left as a gap when the bot's queue is too long."""
+    clock = ManualTime()
+    limiter, store, bookings = throttle(clock)
+    store.tat["bot"] = clock.now + 60  # a long bot hold
+    limiter.begin_record("r1", 1, None)
+    with pytest.raises(RateLimited) as deferred:
+        asyncio.run(limiter.before_send(-1))
+    assert deferred.value.key == "bot" and bookings.items["r1"].key == "bot"
+    assert "group#-1" not in store.tat and store.released == []

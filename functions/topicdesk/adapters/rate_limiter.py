@@ -1,29 +1,38 @@
-"""The shared flood limiter's storage: GCRA TATs in DynamoDB (``LIMITS_TABLE``, key ``pk``).
+"""The shared flood limiter's storage: GCRA TATs in DynamoDB (``LIMITS_TABLE``, key ``pk``;
+which item and attribute hold a key: ``limits_items``).
 
-One conditional UpdateItem per key per send in the common cases:
+One conditional UpdateItem per key per send in the common cases, and one for an operators'
+group's slot and the bot's together when the group's slot is near (``limits_items.Pair``):
 - busy key (TAT between now and the furthest acceptable slot): ``SET tat = tat + T``;
 - idle key (no TAT, or TAT in the past): the first update fails its condition and returns the
   old item, then ``SET tat = now + T``;
 - key too far ahead: the failed condition's old item says how long to wait; nothing reserved.
-Items expire (TTL ``expires_at``) an hour after their TAT; nothing ever scans.
+Items expire (TTL ``expires_at``) an hour after their TAT, but the bot's; nothing ever scans.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from topicdesk.adapters.dynamodb import conditional_failed, conditionally, storage_errors
+from topicdesk.adapters.limits_items import (
+    EXPIRY_SECONDS,
+    Pair,
+    location,
+    number,
+    old_number,
+    wait_after,
+    write,
+)
 from topicdesk.domain.errors import RateLimited, StorageUnavailable
 from topicdesk.domain.limiter import LimitSettings, Reservation, Rule, rules_for
 from topicdesk.domain.ports import Booking
 from topicdesk.domain.throttle import LATENCY_GUARD_SECONDS, SharedThrottle
 
-EXPIRY_SECONDS = 3600
 ATTEMPTS = 4
 PERSON_GATE = "person"
 """The per-person pace's key prefix (``person#<user>``)."""
@@ -36,20 +45,6 @@ def person_keys(user_id: int) -> list[str]:
     chat's 1/s (what erasing the person deletes; the rest are groups' and the bot's)."""
     chat = rules_for(user_id, 1, LimitSettings(1.0, 1.0, 1.0))[0].key
     return [f"{PERSON_GATE}#{user_id}", f"{GREETING_GATE}#{user_id}", chat]
-
-
-def _number(value: float) -> Decimal:
-    return Decimal(str(round(value, 6)))
-
-
-def _old_tat(error: ClientError) -> float | None:
-    item = error.response.get("Item") or {}
-    tat = item.get("tat")
-    if isinstance(tat, dict) and "N" in tat:  # low-level shape on a failed condition
-        return float(tat["N"])
-    if isinstance(tat, int | float | Decimal):
-        return float(tat)
-    return None
 
 
 class DynamoTatStore:
@@ -70,6 +65,7 @@ class DynamoTatStore:
         idle = Reservation(rule.key, idle_wait, rule.cost)
         if not too_big and self._seen.get(rule.key, 0.0) < now and self._start_idle(rule, now):
             return idle
+        _, tat, _ = location(rule.key)
         for _ in range(ATTEMPTS):
             try:
                 with storage_errors():
@@ -78,7 +74,7 @@ class DynamoTatStore:
                 cause = error.__cause__
                 if not (isinstance(cause, ClientError) and conditional_failed(cause)):
                     raise
-                old = _old_tat(cause)
+                old = old_number(cause, tat)
                 if old is not None:
                     self._seen[rule.key] = old
                 if old is not None and (old > latest or too_big):
@@ -89,40 +85,71 @@ class DynamoTatStore:
                 if self._start_idle(rule, now):
                     return idle
                 continue  # someone moved it between our two updates: look again
-            new_tat = float(answer["Attributes"]["tat"])
+            new_tat = float(answer["Attributes"][tat])
             self._seen[rule.key] = new_tat
-            wait = max(0.0, new_tat - rule.interval - rule.tolerance - now)
-            return Reservation(rule.key, wait, rule.cost)
+            return Reservation(rule.key, wait_after(rule, new_tat, now), rule.cost)
         # Heavy contention on one key: come back shortly rather than spin.
         raise RateLimited(rule.interval, key=rule.key)
 
+    def reserve_near(
+        self, first: Rule, then: Rule, now: float, max_wait: float, then_wait: float
+    ) -> list[Reservation]:
+        """``SendStore.reserve_near``: a group's near slot and the bot's in one write."""
+        seen = self._seen
+        if not Pair.applies(first, then):
+            return [self.reserve(first, now, max_wait)]
+        pair = Pair(first, then, now, max_wait, then_wait)
+        group, bot = seen.get(first.key), seen.get(then.key)
+        for _ in range(ATTEMPTS):
+            if pair.far(group):  # the group alone now, the bot's slot when the group's is near
+                return [self.reserve(first, now, max_wait)]
+            wait = pair.refusal(group, bot)
+            if wait is not None:
+                raise RateLimited(wait, key=then.key)
+            try:
+                with storage_errors():
+                    answer = self._table.update_item(**pair.update(group, bot))
+            except Exception as error:
+                cause = error.__cause__
+                if not (isinstance(cause, ClientError) and conditional_failed(cause)):
+                    raise
+                group, bot = old_number(cause, pair.group_tat), old_number(cause, "tat")
+                for key, tat in ((first.key, group), (then.key, bot)):
+                    if tat is not None:
+                        seen[key] = tat
+                continue
+            new = answer["Attributes"]
+            seen.update({first.key: float(new[pair.group_tat]), then.key: float(new["tat"])})
+            return pair.reservations(new)
+        raise RateLimited(first.interval, key=first.key)  # heavy contention: come back shortly
+
     def _update_busy(self, rule: Rule, now: float, latest: float) -> Any:
+        item, tat, _ = location(rule.key)
         return self._table.update_item(
-            Key={"pk": rule.key},
-            UpdateExpression="SET tat = tat + :cost, expires_at = :expires",
-            ConditionExpression="tat BETWEEN :now AND :latest",
-            ExpressionAttributeValues={
-                ":cost": _number(rule.cost),
-                ":now": _number(now),
-                ":latest": _number(latest),
-                # Kept an hour past the TAT it sets (a day-long bucket lives a day).
-                ":expires": int(latest + rule.cost) + EXPIRY_SECONDS,
-            },
+            **write(
+                item,
+                "#t = #t + :cost",
+                "#t BETWEEN :now AND :latest",
+                {"#t": tat},
+                {":cost": number(rule.cost), ":now": number(now), ":latest": number(latest)},
+                latest + rule.cost,  # kept an hour past the TAT it sets (a day-long bucket: a day)
+            ),
             ReturnValues="UPDATED_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
     def _start_idle(self, rule: Rule, now: float) -> bool:
+        item, tat, _ = location(rule.key)
         started = conditionally(
             lambda: self._table.update_item(
-                Key={"pk": rule.key},
-                UpdateExpression="SET tat = :tat, expires_at = :expires",
-                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                ExpressionAttributeValues={
-                    ":tat": _number(now + rule.cost),
-                    ":now": _number(now),
-                    ":expires": int(now + rule.cost) + EXPIRY_SECONDS,
-                },
+                **write(
+                    item,
+                    "#t = :tat",
+                    "attribute_not_exists(#t) OR #t < :now",
+                    {"#t": tat},
+                    {":tat": number(now + rule.cost), ":now": number(now)},
+                    now + rule.cost,
+                )
             )
         )
         # Started: we know the TAT. Not: it is at least now (someone is sending).
@@ -133,16 +160,20 @@ class DynamoTatStore:
 
     def held_until(self, keys: Sequence[str]) -> tuple[float, str]:
         """The latest ``hold_until`` among ``keys`` and its key (0 when none is held): one
-        consistent BatchGetItem."""
-        holds = self._read(keys, "hold_until")
+        consistent read (a group's and the bot's are one item)."""
+        holds = self._read(keys, hold=True)
         if not holds:
             return 0.0, keys[0]
         holder = max(holds, key=lambda key: holds[key])
         return holds[holder], holder
 
-    def _read(self, keys: Sequence[str], attribute: str) -> dict[str, float]:
-        wanted = [{"pk": key} for key in dict.fromkeys(keys)]
-        found: dict[str, float] = {}
+    def _read(self, keys: Sequence[str], *, hold: bool) -> dict[str, float]:
+        """Each key's hold (or TAT) that is set, in one consistent BatchGetItem."""
+        where = {key: location(key) for key in dict.fromkeys(keys)}
+        attribute = {key: spot[2] if hold else spot[1] for key, spot in where.items()}
+        names = {f"#a{i}": name for i, name in enumerate(dict.fromkeys(attribute.values()))}
+        wanted = [{"pk": item} for item in dict.fromkeys(spot[0] for spot in where.values())]
+        items: dict[str, dict[str, Any]] = {}
         for _ in range(ATTEMPTS):
             if not wanted:
                 break
@@ -152,51 +183,55 @@ class DynamoTatStore:
                         self._table.name: {
                             "Keys": wanted,
                             "ConsistentRead": True,
-                            "ProjectionExpression": "pk, #a",
-                            "ExpressionAttributeNames": {"#a": attribute},
+                            "ProjectionExpression": ", ".join(["pk", *names]),
+                            "ExpressionAttributeNames": names,
                         }
                     }
                 )
             for item in answer.get("Responses", {}).get(self._table.name, []):
-                if attribute in item:
-                    found[str(item["pk"])] = float(item[attribute])
+                items[str(item["pk"])] = item
             wanted = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
         if wanted:
             raise StorageUnavailable("DynamoDB left a limiter read unprocessed")
-        return found
+        found = {key: items.get(where[key][0], {}).get(attribute[key]) for key in where}
+        return {key: float(value) for key, value in found.items() if value is not None}
 
     def backlog(self, key: str, now: float) -> float:
         """Seconds until the key's next free slot (0 when idle): a group's headroom."""
+        item, tat, _ = location(key)
         with storage_errors():
-            item = self._table.get_item(Key={"pk": key}).get("Item")
-        return max(0.0, float(item["tat"]) - now) if item and "tat" in item else 0.0
+            found = self._table.get_item(Key={"pk": item}).get("Item") or {}
+        return max(0.0, float(found[tat]) - now) if tat in found else 0.0
 
     def release(self, reservation: Reservation) -> None:
+        item, tat, _ = location(reservation.key)
         with storage_errors():
             self._table.update_item(
-                Key={"pk": reservation.key},
-                UpdateExpression="SET tat = tat - :interval",
-                ConditionExpression="attribute_exists(tat)",
-                ExpressionAttributeValues={":interval": _number(reservation.interval)},
+                Key={"pk": item},
+                UpdateExpression="SET #t = #t - :interval",
+                ConditionExpression="attribute_exists(#t)",
+                ExpressionAttributeNames={"#t": tat},
+                ExpressionAttributeValues={":interval": number(reservation.interval)},
             )
 
     def push_back(self, key: str, until: float) -> None:
         """Nothing on this key before ``until``: new reservations queue behind it (TAT), and
         slots reserved before the 429 was known are held too (``hold_until``, checked by a
         sender that slept or comes back with a booking)."""
+        item, tat, hold = location(key)
         # Failed conditions mean the key is already held longer: nothing to do.
-        for attribute in ("hold_until", "tat"):
+        for attribute in (hold, tat):
             conditionally(
                 partial(
                     self._table.update_item,
-                    Key={"pk": key},
-                    UpdateExpression="SET #a = :until, expires_at = :expires",
-                    ConditionExpression="attribute_not_exists(#a) OR #a < :until",
-                    ExpressionAttributeNames={"#a": attribute},
-                    ExpressionAttributeValues={
-                        ":until": _number(until),
-                        ":expires": int(until) + EXPIRY_SECONDS,
-                    },
+                    **write(
+                        item,
+                        "#a = :until",
+                        "attribute_not_exists(#a) OR #a < :until",
+                        {"#a": attribute},
+                        {":until": number(until)},
+                        until,
+                    ),
                 )
             )
 
@@ -213,7 +248,7 @@ class DynamoBookings:
                 Item={
                     "pk": f"book#{record_id}",
                     "key": booking.key,
-                    "slot": _number(booking.slot),
+                    "slot": number(booking.slot),
                     "expires_at": int(booking.slot) + EXPIRY_SECONDS,
                 }
             )

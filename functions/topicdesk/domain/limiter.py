@@ -91,6 +91,24 @@ class LimitSettings:
 BOT_KEY = "bot"
 """The bot's overall 30/s: every send spends it."""
 
+WITH_THE_BOT = ("group#", "topics#")
+"""Keys kept with the bot's (in its store item): an operators' group's messages and topics.
+The bot serves only its operators' groups (the webhook drops any other group's updates), so
+they are a handful and live as long as the bot; a send to one reserves its group's slot and
+the bot's in one write when the group's slot is near (``TatStore.reserve_near``). A private
+chat's key (thousands, each live for a second) stays apart."""
+
+
+NEAR_SECONDS = 0.03
+"""A group's slot this close: the bot's slot is reserved with it, in the same write. Further,
+the group's slot is reserved alone and the bot's when it is near: a bot slot seconds before
+the group's would pass unused, and sit in every other sender's way meanwhile."""
+
+
+def kept_with_bot(key: str) -> bool:
+    return key.startswith(WITH_THE_BOT)
+
+
 Spend = Literal["message", "topic"]
 """What a call spends: a message (chat or group key, and the bot's) or a topic creation."""
 

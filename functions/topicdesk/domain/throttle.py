@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from topicdesk.domain.errors import RateLimited, StorageUnavailable
 from topicdesk.domain.limiter import (
     BOT_KEY,
     LimitSettings,
+    Reservation,
     Rule,
     Spend,
     keys_to_hold,
@@ -36,6 +38,19 @@ LATENCY_GUARD_SECONDS = 0.03
 """What the consumer passes as ``latency_guard`` (see ``SharedThrottle``)."""
 
 
+class SendStore(TatStore, Protocol):
+    """The TAT store as a send uses it: a chat's or group's slot, and the bot's with it."""
+
+    def reserve_near(
+        self, first: Rule, then: Rule, now: float, max_wait: float, then_wait: float
+    ) -> list[Reservation]:
+        """Reserve ``first``'s slot (within ``max_wait``) and, when that slot is within
+        ``NEAR_SECONDS`` and the keys are kept together (``kept_with_bot``), ``then``'s at
+        or after it (within ``then_wait``) in the same write; otherwise ``first``'s alone.
+        RateLimited as ``reserve``, naming the key that refused; nothing is reserved then."""
+        ...
+
+
 class SharedThrottle:
     """The Throttle the Telegram gateway consults: every instance shares the TATs.
 
@@ -48,7 +63,7 @@ class SharedThrottle:
 
     def __init__(
         self,
-        store: TatStore,
+        store: SendStore,
         settings: LimitSettings,
         *,
         bookings: Bookings | None = None,
@@ -106,13 +121,20 @@ class SharedThrottle:
         booked, rules = self._booked_slot(spent, now)
         # The chat's or group's slot first; the bot's when that slot is near. Reserved together,
         # a bot slot seconds before the group's would pass unused and be taken again (a second
-        # write), and it would sit in everyone's way meanwhile.
+        # write), and it would sit in everyone's way meanwhile. A group's near slot and the
+        # bot's are one write (the store keeps them in one item).
         first = [rule for rule in rules if rule.key != BOT_KEY]
         last = [rule for rule in rules if rule.key == BOT_KEY]
         try:
-            reserved = reserve_all(self._store, first, now, max_wait, patient)
+            if len(first) == 1 and last:
+                own_wait = patient.get(first[0].key, max_wait)
+                reserved = self._store.reserve_near(first[0], last[0], now, own_wait, max_wait)
+            else:
+                reserved = reserve_all(self._store, first, now, max_wait, patient)
         except RateLimited as limited:
             raise self._book(rules, limited, now) from None
+        if any(r.key == BOT_KEY for r in reserved):
+            last = []  # taken with the group's slot; one hold check before the send's slot
         slots = {r.key: now + r.wait for r in reserved}
         if booked is not None:  # the booked key's slot, for the lateness check below
             slots.update({rule.key: booked for rule in spent if rule.key not in slots})
