@@ -351,11 +351,15 @@ def test_a_flooding_person_is_paced_in_order_without_loss(
     thread = pipeline.topic_of("Anna")
     assert pipeline.topic_texts(thread)[1:] == ["m0", "m1"]
     assert "steady pace" in pipeline.private_texts(anna)[-1]
+    # The pace is kept in the person's session, written with the count: no limiter item.
+    data = pipeline.aws.dynamodb.Table(pipeline.aws.env[Env.DATA_TABLE])
+    tat = float(data.get_item(Key=session_key(anna))["Item"]["pace_tat"])
+    assert time.time() + 30 <= tat <= time.time() + 60  # m0 and m1: two units of 30 s
+    assert "Item" not in limits_table(pipeline).get_item(Key=limiter_key(f"person#{anna}"))
     # The held records come back when the person's pace allows (fast-forwarded here).
-    limits = limits_table(pipeline)
     for message in moto_messages(pipeline.aws.updates_url):
         message.visible_at = 0
-    limits.delete_item(Key=limiter_key(f"person#{anna}"))
+    data.update_item(Key=session_key(anna), UpdateExpression="REMOVE pace_tat")
     assert pipeline.updates.poll_once().succeeded == 2
     assert pipeline.topic_texts(thread)[1:] == ["m0", "m1", "m2", "m3"]
     assert sum("steady pace" in t for t in pipeline.private_texts(anna)) == 1

@@ -78,6 +78,7 @@ class InMemorySessions:
             answered_up_to=item.get("answered_up_to"),
             relayed_run=item.get("relayed_run", ()),
             answered_run=item.get("answered_run", ()),
+            pace_tat=item.get("pace_tat"),
         )
 
     def claim_topic_creation(
@@ -127,10 +128,18 @@ class InMemorySessions:
         self.items[user_id].update(fields)
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, run: Sequence[int] | None = None
+        self,
+        user_id: int,
+        counter: str,
+        by: int = 1,
+        *,
+        run: Sequence[int] | None = None,
+        pace: float | None = None,
     ) -> None:
         item = self.items[user_id]
         item[counter] = item.get(counter, 0) + by
+        if pace is not None:
+            item["pace_tat"] = pace
         if run:
             mark, ids = COUNT_MARKS[counter]
             item.update({mark: max(run), ids: tuple(run)})

@@ -13,6 +13,7 @@ import pytest
 from topicdesk.contract import ALLOWED_UPDATES
 from topicdesk.domain.errors import RateLimited, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage
+from topicdesk.domain.relay import Pace
 from topicdesk.domain.relay.challenge import CALLBACK_PREFIX, CallbackQuery, ChallengeState
 from topicdesk.domain.routing import group_key, is_served
 from topicdesk.domain.steps import Steps
@@ -63,23 +64,12 @@ class MemoryChallenges:
         self.items[user_id] = replace(self._state(user_id), held=())
 
 
-class Gate:
-    def __init__(self, burst: int) -> None:
-        self.left = burst
-
-    def admit(self, user_id: int, now: float) -> float:
-        if self.left <= 0:
-            return 8.0
-        self.left -= 1
-        return 0.0
-
-
 class World:
-    def __init__(self, *, challenge: bool = True, gate: Gate | None = None) -> None:
+    def __init__(self, *, challenge: bool = True, pace: Pace | None = None) -> None:
         self.store, self.log, telegram = MemoryChallenges(), InMemoryStepLog(), ButtonTelegram()
         world = relay_world(
             telegram=telegram,
-            flood_gate=gate,
+            pace=pace,
             buttons=telegram,
             challenges=self.store if challenge else None,
         )
@@ -185,7 +175,7 @@ def test_a_press_answered_too_late_still_counts() -> None:
 
 
 def test_the_held_messages_are_copied_at_the_persons_pace_and_resume_in_order() -> None:
-    world = World(gate=Gate(burst=1))
+    world = World(pace=Pace(burst=1, interval=8.0))
     for message_id in range(1, 131):  # more than one copyMessages call can carry
         world.write(message_id, f"m{message_id}")
     assert len(world.store.items[ANNA.user_id].held) == 130
@@ -193,7 +183,10 @@ def test_the_held_messages_are_copied_at_the_persons_pace_and_resume_in_order() 
         world.press(world.right())
     assert [c["message_ids"][0] for c in world.telegram.called("copy_messages")] == [1]
     assert len(world.answers()) == 1
-    world.relay._inbound.challenge.flood.left = 1  # type: ignore[union-attr]
+    # The first run's unit is kept in the session; the held run spent nothing.
+    session = world.sessions.get(ANNA.user_id)
+    assert session is not None and session.pace_tat == world.clock.now() + 8.0
+    world.clock.current += 8.0  # the pace allows the next run
     world.retry_press()
     runs = [c["message_ids"] for c in world.telegram.called("copy_messages")]
     assert runs == [list(range(1, 101)), list(range(101, 131))]

@@ -19,7 +19,7 @@ from topicdesk.domain.errors import (
     TransientFailure,
 )
 from topicdesk.domain.model import ChatMessage, MessageRef, Person, SessionStatus
-from topicdesk.domain.relay import RelaySettings, ShardPicker
+from topicdesk.domain.relay import Pace, RelaySettings, ShardPicker
 from topicdesk.domain.relay import context as relay_module
 from topicdesk.domain.steps import REPLAYED, Steps
 
@@ -37,7 +37,7 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 class CountingGate:
-    """A bucket of ``burst`` messages per person, refilled only when the test says so."""
+    """The greeting gate: ``burst`` per person, refilled only when the test says so."""
 
     def __init__(self, burst: int) -> None:
         self.burst = burst
@@ -53,7 +53,7 @@ class CountingGate:
 def make_world(
     *groups: int,
     greeting: str = "Hi there",
-    gate: CountingGate | None = None,
+    pace: Pace | None = None,
     flood_policy: str = "hold",
     messages: InMemoryMessageMap | None = None,
     backlog: Callable[[int], float] | None = None,
@@ -66,7 +66,7 @@ def make_world(
         ),
         sessions=sessions,
         messages=messages,
-        flood_gate=gate,
+        pace=pace,
         greetings=greetings,
         shard_picker=ShardPicker(sessions, groups, backlog=backlog),
     )
@@ -576,8 +576,7 @@ def test_new_people_go_to_the_shard_with_most_headroom_and_never_move() -> None:
 
 
 def test_a_flooding_person_is_held_back_in_order_and_told_once() -> None:
-    gate = CountingGate(burst=2)
-    world = make_world(gate=gate)
+    world = make_world(pace=Pace(burst=2, interval=8.0))
     run(world.relay.private_messages([private(ANNA, 1), private(ANNA, 2), private(ANNA, 3)]))
     # Two fit the bucket and went together; the third waits for its own record.
     assert world.telegram.called("copy_messages")[0]["message_ids"] == [1, 2]
@@ -590,13 +589,13 @@ def test_a_flooding_person_is_held_back_in_order_and_told_once() -> None:
     assert len(told) == 1 and "steady pace" in told[0]["text"]
     assert world.metrics.counts["FloodHeld"] == 2
     # When the bucket refills, the held message goes through.
-    gate.used.clear()
+    world.clock.current += 8.0
     run(world.relay.private_messages([private(ANNA, 3)]))
     assert world.telegram.called("copy_message")[-1]["message_id"] == 3
 
 
 def test_drop_policy_counts_and_tells_once() -> None:
-    world = make_world(gate=CountingGate(burst=1), flood_policy="drop")
+    world = make_world(pace=Pace(burst=1, interval=8.0), flood_policy="drop")
     run(world.relay.private_messages([private(ANNA, 1)]))
     run(world.relay.private_messages([private(ANNA, 2)]))
     run(world.relay.private_messages([private(ANNA, 3)]))
@@ -690,7 +689,7 @@ def test_an_operators_album_reaches_the_person_as_one_album() -> None:
 
 
 def test_an_album_is_admitted_whole_by_the_persons_pace() -> None:
-    world = make_world(gate=CountingGate(burst=2))
+    world = make_world(pace=Pace(burst=2, interval=8.0))
     run(world.relay.private_messages([private(ANNA, 1)]))  # one of the two spent
     album = [private(ANNA, 2 + i, kind="photo", text=None, media_group_id="M") for i in range(3)]
     run(world.relay.private_messages(album))
@@ -722,8 +721,7 @@ def test_the_bot_leaves_a_strangers_group_once_and_never_an_operators_group() ->
 
 
 def test_a_persons_edits_greetings_and_block_toggles_spend_their_pace() -> None:
-    gate = CountingGate(burst=2)
-    world = make_world(gate=gate)
+    world = make_world(pace=Pace(burst=2, interval=8.0))
     run(world.relay.private_messages([private(ANNA, 1)]))  # 1 of 2
     edit = private(ANNA, 1, text="hello (edited)")
     run(world.relay.private_edit(edit))  # 2 of 2: mirrored

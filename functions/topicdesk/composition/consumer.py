@@ -33,7 +33,7 @@ from topicdesk.domain.broadcast import BroadcastService
 from topicdesk.domain.commands import Registry
 from topicdesk.domain.limiter import rules_for
 from topicdesk.domain.ports import Throttle
-from topicdesk.domain.relay import Relay, RelaySettings, ShardPicker
+from topicdesk.domain.relay import Pace, Relay, RelaySettings, ShardPicker
 from topicdesk.domain.relay.inbound import GREETING_EVERY_SECONDS
 from topicdesk.domain.relay.newcomers import cap_rule
 from topicdesk.domain.roles import Roles
@@ -129,9 +129,9 @@ def consumer_runtime(
         ),
         clock=clock,
         metrics=metrics,
-        flood_gate=DynamoFloodGate(
-            store,
-            burst=telegram.limits.person_burst,
+        # Each person's pace lives in their session (``relay.pace``): no limiter write.
+        pace=Pace(
+            burst=max(1, int(telegram.limits.person_burst)),
             interval=telegram.limits.person_interval_seconds,
         ),
         greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS, prefix="greet"),

@@ -82,6 +82,9 @@ class Session:
     """The same for the operators' answers delivered from the person's topic (group message
     ids only grow)."""
     answered_run: tuple[int, ...] = ()
+    pace_tat: float | None = None
+    """The person's pace (``topicdesk.domain.relay.pace``): when their bucket is next empty
+    (GCRA's theoretical arrival time). None: never spent."""
 
     @property
     def user_id(self) -> int:

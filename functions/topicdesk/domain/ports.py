@@ -42,14 +42,21 @@ class SessionRepository(Protocol):
         ...
 
     def update(self, user_id: int, **fields: object) -> None:
-        """Set flags: status, banned, blocked, card_posted, person."""
+        """Set fields: status, banned, blocked, card_posted, person, pace_tat."""
         ...
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, run: Sequence[int] | None = None
+        self,
+        user_id: int,
+        counter: str,
+        by: int = 1,
+        *,
+        run: Sequence[int] | None = None,
+        pace: float | None = None,
     ) -> None:
         """Count messages (activity: the session lives on); ``run``, in the same write: the
-        ids the count covers, newest last, as the counter's mark and run (``COUNT_MARKS``)."""
+        ids the count covers, newest last, as the counter's mark and run (``COUNT_MARKS``);
+        ``pace``: the person's pace as the counted messages left it (``pace_tat``)."""
         ...
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None: ...
@@ -196,15 +203,6 @@ class PersonData(Protocol):
     def anchors(self, user_id: int) -> dict[str, int]: ...
 
     def erase_anchors(self, user_id: int) -> dict[str, int]: ...
-
-
-class FloodGate(Protocol):
-    """Per-person pace (a bucket of ``burst`` messages refilled one per interval)."""
-
-    def admit(self, user_id: int, now: float) -> float:
-        """0.0: one more message is admitted (and counted). Otherwise the seconds until the
-        next one would be; nothing is counted."""
-        ...
 
 
 class AdminDirectory(Protocol):

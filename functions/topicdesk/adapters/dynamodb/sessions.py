@@ -85,6 +85,7 @@ def _session_from_item(item: dict[str, Any]) -> Session:
         answered_up_to=common.as_optional_int(item.get("answered_up_to")),
         relayed_run=tuple(common.as_int(i) for i in item.get("relayed_run") or ()),
         answered_run=tuple(common.as_int(i) for i in item.get("answered_run") or ()),
+        pace_tat=common.as_float(item.get("pace_tat")) or None,
     )
 
 
@@ -277,10 +278,16 @@ class DynamoSessionRepository:
             )
 
     def increment(
-        self, user_id: int, counter: str, by: int = 1, *, run: Sequence[int] | None = None
+        self,
+        user_id: int,
+        counter: str,
+        by: int = 1,
+        *,
+        run: Sequence[int] | None = None,
+        pace: float | None = None,
     ) -> None:
         """Count a message; activity: the session's expiry moves forward too (and, riding on
-        the same write, the counter's mark: the newest message handled)."""
+        the same write, the counter's mark: the newest message handled; and the pace)."""
         expires = self._expiry()
         values: dict[str, Any] = {":by": by, ":expires": expires}
         also = ""
@@ -288,6 +295,9 @@ class DynamoSessionRepository:
             mark, ids = COUNT_MARKS[counter]
             values.update({":up_to": max(run), ":run": list(run)})
             also = f", {mark} = :up_to, {ids} = :run"
+        if pace is not None:
+            values[":pace"] = common.decimal(pace)
+            also += ", pace_tat = :pace"
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),

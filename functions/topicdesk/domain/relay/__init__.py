@@ -27,7 +27,6 @@ from topicdesk.domain.model import ChatMessage, Person
 from topicdesk.domain.ports import (
     Clock,
     ConnectionPush,
-    FloodGate,
     MessageMap,
     Metrics,
     SessionRepository,
@@ -45,12 +44,13 @@ from topicdesk.domain.relay.edits import mirror_edit
 from topicdesk.domain.relay.inbound import PersonToTopic
 from topicdesk.domain.relay.newcomers import NewTopicCap, WaitingLine
 from topicdesk.domain.relay.outbound import TopicToPerson
+from topicdesk.domain.relay.pace import GreetingGate, Pace
 from topicdesk.domain.relay.topics import ShardPicker, Topics
 from topicdesk.domain.relay.visitors import VisitorRelay
 from topicdesk.domain.steps import Steps
 from topicdesk.domain.widget import WidgetConversations, WidgetRecord
 
-__all__ = ["Relay", "RelaySettings", "ShardPicker", "WidgetNotConfigured"]
+__all__ = ["Pace", "Relay", "RelaySettings", "ShardPicker", "WidgetNotConfigured"]
 
 
 class WidgetNotConfigured(TopicdeskError):
@@ -69,8 +69,8 @@ class Relay:
         clock: Clock,
         metrics: Metrics,
         shard_picker: ShardPicker | None = None,
-        flood_gate: FloodGate | None = None,
-        greetings: FloodGate | None = None,
+        pace: Pace | None = None,
+        greetings: GreetingGate | None = None,
         broadcasts: BroadcastService | None = None,
         widget: WidgetConversations | None = None,
         push: ConnectionPush | None = None,
@@ -86,7 +86,8 @@ class Relay:
         or no cap). ``buttons``: inline keyboards and answers to their presses;
         ``challenges``: where new people's questions are kept (the stage's
         ``newPersonChallenge``; None: nobody is asked). ``inbox``: each conversation's
-        state and owner (issue 15), with ``cards``: the contact card's "Take it" button."""
+        state and owner (issue 15), with ``cards``: the contact card's "Take it" button.
+        ``pace``: each person's, kept in their session; ``greetings``: one a day each."""
         self._ctx = RelayContext(
             sessions, messages, telegram, settings, clock, metrics, inbox=inbox
         )
@@ -99,13 +100,11 @@ class Relay:
         self._topics = Topics(
             self._ctx, shard_picker or ShardPicker(sessions, settings.operator_chat_ids), cap
         )
-        self._inbound = PersonToTopic(self._ctx, self._topics, flood_gate, greetings)
+        self._inbound = PersonToTopic(self._ctx, self._topics, pace, greetings)
         self._topics.cards = self._take
         self._buttons = buttons
         if challenges is not None and buttons is not None:
-            self._inbound.challenge = Challenge(
-                self._ctx, self._topics, challenges, buttons, flood_gate
-            )
+            self._inbound.challenge = Challenge(self._ctx, self._topics, challenges, buttons, pace)
         # The web widget's visitors: with its store and connections (both), else none.
         self._visitors = (
             VisitorRelay(self._ctx, self._topics, widget, push)

@@ -20,8 +20,8 @@ from typing import Protocol
 from topicdesk.domain import texts
 from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage, Person, Session
-from topicdesk.domain.ports import FloodGate
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
+from topicdesk.domain.relay.pace import Pace, spend_alone
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
@@ -96,7 +96,7 @@ class Challenge:
     topics: Topics
     store: ChallengeStore
     telegram: ChallengeTelegram
-    flood: FloodGate | None = None
+    pace: Pace | None = None
     """The person's pace: the held messages are copied at it, like any of theirs."""
     rng: random.Random = field(default_factory=random.Random)
 
@@ -163,7 +163,7 @@ class Challenge:
         self.ctx.metrics.count("ChallengesPassed")
         session = await self.topics.ensure(query.person, steps)  # within the new-people cap
         for index, ids in enumerate(self.held(user_id)):
-            await self._copy_held(session, ids, steps, f"held#{index}")
+            session = await self._copy_held(session, ids, steps, f"held#{index}")
         self.store.release(user_id)
 
     async def _answer_query(self, query_id: str, text: str) -> bool:
@@ -175,17 +175,19 @@ class Challenge:
             return False
         return True
 
-    async def _copy_held(self, session: Session, ids: list[int], steps: Steps, step: str) -> None:
-        """One run of held messages into the topic: one unit of the person's pace (over it,
-        the callback's record is held and resumes here), one copyMessages call."""
+    async def _copy_held(
+        self, session: Session, ids: list[int], steps: Steps, step: str
+    ) -> Session:
+        """One run of held messages into the topic: one unit of the person's pace, written on
+        their session (no count follows; over it, the callback's record is held, nothing
+        spent, and resumes here), one copyMessages call. The session as the pace left it."""
         if steps.done(step):
-            return
+            return session
         user_id = session.user_id
-        if self.flood is not None and not steps.done(f"{step}:paced"):
-            wait = self.flood.admit(user_id, self.ctx.clock.now())
-            if wait > 0:
-                raise RateLimited(wait, key=f"person#{user_id}")
-            await steps.mark(f"{step}:paced", True, durable=False)
+        wait, paced = await spend_alone(self.ctx, self.pace, session, steps, f"{step}:paced")
+        if wait > 0:
+            raise RateLimited(wait, key=f"person#{user_id}")
+        session = paced or session
         messages = [
             ChatMessage(chat_id=user_id, message_id=i, sender=session.person, kind="message")
             for i in ids
@@ -201,7 +203,8 @@ class Challenge:
             copied, session = await self.topics.send_into(session, send, steps, step)
         except NotCopyable:  # Telegram skips what it cannot copy; the rest still goes
             self.ctx.metrics.count("NotCopyable")
-            return
+            return session
         if len(copied) == len(ids):
             await self.ctx.link_all(messages, session.operator_chat_id, copied)
         self.ctx.metrics.count("MessagesToOperators", len(copied))
+        return session

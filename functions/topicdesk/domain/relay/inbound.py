@@ -1,5 +1,5 @@
 """Person -> topic: a person's messages copied into their topic (runs of them in one call,
-albums whole), paced by the person's flood gate, greetings, block/unblock notes."""
+albums whole), at the person's pace (``pace``), greetings, block/unblock notes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from topicdesk.domain import texts
 from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
 from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
-from topicdesk.domain.ports import FloodGate
 from topicdesk.domain.relay.challenge import Challenge
 from topicdesk.domain.relay.context import (
     COPY_MESSAGES_LIMIT,
@@ -19,7 +18,8 @@ from topicdesk.domain.relay.context import (
     advanced,
     same_album,
 )
-from topicdesk.domain.relay.edits import mirror_edit
+from topicdesk.domain.relay.edits import mirror_edit, mirrorable
+from topicdesk.domain.relay.pace import PACE_STEP, GreetingGate, Pace, spend_alone
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
@@ -32,9 +32,9 @@ Copies = tuple[list[ChatMessage], int, list[int]]
 class PersonToTopic:
     ctx: RelayContext
     topics: Topics
-    flood_gate: FloodGate | None
-    greetings: FloodGate | None = None
-    """One greeting per person per day (``/start`` again and again greets once)."""
+    pace: Pace | None
+    """The person's pace, kept in their session (None: unpaced)."""
+    greetings: GreetingGate | None = None
     challenge: Challenge | None = None
     """The question for new people (``challenge``), when the stage asks it."""
 
@@ -49,7 +49,9 @@ class PersonToTopic:
         if message.sender is None:
             return
         if message.command == "start":  # never copied, so never relayed before: no lookup
-            if await self._paced(message.chat_id, steps) and self._greeting_due(message.chat_id):
+            # Paced only when a greeting goes out: nothing else of /start does.
+            due = steps.once_sync("greet-due", lambda: self._greeting_due(message.chat_id))
+            if due and await self._paced(message.chat_id, steps):
                 await steps.once("greet", lambda: self._greet(message))
             return
         person = message.sender
@@ -81,8 +83,14 @@ class PersonToTopic:
         # relayed (``relayed_from_person``), so from the first write after the send on, a
         # later copy of any of them stops before copying again.
         marked = advanced(known.relayed_up_to if known else None, batch)
+        # The pace rides on the same write: a message costs no pace write of its own.
         count_in = partial(
-            ctx.sessions.increment, person.user_id, "messages_in", len(batch), run=marked
+            ctx.sessions.increment,
+            person.user_id,
+            "messages_in",
+            len(batch),
+            run=marked,
+            pace=steps.result(PACE_STEP),
         )
         if await ctx.after_send(lambda: steps.once_sync("counted", count_in)) and marked:
             # The mark ends a later copy: no record needed. Not for an older message (no
@@ -99,28 +107,30 @@ class PersonToTopic:
     async def _admit(
         self, session: Session, batch: list[ChatMessage], steps: Steps
     ) -> list[ChatMessage]:
-        """The leading part of ``batch`` within the person's pace. Over it: tell them once;
-        then either hold the rest back (RateLimited: the record comes back when the pace
-        allows, in order) or drop and count it. The allowance is spent once per record: a
-        retried record finds what it was admitted (a step) and spends nothing again."""
+        """The leading part of ``batch`` within the person's pace, checked in memory against
+        the session as read (written later with the count: ``PACE_STEP``). Over it: tell them
+        once; then either hold the rest back (RateLimited: the record comes back when the pace
+        allows, in order, having spent nothing) or drop and count it. Admitted once per
+        record: a retried record finds what it was admitted, and the pace it left (steps)."""
         ctx = self.ctx
         if steps.done("admitted"):
             admitted_ids = set(steps.result("admitted"))
             return [message for message in batch if message.message_id in admitted_ids]
-        if self.flood_gate is None:
+        if self.pace is None:
             return batch
         admitted: list[ChatMessage] = []
-        wait = 0.0
+        wait, tat = 0.0, session.pace_tat
         for message in batch:
             if admitted and same_album(admitted[-1], message):
                 admitted.append(message)  # an album is admitted whole, or not at all
                 continue
-            wait = self.flood_gate.admit(session.user_id, ctx.clock.now())
+            wait, tat = self.pace.spend(tat, ctx.clock.now())
             if wait > 0:
                 break
             admitted.append(message)
         if admitted:
             # Not visible outside: kept with the next step's write (or the failure's).
+            await steps.mark(PACE_STEP, tat, durable=False)
             await steps.mark("admitted", [m.message_id for m in admitted], durable=False)
             return admitted
         await self._ask_to_slow_down(session, steps)
@@ -132,16 +142,17 @@ class PersonToTopic:
         ctx.metrics.count("FloodHeld")
         raise RateLimited(wait, key=f"person#{session.user_id}")
 
-    async def _paced(self, user_id: int, steps: Steps) -> bool:
+    async def _paced(self, user_id: int, steps: Steps, session: Session | None = None) -> bool:
         """One unit of the person's pace for an effect of their own other than a message (an
-        edit mirrored, a greeting, a block/unblock note), once per record: True to go on;
-        False when the drop policy drops it; over the pace with the hold policy, the record
-        is held (RateLimited) and comes back in order."""
-        if self.flood_gate is None or steps.done("paced"):
+        edit mirrored, a greeting, a block/unblock note), once per record, written on their
+        session (``session``: as just read; None: read it): True to go on; False when the
+        drop policy drops it; over the pace with the hold policy, the record is held
+        (RateLimited) and comes back in order."""
+        if self.pace is None or steps.done("paced"):
             return True
-        wait = self.flood_gate.admit(user_id, self.ctx.clock.now())
+        current = session or self.ctx.sessions.get(user_id)
+        wait, _ = await spend_alone(self.ctx, self.pace, current, steps, "paced")
         if wait <= 0:
-            await steps.mark("paced", True, durable=False)
             return True
         if self.ctx.settings.flood_policy == "drop":
             self.ctx.metrics.count("FloodDropped")
@@ -158,10 +169,14 @@ class PersonToTopic:
         return True
 
     async def edit(self, message: ChatMessage, steps: Steps) -> None:
-        """A person edited a message: mirror it on its copy in the topic, at their pace."""
+        """A person edited a message: mirror it on its copy in the topic, at their pace (an
+        edit with nothing to mirror spends none)."""
+        peer = mirrorable(self.ctx, message)
+        if peer is None:
+            return
         if message.sender is not None and not await self._paced(message.chat_id, steps):
             return
-        await mirror_edit(self.ctx, message)
+        await mirror_edit(self.ctx, message, peer)
 
     async def _ask_to_slow_down(self, session: Session, steps: Steps) -> None:
         ctx = self.ctx
@@ -306,7 +321,7 @@ class PersonToTopic:
             return
         if session.blocked == blocked and not steps.done("flag"):
             return
-        if not await self._paced(person.user_id, steps):
+        if not await self._paced(person.user_id, steps, session):
             return  # toggling block/unblock cannot flood the operators' group
 
         async def flag() -> bool:
