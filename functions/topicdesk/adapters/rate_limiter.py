@@ -266,11 +266,13 @@ class DynamoBookings:
 
 
 class DynamoFloodGate:
-    """A per-person bucket on the same GCRA store: burst ``burst``, one per ``interval``
-    (``person#<user>``: the pace; ``greet#<user>``: one greeting a day)."""
+    """A per-person bucket on the same GCRA store: burst ``burst``, one per ``interval``: the
+    greeting gate (``greet#<user>``, one a day; a first ``/start`` comes before the session).
+    The person's pace, ``person#<user>`` until issue 16, is kept in their session now
+    (``topicdesk.domain.relay.pace``); erasure still deletes the older items."""
 
     def __init__(
-        self, store: DynamoTatStore, *, burst: float, interval: float, prefix: str = PERSON_GATE
+        self, store: DynamoTatStore, *, burst: float, interval: float, prefix: str = GREETING_GATE
     ) -> None:
         self._store = store
         self._burst = max(1, int(burst))

@@ -134,7 +134,7 @@ def consumer_runtime(
             burst=max(1, int(telegram.limits.person_burst)),
             interval=telegram.limits.person_interval_seconds,
         ),
-        greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS, prefix="greet"),
+        greetings=DynamoFloodGate(store, burst=1, interval=GREETING_EVERY_SECONDS),
         broadcasts=broadcasts,
         widget=widget,
         push=push,
