@@ -6,7 +6,7 @@ import inspect
 import typing
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 from topicdesk.contract import WIDGET_SESSION_SECONDS
 from topicdesk.domain.errors import RateLimited
@@ -19,7 +19,7 @@ from topicdesk.domain.model import (
     Session,
     SessionStatus,
 )
-from topicdesk.domain.ports import Booking, FailureRecord, TelegramGateway
+from topicdesk.domain.ports import Booking, CountAlso, FailureRecord, TelegramGateway
 from topicdesk.domain.widget import (
     CONNECTION_SECONDS,
     PageInfo,
@@ -127,15 +127,8 @@ class InMemorySessions:
     def update(self, user_id: int, **fields: object) -> None:
         self.items[user_id].update(fields)
 
-    def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        run: Sequence[int] | None = None,
-        pace: float | None = None,
-    ) -> None:
+    def increment(self, user_id: int, counter: str, by: int = 1, **also: Unpack[CountAlso]) -> None:
+        run, pace = also.get("run"), also.get("pace")
         item = self.items[user_id]
         item[counter] = item.get(counter, 0) + by
         if pace is not None:

@@ -4,7 +4,7 @@ memory, written with the count after the copy, alone only for effects no count f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -35,17 +35,9 @@ class WrittenSessions(InMemorySessions):
         self.writes.append(("update", dict(fields)))
         super().update(user_id, **fields)
 
-    def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        run: Sequence[int] | None = None,
-        pace: float | None = None,
-    ) -> None:
-        self.writes.append(("increment", {"counter": counter, "run": run, "pace": pace}))
-        super().increment(user_id, counter, by, run=run, pace=pace)
+    def increment(self, user_id: int, counter: str, by: int = 1, **also: Any) -> None:
+        self.writes.append(("increment", {"counter": counter, **also}))
+        super().increment(user_id, counter, by, **also)
 
 
 class OncePerPerson:

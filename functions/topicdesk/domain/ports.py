@@ -13,6 +13,15 @@ if TYPE_CHECKING:
     from topicdesk.domain.broadcast import Actor, Broadcast, BroadcastJob
 
 
+class CountAlso(TypedDict, total=False):
+    """What a count's write also moves (absent or None: leave it)."""
+
+    run: Sequence[int] | None
+    """The ids the count covers, newest last: the counter's mark and run (``COUNT_MARKS``)."""
+    pace: float | None
+    """The person's pace as the counted messages left it (``Session.pace_tat``)."""
+
+
 class SessionRepository(Protocol):
     """Sessions (person -> operators' topic) and the reverse topic index."""
 
@@ -45,18 +54,8 @@ class SessionRepository(Protocol):
         """Set fields: status, banned, blocked, card_posted, person, pace_tat."""
         ...
 
-    def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        run: Sequence[int] | None = None,
-        pace: float | None = None,
-    ) -> None:
-        """Count messages (activity: the session lives on); ``run``, in the same write: the
-        ids the count covers, newest last, as the counter's mark and run (``COUNT_MARKS``);
-        ``pace``: the person's pace as the counted messages left it (``pace_tat``)."""
+    def increment(self, user_id: int, counter: str, by: int = 1, **also: Unpack[CountAlso]) -> None:
+        """Count messages (activity: the session lives on); ``also``: in the same write."""
         ...
 
     def user_for_topic(self, operator_chat_id: int, thread_id: int) -> int | None: ...

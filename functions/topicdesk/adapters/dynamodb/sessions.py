@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from topicdesk.adapters.dynamodb import common
 from topicdesk.contract import DATA_TABLE
 from topicdesk.domain.model import COUNT_MARKS, Person, Session, SessionStatus
+from topicdesk.domain.ports import CountAlso
 
 _SESSION_SK = "SESSION"
 _TTL = DATA_TABLE.ttl_attribute
@@ -277,31 +278,24 @@ class DynamoSessionRepository:
                 ExpressionAttributeValues=values,
             )
 
-    def increment(
-        self,
-        user_id: int,
-        counter: str,
-        by: int = 1,
-        *,
-        run: Sequence[int] | None = None,
-        pace: float | None = None,
-    ) -> None:
+    def increment(self, user_id: int, counter: str, by: int = 1, **also: Unpack[CountAlso]) -> None:
         """Count a message; activity: the session's expiry moves forward too (and, riding on
         the same write, the counter's mark: the newest message handled; and the pace)."""
+        run, pace = also.get("run"), also.get("pace")
         expires = self._expiry()
         values: dict[str, Any] = {":by": by, ":expires": expires}
-        also = ""
+        sets = ""
         if run:
             mark, ids = COUNT_MARKS[counter]
             values.update({":up_to": max(run), ":run": list(run)})
-            also = f", {mark} = :up_to, {ids} = :run"
+            sets = f", {mark} = :up_to, {ids} = :run"
         if pace is not None:
             values[":pace"] = common.decimal(pace)
-            also += ", pace_tat = :pace"
+            sets += ", pace_tat = :pace"
         with common.storage_errors():
             answer = self._table.update_item(
                 Key=self._key(user_id),
-                UpdateExpression=f"SET #ttl = :expires{also} ADD #c :by",
+                UpdateExpression=f"SET #ttl = :expires{sets} ADD #c :by",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#c": counter, "#ttl": _TTL},
                 ExpressionAttributeValues=values,
