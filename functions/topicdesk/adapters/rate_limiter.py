@@ -100,10 +100,11 @@ class DynamoTatStore:
             return [self.reserve(first, now, max_wait)]
         pair = Pair(first, then, now, max_wait, then_wait)
         group, bot = seen.get(first.key), seen.get(then.key)
+        read = False  # a refusal only on TATs read back, never on a guess
         for _ in range(ATTEMPTS):
             if pair.far(group):  # the group alone now, the bot's slot when the group's is near
                 return [self.reserve(first, now, max_wait)]
-            wait = pair.refusal(group, bot)
+            wait = pair.refusal(group, bot) if read else None
             if wait is not None:
                 raise RateLimited(wait, key=then.key)
             try:
@@ -114,6 +115,7 @@ class DynamoTatStore:
                 if not (isinstance(cause, ClientError) and conditional_failed(cause)):
                     raise
                 group, bot = old_number(cause, pair.group_tat), old_number(cause, "tat")
+                read = True
                 for key, tat in ((first.key, group), (then.key, bot)):
                     if tat is not None:
                         seen[key] = tat
