@@ -19,6 +19,7 @@ from topicdesk.adapters.dynamodb import (
     DynamoFailureJournal,
     DynamoRoster,
     DynamoStepLog,
+    conversions,
 )
 from topicdesk.adapters.dynamodb.challenges import DynamoChallengeStore
 from topicdesk.adapters.powertools import PowertoolsMetrics, SystemClock
@@ -65,6 +66,7 @@ def consumer_runtime(
     # call, on the consumer's ten or so calls per update (issue 16).
     aws = Config(parameter_validation=False)
     dynamodb, sqs = boto3.resource("dynamodb", config=aws), boto3.client("sqs", config=aws)
+    conversions.install(dynamodb)  # boto3's value conversions without walking the model
     table = dynamodb.Table(settings.data_table)
     limits_table = dynamodb.Table(telegram.limits_table)
     clock = SystemClock()
