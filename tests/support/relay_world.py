@@ -81,7 +81,7 @@ _FAKES: dict[str, Callable[[], Any]] = {
 def relay_world(settings: RelaySettings | None = None, **given: Any) -> RelayWorld:
     """A relay for ``GROUP`` (or ``settings``) on fresh fakes. ``given``: a fake to use
     instead (``sessions``, ``messages``, ``telegram``, ``metrics``, ``clock``; None: a fresh
-    one) or one of the relay's optional ports (``commands``, ``flood_gate``...)."""
+    one) or one of the relay's optional ports (``commands``, ``pace``...)."""
     fakes = {name: given.pop(name, None) or new() for name, new in _FAKES.items()}
     settings = settings or RelaySettings(operator_chat_ids=(GROUP,))
     return RelayWorld(relay=Relay(settings=settings, **fakes, **given), **fakes)
