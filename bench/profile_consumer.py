@@ -25,7 +25,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -266,33 +266,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.update(BASE_ENV)
     sampler, collector = CpuSampler(args.interval_ms / 1000), GcClock()
-    with emulator_process() as emulator:
+    with ExitStack() as stack:
+        # make bench's world: the emulator (its own process), its people's messages, moto.
+        emulator = stack.enter_context(emulator_process())
         note(f"seeding: {args.people} people, {args.updates} messages...")
-        group_id, updates = seed(emulator, people=args.people, messages=args.updates)
-        events = webhook_events(updates)
+        group, written = seed(emulator, people=args.people, messages=args.updates)
         meter = AwsMeter()
-        with (
-            meter.installed(),
-            moto_world(
-                bot_token=emulator.token, operator_chat_id=group_id, api_url=emulator.base_url
-            ) as world,
-        ):
-            os.environ.update(world.env)
-            from topicdesk.handlers import consumer, webhook
+        stack.enter_context(meter.installed())
+        world = stack.enter_context(
+            moto_world(bot_token=emulator.token, operator_chat_id=group, api_url=emulator.base_url)
+        )
+        os.environ.update(world.env)
+        from topicdesk.handlers import consumer, webhook
 
-            from devkit.lambda_runtime import FakeLambdaContext
+        from devkit.lambda_runtime import FakeLambdaContext
 
-            context = FakeLambdaContext("webhook")
-            with quiet():
-                for event in events:
-                    webhook.handler(event, context)
-            original = consumer.handler
-            consumer.handler = sampled(original, None if args.no_samples else sampler, collector)
-            try:
-                note(f"consumer: {args.updates} updates...")
-                run = run_consumer(world, meter, emulator, args.updates)
-            finally:
-                consumer.handler = original
+        with quiet():  # the consumer's input, queued by Topicdesk's own webhook
+            for event in webhook_events(written):
+                webhook.handler(event, FakeLambdaContext("webhook"))
+        original = consumer.handler
+        consumer.handler = sampled(original, None if args.no_samples else sampler, collector)
+        try:
+            note(f"consumer: {args.updates} updates...")
+            run = run_consumer(world, meter, emulator, args.updates)
+        finally:
+            consumer.handler = original
     updates_done = max(run.updates, 1)
     note(
         f"{run.updates} updates in {run.invocations} invocations, {run.failed} failed; "
