@@ -15,12 +15,14 @@ from boto3.dynamodb.transform import TransformationInjector
 from botocore.config import Config
 from moto import mock_aws
 from topicdesk.adapters.dynamodb.conversions import converted_here, from_typed, install, to_typed
+from topicdesk.contract import DATA_TABLE
 
 from infra.definitions import create_tables
 
-ITEM = {
-    "pk": "PERSON#5",
-    "sk": "MSG#5#10",
+PK, SK = DATA_TABLE.partition_key, str(DATA_TABLE.sort_key)
+ITEM: dict[str, Any] = {
+    PK: "PERSON#5",
+    SK: "MSG#5#10",
     "peer_chat_id": -1001234567890,
     "when": Decimal("1712345678.123"),
     "tags": {"a", "b"},
@@ -29,7 +31,7 @@ ITEM = {
 }
 
 REQUESTS: list[tuple[str, dict[str, Any]]] = [
-    ("GetItem", {"TableName": "t", "Key": {"pk": "a", "sk": "b"}, "ConsistentRead": True}),
+    ("GetItem", {"TableName": "t", "Key": {PK: "a", SK: "b"}, "ConsistentRead": True}),
     (
         "PutItem",
         {"TableName": "t", "Item": ITEM, "ConditionExpression": "attribute_not_exists(pk)"},
@@ -38,21 +40,21 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
         "UpdateItem",
         {
             "TableName": "t",
-            "Key": {"pk": "a", "sk": "b"},
+            "Key": {PK: "a", SK: "b"},
             "UpdateExpression": "SET #f0 = :v0 ADD n :one",
             "ExpressionAttributeNames": {"#f0": "x"},
             "ExpressionAttributeValues": {":v0": ITEM["nested"], ":one": 1},
             "ReturnValues": "ALL_NEW",
         },
     ),
-    ("DeleteItem", {"TableName": "t", "Key": {"pk": "a", "sk": "b"}}),
+    ("DeleteItem", {"TableName": "t", "Key": {PK: "a", SK: "b"}}),
     (
         "Query",
         {
             "TableName": "t",
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": "PERSON#5"},
-            "ExclusiveStartKey": {"pk": "PERSON#5", "sk": "MSG#1"},
+            "ExclusiveStartKey": {PK: "PERSON#5", SK: "MSG#1"},
         },
     ),
     (
@@ -61,14 +63,14 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
             "RequestItems": {
                 "t": [
                     {"PutRequest": {"Item": ITEM}},
-                    {"DeleteRequest": {"Key": {"pk": "a", "sk": "b"}}},
+                    {"DeleteRequest": {"Key": {PK: "a", SK: "b"}}},
                 ]
             }
         },
     ),
     (
         "BatchGetItem",
-        {"RequestItems": {"t": {"Keys": [{"pk": "a", "sk": "b"}], "ConsistentRead": True}}},
+        {"RequestItems": {"t": {"Keys": [{PK: "a", SK: "b"}], "ConsistentRead": True}}},
     ),
     (
         "TransactWriteItems",
@@ -78,17 +80,17 @@ REQUESTS: list[tuple[str, dict[str, Any]]] = [
                 {
                     "Update": {
                         "TableName": "t",
-                        "Key": {"pk": "a", "sk": "b"},
+                        "Key": {PK: "a", SK: "b"},
                         "UpdateExpression": "ADD n :minus",
                         "ConditionExpression": "n > :zero",
                         "ExpressionAttributeValues": {":minus": -1, ":zero": 0},
                     }
                 },
-                {"Delete": {"TableName": "t", "Key": {"pk": "c", "sk": "d"}}},
+                {"Delete": {"TableName": "t", "Key": {PK: "c", SK: "d"}}},
                 {
                     "ConditionCheck": {
                         "TableName": "t",
-                        "Key": {"pk": "e", "sk": "f"},
+                        "Key": {PK: "e", SK: "f"},
                         "ConditionExpression": "attribute_exists(pk)",
                     }
                 },
@@ -112,14 +114,14 @@ ANSWERS: list[tuple[str, dict[str, Any]]] = [
     ("PutItem", {}),
     (
         "Query",
-        {"Items": [typed(ITEM)], "Count": 1, "LastEvaluatedKey": typed({"pk": "a", "sk": "b"})},
+        {"Items": [typed(ITEM)], "Count": 1, "LastEvaluatedKey": typed({PK: "a", SK: "b"})},
     ),
     ("BatchWriteItem", {"UnprocessedItems": {"t": [{"PutRequest": {"Item": typed(ITEM)}}]}}),
     (
         "BatchGetItem",
         {
             "Responses": {"t": [typed(ITEM)]},
-            "UnprocessedKeys": {"t": {"Keys": [typed({"pk": "a", "sk": "b"})]}},
+            "UnprocessedKeys": {"t": {"Keys": [typed({PK: "a", SK: "b"})]}},
         },
     ),
     ("TransactWriteItems", {}),
@@ -162,7 +164,7 @@ def test_an_answer_is_converted_as_boto3_converts_it(
 
 def test_what_it_does_not_know_is_left_to_boto3() -> None:
     assert not converted_here("Scan", {"ScanFilter": {}})
-    assert not converted_here("Query", {"KeyConditionExpression": Key("pk").eq("a")})
+    assert not converted_here("Query", {"KeyConditionExpression": Key(PK).eq("a")})
     assert not converted_here("PutItem", {"Item": {}, "Expected": {}})
     assert not converted_here("DescribeTable", {"TableName": "t"})
     assert not converted_here(
@@ -188,32 +190,30 @@ def tables() -> Iterator[tuple[Any, Any]]:
 def test_a_table_reads_and_writes_through_them_as_through_boto3s(tables: tuple[Any, Any]) -> None:
     ours, theirs = tables
     ours.put_item(Item=ITEM)
-    key = {"pk": ITEM["pk"], "sk": ITEM["sk"]}
+    key = {PK: ITEM[PK], SK: ITEM[SK]}
     assert ours.get_item(Key=key, ConsistentRead=True)["Item"] == ITEM
     assert theirs.get_item(Key=key, ConsistentRead=True)["Item"] == ITEM
     with ours.batch_writer() as batch:
-        batch.put_item(Item={**ITEM, "sk": "MSG#5#11"})
+        batch.put_item(Item={**ITEM, SK: "MSG#5#11"})
         batch.delete_item(Key=key)
     answer = ours.update_item(
-        Key={"pk": ITEM["pk"], "sk": "MSG#5#11"},
+        Key={PK: ITEM[PK], SK: "MSG#5#11"},
         UpdateExpression="ADD n :one",
         ExpressionAttributeValues={":one": 1},
         ReturnValues="ALL_NEW",
     )
-    assert answer["Attributes"] == {**ITEM, "sk": "MSG#5#11", "n": 1}
+    assert answer["Attributes"] == {**ITEM, SK: "MSG#5#11", "n": 1}
     pages = ours.query(
-        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": ITEM["pk"]}
+        KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": ITEM[PK]}
     )
-    assert pages["Items"] == theirs.query(KeyConditionExpression=Key("pk").eq(ITEM["pk"]))["Items"]
+    assert pages["Items"] == theirs.query(KeyConditionExpression=Key(PK).eq(ITEM[PK]))["Items"]
     # A boto3 condition object still works: boto3's own handlers take that call.
-    assert ours.query(KeyConditionExpression=Key("pk").eq(ITEM["pk"]))["Items"] == pages["Items"]
+    assert ours.query(KeyConditionExpression=Key(PK).eq(ITEM[PK]))["Items"] == pages["Items"]
     got = ours.meta.client.batch_get_item(
-        RequestItems={ours.name: {"Keys": [{"pk": ITEM["pk"], "sk": "MSG#5#11"}]}}
+        RequestItems={ours.name: {"Keys": [{PK: ITEM[PK], SK: "MSG#5#11"}]}}
     )
     assert got["Responses"][ours.name] == pages["Items"]
     ours.meta.client.transact_write_items(
-        TransactItems=[
-            {"Delete": {"TableName": ours.name, "Key": {"pk": ITEM["pk"], "sk": "MSG#5#11"}}}
-        ]
+        TransactItems=[{"Delete": {"TableName": ours.name, "Key": {PK: ITEM[PK], SK: "MSG#5#11"}}}]
     )
-    assert "Item" not in theirs.get_item(Key={"pk": ITEM["pk"], "sk": "MSG#5#11"})
+    assert "Item" not in theirs.get_item(Key={PK: ITEM[PK], SK: "MSG#5#11"})
