@@ -208,10 +208,12 @@ class AwsMeter:
         def metered(stub: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
             cpu, wall = time.process_time(), time.perf_counter()
             response = original(stub, event_name, request, **kwargs)
-            meter.usage.server_cpu_seconds += time.process_time() - cpu
-            meter.usage.server_wall_seconds += time.perf_counter() - wall
             if response is not None:
                 meter.observe(event_name, request, response)
+            # The meter's own parsing of the bodies is not the caller's work either: it is
+            # taken out with moto's (it was 0.2-0.7 ms of a consumer update's CPU).
+            meter.usage.server_cpu_seconds += time.process_time() - cpu
+            meter.usage.server_wall_seconds += time.perf_counter() - wall
             return response
 
         BotocoreStubber.__call__ = metered  # type: ignore[method-assign,assignment]
