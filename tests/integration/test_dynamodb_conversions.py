@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
-from boto3.dynamodb.transform import TransformationInjector
+from boto3.dynamodb.transform import TransformationInjector, copy_dynamodb_params
 from botocore.config import Config
 from moto import mock_aws
 from topicdesk.adapters.dynamodb.conversions import converted_here, from_typed, install, to_typed
@@ -217,3 +217,84 @@ def test_a_table_reads_and_writes_through_them_as_through_boto3s(tables: tuple[A
         TransactItems=[{"Delete": {"TableName": ours.name, "Key": {PK: ITEM[PK], SK: "MSG#5#11"}}}]
     )
     assert "Item" not in theirs.get_item(Key={PK: ITEM[PK], SK: "MSG#5#11"})
+
+
+def test_a_refusals_old_item_stays_typed_as_boto3_leaves_it(tables: tuple[Any, Any]) -> None:
+    ours, theirs = tables
+    ours.put_item(Item={PK: "a", SK: "b", "tat": 5})
+    refusals = []
+    for table in (ours, theirs):
+        with pytest.raises(table.meta.client.exceptions.ConditionalCheckFailedException) as error:
+            table.update_item(
+                Key={PK: "a", SK: "b"},
+                UpdateExpression="SET tat = :t",
+                ConditionExpression="tat < :t0",
+                ExpressionAttributeValues={":t": 6, ":t0": 1},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        refusals.append(error.value.response.get("Item"))
+    assert refusals[0] == refusals[1] == {PK: {"S": "a"}, SK: {"S": "b"}, "tat": {"N": "5"}}
+
+
+def _probe(resource: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"TableName": "t", "Key": {"pk": "x"}}
+    model = resource.meta.client.meta.service_model.operation_model("GetItem")
+    resource.meta.client.meta.events.emit(
+        "before-parameter-build.dynamodb.GetItem", params=params, model=model, context={}
+    )
+    return params
+
+
+def test_a_boto3_whose_handlers_moved_keeps_its_own_and_values_convert_once() -> None:
+    """boto3 comes with the Lambda runtime: if its handlers' ids changed, ours must not run
+    beside them (a value converted twice breaks every call)."""
+    with mock_aws():
+        resource = boto3.resource("dynamodb", region_name="us-east-1")
+        events = resource.meta.client.meta.events
+        injector = TransformationInjector()
+        # A boto3 that names its handlers otherwise: the same handlers under new ids.
+        for event, unique_id, handler in (
+            ("provide-client-params.dynamodb", "dynamodb-create-params-copy", copy_dynamodb_params),
+            (
+                "before-parameter-build.dynamodb",
+                "dynamodb-condition-expression",
+                injector.inject_condition_expressions,
+            ),
+            (
+                "before-parameter-build.dynamodb",
+                "dynamodb-attr-value-input",
+                injector.inject_attribute_value_input,
+            ),
+            (
+                "after-call.dynamodb",
+                "dynamodb-attr-value-output",
+                injector.inject_attribute_value_output,
+            ),
+        ):
+            events.unregister(event, unique_id=unique_id)
+            events.register(event, handler, unique_id=f"renamed-{unique_id}")
+        install(resource)
+        assert _probe(resource)["Key"] == {"pk": {"S": "x"}}
+        parsed: dict[str, Any] = {"Item": {"pk": {"S": "x"}}}
+        model = resource.meta.client.meta.service_model.operation_model("GetItem")
+        events.emit(
+            "after-call.dynamodb.GetItem",
+            http_response=None,
+            parsed=parsed,
+            model=model,
+            context={},
+        )
+        assert parsed == {"Item": {"pk": "x"}}
+
+
+def test_a_client_that_cannot_convert_once_stops_the_init() -> None:
+    with mock_aws():
+        resource = boto3.resource("dynamodb", region_name="us-east-1")
+        # Something converting every value again, under an id nothing here knows.
+        resource.meta.client.meta.events.register(
+            "before-parameter-build.dynamodb",
+            TransformationInjector().inject_attribute_value_input,
+            unique_id="another-conversion",
+        )
+        with pytest.raises(RuntimeError, match="exactly once"):
+            install(resource)

@@ -9,9 +9,11 @@ operations the adapters use, the values sit in known places (``Key``, ``Item``,
 ``ExpressionAttributeValues``, ``ExclusiveStartKey``, a batch's or a transaction's items and
 their answers), so ``install`` replaces those handlers (under boto3's own ids, so a later
 ``Table`` does not add them back) with ones that convert just those places, with boto3's own
-``TypeSerializer``/``TypeDeserializer``. Anything else - another operation, a condition
-built with ``boto3.dynamodb.conditions``, a legacy parameter (``Expected``, ``KeyConditions``
-...), an answer with item collection metrics - goes through boto3's handlers as before.
+``TypeSerializer``/``TypeDeserializer``. A condition built with ``boto3.dynamodb.conditions``
+is turned into an expression by boto3's handler, and its values are then converted here.
+Anything else - another operation, a legacy parameter (``Expected``, ``KeyConditions`` ...),
+an answer with item collection metrics - goes through boto3's handlers as before. A refusal's
+``Item`` (a failed condition's ``ALL_OLD``) stays typed, as boto3 leaves it.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.transform import TransformationInjector, copy_dynamodb_params
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 Values = Mapping[str, Any]
+logger = Logger(child=True)
 
 _PARAMS_COPY = ("provide-client-params.dynamodb", "dynamodb-create-params-copy")
 _CONDITIONS = ("before-parameter-build.dynamodb", "dynamodb-condition-expression")
 _INPUT = ("before-parameter-build.dynamodb", "dynamodb-attr-value-input")
 _OUTPUT = ("after-call.dynamodb", "dynamodb-attr-value-output")
+_HANDLER_IDS = (_PARAMS_COPY, _CONDITIONS, _INPUT, _OUTPUT)
 
 _MAPS_IN: dict[str, tuple[str, ...]] = {
     "GetItem": ("Key",),
@@ -127,6 +132,10 @@ def from_typed(operation: str, parsed: dict[str, Any]) -> bool:
     module does not know where to find (left for boto3)."""
     if operation not in _MAPS_IN or "ItemCollectionMetrics" in parsed:
         return False
+    if "Error" in parsed:
+        # A refusal (a failed condition's ALL_OLD ``Item``): boto3 walks the operation's
+        # output shape, which has no such member, and leaves it typed. So does this.
+        return True
     for name in ("Item", "Attributes", "LastEvaluatedKey"):
         if name in parsed:
             parsed[name] = _from_typed(parsed[name])
@@ -173,15 +182,57 @@ class Conversions:
 
 def install(resource: Any) -> Any:
     """Put these conversions on a DynamoDB resource's client (every ``Table`` made from the
-    resource shares it), in place of boto3's; returns the resource."""
-    events = resource.meta.client.meta.events
-    conversions = Conversions()
-    for (event, unique_id), handler in (
-        (_PARAMS_COPY, conversions.copy_params),
-        (_CONDITIONS, conversions.conditions),
-        (_INPUT, conversions.values_in),
-        (_OUTPUT, conversions.values_out),
-    ):
-        events.unregister(event, unique_id=unique_id)
-        events.register(event, handler, unique_id=unique_id)
-    return resource
+    resource shares it), in place of boto3's; returns the resource.
+
+    boto3 comes with the Lambda runtime, not with our bundle, and the handlers' ids are
+    boto3's own, not an API: a boto3 that named them differently would keep its handlers
+    beside ours, and every value would be converted twice (every call broken). So the swap
+    is checked on one value each way; failing, ours are taken out (boto3's, under other ids,
+    may still be there), and failing again boto3's own are put under the ids. A client that
+    converts no value exactly once stops the container's init instead of every call."""
+    client = resource.meta.client
+    events = client.meta.events
+    ours = Conversions()
+    injector = TransformationInjector()
+    candidates: tuple[tuple[Callable[..., Any] | None, ...], ...] = (
+        (ours.copy_params, ours.conditions, ours.values_in, ours.values_out),
+        (None, None, None, None),
+        (
+            copy_dynamodb_params,
+            injector.inject_condition_expressions,
+            injector.inject_attribute_value_input,
+            injector.inject_attribute_value_output,
+        ),
+    )
+    for attempt, handlers in enumerate(candidates):
+        for (event, unique_id), handler in zip(_HANDLER_IDS, handlers, strict=True):
+            events.unregister(event, unique_id=unique_id)
+            if handler is not None:
+                events.register(event, handler, unique_id=unique_id)
+        if _converts_once(client):
+            if attempt:
+                logger.warning("DynamoDB values left to boto3: its handlers moved")
+            return resource
+    raise RuntimeError("no set of handlers converts DynamoDB values exactly once")
+
+
+def _converts_once(client: Any) -> bool:
+    """One key through the client's request and answer handlers, as a GetItem's would go."""
+    model = client.meta.service_model.operation_model("GetItem")
+    params: dict[str, Any] = {"TableName": "probe", "Key": {"pk": "probe"}}
+    parsed: dict[str, Any] = {"Item": {"pk": {"S": "probe"}}}
+    events = client.meta.events
+    try:
+        events.emit(
+            "before-parameter-build.dynamodb.GetItem", params=params, model=model, context={}
+        )
+        events.emit(
+            "after-call.dynamodb.GetItem",
+            http_response=None,  # botocore's retry quota keeps nothing for an answer without one
+            parsed=parsed,
+            model=model,
+            context={},
+        )
+    except Exception:  # a second conversion fails on typed values: not converted once
+        return False
+    return bool(params["Key"] == {"pk": {"S": "probe"}} and parsed["Item"] == {"pk": "probe"})
