@@ -20,6 +20,7 @@ from topicdesk.adapters.rate_limiter import DynamoBookings, DynamoTatStore
 from topicdesk.contract import LIMITS_TABLE
 from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.limiter import BOT_WIDE_RETRY_AFTER, NEAR_SECONDS, LimitSettings, Rule
+from topicdesk.domain.ports import Booking
 from topicdesk.domain.throttle import HOLD_CHECK_LEAD_SECONDS, SharedThrottle
 
 from infra.definitions import LIMITS, create_table
@@ -529,3 +530,18 @@ def test_a_throttled_group_send_is_one_write_and_the_hold_check_one_read(table: 
     with pytest.raises(RateLimited) as held:
         asyncio.run(throttle.before_send(-7))
     assert held.value.key == GROUP.key and held.value.retry_after == pytest.approx(30, abs=1e-3)
+
+
+def test_a_groups_booking_from_before_the_groups_moved_onto_the_bots_item_is_not_used(
+    table: Any,
+) -> None:
+    """A booking on a group's own item (the layout before the bot's item kept the groups):
+    its slot is not in the TAT others reserve behind now, so the record queues again."""
+    bookings = DynamoBookings(table)
+    bookings.save("update-7", Booking("group#-80", 1030.0))
+    table.put_item(Item={"pk": "book#update-8", "key": "group#-80", "slot": Decimal(1030)})
+    table.put_item(Item={"pk": "book#update-9", "key": "chat#5", "slot": Decimal(1030)})
+    assert bookings.take("update-7") == Booking("group#-80", 1030.0)
+    assert bookings.take("update-8") is None  # saved by the old layout: not used, and gone
+    assert bookings.take("update-8") is None
+    assert bookings.take("update-9") == Booking("chat#5", 1030.0)  # a chat's stays its own

@@ -29,7 +29,14 @@ from topicdesk.adapters.limits_items import (
     write,
 )
 from topicdesk.domain.errors import RateLimited, StorageUnavailable
-from topicdesk.domain.limiter import LimitSettings, Reservation, Rule, rules_for
+from topicdesk.domain.limiter import (
+    BOT_KEY,
+    LimitSettings,
+    Reservation,
+    Rule,
+    kept_with_bot,
+    rules_for,
+)
 from topicdesk.domain.ports import Booking
 from topicdesk.domain.throttle import LATENCY_GUARD_SECONDS, SharedThrottle
 
@@ -238,6 +245,10 @@ class DynamoTatStore:
             )
 
 
+BOOKED_ON = "on"
+"""A booking's attribute naming the item its key's TAT is kept on (the bot's, for a group)."""
+
+
 class DynamoBookings:
     """A deferred record's reserved slot, kept until the record comes back for it."""
 
@@ -252,6 +263,7 @@ class DynamoBookings:
                     "key": booking.key,
                     "slot": number(booking.slot),
                     "expires_at": int(booking.slot) + EXPIRY_SECONDS,
+                    **({BOOKED_ON: BOT_KEY} if kept_with_bot(booking.key) else {}),
                 }
             )
 
@@ -264,7 +276,12 @@ class DynamoBookings:
         item = answer.get("Attributes")
         if not item:
             return None
-        return Booking(str(item["key"]), float(item["slot"]))
+        key = str(item["key"])
+        if kept_with_bot(key) and item.get(BOOKED_ON) != BOT_KEY:
+            # Booked on a group's own item, before a deploy moved the groups' TATs onto the
+            # bot's: its slot is not in the TAT others now reserve behind. It queues again.
+            return None
+        return Booking(key, float(item["slot"]))
 
 
 class DynamoFloodGate:
