@@ -122,7 +122,8 @@ class TableLayout:
 DATA_TABLE: Final = TableLayout(partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
 """Sessions, topics, message map, failure journal, step records, dead letters, broadcasts."""
 LIMITS_TABLE: Final = TableLayout(partition_key="pk", ttl_attribute="expires_at")
-"""The shared flood limiter (GCRA TATs, holds, bookings, per-person buckets)."""
+"""The shared flood limiter (GCRA TATs and holds - the groups' on the bot's item -, bookings,
+the greeting gate). A person's pace is in their session, on the data table."""
 IDEMPOTENCY_TABLE: Final = TableLayout(partition_key="id", ttl_attribute="expiration")
 """Powertools idempotency (its default key and TTL attribute names)."""
 

@@ -198,3 +198,25 @@ def test_every_record_that_spends_a_persons_pace_is_in_their_fifo_group() -> Non
         },
     ]
     assert {group_key(update) for update in updates} == {str(ANNA.user_id)}
+
+
+def test_a_replayed_record_does_not_set_the_pace_back_behind_later_messages() -> None:
+    """A dead letter replayed after the person's later messages: its kept admission is older
+    than the pace they left, and the count's write keeps the later one."""
+    built, sessions = world(burst=1)
+    built.open_topic()
+    built.clock.current += INTERVAL
+    log = InMemoryStepLog()
+    built.telegram.fail("copy_message", TransientFailure("Telegram 502"))
+    steps = Steps.load(log, "update#2", deferred=True)
+    with pytest.raises(TransientFailure):
+        run(built.relay.private_messages([said(2)], steps))
+    run(steps.flush())  # the record goes on failing until the DLQ takes it
+    kept = Steps.load(log, "update#2", deferred=True)
+    built.clock.current += 10 * INTERVAL
+    run(built.relay.private_messages([said(3)]))  # later messages went on meanwhile
+    later = pace_of(sessions)
+    assert later is not None
+    run(built.relay.private_messages([said(2)], kept))  # the replay
+    assert built.telegram.called("copy_message")[-1]["message_id"] == 2
+    assert pace_of(sessions) == later

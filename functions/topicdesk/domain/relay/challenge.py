@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from topicdesk.domain import texts
-from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked, RejectedByTelegram
+from topicdesk.domain.errors import NotCopyable, RecipientBlocked, RejectedByTelegram
 from topicdesk.domain.model import ChatMessage, Person, Session
 from topicdesk.domain.relay.context import COPY_MESSAGES_LIMIT, RelayContext
-from topicdesk.domain.relay.pace import Pace, spend_alone
+from topicdesk.domain.relay.pace import Pace, over_pace, spend_alone
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
@@ -186,7 +186,7 @@ class Challenge:
         user_id = session.user_id
         wait, paced = await spend_alone(self.ctx, self.pace, session, steps, f"{step}:paced")
         if wait > 0:
-            raise RateLimited(wait, key=f"person#{user_id}")
+            raise over_pace(wait, user_id)
         session = paced or session
         messages = [
             ChatMessage(chat_id=user_id, message_id=i, sender=session.person, kind="message")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from topicdesk.domain import texts
-from topicdesk.domain.errors import NotCopyable, RateLimited, RecipientBlocked
+from topicdesk.domain.errors import NotCopyable, RecipientBlocked
 from topicdesk.domain.inbox.state import Event
 from topicdesk.domain.model import ChatMessage, Person, Session, SessionStatus
 from topicdesk.domain.relay.challenge import Challenge
@@ -19,7 +19,14 @@ from topicdesk.domain.relay.context import (
     same_album,
 )
 from topicdesk.domain.relay.edits import mirror_edit, mirrorable
-from topicdesk.domain.relay.pace import PACE_STEP, GreetingGate, Pace, spend_alone
+from topicdesk.domain.relay.pace import (
+    PACE_STEP,
+    GreetingGate,
+    Pace,
+    newer,
+    over_pace,
+    spend_alone,
+)
 from topicdesk.domain.relay.topics import Topics
 from topicdesk.domain.steps import Steps
 
@@ -90,7 +97,7 @@ class PersonToTopic:
             "messages_in",
             len(batch),
             run=marked,
-            pace=steps.result(PACE_STEP),
+            pace=newer(steps.result(PACE_STEP), known.pace_tat if known else None),
         )
         if await ctx.after_send(lambda: steps.once_sync("counted", count_in)) and marked:
             # The mark ends a later copy: no record needed. Not for an older message (no
@@ -140,7 +147,7 @@ class PersonToTopic:
             ctx.metrics.count("FloodDropped")
             return []
         ctx.metrics.count("FloodHeld")
-        raise RateLimited(wait, key=f"person#{session.user_id}")
+        raise over_pace(wait, session.user_id)
 
     async def _paced(self, user_id: int, steps: Steps, session: Session | None = None) -> bool:
         """One unit of the person's pace for an effect of their own other than a message (an
@@ -158,7 +165,7 @@ class PersonToTopic:
             self.ctx.metrics.count("FloodDropped")
             return False
         self.ctx.metrics.count("FloodHeld")
-        raise RateLimited(wait, key=f"person#{user_id}")
+        raise over_pace(wait, user_id)
 
     def _greeting_due(self, user_id: int) -> bool:
         if self.greetings is None:

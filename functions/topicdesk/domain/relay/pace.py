@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from topicdesk.domain.errors import RateLimited
 from topicdesk.domain.model import Session
 from topicdesk.domain.relay.context import RelayContext
 from topicdesk.domain.steps import Steps
@@ -26,6 +27,20 @@ from topicdesk.domain.steps import Steps
 PACE_STEP = "pace"
 """The TAT the record's admission leaves (kept with its ``admitted`` step): a retry writes it
 with the count instead of spending the pace again."""
+
+
+def over_pace(wait: float, user_id: int) -> RateLimited:
+    """The person is over their pace (hold policy): the record comes back in ``wait`` s."""
+    return RateLimited(wait, key=f"pace#{user_id}")
+
+
+def newer(kept: float | None, stored: float | None) -> float | None:
+    """The TAT to write with the count: the one this record's admission kept, unless the
+    session already holds a later one (a dead letter replayed after the person's later
+    messages moved it on must not set it back)."""
+    if kept is None or stored is None:
+        return kept
+    return max(kept, stored)
 
 
 class GreetingGate(Protocol):
