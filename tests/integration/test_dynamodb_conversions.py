@@ -237,7 +237,7 @@ def test_a_refusals_old_item_stays_typed_as_boto3_leaves_it(tables: tuple[Any, A
 
 
 def _probe(resource: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {"TableName": "t", "Key": {"pk": "x"}}
+    params: dict[str, Any] = {"TableName": "t", "Key": {PK: "x"}}
     model = resource.meta.client.meta.service_model.operation_model("GetItem")
     resource.meta.client.meta.events.emit(
         "before-parameter-build.dynamodb.GetItem", params=params, model=model, context={}
@@ -274,8 +274,8 @@ def test_a_boto3_whose_handlers_moved_keeps_its_own_and_values_convert_once() ->
             events.unregister(event, unique_id=unique_id)
             events.register(event, handler, unique_id=f"renamed-{unique_id}")
         install(resource)
-        assert _probe(resource)["Key"] == {"pk": {"S": "x"}}
-        parsed: dict[str, Any] = {"Item": {"pk": {"S": "x"}}}
+        assert _probe(resource)["Key"] == {PK: {"S": "x"}}
+        parsed: dict[str, Any] = {"Item": {PK: {"S": "x"}}}
         model = resource.meta.client.meta.service_model.operation_model("GetItem")
         events.emit(
             "after-call.dynamodb.GetItem",
@@ -284,7 +284,7 @@ def test_a_boto3_whose_handlers_moved_keeps_its_own_and_values_convert_once() ->
             model=model,
             context={},
         )
-        assert parsed == {"Item": {"pk": "x"}}
+        assert parsed == {"Item": {PK: "x"}}
 
 
 def test_a_client_that_cannot_convert_once_stops_the_init() -> None:

@@ -539,8 +539,9 @@ def test_a_groups_booking_from_before_the_groups_moved_onto_the_bots_item_is_not
     its slot is not in the TAT others reserve behind now, so the record queues again."""
     bookings = DynamoBookings(table)
     bookings.save("update-7", Booking("group#-80", 1030.0))
-    table.put_item(Item={"pk": "book#update-8", "key": "group#-80", "slot": Decimal(1030)})
-    table.put_item(Item={"pk": "book#update-9", "key": "chat#5", "slot": Decimal(1030)})
+    old = {"key": "group#-80", "slot": Decimal(1030)}
+    table.put_item(Item={**limits_key("book#update-8"), **old})
+    table.put_item(Item={**limits_key("book#update-9"), **old, "key": "chat#5"})
     assert bookings.take("update-7") == Booking("group#-80", 1030.0)
     assert bookings.take("update-8") is None  # saved by the old layout: not used, and gone
     assert bookings.take("update-8") is None

@@ -219,8 +219,8 @@ def install(resource: Any) -> Any:
 def _converts_once(client: Any) -> bool:
     """One key through the client's request and answer handlers, as a GetItem's would go."""
     model = client.meta.service_model.operation_model("GetItem")
-    params: dict[str, Any] = {"TableName": "probe", "Key": {"pk": "probe"}}
-    parsed: dict[str, Any] = {"Item": {"pk": {"S": "probe"}}}
+    params: dict[str, Any] = {"TableName": "probe", "Key": {"probe": "probe"}}
+    parsed: dict[str, Any] = {"Item": {"probe": {"S": "probe"}}}
     events = client.meta.events
     try:
         events.emit(
@@ -235,4 +235,4 @@ def _converts_once(client: Any) -> bool:
         )
     except Exception:  # a second conversion fails on typed values: not converted once
         return False
-    return bool(params["Key"] == {"pk": {"S": "probe"}} and parsed["Item"] == {"pk": "probe"})
+    return bool(params["Key"] == {"probe": {"S": "probe"}} and parsed["Item"] == {"probe": "probe"})
