@@ -6,6 +6,7 @@ from devkit.moto.patches import (
     MotoVersionError,
     check_version,
     install,
+    patch_dynamodb_requests,
     patch_sqs_receive,
 )
 from devkit.moto.server import (
@@ -31,6 +32,7 @@ __all__ = [
     "client",
     "free_port",
     "install",
+    "patch_dynamodb_requests",
     "patch_sqs_receive",
     "start_server",
 ]

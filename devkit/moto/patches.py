@@ -32,6 +32,9 @@ SQS receive (``patch_sqs_receive``)
       a message is added, the next waiting one becomes receivable, or ``rescan_seconds`` pass
       (groups are freed by deletes, which notify nobody).
 
+DynamoDB requests (``patch_dynamodb_requests``: ``devkit/moto/dynamodb.py``)
+    One at a time: moto's threads could interleave two conditional updates of one item.
+
 SQS speed under load (``patch_sqs_speed``, for the benchmarks' many pollers)
     * Clock: moto asks ``unix_time_millis()`` for every message on every scan and computes it
       through two naive datetimes (about 10 us); the same number comes from ``time.time``.
@@ -105,6 +108,14 @@ def install(*, speed: bool = False, rescan_seconds: float = DEFAULT_RESCAN_SECON
     if speed:
         patch_sqs_speed()
     patch_sqs_receive(rescan_seconds=rescan_seconds)
+    patch_dynamodb_requests()
+
+
+def patch_dynamodb_requests() -> None:
+    """One DynamoDB request at a time (``devkit/moto/dynamodb.py`` says why)."""
+    from devkit.moto.dynamodb import serialize_requests
+
+    _once("dynamodb-requests", serialize_requests)
 
 
 # ----------------------------------------------------------------------------- CloudFormation
