@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb import models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
 from devkit.moto import patch_dynamodb_requests
 
@@ -36,27 +39,57 @@ def _reserve(client: Any) -> int:
     return int(answer["Attributes"]["tat"]["N"])
 
 
-def test_two_updates_of_one_item_at_once_get_one_new_value_each(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    patch_dynamodb_requests()
-    first_updated, second_updated = threading.Event(), threading.Event()
+def _paused_once(
+    original: Callable[..., Any], paused: threading.Event, resume: threading.Event
+) -> Any:
+    """``original``, but its first call, once done, waits (up to half a second) for ``resume``."""
     calls = itertools.count()
-    update_item = DynamoDBBackend.update_item
 
-    def interleaved(self: Any, *args: Any, **kwargs: Any) -> Any:
-        """The first update, once applied, gives way to the second before its answer is
-        written (a switch of moto's threads there handed one slot to two senders); a second
-        request that cannot run meanwhile lets it go on after half a second."""
-        item = update_item(self, *args, **kwargs)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
         if next(calls) == 0:
-            first_updated.set()
-            second_updated.wait(0.5)
-        else:
-            second_updated.set()
-        return item
+            paused.set()
+            resume.wait(0.5)
+        return result
 
-    monkeypatch.setattr(DynamoDBBackend, "update_item", interleaved)
+    return call
+
+
+class _Validator(UpdateExpressionValidator):
+    """What moto's UpdateItem builds after the condition passed; ``validate`` works out the new
+    values from the item as it is then."""
+
+    pause: Any = None
+
+    def validate(self) -> Any:
+        return type(self).pause(super().validate)
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        "after the new value is worked out",  # both write old + cost: one update lost (the bench's)
+        "after the update, before the answer",  # both answer the second's new value
+    ],
+)
+def test_two_updates_of_one_item_at_once_get_one_new_value_each(
+    monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
+    """moto's threads switched at either point handed one slot to two senders; the second
+    request now waits for the first, which goes on after half a second."""
+    patch_dynamodb_requests()
+    paused, resume = threading.Event(), threading.Event()
+    if switch.startswith("after the new value"):
+        monkeypatch.setattr(
+            _Validator, "pause", staticmethod(_paused_once(lambda run: run(), paused, resume))
+        )
+        monkeypatch.setattr(models, "UpdateExpressionValidator", _Validator)
+    else:
+        monkeypatch.setattr(
+            DynamoDBBackend,
+            "update_item",
+            _paused_once(DynamoDBBackend.update_item, paused, resume),
+        )
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -68,9 +101,11 @@ def test_two_updates_of_one_item_at_once_get_one_new_value_each(
         client.put_item(TableName=TABLE, Item={"pk": {"S": "bot"}, "tat": {"N": "0"}})
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(_reserve, boto3.client("dynamodb", region_name="us-east-1"))
-            assert first_updated.wait(10.0)
+            assert paused.wait(10.0)
             second = pool.submit(_reserve, boto3.client("dynamodb", region_name="us-east-1"))
-            answers = [first.result(10.0), second.result(10.0)]
+            answers = [second.result(10.0)]
+            resume.set()
+            answers.insert(0, first.result(10.0))
         stored = client.get_item(TableName=TABLE, Key={"pk": {"S": "bot"}}, ConsistentRead=True)
     assert answers == [1, 2]
     assert stored["Item"]["tat"] == {"N": "2"}
