@@ -21,11 +21,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from devkit.moto import patch_sqs_receive
+from devkit.moto import patch_dynamodb_requests, patch_sqs_receive
 from devkit.telegram_emulator import DEFAULT_TOKEN
 from tests.support.leakcheck import RecordingHandler, register_secret
 
 patch_sqs_receive()  # real SQS's FIFO order for the in-process moto too
+patch_dynamodb_requests()  # and DynamoDB's one write at a time to an item
 register_secret(DEFAULT_TOKEN)
 
 

@@ -106,7 +106,7 @@ def _route_response(name: str, p: dict[str, Any], account_id: str, region: str) 
 
 
 def register(resource_type: Callable[..., type]) -> None:
-    """Add the models (``resource_type`` is ``devkit.moto.patches._resource_type``)."""
+    """Add the models (``resource_type`` is ``devkit.moto.cloudformation._resource_type``)."""
     resource_type("WebSocketApiModel", "AWS::ApiGatewayV2::Api", _api, _delete_api)
     resource_type("WebSocketStageModel", "AWS::ApiGatewayV2::Stage", _stage)
     resource_type("WebSocketIntegrationModel", "AWS::ApiGatewayV2::Integration", _integration)
