@@ -15,17 +15,20 @@ from moto import mock_aws
 from moto.dynamodb import models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+from topicdesk.contract import LIMITS_TABLE
 
 from devkit.moto import patch_dynamodb_requests
+from infra.definitions import create_table
 
 TABLE = "limits"
+KEY = {LIMITS_TABLE.partition_key: {"S": "bot"}}
 
 
 def _reserve(client: Any) -> int:
     """The limiter's busy-key write: move the TAT on by one, answer the new TAT."""
     answer = client.update_item(
         TableName=TABLE,
-        Key={"pk": {"S": "bot"}},
+        Key=KEY,
         UpdateExpression="SET #t = #t + :cost",
         ConditionExpression="#t BETWEEN :now AND :latest",
         ExpressionAttributeNames={"#t": "tat"},
@@ -92,13 +95,8 @@ def test_two_updates_of_one_item_at_once_get_one_new_value_each(
         )
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.put_item(TableName=TABLE, Item={"pk": {"S": "bot"}, "tat": {"N": "0"}})
+        create_table(client, TABLE, LIMITS_TABLE, ttl=False)
+        client.put_item(TableName=TABLE, Item={**KEY, "tat": {"N": "0"}})
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(_reserve, boto3.client("dynamodb", region_name="us-east-1"))
             assert paused.wait(10.0)
@@ -106,6 +104,6 @@ def test_two_updates_of_one_item_at_once_get_one_new_value_each(
             answers = [second.result(10.0)]
             resume.set()
             answers.insert(0, first.result(10.0))
-        stored = client.get_item(TableName=TABLE, Key={"pk": {"S": "bot"}}, ConsistentRead=True)
+        stored = client.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)
     assert answers == [1, 2]
     assert stored["Item"]["tat"] == {"N": "2"}
