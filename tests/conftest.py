@@ -26,7 +26,7 @@ from devkit.telegram_emulator import DEFAULT_TOKEN
 from tests.support.leakcheck import RecordingHandler, register_secret
 
 patch_sqs_receive()  # real SQS's FIFO order for the in-process moto too
-patch_dynamodb_requests()  # and DynamoDB's one write at a time to an item
+patch_dynamodb_requests()  # one DynamoDB request at a time (DynamoDB orders an item's writes)
 register_secret(DEFAULT_TOKEN)
 
 
